@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import { findDuplicateIds, InputError, parseJsonlItems, type InputProblem } from '../src/input';
+import { describeZodError, type WorkItem } from '../src/schemas';
+import type { TaskRegistry } from '../src/tasks/registry';
+
+export interface PrepareBatchInput {
+  batchId: string;
+  taskName: string;
+  inputFile?: string | undefined;
+  /** Inline items are checked in place and not echoed back (they are already in history). */
+  items?: WorkItem[] | undefined;
+  modelOverride?: string | undefined;
+}
+
+export interface PrepareBatchOutput {
+  /** Items read from `inputFile`; absent for inline input. */
+  items?: WorkItem[];
+  itemCount: number;
+  /** The model items will use: batch override, else the task's, else the worker default. */
+  model: string;
+}
+
+/**
+ * Checks everything before a single item starts: the task exists on this worker, the input
+ * parses, ids are unique, every record satisfies the task's item schema. Problems become a
+ * non-retryable failure naming lines and fields.
+ */
+export async function prepareBatchInput(
+  input: PrepareBatchInput,
+  tasks: TaskRegistry,
+  defaultModel: string,
+): Promise<PrepareBatchOutput> {
+  const task = tasks.get(input.taskName);
+  if (!task) {
+    throw ApplicationFailure.nonRetryable(
+      `unknown task "${input.taskName}"; this worker knows: ${tasks.names().join(', ')}. Register it with \`batch-llm worker --tasks <module>\`.`,
+      'unknown_task',
+    );
+  }
+  const source = input.inputFile ?? 'inline items';
+  let items: WorkItem[] = input.items ?? [];
+  let lines: number[] | undefined;
+  try {
+    if (input.inputFile !== undefined) {
+      ({ items, lines } = parseJsonlItems(await readInputFile(input.inputFile), input.inputFile));
+    }
+    const problems: InputProblem[] = input.inputFile === undefined ? findDuplicateIds(items) : [];
+    if (items.length === 0) problems.push({ message: 'no items' });
+    if (task.itemSchema) {
+      for (const item of items) {
+        const parsed = task.itemSchema.safeParse(item.data);
+        if (!parsed.success) {
+          for (const issue of describeZodError(parsed.error)) {
+            problems.push({
+              ...(lines ? { line: lines[item.index] ?? item.index + 1 } : {}),
+              itemId: item.id,
+              field: issue.path,
+              message: issue.message,
+            });
+          }
+        }
+      }
+    }
+    if (problems.length > 0) throw new InputError(source, problems);
+  } catch (error) {
+    if (error instanceof InputError) throw ApplicationFailure.nonRetryable(error.message, 'invalid_input', error.problems);
+    throw error;
+  }
+  const model = input.modelOverride ?? task.model ?? defaultModel;
+  return { ...(input.inputFile !== undefined ? { items } : {}), itemCount: items.length, model };
+}
+
+async function readInputFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InputError(file, [{ message: `cannot read the input file on this worker: ${(error as Error).message}` }]);
+  }
+}
+

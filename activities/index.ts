@@ -1,0 +1,38 @@
+import type { GoogleGenAI } from '@google/genai';
+import { Context } from '@temporalio/activity';
+import type { FileResultStore } from '../src/results';
+import type { ItemResult } from '../src/schemas';
+import type { TaskRegistry } from '../src/tasks/registry';
+import { prepareBatchInput, type PrepareBatchInput } from './batch-input';
+import { callModel, type CallModelInput } from './model-call';
+
+export type { CallModelInput, CallModelOutput } from './model-call';
+export type { PrepareBatchInput, PrepareBatchOutput } from './batch-input';
+
+export interface ActivityDependencies {
+  tasks: TaskRegistry;
+  gemini: GoogleGenAI;
+  results: FileResultStore;
+  /** Model used when neither the batch nor the task names one. */
+  defaultModel: string;
+}
+
+/** All activities, closed over their clients so tests can inject their own. */
+export function createActivities(deps: ActivityDependencies) {
+  return {
+    async prepareBatch(input: PrepareBatchInput) {
+      return prepareBatchInput(input, deps.tasks, deps.defaultModel);
+    },
+    async callModel(input: CallModelInput) {
+      return callModel(input, deps.tasks, deps.gemini);
+    },
+    /** Writes the item's full record to the results store; idempotent by item id. */
+    async recordItemResult(result: ItemResult): Promise<{ location: string }> {
+      const location = await deps.results.write(result);
+      Context.current().log.info('item result recorded', { batchId: result.batchId, itemId: result.itemId, status: result.status });
+      return { location };
+    },
+  };
+}
+
+export type BatchActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,25 @@
+/** Constants shared by the worker, the CLI, the client API and the tests. */
+
+/** The one task queue name used when TEMPORAL_TASK_QUEUE is not set. */
+export const DEFAULT_TASK_QUEUE = 'batch-llm';
+
+/**
+ * Default model. gemini-2.5-flash and 2.5-pro retire on 2026-12-01, so the default is a current
+ * stable model; override per task, per batch (`--model`) or with BATCH_LLM_MODEL.
+ */
+export const DEFAULT_MODEL = 'gemini-3.5-flash';
+
+/** Header our activity sends with each model call so the emulator can key faults and logs by item. */
+export const ITEM_HEADER = 'x-batch-llm-item';
+
+/** Where local state lives by default (dev-server database, results). */
+export const DEFAULT_STATE_DIR = '.batch-llm';
+
+/** Default cap on physical model calls per item, transient retries included. */
+export const DEFAULT_MAX_MODEL_CALLS = 5;
+
+/** Default per-call timeout for one model request. */
+export const DEFAULT_CALL_TIMEOUT_MS = 120_000;
+
+/** Default sliding-window size of a batch. */
+export const DEFAULT_CONCURRENCY = 10;

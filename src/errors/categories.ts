@@ -1,0 +1,76 @@
+/**
+ * The one table that says how every failure is handled (pure: imported by workflows too).
+ *
+ * - `retry`: the activity throws a retryable ApplicationFailure and Temporal's activity retry
+ *   policy calls the model again (same stage), honouring the suggested wait via `nextRetryDelay`.
+ * - `fail`: the activity throws a non-retryable ApplicationFailure whose `type` is the category;
+ *   the item ends failed.
+ * - `stage`: the model answered but the answer is unusable; the activity returns it as data and
+ *   the item workflow's stage logic decides (next stage, or fail when the plan is exhausted).
+ */
+export type RetryDecision = 'retry' | 'fail' | 'stage';
+
+export const ERROR_CATEGORIES = [
+  'rate_limit',
+  'quota_exhausted',
+  'authentication',
+  'permission_denied',
+  'invalid_request',
+  'not_found',
+  'server_error',
+  'server_overload',
+  'server_timeout',
+  'network_error',
+  'timeout',
+  'validation_error',
+  'empty_response',
+  'safety_blocked',
+  'recitation',
+  'truncated',
+  'cache_expired',
+  'prompt_budget_exhausted',
+  'invalid_input',
+  'unknown_task',
+  'unknown',
+] as const;
+
+export type ErrorCategory = (typeof ERROR_CATEGORIES)[number];
+
+export interface CategoryBehaviour {
+  decision: RetryDecision;
+  /** What an operator should do about it. */
+  hint: string;
+}
+
+export const CATEGORY_TABLE: Readonly<Record<ErrorCategory, CategoryBehaviour>> = {
+  rate_limit: { decision: 'retry', hint: 'Per-minute quota hit; retried after the suggested delay. Lower concurrency or raise the quota.' },
+  quota_exhausted: { decision: 'fail', hint: 'Daily quota exhausted; retrying today will not help. Raise the quota or resume tomorrow.' },
+  authentication: { decision: 'fail', hint: 'API key missing or invalid: check GEMINI_API_KEY on the workers.' },
+  permission_denied: { decision: 'fail', hint: 'The key has no access to this model or resource.' },
+  invalid_request: { decision: 'fail', hint: 'The request was rejected as invalid; check the task settings (model, schema, generation config).' },
+  not_found: { decision: 'fail', hint: 'Model or resource not found; check the model name.' },
+  server_error: { decision: 'retry', hint: 'Provider-side error (500 or a malformed response); retried.' },
+  server_overload: { decision: 'retry', hint: 'Model overloaded (503); retried with backoff.' },
+  server_timeout: { decision: 'retry', hint: 'Provider deadline exceeded (504); retried.' },
+  network_error: { decision: 'retry', hint: 'Connection failed or was reset; retried.' },
+  timeout: { decision: 'retry', hint: 'No answer within the call timeout; retried.' },
+  validation_error: { decision: 'stage', hint: 'Output did not match the schema; the stage plan decides the next prompt.' },
+  empty_response: { decision: 'stage', hint: 'The model returned no text.' },
+  safety_blocked: { decision: 'fail', hint: 'Blocked by safety filters (prompt or output).' },
+  recitation: { decision: 'stage', hint: 'Output stopped for recitation; a later stage may rephrase.' },
+  truncated: { decision: 'stage', hint: 'Output hit maxOutputTokens; raise it or shorten the output schema.' },
+  cache_expired: { decision: 'stage', hint: 'The context cache expired or was deleted; a fresh cache is fetched.' },
+  prompt_budget_exhausted: { decision: 'fail', hint: 'The item used its whole model-call budget.' },
+  invalid_input: { decision: 'fail', hint: 'The batch or item input is invalid; fix it and start again.' },
+  unknown_task: { decision: 'fail', hint: 'No worker knows this task; register it with the worker (--tasks).' },
+  unknown: { decision: 'fail', hint: 'Unclassified error (often a bug); see the message and stack.' },
+};
+
+/** Failure types the activity retry policy must never retry: every category not marked `retry`. */
+export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = ERROR_CATEGORIES.filter(
+  (category) => CATEGORY_TABLE[category].decision !== 'retry',
+);
+
+export function isErrorCategory(value: unknown): value is ErrorCategory {
+  return typeof value === 'string' && (ERROR_CATEGORIES as readonly string[]).includes(value);
+}

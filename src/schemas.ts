@@ -1,0 +1,200 @@
+/**
+ * Shared zod schemas for every boundary: workflow inputs, activity inputs/outputs, results.
+ * Pure (no I/O): imported by workflows, activities, the client and the CLI alike.
+ * Payloads are plain JSON (ISO strings, no Date/Map) so the Web UI shows them readably.
+ */
+import { z } from 'zod';
+import { ERROR_CATEGORIES } from './errors/categories';
+import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_MAX_MODEL_CALLS } from './constants';
+
+/** Batch ids become the first half of every item workflow id, so they may not contain '/'. */
+export const BatchIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'batch id: letters, digits, ".", "_", ":" and "-" only (no "/" or spaces)');
+
+export const ItemIdSchema = z
+  .string()
+  .min(1, 'item id must not be empty')
+  .max(256, 'item id is longer than 256 characters')
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'item id must not contain control characters');
+
+export const TaskNameSchema = z.string().min(1).max(128);
+
+export const WorkItemSchema = z.object({
+  id: ItemIdSchema,
+  /** 0-based position in the input; results can be exported in input order. */
+  index: z.number().int().min(0),
+  /** The whole input record (the JSONL line's object), handed to the task's prompt builder. */
+  data: z.record(z.string(), z.unknown()),
+});
+export type WorkItem = z.infer<typeof WorkItemSchema>;
+
+export const GenerationSettingsSchema = z
+  .object({
+    temperature: z.number().min(0).max(2).optional(),
+    topP: z.number().min(0).max(1).optional(),
+    topK: z.number().int().positive().optional(),
+    maxOutputTokens: z.number().int().positive().optional(),
+    seed: z.number().int().optional(),
+    thinkingBudget: z.number().int().min(-1).optional(),
+  })
+  .strict();
+export type GenerationSettings = z.infer<typeof GenerationSettingsSchema>;
+
+export const ItemOptionsSchema = z
+  .object({
+    /** Model override for the whole batch; the task's model otherwise. */
+    model: z.string().min(1).optional(),
+    generation: GenerationSettingsSchema.optional(),
+    /** Hard cap on physical model calls per item, transient retries included. */
+    maxModelCalls: z.number().int().min(1).max(100).default(DEFAULT_MAX_MODEL_CALLS),
+    /** Timeout of one model call. */
+    callTimeoutMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_CALL_TIMEOUT_MS),
+  })
+  .strict();
+export type ItemOptions = z.infer<typeof ItemOptionsSchema>;
+
+export const BatchInputSchema = z
+  .object({
+    batchId: BatchIdSchema,
+    taskName: TaskNameSchema,
+    /** Items inline (small batches)… */
+    items: z.array(WorkItemSchema).optional(),
+    /** …or a JSONL file readable by the workers (absolute path). */
+    inputFile: z.string().min(1).optional(),
+    concurrency: z.number().int().min(1).max(10_000).default(DEFAULT_CONCURRENCY),
+    options: ItemOptionsSchema.default({ maxModelCalls: DEFAULT_MAX_MODEL_CALLS, callTimeoutMs: DEFAULT_CALL_TIMEOUT_MS }),
+  })
+  .strict()
+  .refine((input) => (input.items === undefined) !== (input.inputFile === undefined), {
+    message: 'give exactly one of items or inputFile',
+    path: ['items'],
+  });
+export type BatchInput = z.input<typeof BatchInputSchema>;
+export type ParsedBatchInput = z.output<typeof BatchInputSchema>;
+
+export const ItemWorkflowInputSchema = z
+  .object({
+    batchId: BatchIdSchema,
+    taskName: TaskNameSchema,
+    item: WorkItemSchema,
+    /** Resolved by the batch: batch override, else the task's model, else the worker default. */
+    model: z.string().min(1),
+    options: ItemOptionsSchema,
+  })
+  .strict();
+export type ItemWorkflowInput = z.input<typeof ItemWorkflowInputSchema>;
+
+export const ErrorCategorySchema = z.enum(ERROR_CATEGORIES);
+
+export const UsageSchema = z.object({
+  inputTokens: z.number().int().min(0),
+  outputTokens: z.number().int().min(0),
+  cachedTokens: z.number().int().min(0),
+  thoughtsTokens: z.number().int().min(0),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
+export const ITEM_STATUSES = ['succeeded', 'failed'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/** One physical model call as the item workflow saw it. */
+export interface AttemptRecord {
+  /** 1-based count of physical calls for this item. */
+  call: number;
+  stage: number;
+  mode: 'full';
+  model: string;
+  temperature: number | undefined;
+  startedAt: string;
+  durationMs: number;
+  usage: Usage;
+  outcome: 'ok' | ErrorCategoryName;
+  message?: string;
+}
+type ErrorCategoryName = z.infer<typeof ErrorCategorySchema>;
+
+export interface ItemError {
+  category: ErrorCategoryName;
+  message: string;
+  validationIssues?: ValidationIssue[];
+}
+
+/** The full record of one item: written to the results sink, never into the batch history. */
+export interface ItemResult {
+  batchId: string;
+  itemId: string;
+  index: number;
+  status: ItemStatus;
+  output?: unknown;
+  error?: ItemError;
+  model: string;
+  usage: Usage;
+  modelCalls: number;
+  attempts: AttemptRecord[];
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+}
+
+/** The compact record an item workflow returns to its batch: no model output. */
+export interface ItemOutcome {
+  itemId: string;
+  index: number;
+  status: ItemStatus;
+  category?: ErrorCategoryName;
+  usage: Usage;
+  modelCalls: number;
+  durationMs: number;
+}
+
+export interface BatchProgress {
+  batchId: string;
+  taskName: string;
+  total: number;
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  /** Failed items by error category. */
+  byCategory: Partial<Record<ErrorCategoryName, number>>;
+  usage: Usage;
+  modelCalls: number;
+  startedAt: string;
+  done: boolean;
+}
+
+export interface BatchSummary extends BatchProgress {
+  finishedAt: string;
+  durationMs: number;
+  itemsPerSecond: number;
+}
+
+export function emptyUsage(): Usage {
+  return { inputTokens: 0, outputTokens: 0, cachedTokens: 0, thoughtsTokens: 0 };
+}
+
+export function addUsage(total: Usage, more: Usage): Usage {
+  return {
+    inputTokens: total.inputTokens + more.inputTokens,
+    outputTokens: total.outputTokens + more.outputTokens,
+    cachedTokens: total.cachedTokens + more.cachedTokens,
+    thoughtsTokens: total.thoughtsTokens + more.thoughtsTokens,
+  };
+}
+
+/** Names a zod error's issues as "field: message" lines. */
+export function describeZodError(error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)',
+    message: issue.message,
+  }));
+}

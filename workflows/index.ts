@@ -1,0 +1,4 @@
+/** Workflow entry point for the worker's bundle: deterministic code only. */
+export { batchWorkflow, itemWorkflowId } from './batch';
+export { itemWorkflow } from './item';
+export { batchProgressQuery, itemStateQuery } from './queries';
