@@ -1,0 +1,96 @@
+/**
+ * One real Temporal dev server (the official CLI, through @temporalio/testing) and one Gemini
+ * emulator per test file; each test gets its own task queue and batch ids.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import { BatchClient } from '../../src/client/batch-client';
+import { GeminiEmulator, type EmulatorOptions } from '../../src/emulator';
+import { createGeminiClient } from '../../src/gemini';
+import { createTaskRegistry, type TaskRegistry } from '../../src/tasks/registry';
+import { startDevServer } from '../../src/temporal/dev-server';
+import { createBatchWorker } from '../../src/worker';
+
+// Worker chatter hides test output; warnings and errors still show.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+// Tests must never inherit a real key or endpoint.
+for (const name of ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GEMINI_BASE_URL']) delete process.env[name];
+
+export interface TestStack {
+  env: TestWorkflowEnvironment;
+  client: Client;
+  connection: NativeConnection;
+  emulator: GeminiEmulator;
+  address: string;
+  resultsDirectory: string;
+  tasks: TaskRegistry;
+  batchClient(taskQueue: string): BatchClient;
+  /** Runs a worker on `taskQueue` until the returned stop() is called. */
+  startWorker(taskQueue: string, overrides?: { maxConcurrentActivities?: number }): Promise<RunningWorker>;
+  teardown(): Promise<void>;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+/** A fresh name for a task queue or batch id. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
+export async function startTestStack(emulatorOptions: EmulatorOptions = {}): Promise<TestStack> {
+  const env = await startDevServer();
+  const emulator = await GeminiEmulator.start(emulatorOptions);
+  const resultsDirectory = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-results-'));
+  const tasks = await createTaskRegistry([path.join(__dirname, '..', 'fixtures', 'tasks.ts')]);
+  const gemini = createGeminiClient({ apiKey: 'test-key', baseUrl: emulator.url });
+  const address = env.connection.options.address;
+  const running = new Set<RunningWorker>();
+  return {
+    env,
+    client: env.client,
+    connection: env.nativeConnection,
+    emulator,
+    address,
+    resultsDirectory,
+    tasks,
+    batchClient: (taskQueue) => new BatchClient(env.client, { taskQueue, namespace: env.namespace ?? 'default', webUiUrl: 'http://localhost:8233' }),
+    async startWorker(taskQueue, overrides = {}) {
+      const worker = await createBatchWorker({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueue,
+        tasks,
+        gemini,
+        resultsDirectory,
+        ...overrides,
+      });
+      const run = worker.run();
+      const handle: RunningWorker = {
+        worker,
+        async stop() {
+          running.delete(handle);
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await run;
+        },
+      };
+      running.add(handle);
+      return handle;
+    },
+    async teardown() {
+      await Promise.all([...running].map((handle) => handle.stop()));
+      await emulator.stop();
+      await env.teardown();
+      rmSync(resultsDirectory, { recursive: true, force: true });
+    },
+  };
+}
