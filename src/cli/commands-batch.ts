@@ -1,0 +1,163 @@
+/** Batch commands: start, status, results. They talk to Temporal as a client only. */
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { BatchClient } from '../client/batch-client';
+import { FileResultStore } from '../results';
+import { BatchIdSchema, type ItemOptions } from '../schemas';
+import { createTaskRegistry } from '../tasks/registry';
+import { connectionOptions, temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
+import { asStrings, flagValue, parseCommandArgs, PositiveInt, UsageError, type CommandSpec } from './args';
+import { printHelp } from './commands-run';
+import { DEFAULT_STATE_DIRECTORY } from './local-stack';
+import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function connectBatchClient(config: TemporalConfig): Promise<BatchClient> {
+  const connection = await Connection.connect(connectionOptions(config));
+  return new BatchClient(new Client({ connection, namespace: config.namespace }), config);
+}
+
+const startOptions = {
+  input: { type: 'string', short: 'i' },
+  task: { type: 'string', short: 't' },
+  'batch-id': { type: 'string' },
+  concurrency: { type: 'string', short: 'c' },
+  model: { type: 'string' },
+  'max-model-calls': { type: 'string' },
+  'call-timeout-ms': { type: 'string' },
+  tasks: { type: 'string', multiple: true },
+  wait: { type: 'boolean', short: 'w' },
+} as const;
+export const startSpec = {
+  name: 'start',
+  summary: 'check a JSONL input and start a batch (one item workflow per line)',
+  usage: 'batch-llm start --input items.jsonl --task NAME [--batch-id ID] [--concurrency N] [--wait]',
+  options: startOptions,
+  optionHelp: [
+    ['-i, --input FILE', 'JSONL: one JSON object per line, each with a unique "id"'],
+    ['-t, --task NAME', 'task to run (built-in: demo-enrichment; others via the worker\'s --tasks)'],
+    ['--batch-id ID', 'batch id (default: task name + time); item workflows are <batchId>/<itemId>'],
+    ['-c, --concurrency N', 'items in flight at once (default 10)'],
+    ['--model NAME', 'model for every item (default: the task\'s, else BATCH_LLM_MODEL on the worker)'],
+    ['--max-model-calls N', 'cap on physical model calls per item, retries included (default 5)'],
+    ['--call-timeout-ms N', 'timeout of one model call (default 120000)'],
+    ['--tasks MODULE', 'also accept the tasks this module exports when checking --task (repeatable)'],
+    ['-w, --wait', 'show live progress and print the summary when the batch ends'],
+  ],
+} satisfies CommandSpec<typeof startOptions>;
+
+export async function runStart(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(startSpec, argv);
+  if (values.help) return printHelp(startSpec);
+  if (!values.input) throw new UsageError('start: --input FILE is required');
+  if (!values.task) throw new UsageError('start: --task NAME is required');
+  const options: Partial<ItemOptions> = {
+    ...(values.model ? { model: values.model } : {}),
+    ...(values['max-model-calls'] ? { maxModelCalls: flagValue('max-model-calls', PositiveInt, values['max-model-calls']) } : {}),
+    ...(values['call-timeout-ms'] ? { callTimeoutMs: flagValue('call-timeout-ms', PositiveInt, values['call-timeout-ms']) } : {}),
+  };
+  const tasks = await createTaskRegistry(asStrings(values.tasks));
+  const config = temporalConfigFromEnv();
+  const batchClient = await connectBatchClient(config);
+  const batch = await batchClient.start({
+    taskName: values.task,
+    inputFile: values.input,
+    ...(values['batch-id'] ? { batchId: values['batch-id'] } : {}),
+    ...(values.concurrency ? { concurrency: flagValue('concurrency', PositiveInt, values.concurrency) } : {}),
+    options,
+    knownTasks: tasks.names(),
+  });
+  out(`Started batch ${batch.batchId}: ${batch.itemCount} items`);
+  out(`  batch: ${batch.url}`);
+  out(`  items: ${batch.itemsUrl}`);
+  if (!values.wait) {
+    out(`Follow it with: batch-llm status ${batch.batchId} --watch`);
+    return 0;
+  }
+  return watchToEnd(batchClient, batch.batchId);
+}
+
+async function watchToEnd(batchClient: BatchClient, batchId: string): Promise<number> {
+  const started = Date.now();
+  const printer = new ProgressPrinter();
+  const summary = await batchClient.watch(batchId, (progress) => printer.update(formatProgress(progress, Date.now() - Date.parse(progress.startedAt) || Date.now() - started)));
+  printer.end();
+  out(formatSummary(summary));
+  return 0;
+}
+
+const statusOptions = { watch: { type: 'boolean', short: 'w' } } as const;
+export const statusSpec = {
+  name: 'status',
+  summary: 'progress of a batch started anywhere (live with --watch), or its summary when it has ended',
+  usage: 'batch-llm status BATCH_ID [--watch]',
+  options: statusOptions,
+  optionHelp: [['-w, --watch', 'redraw live progress until the batch ends, then print the summary']],
+} satisfies CommandSpec<typeof statusOptions>;
+
+export async function runStatus(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(statusSpec, argv);
+  if (values.help) return printHelp(statusSpec);
+  const batchId = batchIdArgument(positionals, 'status');
+  const config = temporalConfigFromEnv();
+  const batchClient = await connectBatchClient(config);
+  try {
+    const description = await batchClient.client.workflow.getHandle(batchId).describe();
+    out(`Batch ${batchId}: ${description.status.name}   ${workflowUrl(config, batchId)}`);
+    if (description.status.name === 'RUNNING') {
+      if (values.watch) return await watchToEnd(batchClient, batchId);
+      const progress = await batchClient.progress(batchId);
+      out(formatProgress(progress, Date.now() - Date.parse(progress.startedAt)));
+      return 0;
+    }
+    if (description.status.name === 'COMPLETED') {
+      out(formatSummary(await batchClient.summary(batchId)));
+      return 0;
+    }
+    try {
+      await batchClient.summary(batchId);
+    } catch (error) {
+      out(`  ended: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    }
+    return 1;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new UsageError(`no batch "${batchId}" in namespace ${config.namespace} at ${config.address}`);
+    throw error;
+  }
+}
+
+const resultsOptions = { out: { type: 'string', short: 'o' }, 'results-dir': { type: 'string' } } as const;
+export const resultsSpec = {
+  name: 'results',
+  summary: 'export the results of a batch as JSONL, in input order',
+  usage: 'batch-llm results BATCH_ID [--out results.jsonl]',
+  options: resultsOptions,
+  optionHelp: [
+    ['-o, --out FILE', 'write to FILE (default: standard output)'],
+    ['--results-dir DIR', 'the workers\' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)'],
+  ],
+} satisfies CommandSpec<typeof resultsOptions>;
+
+export async function runResults(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(resultsSpec, argv);
+  if (values.help) return printHelp(resultsSpec);
+  const batchId = batchIdArgument(positionals, 'results');
+  const directory = path.resolve(values['results-dir'] ?? process.env['BATCH_LLM_RESULTS_DIR'] ?? path.join(DEFAULT_STATE_DIRECTORY, 'results'));
+  const results = await new FileResultStore(directory).readAll(batchId);
+  if (results.length === 0) throw new UsageError(`no results for batch "${batchId}" under ${directory} (wrong --results-dir, or nothing has finished yet)`);
+  const stream = values.out ? createWriteStream(values.out) : process.stdout;
+  for (const result of results) stream.write(`${JSON.stringify(result)}\n`);
+  if (values.out) {
+    await new Promise<void>((resolve, reject) => (stream as NodeJS.WritableStream).end(() => resolve()).on?.('error', reject));
+    process.stderr.write(`Wrote ${results.length} results to ${values.out}\n`);
+  }
+  return 0;
+}
+
+function batchIdArgument(positionals: string[], command: string): string {
+  const [batchId, ...extra] = positionals;
+  if (!batchId || extra.length > 0) throw new UsageError(`${command}: expected exactly one BATCH_ID`);
+  return flagValue('BATCH_ID', BatchIdSchema, batchId);
+}

@@ -1,0 +1,100 @@
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DEFAULT_STATE_DIR } from '../constants';
+import { GeminiEmulator, type EmulatorOptions } from '../emulator';
+import { createGeminiClient, describeGeminiTarget, geminiOptionsFromEnv, type GeminiClientOptions } from '../gemini';
+import { createTaskRegistry, type TaskRegistry } from '../tasks/registry';
+import { connectionOptions, type TemporalConfig } from '../temporal/config';
+import { startDevServer } from '../temporal/dev-server';
+import { createBatchWorker } from '../worker';
+
+export interface LocalStackOptions {
+  config: TemporalConfig;
+  stateDirectory: string;
+  port: number;
+  uiPort: number;
+  taskModules: string[];
+  emulator: EmulatorOptions;
+  log: (line: string) => void;
+}
+
+/** What `dev` and `demo` bring up: server (unless one already answers), emulator (unless a key is set), worker. */
+export interface LocalStack {
+  config: TemporalConfig;
+  tasks: TaskRegistry;
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** True when a Temporal frontend already answers at `address`. */
+async function temporalAnswers(config: TemporalConfig): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 1500 });
+    await connection.close();
+    return true;
+  } catch {
+    return false; // nothing there: we start our own
+  }
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const { log } = options;
+  const stops: Array<() => Promise<void>> = [];
+  let config = options.config;
+  let server: TestWorkflowEnvironment | undefined;
+  try {
+    const address = `127.0.0.1:${options.port}`;
+    if (await temporalAnswers({ ...config, address })) {
+      log(`Temporal already running at ${address}; using it.`);
+      config = { ...config, address };
+    } else {
+      const dbFilename = path.join(options.stateDirectory, 'temporal.db');
+      log(`Starting the Temporal dev server on ${address} (history kept in ${dbFilename}) …`);
+      server = await startDevServer({ dbFilename, port: options.port, uiPort: options.uiPort, namespace: config.namespace });
+      const started = server;
+      stops.push(() => started.teardown());
+      config = { ...config, address, webUiUrl: `http://localhost:${options.uiPort}` };
+    }
+
+    let gemini: GeminiClientOptions = geminiOptionsFromEnv();
+    if (!gemini.apiKey && !gemini.baseUrl) {
+      const emulator = await GeminiEmulator.start(options.emulator);
+      stops.push(() => emulator.stop());
+      gemini = { baseUrl: emulator.url };
+      log(`No GEMINI_API_KEY: started the Gemini emulator at ${emulator.url}`);
+    }
+
+    const tasks = await createTaskRegistry(options.taskModules);
+    const connection = await NativeConnection.connect(connectionOptions(config));
+    stops.push(() => connection.close());
+    const worker = await createBatchWorker({
+      connection,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+      tasks,
+      gemini: createGeminiClient(gemini),
+      resultsDirectory: path.join(options.stateDirectory, 'results'),
+    });
+    const running = worker.run();
+    stops.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    });
+    log(`Worker on task queue "${config.taskQueue}" calling ${describeGeminiTarget(gemini)}; tasks: ${tasks.names().join(', ')}`);
+    return {
+      config,
+      tasks,
+      worker,
+      async stop() {
+        for (const stop of stops.reverse()) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop().catch((stopError: unknown) => log(`while stopping: ${String(stopError)}`));
+    throw error;
+  }
+}
+
+export const DEFAULT_STATE_DIRECTORY = path.resolve(process.env['BATCH_LLM_STATE_DIR'] ?? DEFAULT_STATE_DIR);

@@ -1,0 +1,59 @@
+import type { BatchProgress, BatchSummary } from '../schemas';
+
+/** One line of live progress: done/total, rate, ETA, tokens, counts by status and category. */
+export function formatProgress(progress: BatchProgress, elapsedMs: number): string {
+  const done = progress.succeeded + progress.failed;
+  const fraction = progress.total > 0 ? done / progress.total : 0;
+  const width = 24;
+  const filled = Math.round(fraction * width);
+  const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
+  const etaSeconds = rate > 0 ? Math.ceil((progress.total - done) / rate) : undefined;
+  const categories = Object.entries(progress.byCategory)
+    .map(([category, count]) => `${category} ${count}`)
+    .join(', ');
+  return [
+    `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${progress.total}`,
+    `${rate.toFixed(1)} items/s`,
+    `ETA ${etaSeconds === undefined ? '?' : `${etaSeconds}s`}`,
+    `ok ${progress.succeeded} failed ${progress.failed} running ${progress.running}${categories ? ` (${categories})` : ''}`,
+    `tokens in ${progress.usage.inputTokens} out ${progress.usage.outputTokens} cached ${progress.usage.cachedTokens}`,
+  ].join(' | ');
+}
+
+/** The closing summary, several lines. */
+export function formatSummary(summary: BatchSummary): string {
+  const categories = Object.entries(summary.byCategory)
+    .map(([category, count]) => `${category}: ${count}`)
+    .join(', ');
+  return [
+    `Batch ${summary.batchId} (${summary.taskName}) finished in ${(summary.durationMs / 1000).toFixed(1)} s`,
+    `  items:      ${summary.total} total, ${summary.succeeded} succeeded, ${summary.failed} failed${categories ? ` (${categories})` : ''}`,
+    `  throughput: ${summary.itemsPerSecond.toFixed(2)} items/s, ${summary.modelCalls} model calls`,
+    `  tokens:     ${summary.usage.inputTokens} in, ${summary.usage.outputTokens} out, ${summary.usage.cachedTokens} cached, ${summary.usage.thoughtsTokens} thoughts`,
+  ].join('\n');
+}
+
+/** Redraws one line on a terminal; prints a line every few seconds elsewhere (logs, CI). */
+export class ProgressPrinter {
+  private lastPrinted = 0;
+  constructor(
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly everyMsWhenNotTty = 5000,
+  ) {}
+
+  update(line: string): void {
+    if (this.stream.isTTY) {
+      this.stream.write(`\r\x1b[2K${line}`);
+      return;
+    }
+    const now = Date.now();
+    if (now - this.lastPrinted >= this.everyMsWhenNotTty) {
+      this.lastPrinted = now;
+      this.stream.write(`${line}\n`);
+    }
+  }
+
+  end(): void {
+    if (this.stream.isTTY) this.stream.write('\n');
+  }
+}
