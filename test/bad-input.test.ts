@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { runCli } from './helpers/cli';
+import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
+
+describe('bad input is refused before anything starts', () => {
+  let stack: TestStack;
+  let directory: string;
+  before(async () => {
+    stack = await startTestStack();
+    directory = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-input-'));
+  });
+  after(async () => {
+    await stack?.teardown();
+  });
+
+  async function workflowsOfBatch(batchId: string): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const execution of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "${batchId}"` })) ids.push(execution.workflowId);
+    return ids;
+  }
+
+  async function startThroughCli(lines: string[], task: string) {
+    const file = path.join(directory, `${uniqueName('input')}.jsonl`);
+    writeFileSync(file, lines.join('\n'));
+    const batchId = uniqueName('bad');
+    const run = await runCli(['start', '--input', file, '--task', task, '--batch-id', batchId], {
+      TEMPORAL_ADDRESS: stack.address,
+      TEMPORAL_TASK_QUEUE: uniqueName('tq'),
+    });
+    return { run, batchId };
+  }
+
+  test('a malformed JSONL line: the CLI names the line and starts nothing', async () => {
+    const { run, batchId } = await startThroughCli(['{"id":"a"}', '{"id":"b"', '{"id":"c"}'], 'demo-enrichment');
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /line 2: not valid JSON/);
+    assert.deepEqual(await workflowsOfBatch(batchId), []);
+  });
+
+  test('duplicate ids: the CLI names both lines and starts nothing', async () => {
+    const { run, batchId } = await startThroughCli(['{"id":"a"}', '{"id":"b"}', '{"id":"a"}'], 'demo-enrichment');
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /line 3, item "a": duplicate id \(first seen on line 1\)/);
+    assert.deepEqual(await workflowsOfBatch(batchId), []);
+  });
+
+  test('an unknown task: the CLI lists the known ones and starts nothing', async () => {
+    const { run, batchId } = await startThroughCli(['{"id":"a"}'], 'no-such-task');
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /unknown task "no-such-task"; known tasks: demo-enrichment/);
+    assert.deepEqual(await workflowsOfBatch(batchId), []);
+  });
+
+  test('a batch started directly with an unknown task fails as unknown_task without starting any item', async () => {
+    const taskQueue = uniqueName('tq');
+    const worker = await stack.startWorker(taskQueue);
+    try {
+      const batchId = uniqueName('unknown-task');
+      const handle = await stack.client.workflow.start('batchWorkflow', {
+        workflowId: batchId,
+        taskQueue,
+        args: [{ batchId, taskName: 'no-such-task', items: [{ id: 'a', index: 0, data: { id: 'a' } }] }],
+      });
+      const error = await handle.result().then(
+        () => assert.fail('the batch should fail'),
+        (failure: unknown) => failure,
+      );
+      assert.ok(error instanceof WorkflowFailedError);
+      const cause = error.cause?.cause ?? error.cause;
+      assert.ok(cause instanceof ApplicationFailure, String(cause));
+      assert.equal(cause.type, 'unknown_task');
+      assert.match(cause.message, /unknown task "no-such-task"; this worker knows: demo-enrichment, test-echo/);
+      assert.deepEqual(await workflowsOfBatch(batchId), [batchId], 'no item workflow was started');
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test("records that fail the task's item schema fail the batch naming item and field, before any item starts", async () => {
+    const taskQueue = uniqueName('tq');
+    const worker = await stack.startWorker(taskQueue);
+    try {
+      const file = path.join(directory, 'missing-description.jsonl');
+      writeFileSync(file, ['{"id":"p1","name":"Kettle","description":"Boils water."}', '', '{"id":"p2","name":"Lamp"}'].join('\n'));
+      const batchId = uniqueName('item-schema');
+      const handle = await stack.client.workflow.start('batchWorkflow', {
+        workflowId: batchId,
+        taskQueue,
+        args: [{ batchId, taskName: 'demo-enrichment', inputFile: file }],
+      });
+      const error = await handle.result().then(
+        () => assert.fail('the batch should fail'),
+        (failure: unknown) => failure,
+      );
+      assert.ok(error instanceof WorkflowFailedError);
+      const cause = error.cause?.cause;
+      assert.ok(cause instanceof ApplicationFailure, String(cause));
+      assert.equal(cause.type, 'invalid_input');
+      assert.match(cause.message, /line 3, item "p2", field "description"/);
+      assert.deepEqual(await workflowsOfBatch(batchId), [batchId]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test('a workflow input that breaks the schema fails at once, naming the field', async () => {
+    const taskQueue = uniqueName('tq');
+    const worker = await stack.startWorker(taskQueue);
+    try {
+      const batchId = uniqueName('bad-schema');
+      const handle = await stack.client.workflow.start('batchWorkflow', {
+        workflowId: batchId,
+        taskQueue,
+        args: [{ batchId, taskName: 'test-echo', items: [{ id: 'a', index: 0, data: {} }], concurrency: 0 }],
+      });
+      const error = await handle.result().then(
+        () => assert.fail('the batch should fail'),
+        (failure: unknown) => failure,
+      );
+      assert.ok(error instanceof WorkflowFailedError);
+      assert.ok(error.cause instanceof ApplicationFailure);
+      assert.equal(error.cause.type, 'invalid_input');
+      assert.match(error.cause.message, /concurrency/);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
