@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import type { ChildProcess } from 'node:child_process';
+import { FileResultStore } from '../src/results';
+import { spawnCli } from './helpers/cli';
+import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
+
+describe('a worker process killed mid-batch', () => {
+  let stack: TestStack;
+  const children = new Set<ChildProcess>();
+  before(async () => {
+    stack = await startTestStack({ latency: { baseMs: 250, jitterMs: 100 } });
+  });
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await stack?.teardown();
+  });
+
+  function startWorkerProcess(taskQueue: string): ChildProcess {
+    const child = spawnCli(['worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', stack.resultsDirectory], {
+      TEMPORAL_ADDRESS: stack.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      GOOGLE_GEMINI_BASE_URL: stack.emulator.url,
+    });
+    children.add(child);
+    child.stderr?.resume();
+    child.stdout?.resume();
+    return child;
+  }
+
+  test('SIGKILL, then a new worker: the batch completes and every item has exactly one result and one workflow', async () => {
+    const taskQueue = uniqueName('tq');
+    const batchId = uniqueName('crash');
+    const total = 60;
+    const batchClient = stack.batchClient(taskQueue);
+    let worker = startWorkerProcess(taskQueue);
+    await batchClient.start({
+      taskName: 'test-echo',
+      records: Array.from({ length: total }, (_, index) => ({ id: `r${index}` })),
+      batchId,
+      concurrency: 6,
+      // A killed worker's in-flight calls are retried once their start-to-close timeout passes.
+      options: { callTimeoutMs: 2_000 },
+    });
+
+    // Kill it once some items are done and others are in flight.
+    let doneAtKill = 0;
+    while (doneAtKill < 12) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      doneAtKill = (await batchClient.progress(batchId)).succeeded;
+    }
+    const inFlightAtKill = stack.emulator.inFlight;
+    worker.kill('SIGKILL');
+    await once(worker, 'exit');
+    children.delete(worker);
+    assert.ok(doneAtKill < total - 12, 'the batch was far from done when the worker died');
+    assert.ok(inFlightAtKill > 0, 'model calls were in flight when the worker died');
+
+    worker = startWorkerProcess(taskQueue);
+    const summary = await batchClient.summary(batchId);
+    worker.kill('SIGTERM');
+
+    assert.equal(summary.total, total);
+    assert.equal(summary.succeeded, total);
+    assert.equal(summary.failed, 0);
+
+    const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
+    assert.equal(results.length, total, 'exactly one result per item');
+    assert.deepEqual(new Set(results.map((result) => result.itemId)).size, total);
+
+    const executions = new Map<string, number>();
+    for await (const execution of stack.client.workflow.list({ query: `BatchId = "${batchId}" AND WorkflowType = "itemWorkflow"` })) {
+      executions.set(execution.workflowId, (executions.get(execution.workflowId) ?? 0) + 1);
+    }
+    assert.equal(executions.size, total, 'one item workflow per item');
+    assert.ok([...executions.values()].every((count) => count === 1), 'no item workflow ran twice');
+    console.log(`crash test: ${doneAtKill}/${total} done and ${inFlightAtKill} calls in flight at SIGKILL; ${stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` }).length} model calls in all`);
+  });
+});
