@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { findDuplicateIds, InputError, parseJsonlItems, type InputProblem } from '../src/input';
-import { describeZodError, type WorkItem } from '../src/schemas';
+import { describeZodError, type StagePlan, type WorkItem } from '../src/schemas';
 import type { TaskRegistry } from '../src/tasks/registry';
 
 export interface PrepareBatchInput {
@@ -19,6 +19,8 @@ export interface PrepareBatchOutput {
   itemCount: number;
   /** The model items will use: batch override, else the task's, else the worker default. */
   model: string;
+  /** The task's own stage plan, when it declares one. */
+  stagePlan?: StagePlan;
 }
 
 /**
@@ -68,7 +70,12 @@ export async function prepareBatchInput(
     throw error;
   }
   const model = input.modelOverride ?? task.model ?? defaultModel;
-  return { ...(input.inputFile !== undefined ? { items } : {}), itemCount: items.length, model };
+  return {
+    ...(input.inputFile !== undefined ? { items } : {}),
+    itemCount: items.length,
+    model,
+    ...(task.stagePlan ? { stagePlan: task.stagePlan } : {}),
+  };
 }
 
 async function readInputFile(file: string): Promise<string> {

@@ -44,6 +44,26 @@ export const GenerationSettingsSchema = z
   .strict();
 export type GenerationSettings = z.infer<typeof GenerationSettingsSchema>;
 
+export const StageSchema = z
+  .object({
+    /** `full`: the task's whole prompt. `partial`: only the fields that failed validation. */
+    mode: z.enum(['full', 'partial']),
+    temperature: z.number().min(0).max(2),
+    /** Another model for this stage (escalation, e.g. flash-lite → flash); the item's otherwise. */
+    model: z.string().min(1).optional(),
+    generation: GenerationSettingsSchema.optional(),
+  })
+  .strict();
+export type Stage = z.infer<typeof StageSchema>;
+
+/** The item's validation-recovery plan; see DEFAULT_STAGE_PLAN in stages.ts. */
+export const StagePlanSchema = z
+  .array(StageSchema)
+  .min(1)
+  .max(12)
+  .refine((plan) => plan[0]?.mode === 'full', { message: 'the first stage must be a full prompt (a partial one has nothing to repair)' });
+export type StagePlan = z.infer<typeof StagePlanSchema>;
+
 export const ItemOptionsSchema = z
   .object({
     /** Model override for the whole batch; the task's model otherwise. */
@@ -53,6 +73,8 @@ export const ItemOptionsSchema = z
     maxModelCalls: z.number().int().min(1).max(100).default(DEFAULT_MAX_MODEL_CALLS),
     /** Timeout of one model call. */
     callTimeoutMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_CALL_TIMEOUT_MS),
+    /** Stage plan for every item of the batch; else the task's, else DEFAULT_STAGE_PLAN. */
+    stagePlan: StagePlanSchema.optional(),
   })
   .strict();
 export type ItemOptions = z.infer<typeof ItemOptionsSchema>;
@@ -111,7 +133,7 @@ export interface AttemptRecord {
   /** 1-based count of physical calls for this item. */
   call: number;
   stage: number;
-  mode: 'full';
+  mode: 'full' | 'partial';
   model: string;
   temperature: number | undefined;
   startedAt: string;

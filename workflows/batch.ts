@@ -52,9 +52,12 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
   const items: WorkItem[] = prepared.items ?? input.items ?? [];
   progress = newProgress(input.batchId, input.taskName, items.length, startedAt);
 
+  // The batch's stage plan wins over the task's; items get it resolved.
+  const stagePlan = input.options.stagePlan ?? prepared.stagePlan;
+  const itemOptions = { ...input.options, ...(stagePlan ? { stagePlan } : {}) };
   let running = 0;
   const runItem = async (item: WorkItem): Promise<void> => {
-    const outcome = await runItemWorkflow(input.batchId, input.taskName, item, prepared.model, input.options);
+    const outcome = await runItemWorkflow(input.batchId, input.taskName, item, prepared.model, itemOptions);
     markFinished(progress, outcome);
     running -= 1;
   };

@@ -1,6 +1,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  log,
   proxyActivities,
   setHandler,
   TimeoutFailure,
@@ -9,7 +10,7 @@ import {
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import type { BatchActivities, CallModelOutput } from '../activities';
-import type { CallFailureDetails } from '../activities/model-call';
+import type { CallFailureDetails, FailedCall } from '../activities/model-call';
 import { CATEGORY_TABLE, isErrorCategory, NON_RETRYABLE_ERROR_TYPES, type ErrorCategory } from '../src/errors/categories';
 import {
   addUsage,
@@ -21,19 +22,30 @@ import {
   type ItemResult,
   type ItemStatus,
   type ItemWorkflowInput,
+  type Stage,
   type Usage,
 } from '../src/schemas';
 import { ErrorCategorySearchAttribute, ItemStatusSearchAttribute, StageSearchAttribute } from '../src/search-attributes';
+import { DEFAULT_STAGE_PLAN, type PartialState } from '../src/stages';
 import { parseWorkflowInput } from './parse-input';
 import { itemStateQuery } from './queries';
 
-/** Live state of one item; the workflow's local variables are the whole retry state. */
+/**
+ * Live state of one item. The workflow's local variables are the whole retry state: a crash at
+ * any point resumes from history exactly here, never from activity memory.
+ */
 export interface ItemState {
   status: 'running' | ItemStatus;
+  /** 1-based index into the stage plan. */
   stage: number;
+  stagePlan: Stage[];
+  /** Physical model calls so far, transient retries included. */
   modelCalls: number;
+  maxModelCalls: number;
   usage: Usage;
   attempts: AttemptRecord[];
+  /** Fields that validated so far, and those still to repair. */
+  partial?: PartialState;
   lastError?: ItemError;
 }
 
@@ -42,38 +54,92 @@ const { recordItemResult } = proxyActivities<BatchActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-/** One work item: call the model (Temporal retries transient failures), validate, record the result. */
+type Input = ReturnType<typeof ItemWorkflowInputSchema.parse>;
+
+/**
+ * One work item through its stage plan: validation failures move to the next stage (full or
+ * partial prompt, its temperature and model); transient failures repeat the same stage through
+ * the activity's retry policy; the model-call cap bounds everything.
+ */
 export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOutcome> {
   const input = parseWorkflowInput(ItemWorkflowInputSchema, rawInput, 'item workflow input');
   const startedAt = new Date(workflowInfo().startTime).toISOString();
-  const model = input.model;
-  const state: ItemState = { status: 'running', stage: 1, modelCalls: 0, usage: emptyUsage(), attempts: [] };
+  const state: ItemState = {
+    status: 'running',
+    stage: 1,
+    stagePlan: input.options.stagePlan ?? DEFAULT_STAGE_PLAN,
+    modelCalls: 0,
+    maxModelCalls: input.options.maxModelCalls,
+    usage: emptyUsage(),
+    attempts: [],
+  };
   setHandler(itemStateQuery, () => state);
 
   let output: unknown;
-  const temperature = input.options.generation?.temperature;
-  const remainingCalls = input.options.maxModelCalls - state.modelCalls;
-  const call = await callModelOnce(input, model, remainingCalls, state.stage);
-  state.modelCalls += call.modelCalls;
-  state.attempts.push(...call.attempts.map((attempt) => ({ ...attempt, stage: state.stage, model, temperature })));
-  if (call.answer) state.usage = addUsage(state.usage, call.answer.usage);
-  if (call.answer?.kind === 'ok') {
-    output = call.answer.output;
-    state.status = 'succeeded';
-  } else {
-    state.status = 'failed';
-    state.lastError = call.error ?? { category: 'unknown', message: 'model call ended without an answer or an error' };
+  while (state.status === 'running') {
+    const stage = state.stagePlan[state.stage - 1];
+    if (!stage) {
+      fail(state, state.lastError ?? { category: 'validation_error', message: 'stage plan exhausted' });
+      break;
+    }
+    if (state.modelCalls >= state.maxModelCalls) {
+      fail(state, {
+        category: 'prompt_budget_exhausted',
+        message: `model-call cap of ${state.maxModelCalls} reached at stage ${state.stage}${state.lastError ? `; last error ${state.lastError.category}: ${state.lastError.message}` : ''}`,
+        ...(state.lastError?.validationIssues ? { validationIssues: state.lastError.validationIssues } : {}),
+      });
+      break;
+    }
+    // A partial stage needs something to repair; after an unparseable answer it sends the full prompt.
+    const mode = stage.mode === 'partial' && state.partial ? 'partial' : 'full';
+    upsertSearchAttributes([{ key: StageSearchAttribute, value: state.stage }]);
+    const call = await callStage(input, stage, mode, state);
+    state.modelCalls += call.modelCalls;
+    state.attempts.push(...call.attempts);
+    if (call.answer) state.usage = addUsage(state.usage, call.answer.usage);
+
+    if (call.answer?.kind === 'ok') {
+      output = call.answer.output;
+      state.status = 'succeeded';
+    } else if (call.answer?.kind === 'unusable') {
+      state.lastError = {
+        category: call.answer.category,
+        message: call.answer.message,
+        ...(call.answer.validationIssues ? { validationIssues: call.answer.validationIssues } : {}),
+      };
+      if (CATEGORY_TABLE[call.answer.category].decision !== 'stage') {
+        fail(state, state.lastError);
+      } else {
+        // An answer that parsed replaces the repair material; an unparseable one leaves the last.
+        if (call.answer.partial) state.partial = call.answer.partial;
+        state.stage += 1;
+        log.info('item moves to the next stage', { itemId: input.item.id, stage: state.stage, after: call.answer.category });
+      }
+    } else {
+      fail(state, call.error ?? { category: 'unknown', message: 'model call ended without an answer or an error' });
+    }
   }
 
+  return finish(input, state, output, startedAt);
+}
+
+function fail(state: ItemState, error: ItemError): void {
+  state.status = 'failed';
+  state.lastError = error;
+}
+
+async function finish(input: Input, state: ItemState, output: unknown, startedAt: string): Promise<ItemOutcome> {
   const finishedAt = new Date().toISOString();
+  const status: ItemStatus = state.status === 'succeeded' ? 'succeeded' : 'failed';
+  const error = status === 'failed' ? state.lastError : undefined;
   const result: ItemResult = {
     batchId: input.batchId,
     itemId: input.item.id,
     index: input.item.index,
-    status: state.status,
+    status,
     ...(output !== undefined ? { output } : {}),
-    ...(state.lastError ? { error: state.lastError } : {}),
-    model,
+    ...(error ? { error } : {}),
+    model: input.model,
     usage: state.usage,
     modelCalls: state.modelCalls,
     attempts: state.attempts,
@@ -83,38 +149,51 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
   };
   await recordItemResult(result);
   upsertSearchAttributes([
-    { key: ItemStatusSearchAttribute, value: state.status },
-    { key: StageSearchAttribute, value: state.stage },
-    ...(state.lastError ? [{ key: ErrorCategorySearchAttribute, value: state.lastError.category }] : []),
+    { key: ItemStatusSearchAttribute, value: status },
+    ...(error ? [{ key: ErrorCategorySearchAttribute, value: error.category }] : []),
   ]);
   return {
     itemId: result.itemId,
     index: result.index,
-    status: result.status,
-    ...(state.lastError ? { category: state.lastError.category } : {}),
+    status,
+    ...(error ? { category: error.category } : {}),
     usage: result.usage,
     modelCalls: result.modelCalls,
     durationMs: result.durationMs,
   };
 }
 
-type AttemptDraft = Omit<AttemptRecord, 'stage' | 'model' | 'temperature'>;
-
-interface CallOutcome {
+interface StageCall {
   answer?: CallModelOutput;
   error?: ItemError;
   modelCalls: number;
-  attempts: AttemptDraft[];
+  attempts: AttemptRecord[];
 }
 
 /**
- * One logical call: Temporal's retry policy retries transient failures up to the item's
- * remaining call budget; each physical call is accounted in the attempt log.
+ * One stage's call. Temporal's retry policy repeats transient failures (a 429 included) within
+ * the item's remaining call budget, so they never advance the stage.
  */
-async function callModelOnce(input: ReturnType<typeof ItemWorkflowInputSchema.parse>, model: string, remainingCalls: number, stage: number): Promise<CallOutcome> {
-  const activities = proxyActivities<BatchActivities>({
+async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', state: ItemState): Promise<StageCall> {
+  const model = stage.model ?? input.model;
+  const remainingCalls = state.maxModelCalls - state.modelCalls;
+  const startedAt = new Date().toISOString();
+  const attemptOf = (call: number, fields: Pick<AttemptRecord, 'durationMs' | 'usage' | 'outcome'> & { message?: string }): AttemptRecord => ({
+    call: state.modelCalls + call,
+    stage: state.stage,
+    mode,
+    model,
+    temperature: stage.temperature,
+    startedAt,
+    ...fields,
+  });
+  const failedCall = (failure: FailedCall) =>
+    attemptOf(failure.attempt, { durationMs: failure.durationMs, usage: emptyUsage(), outcome: failure.category, message: failure.message });
+
+  const { callModel } = proxyActivities<BatchActivities>({
     // The SDK aborts a hung request at callTimeoutMs; Temporal's timeout is the backstop.
     startToCloseTimeout: input.options.callTimeoutMs + 5_000,
+    summary: `stage ${state.stage} ${mode} t=${stage.temperature} ${model}`,
     retry: {
       initialInterval: '1 second',
       backoffCoefficient: 2,
@@ -123,85 +202,53 @@ async function callModelOnce(input: ReturnType<typeof ItemWorkflowInputSchema.pa
       nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
     },
   });
-  const startedAt = new Date().toISOString();
   try {
-    const answer = await activities.callModel.executeWithOptions(
-      {
-        startToCloseTimeout: input.options.callTimeoutMs + 5_000,
-        summary: `stage ${stage}: ${model} t=${input.options.generation?.temperature ?? 'default'}`,
-      },
-      [
-        {
-          batchId: input.batchId,
-          itemId: input.item.id,
-          taskName: input.taskName,
-          item: input.item,
-          model,
-          generation: input.options.generation ?? {},
-          callTimeoutMs: input.options.callTimeoutMs,
-        },
-      ],
-    );
-    const attempts: AttemptDraft[] = answer.previousFailures.map((failure) => ({
-      call: failure.attempt,
-      mode: 'full',
-      startedAt,
-      durationMs: failure.durationMs,
-      usage: emptyUsage(),
-      outcome: failure.category,
-      message: failure.message,
-    }));
-    attempts.push({
-      call: answer.activityAttempt,
-      mode: 'full',
-      startedAt,
-      durationMs: answer.durationMs,
-      usage: answer.usage,
-      outcome: answer.kind === 'ok' ? 'ok' : answer.category,
-      ...(answer.kind === 'unusable' ? { message: answer.message } : {}),
+    const answer = await callModel({
+      batchId: input.batchId,
+      itemId: input.item.id,
+      taskName: input.taskName,
+      item: input.item,
+      model,
+      generation: { ...input.options.generation, ...stage.generation, temperature: stage.temperature },
+      callTimeoutMs: input.options.callTimeoutMs,
+      stage: state.stage,
+      mode,
+      ...(mode === 'partial' && state.partial ? { partial: state.partial } : {}),
     });
-    if (answer.kind === 'ok') return { answer, modelCalls: answer.activityAttempt, attempts };
-    return {
-      answer,
-      modelCalls: answer.activityAttempt,
-      attempts,
-      error: {
-        category: answer.category,
-        message: answer.message,
-        ...(answer.validationIssues ? { validationIssues: answer.validationIssues } : {}),
-      },
-    };
+    const attempts = answer.previousFailures.map(failedCall);
+    attempts.push(
+      attemptOf(answer.activityAttempt, {
+        durationMs: answer.durationMs,
+        usage: answer.usage,
+        outcome: answer.kind === 'ok' ? 'ok' : answer.category,
+        ...(answer.kind === 'unusable' ? { message: answer.message } : {}),
+      }),
+    );
+    return { answer, modelCalls: answer.activityAttempt, attempts };
   } catch (error) {
-    return describeCallFailure(error, remainingCalls, startedAt);
+    if (!(error instanceof ActivityFailure)) throw error;
+    const { category, message, failures } = describeActivityFailure(error);
+    // Retries ran out: every remaining call was spent on this stage.
+    const budgetSpent = error.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED && CATEGORY_TABLE[category].decision === 'retry';
+    const modelCalls = budgetSpent ? remainingCalls : Math.max(failures.length, 1);
+    return {
+      modelCalls,
+      attempts: failures.map(failedCall),
+      error: budgetSpent
+        ? { category: 'prompt_budget_exhausted', message: `model-call cap of ${state.maxModelCalls} reached at stage ${state.stage}; last error ${category}: ${message}` }
+        : { category, message },
+    };
   }
 }
 
-function describeCallFailure(error: unknown, remainingCalls: number, startedAt: string): CallOutcome {
-  if (!(error instanceof ActivityFailure)) throw error;
+function describeActivityFailure(error: ActivityFailure): { category: ErrorCategory; message: string; failures: FailedCall[] } {
   const cause = error.cause;
-  let category: ErrorCategory = 'unknown';
-  let message = cause?.message ?? error.message;
-  let failures: CallFailureDetails['failures'] = [];
   if (cause instanceof ApplicationFailure) {
-    if (isErrorCategory(cause.type)) category = cause.type;
     const details = cause.details?.[0] as CallFailureDetails | undefined;
-    failures = details?.failures ?? [];
-  } else if (cause instanceof TimeoutFailure) {
-    category = 'timeout';
-    message = `model call exceeded its timeout (${cause.timeoutType})`;
+    return { category: isErrorCategory(cause.type) ? cause.type : 'unknown', message: cause.message, failures: details?.failures ?? [] };
   }
-  const budgetSpent = error.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED && CATEGORY_TABLE[category].decision === 'retry';
-  const modelCalls = budgetSpent ? remainingCalls : Math.max(failures.length, 1);
-  const attempts: AttemptDraft[] = failures.map((failure) => ({
-    call: failure.attempt,
-    mode: 'full',
-    startedAt,
-    durationMs: failure.durationMs,
-    usage: emptyUsage(),
-    outcome: failure.category,
-    message: failure.message,
-  }));
-  const finalCategory: ErrorCategory = budgetSpent ? 'prompt_budget_exhausted' : category;
-  const finalMessage = budgetSpent ? `model-call budget of ${remainingCalls} spent; last error ${category}: ${message}` : message;
-  return { modelCalls, attempts, error: { category: finalCategory, message: finalMessage } };
+  if (cause instanceof TimeoutFailure) {
+    return { category: 'timeout', message: `model call exceeded Temporal's ${cause.timeoutType} timeout`, failures: [] };
+  }
+  return { category: 'unknown', message: cause?.message ?? error.message, failures: [] };
 }

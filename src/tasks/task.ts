@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { GenerationSettingsSchema, TaskNameSchema, type GenerationSettings } from '../schemas';
+import type { ErrorClassifier } from '../errors/classifier';
+import { GenerationSettingsSchema, StagePlanSchema, TaskNameSchema, type GenerationSettings, type StagePlan } from '../schemas';
 
 /**
  * A job a batch runs: how to turn one input record into a prompt, and what the answer must look
@@ -16,15 +17,22 @@ export interface TaskDefinition<TItem = Record<string, unknown>, TOutput = unkno
   /** Builds the user prompt for one item. */
   prompt: (item: TItem) => string;
   systemInstruction?: string;
+  /** A short description of the item for partial re-prompts (keep it brief: that is their point). */
+  partialContext?: (item: TItem) => string;
+  /** Validation-recovery stages for this task (a batch may override); DEFAULT_STAGE_PLAN otherwise. */
+  stagePlan?: StagePlan;
   /** Default model for this task (a batch may override it). */
   model?: string;
   generation?: GenerationSettings;
+  /** Custom error rules for this task's model calls (see ErrorClassifier). */
+  classifier?: ErrorClassifier;
 }
 
 /** Identity function that checks a task's static parts and keeps its types. */
 export function defineTask<TItem, TOutput>(task: TaskDefinition<TItem, TOutput>): TaskDefinition<TItem, TOutput> {
   TaskNameSchema.parse(task.name);
   if (task.generation) GenerationSettingsSchema.parse(task.generation);
+  if (task.stagePlan) StagePlanSchema.parse(task.stagePlan);
   return task;
 }
 

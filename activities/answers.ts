@@ -1,0 +1,90 @@
+import type { GenerateContentResponse } from '@google/genai';
+import { z } from 'zod';
+import type { ErrorCategory } from '../src/errors/categories';
+import { describeZodError, type ValidationIssue } from '../src/schemas';
+import type { PartialState } from '../src/stages';
+import type { AnyTask } from '../src/tasks/registry';
+
+/** What a 200 answer amounts to: a valid output, or why it cannot be used. */
+export type Judgement =
+  | { kind: 'ok'; output: unknown }
+  | {
+      kind: 'unusable';
+      category: ErrorCategory;
+      message: string;
+      validationIssues?: ValidationIssue[];
+      /** Present when the answer parsed and some fields validated: a partial stage can repair the rest. */
+      partial?: PartialState;
+    };
+
+/** Finish reasons that mean the answer was stopped by a filter. */
+const SAFETY_FINISH_REASONS = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY']);
+
+/**
+ * Turns a 200 answer into an output. For a partial re-prompt, the answer holds only the failed
+ * fields: they are merged over the kept ones and the whole is validated again.
+ */
+export function judgeAnswer(task: Pick<AnyTask, 'outputSchema'>, response: GenerateContentResponse, partial?: PartialState): Judgement {
+  const blockReason = response.promptFeedback?.blockReason;
+  if (blockReason) return { kind: 'unusable', category: 'safety_blocked', message: `prompt blocked: ${blockReason}` };
+  const candidate = response.candidates?.[0];
+  const finishReason = candidate?.finishReason ?? '';
+  if (SAFETY_FINISH_REASONS.has(finishReason)) {
+    return { kind: 'unusable', category: 'safety_blocked', message: `output blocked: finishReason ${finishReason}` };
+  }
+  if (finishReason === 'RECITATION') return { kind: 'unusable', category: 'recitation', message: 'output stopped: RECITATION' };
+  const text = response.text;
+  if (finishReason === 'MAX_TOKENS') {
+    return { kind: 'unusable', category: 'truncated', message: `output truncated at maxOutputTokens (${text?.length ?? 0} characters)` };
+  }
+  if (text === undefined || text.trim() === '') {
+    return { kind: 'unusable', category: 'empty_response', message: `no text in the answer (finishReason ${finishReason || 'none'})` };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const issues = [{ path: '(root)', message: `not valid JSON: ${(error as Error).message}` }];
+    return { kind: 'unusable', category: 'validation_error', message: issues[0]!.message, validationIssues: issues };
+  }
+  const candidateOutput = partial && isPlainObject(parsed) ? mergePartial(partial, parsed) : parsed;
+  const validated = task.outputSchema.safeParse(candidateOutput);
+  if (validated.success) return { kind: 'ok', output: validated.data };
+  const issues = describeZodError(validated.error);
+  const next = partialStateOf(task.outputSchema, candidateOutput, validated.error);
+  return {
+    kind: 'unusable',
+    category: 'validation_error',
+    message: issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '),
+    validationIssues: issues,
+    ...(next ? { partial: next } : {}),
+  };
+}
+
+/** The repaired fields replace the failed ones; anything else the model sent is ignored. */
+export function mergePartial(partial: PartialState, answer: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...partial.kept };
+  for (const field of partial.failedFields) if (field in answer) merged[field] = answer[field];
+  return merged;
+}
+
+/**
+ * Splits an invalid object into fields that validated and fields that did not. Only for object
+ * schemas, and only when every issue names a top-level field (otherwise there is nothing to keep).
+ */
+export function partialStateOf(schema: z.ZodType, value: unknown, error: z.ZodError): PartialState | undefined {
+  if (!(schema instanceof z.ZodObject) || !isPlainObject(value)) return undefined;
+  if (error.issues.some((issue) => issue.path.length === 0)) return undefined;
+  const failedFields = [...new Set(error.issues.map((issue) => String(issue.path[0])))];
+  const shapeKeys = Object.keys(schema.shape as Record<string, unknown>);
+  if (failedFields.some((field) => !shapeKeys.includes(field))) return undefined;
+  const kept: Record<string, unknown> = {};
+  for (const key of shapeKeys) if (!failedFields.includes(key) && key in value) kept[key] = value[key];
+  const previous: Record<string, unknown> = {};
+  for (const field of failedFields) previous[field] = value[field];
+  return { kept, failedFields, previous, issues: describeZodError(error) };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
