@@ -21,29 +21,57 @@ export function fullPrompt(task: AnyTask, item: WorkItem): PromptRequest {
 }
 
 /**
- * The short repair prompt: only the failed fields, their previous values and errors, and the
- * shape of just those fields; the accepted fields travel as context, the full prompt does not.
+ * The short repair prompt: only the failed fields, each with its previous value, its errors and
+ * its expected shape; a brief item context instead of the full prompt. The response schema holds
+ * just those fields, so the answer is short too.
  */
 export function partialPrompt(task: AnyTask, item: WorkItem, partial: PartialState): PromptRequest {
   const schema = task.outputSchema as unknown as z.ZodObject;
   const mask = Object.fromEntries(partial.failedFields.map((field) => [field, true])) as Record<string, true>;
   const fieldSchema = outputJsonSchema({ outputSchema: schema.pick(mask) as unknown as z.ZodType });
-  const properties = (fieldSchema['properties'] ?? {}) as Record<string, unknown>;
+  const properties = (fieldSchema['properties'] ?? {}) as Record<string, Record<string, unknown>>;
   const lines = partial.failedFields.map((field) => {
     const errors = partial.issues.filter((issue) => issue.path === field || issue.path.startsWith(`${field}.`)).map((issue) => issue.message);
-    return `- "${field}": was ${JSON.stringify(partial.previous[field]) ?? 'missing'}; ${errors.join('; ')}; expected ${JSON.stringify(properties[field])}`;
+    const shape = describeShape(properties[field] ?? {});
+    const said = errors.join('; ');
+    // zod's enum errors already list the options; say the shape only when it adds something.
+    return `- ${field} (was ${truncate(JSON.stringify(partial.previous[field]) ?? 'missing', 80)}): ${said}${shape && !said.includes(shape) ? `. Expected ${shape}.` : ''}`;
   });
-  const context = task.partialContext ? (task.partialContext as (data: unknown) => string)(itemData(task, item)) : undefined;
+  const context = task.partialContext
+    ? (task.partialContext as (data: unknown) => string)(itemData(task, item))
+    : `accepted fields ${truncate(JSON.stringify(partial.kept), 200)}`;
   return {
-    prompt: [
-      'Some fields of your JSON answer failed validation. Reply with a JSON object holding only these fields, corrected:',
-      ...lines,
-      ...(context ? [`Item: ${context}`] : []),
-      `Accepted fields (keep consistent): ${truncate(JSON.stringify(partial.kept), 400)}`,
-    ].join('\n'),
+    prompt: ['Fix these fields of your JSON answer and reply with only them:', ...lines, `Item: ${context}`].join('\n'),
     systemInstruction: undefined,
     responseJsonSchema: fieldSchema,
   };
+}
+
+/** A few words for a JSON-schema fragment: "string, 10-200 chars", "array of string, 1-5 items". */
+export function describeShape(schema: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (Array.isArray(schema['enum'])) return `one of ${schema['enum'].map((value) => JSON.stringify(value)).join('|')}`;
+  const type = schema['type'];
+  if (type === 'array') {
+    const items = (schema['items'] ?? {}) as Record<string, unknown>;
+    parts.push(`array of ${describeShape(items) || 'values'}`);
+    const range = rangeText(schema['minItems'], schema['maxItems']);
+    if (range) parts.push(`${range} items`);
+  } else if (typeof type === 'string') {
+    parts.push(type);
+    const length = rangeText(schema['minLength'], schema['maxLength']);
+    if (length) parts.push(`${length} chars`);
+    const value = rangeText(schema['minimum'], schema['maximum']);
+    if (value) parts.push(`in ${value}`);
+  }
+  return parts.join(', ');
+}
+
+function rangeText(min: unknown, max: unknown): string | undefined {
+  if (typeof min === 'number' && typeof max === 'number') return `${min}-${max}`;
+  if (typeof min === 'number') return `>= ${min}`;
+  if (typeof max === 'number') return `<= ${max}`;
+  return undefined;
 }
 
 function itemData(task: AnyTask, item: WorkItem): unknown {

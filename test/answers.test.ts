@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { GenerateContentResponse } from '@google/genai';
 import { judgeAnswer, mergePartial, partialStateOf } from '../activities/answers';
-import { fullPrompt, partialPrompt } from '../activities/prompts';
+import { describeShape, fullPrompt, partialPrompt } from '../activities/prompts';
 import { ProductEnrichmentSchema, demoEnrichmentTask } from '../src/tasks/demo-enrichment';
 import type { AnyTask } from '../src/tasks/registry';
 
@@ -58,6 +58,12 @@ describe('judging answers', () => {
     assert.equal(partialStateOf(ProductEnrichmentSchema, [1], error), undefined);
   });
 
+  test('shapes are described in a few words', () => {
+    assert.equal(describeShape({ type: 'array', items: { type: 'string', minLength: 2, maxLength: 40 }, minItems: 1, maxItems: 5 }), 'array of string, 2-40 chars, 1-5 items');
+    assert.equal(describeShape({ type: 'integer', minimum: 0 }), 'integer, in >= 0');
+    assert.equal(describeShape({ enum: ['a', 'b'] }), 'one of "a"|"b"');
+  });
+
   test('the partial prompt names only the failed fields and is a fraction of the full prompt', () => {
     const item = { id: 'p1', index: 0, data: { id: 'p1', name: 'Kettle', description: 'A 1.7 litre electric kettle with auto shut-off and a limescale filter; boils in under three minutes.' } };
     const anyTask = demoEnrichmentTask as unknown as AnyTask;
@@ -65,8 +71,10 @@ describe('judging answers', () => {
     const partial = partialStateOf(ProductEnrichmentSchema, invalid, ProductEnrichmentSchema.safeParse(invalid).error!)!;
     const repair = partialPrompt(anyTask, item, partial);
     const full = fullPrompt(anyTask, item);
-    assert.match(repair.prompt, /"priceTier": was "cheap"/);
-    assert.doesNotMatch(repair.prompt, /"summary": was/);
+    assert.match(repair.prompt, /- priceTier \(was "cheap"\): Invalid option: expected one of "budget"\|"mid"\|"premium"/);
+    assert.doesNotMatch(repair.prompt, /summary/);
+    assert.match(repair.prompt, /Item: Kettle$/);
+    assert.ok(repair.prompt.length < (full.prompt.length + (full.systemInstruction?.length ?? 0)) * 0.3);
     assert.deepEqual(Object.keys(repair.responseJsonSchema['properties'] as object), ['priceTier']);
     assert.equal(repair.systemInstruction, undefined);
     assert.ok(full.systemInstruction && full.prompt.includes('Kettle'));
