@@ -474,7 +474,7 @@ describe('latency, concurrency and lifecycle', () => {
     });
   });
 
-  test('stop() returns promptly with a hanging request open, and the caller sees the connection drop', async () => {
+  test('stop() returns promptly with a hanging request open, and the caller sees the connection drop', { timeout: 3000 }, async () => {
     const emulator = await GeminiEmulator.start({ faults: [{ fault: 'hang' }] });
     const pending = failureOf(clientFor(emulator).models.generateContent(itemCall('h')));
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -1,0 +1,141 @@
+import type { FaultKind } from './faults';
+
+/** A Google API error as sent on the wire: HTTP status plus the `{error:{…}}` body. */
+export interface GoogleError {
+  httpStatus: number;
+  body: {
+    error: { code: number; message: string; status: string; details?: Array<Record<string, unknown>> };
+  };
+}
+
+const RPC = 'type.googleapis.com/google.rpc.';
+const QUOTA_METRIC = 'generativelanguage.googleapis.com/generate_content_free_tier_requests';
+const QUOTA_HELP =
+  'You exceeded your current quota, please check your plan and billing details. For more ' +
+  'information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.';
+
+export function googleError(
+  httpStatus: number,
+  status: string,
+  message: string,
+  details?: Array<Record<string, unknown>>,
+): GoogleError {
+  const error = { code: httpStatus, message, status };
+  return { httpStatus, body: { error: details === undefined ? error : { ...error, details } } };
+}
+
+export function invalidArgument(message: string): GoogleError {
+  return googleError(400, 'INVALID_ARGUMENT', message);
+}
+
+export function missingApiKey(): GoogleError {
+  return googleError(
+    403,
+    'PERMISSION_DENIED',
+    "Method doesn't allow unregistered callers (callers without established identity). " +
+      'Please use API key or other form of API consumer identity to call this API.',
+  );
+}
+
+export function invalidApiKey(): GoogleError {
+  const message = 'API key not valid. Please pass a valid API key.';
+  return googleError(400, 'INVALID_ARGUMENT', message, [
+    {
+      '@type': `${RPC}ErrorInfo`,
+      reason: 'API_KEY_INVALID',
+      domain: 'googleapis.com',
+      metadata: { service: 'generativelanguage.googleapis.com' },
+    },
+    { '@type': `${RPC}LocalizedMessage`, locale: 'en-US', message },
+  ]);
+}
+
+export function routeNotFound(path: string): GoogleError {
+  return googleError(404, 'NOT_FOUND', `Method not found: ${path}`);
+}
+
+/** What a request that outlived its deadline gets (also the end of a capped hang). */
+export function deadlineExceeded(): GoogleError {
+  return googleError(504, 'DEADLINE_EXCEEDED', 'Deadline expired before operation could complete.');
+}
+
+function quotaViolation(quotaId: string, model: string): Record<string, unknown> {
+  return {
+    '@type': `${RPC}QuotaFailure`,
+    violations: [
+      {
+        quotaMetric: QUOTA_METRIC,
+        quotaId,
+        quotaDimensions: { location: 'global', model },
+        quotaValue: '10',
+      },
+    ],
+  };
+}
+
+function rateLimited(model: string, retryDelaySeconds: number): GoogleError {
+  const message =
+    `${QUOTA_HELP}\n* Quota exceeded for metric: ${QUOTA_METRIC}, limit: 10, model: ${model}\n` +
+    `Please retry in ${retryDelaySeconds}s.`;
+  return googleError(429, 'RESOURCE_EXHAUSTED', message, [
+    quotaViolation('GenerateRequestsPerMinutePerProjectPerModel-FreeTier', model),
+    { '@type': `${RPC}RetryInfo`, retryDelay: `${retryDelaySeconds}s` },
+  ]);
+}
+
+function dailyQuotaExhausted(model: string): GoogleError {
+  const message = `${QUOTA_HELP}\n* Quota exceeded for metric: ${QUOTA_METRIC}, limit: 10, model: ${model}`;
+  return googleError(429, 'RESOURCE_EXHAUSTED', message, [
+    quotaViolation('GenerateRequestsPerDayPerProjectPerModel-FreeTier', model),
+  ]);
+}
+
+/** Faults answered with a Google error body. */
+export type ErrorFaultKind = Extract<
+  FaultKind,
+  | 'rate_limit'
+  | 'quota_exhausted'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'invalid_request'
+  | 'not_found'
+  | 'server_error'
+  | 'overloaded'
+  | 'deadline'
+>;
+
+export interface ErrorFaultContext {
+  model: string;
+  retryDelaySeconds: number;
+}
+
+/** One table: error fault → the error Google sends for it. */
+export const errorForFault: Record<ErrorFaultKind, (context: ErrorFaultContext) => GoogleError> = {
+  rate_limit: ({ model, retryDelaySeconds }) => rateLimited(model, retryDelaySeconds),
+  quota_exhausted: ({ model }) => dailyQuotaExhausted(model),
+  unauthenticated: () => invalidApiKey(),
+  permission_denied: () =>
+    googleError(403, 'PERMISSION_DENIED', 'The caller does not have permission'),
+  invalid_request: () => invalidArgument('Request contains an invalid argument.'),
+  not_found: ({ model }) =>
+    googleError(
+      404,
+      'NOT_FOUND',
+      `models/${model} is not found for API version v1beta, or is not supported for ` +
+        'generateContent. Call ListModels to see the list of available models and their ' +
+        'supported methods.',
+    ),
+  server_error: () =>
+    googleError(
+      500,
+      'INTERNAL',
+      'An internal error has occurred. Please retry or report in ' +
+        'https://developers.generativeai.google/guide/troubleshooting',
+    ),
+  overloaded: () => googleError(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.'),
+  deadline: () => deadlineExceeded(),
+};
+
+export function isErrorFault(kind: FaultKind): kind is ErrorFaultKind {
+  return Object.hasOwn(errorForFault, kind);
+}

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { seededUnit } from './seeded';
+import type { LatencyConfig } from './types';
+
+/** Every way the emulator can misbehave; see `GeminiEmulator` for what each looks like on the wire. */
+export const FAULT_KINDS = [
+  'rate_limit',
+  'quota_exhausted',
+  'unauthenticated',
+  'permission_denied',
+  'invalid_request',
+  'not_found',
+  'server_error',
+  'overloaded',
+  'deadline',
+  'reset',
+  'hang',
+  'malformed_json',
+  'schema_invalid',
+  'empty_response',
+  'safety',
+  'blocked_prompt',
+  'recitation',
+  'max_tokens',
+] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** When to inject a fault. All given conditions must hold; the first matching unspent rule wins. */
+export interface FaultRule {
+  fault: FaultKind;
+  /** Only requests whose `x-batch-llm-item` header equals this. */
+  itemKey?: string;
+  /** Only requests whose item key starts with this (e.g. a batch id + '/'). */
+  itemKeyPrefix?: string;
+  /** 1-based per-item-key attempt numbers; omitted = any attempt. */
+  attempts?: number[];
+  /** 0..1 probability, decided from hash(seed, rule, item key, attempt). */
+  rate?: number;
+  /** Fire at most this many times in total. */
+  times?: number;
+  /** Only for this model (with or without `models/`). */
+  model?: string;
+  /** rate_limit: the advertised retry delay, default 1. */
+  retryDelaySeconds?: number;
+  /** hang: answer 504 after this long, default 10 minutes. */
+  hangMs?: number;
+}
+
+/** Who is asking, for rule matching. */
+export interface FaultQuery {
+  model: string;
+  itemKey: string | undefined;
+  attempt: number;
+  seed: number;
+}
+
+const faultRuleSchema = z
+  .object({
+    fault: z.enum(FAULT_KINDS),
+    itemKey: z.string().optional(),
+    itemKeyPrefix: z.string().optional(),
+    attempts: z.array(z.int().min(1)).optional(),
+    rate: z.number().min(0).max(1).optional(),
+    times: z.int().min(0).optional(),
+    model: z.string().optional(),
+    retryDelaySeconds: z.number().min(0).optional(),
+    hangMs: z.number().min(0).optional(),
+  })
+  .strict();
+
+const latencySchema = z
+  .object({ baseMs: z.number().min(0), jitterMs: z.number().min(0) })
+  .strict();
+
+/** Body of `POST /_emulator/config`. */
+export const controlConfigSchema = z
+  .object({
+    latency: latencySchema.optional(),
+    faults: z.array(faultRuleSchema).optional(),
+    seed: z.number().optional(),
+  })
+  .strict();
+
+export interface ControlConfig {
+  latency?: LatencyConfig;
+  faults?: FaultRule[];
+  seed?: number;
+}
+
+/** Validates fault/latency/seed settings; throws an Error naming each bad field. */
+export function parseControlConfig(input: unknown): ControlConfig {
+  const result = controlConfigSchema.safeParse(input);
+  if (!result.success) {
+    throw new Error(`invalid emulator config:\n${z.prettifyError(result.error)}`);
+  }
+  // Parsed JSON never holds `undefined`, so zod's `T | undefined` optionals fit our `T?` fields.
+  return result.data as ControlConfig;
+}
+
+function withoutModelsPrefix(model: string): string {
+  return model.startsWith('models/') ? model.slice('models/'.length) : model;
+}
+
+/** The active fault rules and how often each has fired. */
+export class FaultBook {
+  private fired: number[];
+
+  constructor(private readonly rules: readonly FaultRule[]) {
+    this.fired = rules.map(() => 0);
+  }
+
+  /** Picks the first matching, unspent rule and counts it as fired. */
+  select(query: FaultQuery): FaultRule | undefined {
+    for (const [index, rule] of this.rules.entries()) {
+      const fired = this.fired[index] ?? 0;
+      if (rule.times !== undefined && fired >= rule.times) continue;
+      if (!this.matches(rule, index, query)) continue;
+      this.fired[index] = fired + 1;
+      return rule;
+    }
+    return undefined;
+  }
+
+  /** Makes spent rules fire again. */
+  resetSpent(): void {
+    this.fired = this.rules.map(() => 0);
+  }
+
+  private matches(rule: FaultRule, index: number, query: FaultQuery): boolean {
+    if (rule.model !== undefined && withoutModelsPrefix(rule.model) !== query.model) return false;
+    if (rule.itemKey !== undefined && rule.itemKey !== query.itemKey) return false;
+    if (rule.itemKeyPrefix !== undefined && !(query.itemKey ?? '').startsWith(rule.itemKeyPrefix)) {
+      return false;
+    }
+    if (rule.attempts !== undefined && !rule.attempts.includes(query.attempt)) return false;
+    if (rule.rate !== undefined) {
+      const draw = seededUnit('fault', query.seed, index, query.itemKey ?? '', query.attempt);
+      if (draw >= rule.rate) return false;
+    }
+    return true;
+  }
+}

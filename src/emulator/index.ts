@@ -1,0 +1,11 @@
+/**
+ * An offline Gemini API emulator for tests: point `@google/genai` at `GeminiEmulator.url`.
+ */
+export { GeminiEmulator, ITEM_KEY_HEADER } from './server';
+export type { EmulatorPatch } from './server';
+export { FAULT_KINDS } from './faults';
+export type { FaultKind, FaultRule } from './faults';
+export type { EmulatedRequest, EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
+export { countTextTokens } from './tokens';
+export { synthesizeFromSchema } from './schema';
+export { defaultResponder } from './responder';
