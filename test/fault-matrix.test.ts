@@ -39,6 +39,8 @@ const SCENARIOS: Record<string, Scenario> = {
   truncated: { fault: { fault: 'max_tokens', attempts: [1] }, category: 'truncated', status: 'succeeded', calls: 2, plan: [t0, t0] },
   safety_blocked: { fault: { fault: 'safety' }, category: 'safety_blocked', status: 'failed', finalCategory: 'safety_blocked', calls: 1, plan: [t0] },
   prompt_blocked: { fault: { fault: 'blocked_prompt' }, category: 'safety_blocked', status: 'failed', finalCategory: 'safety_blocked', calls: 1, plan: [t0] },
+  // Before context caching exists no item sends a cachedContent; until then the category ends the item.
+  cache_expired: { fault: { fault: 'cache_expired' }, category: 'cache_expired', status: 'failed', finalCategory: 'cache_expired', calls: 1, plan: [t0] },
   prompt_budget_exhausted: {
     fault: { fault: 'overloaded' },
     category: 'server_overload',
@@ -97,6 +99,18 @@ describe('fault matrix: every category from a real emulator condition, through t
       if (retried === 'stage' && scenario.status === 'succeeded') assert.equal(result.attempts[1]?.stage, 2, 'an unusable answer moves to the next stage');
     });
   }
+
+  test("a task's own classifier runs first: its rule turns a 404 into a retried server_error", async () => {
+    const lenientBatch = uniqueName('lenient');
+    stack.emulator.configure({ faults: [{ fault: 'not_found', itemKey: `${lenientBatch}/a`, attempts: [1] }] });
+    const batchClient = stack.batchClient(taskQueue);
+    await batchClient.start({ taskName: 'test-lenient', batchId: lenientBatch, records: [{ id: 'a' }] });
+    await batchClient.summary(lenientBatch);
+    const [result] = await new FileResultStore(stack.resultsDirectory).readAll(lenientBatch);
+    assert.equal(result?.status, 'succeeded');
+    assert.deepEqual(result?.attempts.map((attempt) => attempt.outcome), ['server_error', 'ok']);
+    assert.match(result?.attempts[0]?.message ?? '', /flaky gateway/);
+  });
 
   test('unknown: a programming error is not mistaken for a rate limit even when its message says 429, and is not retried', async () => {
     const buggyBatch = uniqueName('buggy');

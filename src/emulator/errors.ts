@@ -102,6 +102,7 @@ export type ErrorFaultKind = Extract<
   | 'server_error'
   | 'overloaded'
   | 'deadline'
+  | 'cache_expired'
 >;
 
 export interface ErrorFaultContext {
@@ -134,6 +135,8 @@ export const errorForFault: Record<ErrorFaultKind, (context: ErrorFaultContext) 
     ),
   overloaded: () => googleError(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.'),
   deadline: () => deadlineExceeded(),
+  // What generateContent answers when its cachedContent expired or was deleted.
+  cache_expired: () => googleError(404, 'NOT_FOUND', 'CachedContent not found (or permission denied)'),
 };
 
 export function isErrorFault(kind: FaultKind): kind is ErrorFaultKind {

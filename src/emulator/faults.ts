@@ -22,6 +22,7 @@ export const FAULT_KINDS = [
   'blocked_prompt',
   'recitation',
   'max_tokens',
+  'cache_expired',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
