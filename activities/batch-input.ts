@@ -3,6 +3,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { findDuplicateIds, InputError, parseJsonlItems, type InputProblem } from '../src/input';
 import { describeZodError, type StagePlan, type WorkItem } from '../src/schemas';
 import type { TaskRegistry } from '../src/tasks/registry';
+import { planCache } from '../src/caching/fingerprint';
+import { applyCacheOverride, type CacheOverride, type CachePlan } from '../src/caching/spec';
 
 export interface PrepareBatchInput {
   batchId: string;
@@ -11,6 +13,7 @@ export interface PrepareBatchInput {
   /** Inline items are checked in place and not echoed back (they are already in history). */
   items?: WorkItem[] | undefined;
   modelOverride?: string | undefined;
+  cacheOverride?: CacheOverride | undefined;
 }
 
 export interface PrepareBatchOutput {
@@ -21,6 +24,8 @@ export interface PrepareBatchOutput {
   model: string;
   /** The task's own stage plan, when it declares one. */
   stagePlan?: StagePlan;
+  /** The task's context cache: who owns it and how to find it. */
+  cachePlan?: CachePlan;
 }
 
 /**
@@ -70,7 +75,16 @@ export async function prepareBatchInput(
     throw error;
   }
   const model = input.modelOverride ?? task.model ?? defaultModel;
+  let cachePlan: CachePlan | undefined;
+  try {
+    cachePlan = task.cache
+      ? planCache(task.name, model, applyCacheOverride(task.cache, input.cacheOverride), { systemInstruction: task.systemInstruction, contents: task.cache.contents })
+      : undefined;
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(`task "${task.name}": ${(error as Error).message}`, 'invalid_input');
+  }
   return {
+    ...(cachePlan ? { cachePlan } : {}),
     ...(input.inputFile !== undefined ? { items } : {}),
     itemCount: items.length,
     model,

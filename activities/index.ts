@@ -1,9 +1,11 @@
 import type { GoogleGenAI } from '@google/genai';
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { FileResultStore } from '../src/results';
 import type { ItemResult } from '../src/schemas';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { prepareBatchInput, type PrepareBatchInput } from './batch-input';
+import { createCacheActivities } from './cache';
 import { callModel, type CallModelInput } from './model-call';
 
 export type { CallModelInput, CallModelOutput } from './model-call';
@@ -15,11 +17,15 @@ export interface ActivityDependencies {
   results: FileResultStore;
   /** Model used when neither the batch nor the task names one. */
   defaultModel: string;
+  /** For activities that talk to other workflows (the cache owner). */
+  temporal: Client;
+  taskQueue: string;
 }
 
 /** All activities, closed over their clients so tests can inject their own. */
 export function createActivities(deps: ActivityDependencies) {
   return {
+    ...createCacheActivities(deps),
     async prepareBatch(input: PrepareBatchInput) {
       return prepareBatchInput(input, deps.tasks, deps.defaultModel);
     },

@@ -24,6 +24,8 @@ export interface CallModelInput {
   mode: 'full' | 'partial';
   /** Required for `partial`: what the previous answer got right and wrong. */
   partial?: PartialState;
+  /** Context cache holding the task's shared prefix (full prompts only). */
+  cachedContent?: string;
 }
 
 /** The model answered: a valid output, or an answer the stage logic must judge. */
@@ -71,11 +73,15 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   const started = Date.now();
   let response: GenerateContentResponse;
   try {
-    const request = input.mode === 'partial' && input.partial ? partialPrompt(task, input.item, input.partial) : fullPrompt(task, input.item);
+    const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
+    const request = input.mode === 'partial' && input.partial ? partialPrompt(task, input.item, input.partial) : fullPrompt(task, input.item, cachedContent !== undefined);
     response = await gemini.models.generateContent({
       model: input.model,
       contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
-      config: requestConfig(request, { ...task.generation, ...input.generation }, input, context.cancellationSignal),
+      config: {
+        ...requestConfig(request, { ...task.generation, ...input.generation }, input, context.cancellationSignal),
+        ...(cachedContent ? { cachedContent } : {}),
+      },
     });
   } catch (error) {
     const info = classifyError(error, task.classifier);

@@ -11,11 +11,16 @@ export interface PromptRequest {
   responseJsonSchema: Record<string, unknown>;
 }
 
-/** The task's whole prompt, its system instruction and its output schema. */
-export function fullPrompt(task: AnyTask, item: WorkItem): PromptRequest {
+/**
+ * The task's whole prompt and output schema. With a context cache, the system instruction and
+ * the shared contents are in the cache; without one they travel with every request.
+ */
+export function fullPrompt(task: AnyTask, item: WorkItem, cached = false): PromptRequest {
+  const itemPrompt = (task.prompt as (data: unknown) => string)(itemData(task, item));
+  const shared = cached ? undefined : task.cache?.contents;
   return {
-    prompt: (task.prompt as (data: unknown) => string)(itemData(task, item)),
-    systemInstruction: task.systemInstruction,
+    prompt: shared ? `${shared}\n\n${itemPrompt}` : itemPrompt,
+    systemInstruction: cached ? undefined : task.systemInstruction,
     responseJsonSchema: outputJsonSchema(task),
   };
 }

@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { ERROR_CATEGORIES } from './errors/categories';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_MAX_MODEL_CALLS } from './constants';
+import { CacheOverrideSchema } from './caching/spec';
+import { PriceTableSchema } from './pricing';
 
 /** Batch ids become the first half of every item workflow id, so they may not contain '/'. */
 export const BatchIdSchema = z
@@ -75,6 +77,10 @@ export const ItemOptionsSchema = z
     callTimeoutMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_CALL_TIMEOUT_MS),
     /** Stage plan for every item of the batch; else the task's, else DEFAULT_STAGE_PLAN. */
     stagePlan: StagePlanSchema.optional(),
+    /** Price overrides (USD per 1M tokens) by model, for cost estimates. */
+    prices: PriceTableSchema.optional(),
+    /** Changes to the task's context-cache declaration for this batch (TTL, tags, keep/delete). */
+    cache: CacheOverrideSchema.optional(),
   })
   .strict();
 export type ItemOptions = z.infer<typeof ItemOptionsSchema>;
@@ -106,6 +112,8 @@ export const ItemWorkflowInputSchema = z
     /** Resolved by the batch: batch override, else the task's model, else the worker default. */
     model: z.string().min(1),
     options: ItemOptionsSchema,
+    /** The batch's context cache, when its task has one and it is big enough. */
+    cache: z.object({ name: z.string().min(1), ownerWorkflowId: z.string().min(1), model: z.string().min(1) }).strict().optional(),
   })
   .strict();
 export type ItemWorkflowInput = z.input<typeof ItemWorkflowInputSchema>;
@@ -139,6 +147,10 @@ export interface AttemptRecord {
   startedAt: string;
   durationMs: number;
   usage: Usage;
+  /** Estimated USD of this call (absent when the model has no price). */
+  costUsd?: number;
+  /** The context cache this call used. */
+  cachedContent?: string;
   outcome: 'ok' | ErrorCategoryName;
   message?: string;
 }
@@ -160,6 +172,7 @@ export interface ItemResult {
   error?: ItemError;
   model: string;
   usage: Usage;
+  costUsd: number;
   modelCalls: number;
   attempts: AttemptRecord[];
   startedAt: string;
@@ -174,8 +187,20 @@ export interface ItemOutcome {
   status: ItemStatus;
   category?: ErrorCategoryName;
   usage: Usage;
+  costUsd: number;
+  /** Models called without a known price (their calls are not in costUsd). */
+  unpricedModels?: string[];
   modelCalls: number;
   durationMs: number;
+}
+
+/** The batch's context cache, as its summary reports it. */
+export interface BatchCacheInfo {
+  displayName: string;
+  status: 'ready' | 'uncached';
+  name?: string;
+  reason?: string;
+  tokenCount?: number;
 }
 
 export interface BatchProgress {
@@ -189,12 +214,22 @@ export interface BatchProgress {
   /** Failed items by error category. */
   byCategory: Partial<Record<ErrorCategoryName, number>>;
   usage: Usage;
+  /** Cached share of input tokens. */
+  cacheHitRate: number;
+  /** Input tokens at full-price equivalence (cached ones weighted by their discount). */
+  effectiveInputTokens: number;
+  /** Estimated USD of the model calls so far. */
+  costUsd: number;
+  unpricedModels: string[];
+  cache?: BatchCacheInfo;
   modelCalls: number;
   startedAt: string;
   done: boolean;
 }
 
 export interface BatchSummary extends BatchProgress {
+  /** Estimated storage of the context cache for the batch's duration (included in costUsd). */
+  cacheStorageCostUsd?: number;
   finishedAt: string;
   durationMs: number;
   itemsPerSecond: number;

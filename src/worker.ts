@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { GoogleGenAI } from '@google/genai';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { DEFAULT_MODEL } from './constants';
@@ -49,6 +50,8 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Wo
       gemini: options.gemini,
       results: new FileResultStore(options.resultsDirectory),
       defaultModel: options.defaultModel ?? process.env['BATCH_LLM_MODEL'] ?? DEFAULT_MODEL,
+      temporal: new Client({ connection: options.connection, namespace: options.namespace }),
+      taskQueue: options.taskQueue,
     }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks ?? 100,

@@ -1,4 +1,5 @@
 /** Workflow entry point for the worker's bundle: deterministic code only. */
 export { batchWorkflow, itemWorkflowId } from './batch';
 export { itemWorkflow } from './item';
-export { batchProgressQuery, itemStateQuery } from './queries';
+export { cacheOwnerWorkflow } from './cache-owner';
+export { batchProgressQuery, itemStateQuery, cacheStateQuery } from './queries';

@@ -1,6 +1,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  getExternalWorkflowHandle,
   log,
   proxyActivities,
   setHandler,
@@ -26,9 +27,10 @@ import {
   type Usage,
 } from '../src/schemas';
 import { ErrorCategorySearchAttribute, ItemStatusSearchAttribute, StageSearchAttribute } from '../src/search-attributes';
+import { priceFor, usageCost } from '../src/pricing';
 import { DEFAULT_STAGE_PLAN, type PartialState } from '../src/stages';
 import { parseWorkflowInput } from './parse-input';
-import { itemStateQuery } from './queries';
+import { cacheNameSignal, itemStateQuery } from './queries';
 
 /**
  * Live state of one item. The workflow's local variables are the whole retry state: a crash at
@@ -46,10 +48,12 @@ export interface ItemState {
   attempts: AttemptRecord[];
   /** Fields that validated so far, and those still to repair. */
   partial?: PartialState;
+  /** The context cache full prompts use (refreshed once per stage if it vanishes). */
+  cache?: { name: string; ownerWorkflowId: string; model: string } | undefined;
   lastError?: ItemError;
 }
 
-const { recordItemResult } = proxyActivities<BatchActivities>({
+const { recordItemResult, refreshCache } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
@@ -72,10 +76,12 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
     maxModelCalls: input.options.maxModelCalls,
     usage: emptyUsage(),
     attempts: [],
+    cache: input.cache,
   };
   setHandler(itemStateQuery, () => state);
 
   let output: unknown;
+  let cacheRefreshedAtStage = 0;
   while (state.status === 'running') {
     const stage = state.stagePlan[state.stage - 1];
     if (!stage) {
@@ -115,12 +121,28 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
         state.stage += 1;
         log.info('item moves to the next stage', { itemId: input.item.id, stage: state.stage, after: call.answer.category });
       }
+    } else if (call.error?.category === 'cache_expired' && state.cache && cacheRefreshedAtStage !== state.stage) {
+      // The cache expired or was deleted behind our back: a fresh one from its owner, same stage, once.
+      cacheRefreshedAtStage = state.stage;
+      await useFreshCache(input, state);
     } else {
       fail(state, call.error ?? { category: 'unknown', message: 'model call ended without an answer or an error' });
     }
   }
 
   return finish(input, state, output, startedAt);
+}
+
+async function useFreshCache(input: Input, state: ItemState): Promise<void> {
+  const stale = state.cache;
+  if (!stale) return;
+  const grant = await refreshCache({ ownerWorkflowId: stale.ownerWorkflowId, batchId: input.batchId, staleName: stale.name });
+  state.cache = grant.status === 'ready' ? { ...stale, name: grant.name } : undefined;
+  log.info('context cache refreshed', { itemId: input.item.id, stale: stale.name, grant });
+  const parent = workflowInfo().parent;
+  if (parent && grant.status === 'ready' && grant.name !== stale.name) {
+    await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(cacheNameSignal, { name: grant.name });
+  }
 }
 
 function fail(state: ItemState, error: ItemError): void {
@@ -132,6 +154,8 @@ async function finish(input: Input, state: ItemState, output: unknown, startedAt
   const finishedAt = new Date().toISOString();
   const status: ItemStatus = state.status === 'succeeded' ? 'succeeded' : 'failed';
   const error = status === 'failed' ? state.lastError : undefined;
+  const costUsd = state.attempts.reduce((sum, attempt) => sum + (attempt.costUsd ?? 0), 0);
+  const unpricedModels = [...new Set(state.attempts.filter((attempt) => attempt.costUsd === undefined).map((attempt) => attempt.model))];
   const result: ItemResult = {
     batchId: input.batchId,
     itemId: input.item.id,
@@ -141,6 +165,7 @@ async function finish(input: Input, state: ItemState, output: unknown, startedAt
     ...(error ? { error } : {}),
     model: input.model,
     usage: state.usage,
+    costUsd,
     modelCalls: state.modelCalls,
     attempts: state.attempts,
     startedAt,
@@ -158,6 +183,8 @@ async function finish(input: Input, state: ItemState, output: unknown, startedAt
     status,
     ...(error ? { category: error.category } : {}),
     usage: result.usage,
+    costUsd,
+    ...(unpricedModels.length > 0 ? { unpricedModels } : {}),
     modelCalls: result.modelCalls,
     durationMs: result.durationMs,
   };
@@ -178,6 +205,9 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
   const model = stage.model ?? input.model;
   const remainingCalls = state.maxModelCalls - state.modelCalls;
   const startedAt = new Date().toISOString();
+  // A cache serves only the model it was made for, and only the full prompt.
+  const cachedContent = mode === 'full' && state.cache?.model === model ? state.cache.name : undefined;
+  const price = priceFor(model, input.options.prices);
   const attemptOf = (call: number, fields: Pick<AttemptRecord, 'durationMs' | 'usage' | 'outcome'> & { message?: string }): AttemptRecord => ({
     call: state.modelCalls + call,
     stage: state.stage,
@@ -185,6 +215,8 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
     model,
     temperature: stage.temperature,
     startedAt,
+    ...(price ? { costUsd: usageCost(fields.usage, price) } : {}),
+    ...(cachedContent ? { cachedContent } : {}),
     ...fields,
   });
   const failedCall = (failure: FailedCall) =>
@@ -214,6 +246,7 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
       stage: state.stage,
       mode,
       ...(mode === 'partial' && state.partial ? { partial: state.partial } : {}),
+      ...(cachedContent ? { cachedContent } : {}),
     });
     const attempts = answer.previousFailures.map(failedCall);
     attempts.push(

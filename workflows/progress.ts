@@ -1,3 +1,4 @@
+import { cacheHitRate, effectiveInputTokens, type Price } from '../src/pricing';
 import { addUsage, emptyUsage, type BatchProgress, type ItemOutcome } from '../src/schemas';
 
 /** Pure bookkeeping of a batch's counters; the batch workflow owns one and the query returns it. */
@@ -12,6 +13,10 @@ export function newProgress(batchId: string, taskName: string, total: number, st
     failed: 0,
     byCategory: {},
     usage: emptyUsage(),
+    cacheHitRate: 0,
+    effectiveInputTokens: 0,
+    costUsd: 0,
+    unpricedModels: [],
     modelCalls: 0,
     startedAt,
     done: false,
@@ -23,10 +28,15 @@ export function markStarted(progress: BatchProgress): void {
   progress.running += 1;
 }
 
-export function markFinished(progress: BatchProgress, outcome: ItemOutcome): void {
+/** Counts a finished item; `price` is the batch model's, for the effective-input figure. */
+export function markFinished(progress: BatchProgress, outcome: ItemOutcome, price: Price | undefined): void {
   progress.running -= 1;
   progress[outcome.status] += 1;
   if (outcome.category) progress.byCategory[outcome.category] = (progress.byCategory[outcome.category] ?? 0) + 1;
   progress.usage = addUsage(progress.usage, outcome.usage);
+  progress.cacheHitRate = cacheHitRate(progress.usage);
+  progress.effectiveInputTokens = effectiveInputTokens(progress.usage, price);
+  progress.costUsd += outcome.costUsd;
+  for (const model of outcome.unpricedModels ?? []) if (!progress.unpricedModels.includes(model)) progress.unpricedModels.push(model);
   progress.modelCalls += outcome.modelCalls;
 }

@@ -16,7 +16,8 @@ export function formatProgress(progress: BatchProgress, elapsedMs: number): stri
     `${rate.toFixed(1)} items/s`,
     `ETA ${etaSeconds === undefined ? '?' : `${etaSeconds}s`}`,
     `ok ${progress.succeeded} failed ${progress.failed} running ${progress.running}${categories ? ` (${categories})` : ''}`,
-    `tokens in ${progress.usage.inputTokens} out ${progress.usage.outputTokens} cached ${progress.usage.cachedTokens}`,
+    `tokens in ${progress.usage.inputTokens} out ${progress.usage.outputTokens} cached ${(progress.cacheHitRate * 100).toFixed(0)}%`,
+    `$${progress.costUsd.toFixed(4)}`,
   ].join(' | ');
 }
 
@@ -29,7 +30,15 @@ export function formatSummary(summary: BatchSummary): string {
     `Batch ${summary.batchId} (${summary.taskName}) finished in ${(summary.durationMs / 1000).toFixed(1)} s`,
     `  items:      ${summary.total} total, ${summary.succeeded} succeeded, ${summary.failed} failed${categories ? ` (${categories})` : ''}`,
     `  throughput: ${summary.itemsPerSecond.toFixed(2)} items/s, ${summary.modelCalls} model calls`,
-    `  tokens:     ${summary.usage.inputTokens} in, ${summary.usage.outputTokens} out, ${summary.usage.cachedTokens} cached, ${summary.usage.thoughtsTokens} thoughts`,
+    `  tokens:     ${summary.usage.inputTokens} in (${summary.usage.cachedTokens} cached, hit rate ${(summary.cacheHitRate * 100).toFixed(1)}%, effective ${summary.effectiveInputTokens}), ${summary.usage.outputTokens} out, ${summary.usage.thoughtsTokens} thoughts`,
+    `  cost:       $${summary.costUsd.toFixed(4)} estimated${summary.cacheStorageCostUsd !== undefined ? ` (cache storage $${summary.cacheStorageCostUsd.toFixed(4)})` : ''}${summary.unpricedModels.length > 0 ? `; no price for ${summary.unpricedModels.join(', ')} (set --prices)` : ''}`,
+    ...(summary.cache
+      ? [
+          summary.cache.status === 'ready'
+            ? `  cache:      ${summary.cache.name} (${summary.cache.tokenCount ?? 0} tokens, "${summary.cache.displayName}")`
+            : `  cache:      none, ran uncached: ${summary.cache.reason ?? 'unknown reason'}`,
+        ]
+      : []),
   ].join('\n');
 }
 

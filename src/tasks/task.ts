@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { CacheDeclaration } from '../caching/spec';
+import { CacheDeclarationSchema } from '../caching/spec';
 import type { ErrorClassifier } from '../errors/classifier';
 import { GenerationSettingsSchema, StagePlanSchema, TaskNameSchema, type GenerationSettings, type StagePlan } from '../schemas';
 
@@ -21,6 +23,8 @@ export interface TaskDefinition<TItem = Record<string, unknown>, TOutput = unkno
   partialContext?: (item: TItem) => string;
   /** Validation-recovery stages for this task (a batch may override); DEFAULT_STAGE_PLAN otherwise. */
   stagePlan?: StagePlan;
+  /** A context cache for the shared prefix (system instruction and/or reference contents). */
+  cache?: CacheDeclaration;
   /** Default model for this task (a batch may override it). */
   model?: string;
   generation?: GenerationSettings;
@@ -33,6 +37,7 @@ export function defineTask<TItem, TOutput>(task: TaskDefinition<TItem, TOutput>)
   TaskNameSchema.parse(task.name);
   if (task.generation) GenerationSettingsSchema.parse(task.generation);
   if (task.stagePlan) StagePlanSchema.parse(task.stagePlan);
+  if (task.cache) CacheDeclarationSchema.parse(task.cache);
   return task;
 }
 
