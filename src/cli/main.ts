@@ -3,6 +3,7 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { InputError } from '../input';
 import { UsageError } from './args';
 import { runResults, runStart, runStatus, resultsSpec, startSpec, statusSpec } from './commands-batch';
+import { cacheSpec, runCache } from './commands-cache';
 import { demoSpec, devSpec, emulatorSpec, runDemo, runDev, runEmulator, runWorker, workerSpec } from './commands-run';
 
 const COMMANDS = {
@@ -13,6 +14,7 @@ const COMMANDS = {
   start: { spec: startSpec, run: runStart },
   status: { spec: statusSpec, run: runStatus },
   results: { spec: resultsSpec, run: runResults },
+  cache: { spec: cacheSpec, run: runCache },
 } as const;
 
 function mainHelp(): string {
