@@ -30,11 +30,31 @@ async function main(): Promise<void> {
       options: { maxModelCalls: 3 },
     });
     await batchClient.summary(batchId);
+
+    // A cached batch, and the cache owner it leased from (it ends once the lease is released).
+    const cachedBatchId = 'replay-cached';
+    await batchClient.start({ taskName: 'test-cached', batchId: cachedBatchId, records: [{ id: 'c1' }, { id: 'c2' }], options: { cache: { tags: { run: 'replay' } } } });
+    await batchClient.summary(cachedBatchId);
+    const owners: string[] = [];
+    for await (const execution of stack.client.workflow.list({ query: 'WorkflowType = "cacheOwnerWorkflow"' })) owners.push(execution.workflowId);
+    const [ownerId] = owners;
+    if (!ownerId) throw new Error('no cache owner workflow ran');
+    await stack.client.workflow.getHandle(ownerId).result();
+
     const directory = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
-    for (const workflowId of [batchId, `${batchId}/stage-walk`, `${batchId}/transient`, `${batchId}/budget`]) {
+    const fixtures: Array<[string, string]> = [
+      [batchId, 'replay-fixture.json'],
+      [`${batchId}/stage-walk`, 'replay-fixture--stage-walk.json'],
+      [`${batchId}/transient`, 'replay-fixture--transient.json'],
+      [`${batchId}/budget`, 'replay-fixture--budget.json'],
+      [cachedBatchId, 'replay-cached.json'],
+      [`${cachedBatchId}/c1`, 'replay-cached--c1.json'],
+      [ownerId, 'replay-cache-owner.json'],
+    ];
+    for (const [workflowId, fileName] of fixtures) {
       // The CLI writes the standard JSON form that historyFromJSON reads back.
       const json = execFileSync(locateTemporalCli(), ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', stack.address], { encoding: 'utf8' });
-      const file = path.join(directory, `${workflowId.replace('/', '--')}.json`);
+      const file = path.join(directory, fileName);
       writeFileSync(file, json);
       console.log(`wrote ${file} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
     }

@@ -21,8 +21,16 @@ function load(name: string): HistoryJson {
 }
 
 describe('recorded histories replay against the current workflow code', () => {
-  test('fixtures exist for the batch and for items that walked stages, retried and ran out of budget', () => {
-    assert.deepEqual(FIXTURES.sort(), ['replay-fixture--budget.json', 'replay-fixture--stage-walk.json', 'replay-fixture--transient.json', 'replay-fixture.json']);
+  test('fixtures exist for batches, items that walked stages, retried and ran out of budget, a cached item and a cache owner', () => {
+    assert.deepEqual(FIXTURES.sort(), [
+      'replay-cache-owner.json',
+      'replay-cached--c1.json',
+      'replay-cached.json',
+      'replay-fixture--budget.json',
+      'replay-fixture--stage-walk.json',
+      'replay-fixture--transient.json',
+      'replay-fixture.json',
+    ]);
   });
 
   for (const name of FIXTURES) {
