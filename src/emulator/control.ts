@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { CachedContentResource } from './caches';
 import { invalidArgument, routeNotFound } from './errors';
 import { parseControlConfig } from './faults';
 import type { EmulatorPatch } from './server';
@@ -13,12 +14,14 @@ export interface ControlledEmulator {
   readonly log: readonly RequestLogEntry[];
   readonly inFlight: number;
   readonly maxInFlight: number;
+  caches(): CachedContentResource[];
   configure(patch: EmulatorPatch): void;
   reset(): void;
 }
 
 /**
- * `GET /_emulator/log` → `{entries, maxInFlight, inFlight}`; `POST /_emulator/config` with
+ * `GET /_emulator/log` → `{entries, maxInFlight, inFlight}`; `GET /_emulator/caches` →
+ * `{cachedContents}` (the unexpired ones); `POST /_emulator/config` with
  * `{latency?, faults?, seed?}`; `POST /_emulator/reset`. A responder cannot be set over HTTP.
  */
 export function serveControl(
@@ -30,6 +33,8 @@ export function serveControl(
 ): void {
   if (request.method === 'GET' && path === `${CONTROL_PREFIX}log`) {
     sendJson(response, 200, { entries: emulator.log, maxInFlight: emulator.maxInFlight, inFlight: emulator.inFlight });
+  } else if (request.method === 'GET' && path === `${CONTROL_PREFIX}caches`) {
+    sendJson(response, 200, { cachedContents: emulator.caches() });
   } else if (request.method === 'POST' && path === `${CONTROL_PREFIX}config`) {
     try {
       const input = body.trim() === '' ? {} : parseJson(body);

@@ -50,6 +50,15 @@ export function invalidApiKey(): GoogleError {
   ]);
 }
 
+/** What Google answers for a context cache that does not exist (any more) or is not the caller's. */
+export function cachedContentNotFound(): GoogleError {
+  return googleError(404, 'NOT_FOUND', 'CachedContent not found (or permission denied)');
+}
+
+export function isGoogleError(value: object): value is GoogleError {
+  return 'httpStatus' in value && 'body' in value;
+}
+
 export function routeNotFound(path: string): GoogleError {
   return googleError(404, 'NOT_FOUND', `Method not found: ${path}`);
 }
@@ -136,7 +145,7 @@ export const errorForFault: Record<ErrorFaultKind, (context: ErrorFaultContext) 
   overloaded: () => googleError(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.'),
   deadline: () => deadlineExceeded(),
   // What generateContent answers when its cachedContent expired or was deleted.
-  cache_expired: () => googleError(404, 'NOT_FOUND', 'CachedContent not found (or permission denied)'),
+  cache_expired: () => cachedContentNotFound(),
 };
 
 export function isErrorFault(kind: FaultKind): kind is ErrorFaultKind {

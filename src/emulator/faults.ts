@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { seededUnit } from './seeded';
 import type { LatencyConfig } from './types';
 
+/** Faults that bend a model answer, so they mean nothing on a cache route. */
+const ANSWER_FAULT_KINDS = ['schema_invalid', 'empty_response', 'safety', 'blocked_prompt', 'recitation', 'max_tokens'] as const;
+
 /** Every way the emulator can misbehave; see `GeminiEmulator` for what each looks like on the wire. */
 export const FAULT_KINDS = [
   'rate_limit',
@@ -16,25 +19,41 @@ export const FAULT_KINDS = [
   'reset',
   'hang',
   'malformed_json',
-  'schema_invalid',
-  'empty_response',
-  'safety',
-  'blocked_prompt',
-  'recitation',
-  'max_tokens',
+  ...ANSWER_FAULT_KINDS,
   'cache_expired',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
+/** The cachedContents routes, as they appear in the request log and in fault rules. */
+export const CACHE_ROUTES = ['cacheCreate', 'cacheGet', 'cacheList', 'cacheUpdate', 'cacheDelete'] as const;
+
+export type CacheRoute = (typeof CACHE_ROUTES)[number];
+
+/** Routes a fault rule can target. */
+export const FAULT_ROUTES = ['generateContent', ...CACHE_ROUTES] as const;
+
+export type FaultRoute = (typeof FAULT_ROUTES)[number];
+
+const ANSWER_FAULTS: ReadonlySet<FaultKind> = new Set(ANSWER_FAULT_KINDS);
+
 /** When to inject a fault. All given conditions must hold; the first matching unspent rule wins. */
 export interface FaultRule {
   fault: FaultKind;
+  /**
+   * Which route the rule applies to; default generateContent. On a cache route, error faults,
+   * `reset`, `hang` and `malformed_json` apply; answer-bending faults are refused.
+   */
+  route?: FaultRoute;
   /** Only requests whose `x-batch-llm-item` header equals this. */
   itemKey?: string;
   /** Only requests whose item key starts with this (e.g. a batch id + '/'). */
   itemKeyPrefix?: string;
-  /** 1-based per-item-key attempt numbers; omitted = any attempt. */
+  /**
+   * 1-based attempt numbers, counted per route and item key; omitted = any attempt. Cache calls
+   * without the item header all share the "" key, so `attempts: [1]` on cacheCreate is the
+   * emulator's first cache creation without that header.
+   */
   attempts?: number[];
   /** 0..1 probability, decided from hash(seed, rule, item key, attempt). */
   rate?: number;
@@ -50,6 +69,7 @@ export interface FaultRule {
 
 /** Who is asking, for rule matching. */
 export interface FaultQuery {
+  route: FaultRoute;
   model: string;
   itemKey: string | undefined;
   attempt: number;
@@ -59,6 +79,7 @@ export interface FaultQuery {
 const faultRuleSchema = z
   .object({
     fault: z.enum(FAULT_KINDS),
+    route: z.enum(FAULT_ROUTES).optional(),
     itemKey: z.string().optional(),
     itemKeyPrefix: z.string().optional(),
     attempts: z.array(z.int().min(1)).optional(),
@@ -68,7 +89,16 @@ const faultRuleSchema = z
     retryDelaySeconds: z.number().min(0).optional(),
     hangMs: z.number().min(0).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((rule, context) => {
+    if (rule.route !== undefined && rule.route !== 'generateContent' && ANSWER_FAULTS.has(rule.fault)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['fault'],
+        message: `${rule.fault} bends a model answer and cannot apply to route ${rule.route}`,
+      });
+    }
+  });
 
 const latencySchema = z
   .object({ baseMs: z.number().min(0), jitterMs: z.number().min(0) })
@@ -99,7 +129,8 @@ export function parseControlConfig(input: unknown): ControlConfig {
   return result.data as ControlConfig;
 }
 
-function withoutModelsPrefix(model: string): string {
+/** A model name without its `models/` prefix. */
+export function withoutModelsPrefix(model: string): string {
   return model.startsWith('models/') ? model.slice('models/'.length) : model;
 }
 
@@ -129,6 +160,7 @@ export class FaultBook {
   }
 
   private matches(rule: FaultRule, index: number, query: FaultQuery): boolean {
+    if ((rule.route ?? 'generateContent') !== query.route) return false;
     if (rule.model !== undefined && withoutModelsPrefix(rule.model) !== query.model) return false;
     if (rule.itemKey !== undefined && rule.itemKey !== query.itemKey) return false;
     if (rule.itemKeyPrefix !== undefined && !(query.itemKey ?? '').startsWith(rule.itemKeyPrefix)) {

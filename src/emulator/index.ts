@@ -3,8 +3,9 @@
  */
 export { GeminiEmulator, ITEM_KEY_HEADER } from './server';
 export type { EmulatorPatch } from './server';
-export { FAULT_KINDS } from './faults';
-export type { FaultKind, FaultRule } from './faults';
+export { CACHE_ROUTES, FAULT_KINDS, FAULT_ROUTES } from './faults';
+export type { CacheRoute, FaultKind, FaultRoute, FaultRule } from './faults';
+export type { CachedContentResource } from './caches';
 export type { EmulatedRequest, EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
 export { countTextTokens } from './tokens';
 export { synthesizeFromSchema } from './schema';

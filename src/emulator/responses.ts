@@ -5,7 +5,10 @@ import { countTextTokens } from './tokens';
 export interface AnswerContext {
   modelVersion: string;
   responseId: string;
+  /** Includes the cache's tokens when the request used one. */
   promptTokenCount: number;
+  /** Tokens read from the request's context cache; absent without one. */
+  cachedContentTokenCount?: number;
 }
 
 const HARM_CATEGORIES = [
@@ -26,7 +29,8 @@ function safetyRatings(blockedCategory?: string): SafetyRating[] {
 }
 
 function usage(context: AnswerContext, candidatesTokenCount: number): Record<string, number> {
-  const base = { promptTokenCount: context.promptTokenCount };
+  const cached = context.cachedContentTokenCount;
+  const base = { promptTokenCount: context.promptTokenCount, ...(cached === undefined ? {} : { cachedContentTokenCount: cached }) };
   // Google omits candidatesTokenCount when nothing was generated.
   return candidatesTokenCount === 0
     ? { ...base, totalTokenCount: context.promptTokenCount }

@@ -1,32 +1,31 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
-import { deadlineExceeded, errorForFault, googleError, invalidApiKey, invalidArgument, isErrorFault, missingApiKey, routeNotFound } from './errors';
+import { cacheCallOf, readCacheCreate } from './cache-requests';
+import type { CacheCall } from './cache-requests';
+import { CacheStore } from './caches';
+import type { CachedContentResource } from './caches';
+import { errorForFault, googleError, invalidApiKey, invalidArgument, isErrorFault, isGoogleError, missingApiKey, routeNotFound } from './errors';
 import type { GoogleError } from './errors';
+import { answerTransportFault, finish, markCancelled, pause } from './exchange';
+import type { Exchange } from './exchange';
 import { FaultBook, parseControlConfig } from './faults';
-import type { FaultKind, FaultRule } from './faults';
+import type { CacheRoute, FaultRule } from './faults';
+import { describeCacheCreate, describeRequest, isCacheRoute, newLogEntry, plannedStatus } from './log-entries';
 import { answerText, defaultResponder } from './responder';
-import { countTokensOf, emulatedRequest, promptTokens, readGenerateRequest } from './request';
+import { countTokensOf, emulatedRequest, readGenerateRequest } from './request';
 import type { GenerateRequestView } from './request';
-import { answerForContentFault, isContentFault, MALFORMED_BODY, textAnswer } from './responses';
+import { answerForContentFault, isContentFault, textAnswer } from './responses';
 import type { AnswerContext } from './responses';
 import { seededUnit } from './seeded';
 import { CONTROL_PREFIX, serveControl } from './control';
-import { parseJson, readBody, sendJson, sendRaw } from './wire';
+import { parseJson, readBody, sendJson } from './wire';
 import type { EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
 
 /** Header through which the project's activity names the batch item a request belongs to. */
 export const ITEM_KEY_HEADER = 'x-batch-llm-item';
 
 const API_ROUTE = /^\/(?:v1beta|v1)\/models\/([^/:]+):([A-Za-z]+)$/;
-const DEFAULT_HANG_MS = 10 * 60 * 1000;
-
-/** One HTTP exchange; `cancel` fires when the client goes away or the emulator stops. */
-interface Exchange {
-  request: http.IncomingMessage;
-  response: http.ServerResponse;
-  cancel: AbortController;
-}
+const DEFAULT_MIN_CACHE_TOKENS = 1024;
 
 /** A generateContent request that passed validation and awaits its answer. */
 interface GenerateCall {
@@ -37,6 +36,8 @@ interface GenerateCall {
   itemKey: string | undefined;
   attempt: number;
   rule: FaultRule | undefined;
+  /** Tokens of the request's context cache, when it used one. */
+  cachedTokens: number | undefined;
 }
 
 /** The pieces of an emulator a caller may change while it runs. */
@@ -55,6 +56,9 @@ export class GeminiEmulator {
   readonly url: string;
   private entries: RequestLogEntry[] = [];
   private readonly attempts = new Map<string, number>();
+  /** Cache route attempts, keyed by route and item key. */
+  private readonly cacheAttempts = new Map<string, number>();
+  private readonly cacheStore: CacheStore;
   private readonly sockets = new Set<Socket>();
   private readonly exchanges = new Set<Exchange>();
   private faults: FaultBook;
@@ -73,6 +77,12 @@ export class GeminiEmulator {
   ) {
     this.url = url;
     this.faults = new FaultBook([]);
+    this.cacheStore = new CacheStore({
+      now: options.now ?? Date.now,
+      minTokens: options.minCacheTokens ?? DEFAULT_MIN_CACHE_TOKENS,
+      minTokensByModel: options.minCacheTokensByModel ?? {},
+      unknownNames: options.unknownCachedContent ?? 'accept',
+    });
     const { latency, faults, responder, seed } = options;
     this.configure({
       ...(latency === undefined ? {} : { latency }),
@@ -129,10 +139,12 @@ export class GeminiEmulator {
     if (patch.responder !== undefined) this.responder = patch.responder;
   }
 
-  /** Clears the log, attempt counters and maxInFlight, and revives spent fault rules. */
+  /** Clears the log, attempt counters, maxInFlight and caches, and revives spent fault rules. */
   reset(): void {
     this.entries = [];
     this.attempts.clear();
+    this.cacheAttempts.clear();
+    this.cacheStore.clear();
     this.peak = this.current;
     this.faults.resetSpent();
   }
@@ -144,6 +156,33 @@ export class GeminiEmulator {
       (entry) =>
         entry.route === 'generateContent' &&
         (itemKeyPrefix === undefined || (entry.itemKey !== undefined && entry.itemKey.startsWith(itemKeyPrefix))),
+    );
+  }
+
+  /** Log entries of the cachedContents routes, or of one of them. */
+  cacheOperations(route?: CacheRoute): RequestLogEntry[] {
+    return this.entries.filter((entry) => (route === undefined ? isCacheRoute(entry.route) : entry.route === route));
+  }
+
+  /** The caches that exist now (unexpired), in creation order, as get would return them. */
+  caches(): CachedContentResource[] {
+    return this.cacheStore.resources();
+  }
+
+  /** Deletes a cache without a request, as if another process had; true when it existed. */
+  deleteCacheBehindTheScenes(name: string): boolean {
+    return this.cacheStore.remove(name);
+  }
+
+  /**
+   * generateContent entries answered 404 because their cache was missing or expired, including
+   * those a `cache_expired` fault answered so.
+   */
+  expiredCacheErrors(): RequestLogEntry[] {
+    return this.generateCalls().filter(
+      (entry) =>
+        entry.status === 404 &&
+        (entry.fault === 'cache_expired' || (entry.fault === undefined && entry.cachedContent !== undefined)),
     );
   }
 
@@ -159,7 +198,7 @@ export class GeminiEmulator {
   }
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-    const exchange: Exchange = { request, response, cancel: new AbortController() };
+    const exchange: Exchange = { request, response, cancel: new AbortController(), emulatorStopping: () => this.stopped };
     this.exchanges.add(exchange);
     response.on('close', () => {
       if (!response.writableFinished) exchange.cancel.abort();
@@ -177,14 +216,17 @@ export class GeminiEmulator {
       const method = match?.[2];
       const apiKey = request.headers['x-goog-api-key'] ?? url.searchParams.get('key') ?? undefined;
       const rejection = this.authError(typeof apiKey === 'string' ? apiKey : apiKey?.[0]);
-      if (method === 'generateContent' || method === 'streamGenerateContent') {
+      const cacheCall = cacheCallOf(request.method ?? '', url.pathname);
+      if (cacheCall !== undefined) {
+        await this.serveCache(exchange, { ...cacheCall, body, query: url.searchParams, rejection, startedAtMs });
+      } else if (method === 'generateContent' || method === 'streamGenerateContent') {
         const stream = method === 'streamGenerateContent';
         await this.serveGenerate(exchange, { model, stream, body, rejection, startedAtMs });
       } else if (method === 'countTokens') {
         await this.serveCountTokens(exchange, { model, body, rejection, startedAtMs });
       } else {
         const entry = this.openEntry('other', model, this.itemKeyOf(request), 0, startedAtMs);
-        this.finish(exchange, entry, routeNotFound(url.pathname));
+        finish(exchange, entry, routeNotFound(url.pathname));
       }
     } catch (error) {
       if (!response.headersSent && !response.destroyed) {
@@ -215,25 +257,7 @@ export class GeminiEmulator {
     startedAtMs: number,
   ): RequestLogEntry {
     this.sequence += 1;
-    const entry: RequestLogEntry = {
-      seq: this.sequence,
-      route,
-      model,
-      itemKey,
-      attempt,
-      temperature: undefined,
-      promptChars: 0,
-      promptTokens: 0,
-      systemInstructionChars: 0,
-      cachedContent: undefined,
-      hasResponseSchema: false,
-      fault: undefined,
-      status: 200,
-      startedAtMs,
-      endedAtMs: undefined,
-      inFlightAtStart: this.current,
-      outputText: undefined,
-    };
+    const entry = newLogEntry({ seq: this.sequence, route, model, itemKey, attempt, startedAtMs, inFlightAtStart: this.current });
     this.entries.push(entry);
     return entry;
   }
@@ -252,20 +276,30 @@ export class GeminiEmulator {
     const entry = this.openEntry('generateContent', call.model, itemKey, attempt, call.startedAtMs);
     try {
       if (typeof view !== 'string') describeRequest(entry, view);
-      const rejection = call.rejection ?? (typeof view === 'string' ? invalidArgument(view) : undefined);
-      const rule = rejection === undefined ? this.faults.select({ model: call.model, itemKey, attempt, seed: this.seed }) : undefined;
+      const validation = typeof view === 'string' ? invalidArgument(view) : undefined;
+      const cache =
+        call.rejection === undefined && typeof view !== 'string' && view.cachedContent !== undefined
+          ? this.cacheStore.lookup(view.cachedContent, call.model)
+          : undefined;
+      const cachedTokens = cache !== undefined && 'tokens' in cache ? cache.tokens : undefined;
+      entry.promptTokens += cachedTokens ?? 0;
+      const rejection = call.rejection ?? validation ?? (cache !== undefined && 'error' in cache ? cache.error : undefined);
+      const rule =
+        rejection === undefined
+          ? this.faults.select({ route: 'generateContent', model: call.model, itemKey, attempt, seed: this.seed })
+          : undefined;
       entry.fault = rule?.fault;
       entry.status = plannedStatus(rejection, rule?.fault);
       const jitter = seededUnit('latency', this.seed, itemKey ?? '', attempt);
-      if (!(await this.pause(exchange, this.latency.baseMs + jitter * this.latency.jitterMs))) {
-        this.markCancelled(entry);
+      if (!(await pause(exchange, this.latency.baseMs + jitter * this.latency.jitterMs))) {
+        markCancelled(exchange, entry);
       } else if (rejection !== undefined || typeof view === 'string') {
-        this.finish(exchange, entry, rejection ?? invalidArgument(String(view)));
+        finish(exchange, entry, rejection ?? invalidArgument(String(view)));
       } else if (rule !== undefined && isErrorFault(rule.fault)) {
         const context = { model: call.model, retryDelaySeconds: rule.retryDelaySeconds ?? 1 };
-        this.finish(exchange, entry, errorForFault[rule.fault](context));
+        finish(exchange, entry, errorForFault[rule.fault](context));
       } else {
-        await this.answer(exchange, entry, { model: call.model, stream: call.stream, body, view, itemKey, attempt, rule });
+        await this.answer(exchange, entry, { model: call.model, stream: call.stream, body, view, itemKey, attempt, rule, cachedTokens });
       }
     } finally {
       this.current -= 1;
@@ -276,23 +310,12 @@ export class GeminiEmulator {
   /** Everything that is not an error body: answers, broken answers, resets and hangs. */
   private async answer(exchange: Exchange, entry: RequestLogEntry, call: GenerateCall): Promise<void> {
     const fault = call.rule?.fault;
-    if (fault === 'reset') {
-      exchange.request.socket.destroy();
-      return;
-    }
-    if (fault === 'hang') {
-      if (await this.pause(exchange, call.rule?.hangMs ?? DEFAULT_HANG_MS)) this.finish(exchange, entry, deadlineExceeded());
-      else this.markCancelled(entry);
-      return;
-    }
-    if (fault === 'malformed_json') {
-      this.finish(exchange, entry, { httpStatus: 200, raw: MALFORMED_BODY, stream: call.stream });
-      return;
-    }
+    if (await answerTransportFault(exchange, entry, call.rule, call.stream)) return;
     const context: AnswerContext = {
       modelVersion: this.options.modelVersion ?? call.model,
       responseId: `emulated-${entry.seq}`,
       promptTokenCount: entry.promptTokens,
+      ...(call.cachedTokens === undefined ? {} : { cachedContentTokenCount: call.cachedTokens }),
     };
     let body: object;
     if (isContentFault(fault)) {
@@ -302,12 +325,52 @@ export class GeminiEmulator {
       try {
         entry.outputText = await answerText(this.responder, request, fault);
       } catch (error) {
-        this.finish(exchange, entry, googleError(500, 'INTERNAL', `emulator responder failed: ${String(error)}`));
+        finish(exchange, entry, googleError(500, 'INTERNAL', `emulator responder failed: ${String(error)}`));
         return;
       }
       body = textAnswer(context, entry.outputText, fault === 'max_tokens' ? 'MAX_TOKENS' : 'STOP');
     }
-    this.finish(exchange, entry, { httpStatus: 200, raw: JSON.stringify(body), stream: call.stream });
+    finish(exchange, entry, { httpStatus: 200, raw: JSON.stringify(body), stream: call.stream });
+  }
+
+  /** The cachedContents routes: counted, logged and faulted like generateContent, then served by the store. */
+  private async serveCache(
+    exchange: Exchange,
+    call: CacheCall & { body: string; query: URLSearchParams; rejection: GoogleError | undefined; startedAtMs: number },
+  ): Promise<void> {
+    const itemKey = this.itemKeyOf(exchange.request);
+    const counterKey = `${call.route}\u0000${itemKey ?? ''}`;
+    const attempt = (this.cacheAttempts.get(counterKey) ?? 0) + 1;
+    this.cacheAttempts.set(counterKey, attempt);
+    const body = parseJson(call.body);
+    const create = call.route === 'cacheCreate' ? readCacheCreate(body) : undefined;
+    const createView = create === undefined || isGoogleError(create) ? undefined : create;
+    const model = createView?.model ?? (call.name === undefined ? '' : (this.cacheStore.modelOf(call.name) ?? ''));
+    const entry = this.openEntry(call.route, model, itemKey, attempt, call.startedAtMs);
+    if (call.name !== undefined) entry.cacheName = call.name;
+    if (createView !== undefined) describeCacheCreate(entry, createView);
+    try {
+      // Like generateContent, a malformed request is refused before any fault rule is spent.
+      const rejection = call.rejection ?? (create !== undefined && isGoogleError(create) ? create : undefined);
+      const rule = rejection === undefined ? this.faults.select({ route: call.route, model, itemKey, attempt, seed: this.seed }) : undefined;
+      entry.fault = rule?.fault;
+      entry.status = plannedStatus(rejection, rule?.fault);
+      const jitter = seededUnit('latency', this.seed, call.route, itemKey ?? '', attempt);
+      if (!(await pause(exchange, this.latency.baseMs + jitter * this.latency.jitterMs))) {
+        markCancelled(exchange, entry);
+      } else if (rejection !== undefined) {
+        finish(exchange, entry, rejection);
+      } else if (rule !== undefined && isErrorFault(rule.fault)) {
+        finish(exchange, entry, errorForFault[rule.fault]({ model, retryDelaySeconds: rule.retryDelaySeconds ?? 1 }));
+      } else if (!(await answerTransportFault(exchange, entry, rule, false))) {
+        // State changes only here, once any latency has passed.
+        const answered = this.cacheStore.answer(call, body, this.seed);
+        if (answered.cacheName !== undefined) entry.cacheName = answered.cacheName;
+        finish(exchange, entry, answered.outcome);
+      }
+    } finally {
+      entry.endedAtMs ??= Date.now();
+    }
   }
 
   private async serveCountTokens(
@@ -322,60 +385,11 @@ export class GeminiEmulator {
     const rejection = call.rejection ?? (body === undefined ? invalidArgument('Invalid JSON payload received.') : undefined);
     entry.status = rejection?.httpStatus ?? 200;
     const jitter = seededUnit('latency', this.seed, 'countTokens', entry.seq);
-    if (!(await this.pause(exchange, this.latency.baseMs + jitter * this.latency.jitterMs))) {
-      this.markCancelled(entry);
+    if (!(await pause(exchange, this.latency.baseMs + jitter * this.latency.jitterMs))) {
+      markCancelled(exchange, entry);
       return;
     }
     const answer = { totalTokens: counted.tokens, promptTokensDetails: [{ modality: 'TEXT', tokenCount: counted.tokens }] };
-    this.finish(exchange, entry, rejection ?? { httpStatus: 200, raw: JSON.stringify(answer), stream: false });
+    finish(exchange, entry, rejection ?? { httpStatus: 200, raw: JSON.stringify(answer), stream: false });
   }
-
-  /** Waits `ms`; false when the exchange was cancelled first. */
-  private async pause(exchange: Exchange, ms: number): Promise<boolean> {
-    if (exchange.cancel.signal.aborted) return false;
-    if (ms <= 0) return true;
-    try {
-      await delay(ms, undefined, { signal: exchange.cancel.signal });
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** A hang cut short by stop() stays a 'hang'; anything else cut short was abandoned by the client. */
-  private markCancelled(entry: RequestLogEntry): void {
-    entry.status = this.stopped && entry.status === 'hang' ? 'hang' : 'aborted';
-    entry.endedAtMs = Date.now();
-  }
-
-  private finish(
-    exchange: Exchange,
-    entry: RequestLogEntry,
-    outcome: GoogleError | { httpStatus: 200; raw: string; stream: boolean },
-  ): void {
-    if (exchange.cancel.signal.aborted) {
-      this.markCancelled(entry);
-      return;
-    }
-    entry.status = outcome.httpStatus;
-    entry.endedAtMs = Date.now();
-    if ('body' in outcome) sendJson(exchange.response, outcome.httpStatus, outcome.body);
-    else sendRaw(exchange.response, outcome.raw, outcome.stream);
-  }
-}
-
-function describeRequest(entry: RequestLogEntry, view: GenerateRequestView): void {
-  entry.temperature = view.temperature;
-  entry.promptChars = view.promptText.length;
-  entry.promptTokens = promptTokens(view.promptText, view.systemInstructionText);
-  entry.systemInstructionChars = view.systemInstructionText.length;
-  entry.cachedContent = view.cachedContent;
-  entry.hasResponseSchema = view.responseSchema !== undefined;
-}
-
-function plannedStatus(rejection: GoogleError | undefined, fault: FaultKind | undefined): RequestLogEntry['status'] {
-  if (rejection !== undefined) return rejection.httpStatus;
-  if (fault === undefined) return 200;
-  if (fault === 'reset' || fault === 'hang') return fault;
-  return isErrorFault(fault) ? errorForFault[fault]({ model: '', retryDelaySeconds: 1 }).httpStatus : 200;
 }

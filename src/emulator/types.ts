@@ -1,4 +1,4 @@
-import type { FaultKind, FaultRule } from './faults';
+import type { CacheRoute, FaultKind, FaultRule } from './faults';
 
 /** Fixed delay plus seeded jitter, uniform in [0, jitterMs], applied before every API answer. */
 export interface LatencyConfig {
@@ -38,22 +38,40 @@ export interface EmulatorOptions {
   modelVersion?: string;
   /** When set, any other API key is answered like Google answers an invalid key. */
   requiredApiKey?: string;
+  /** The clock caches expire by (ms since the epoch); default `Date.now`. Expiry is checked on every access. */
+  now?: () => number;
+  /** Fewest tokens a cache may hold; default 1024. */
+  minCacheTokens?: number;
+  /** Per-model minimums (model with or without `models/`), overriding `minCacheTokens`. */
+  minCacheTokensByModel?: Record<string, number>;
+  /**
+   * What generateContent does with a `cachedContent` name this emulator never issued: 'accept'
+   * (default; answered as if uncached, as before the cache API existed) or 'not_found' (404, as
+   * Google does). Names it issued that were deleted or expired are always 404.
+   */
+  unknownCachedContent?: 'accept' | 'not_found';
 }
 
 /** One request as the emulator saw it; pushed on arrival, completed when the exchange ends. */
 export interface RequestLogEntry {
   seq: number;
-  route: 'generateContent' | 'countTokens' | 'other';
+  route: 'generateContent' | 'countTokens' | CacheRoute | 'other';
   model: string;
   itemKey: string | undefined;
-  /** nth generateContent request for this item key (1-based); 0 for other routes. */
+  /**
+   * generateContent: nth request for this item key; cache routes: nth request of that route for
+   * this item key ("" when no header); both 1-based. 0 for other routes.
+   */
   attempt: number;
   temperature: number | undefined;
   promptChars: number;
-  /** Tokens of contents plus system instruction. */
+  /** Tokens of contents plus system instruction, plus the cache's for generateContent with a cache. */
   promptTokens: number;
   systemInstructionChars: number;
+  /** generateContent: the `cachedContent` the request named. */
   cachedContent: string | undefined;
+  /** Cache routes: the cache addressed, or for cacheCreate the one created. */
+  cacheName?: string;
   hasResponseSchema: boolean;
   fault: FaultKind | undefined;
   /** The planned outcome while the request is open (`endedAtMs` undefined), the final one after. */
