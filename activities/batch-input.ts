@@ -26,6 +26,8 @@ export interface PrepareBatchOutput {
   stagePlan?: StagePlan;
   /** The task's context cache: who owns it and how to find it. */
   cachePlan?: CachePlan;
+  /** Behaviour the workflows must know of (the task's code stays on the worker). */
+  traits: { postProcess: boolean; safetyRetryTemperature?: number };
 }
 
 /**
@@ -85,6 +87,10 @@ export async function prepareBatchInput(
   }
   return {
     ...(cachePlan ? { cachePlan } : {}),
+    traits: {
+      postProcess: task.postProcess !== undefined,
+      ...(task.safetyRetry ? { safetyRetryTemperature: task.safetyRetry.temperature } : {}),
+    },
     ...(input.inputFile !== undefined ? { items } : {}),
     itemCount: items.length,
     model,

@@ -7,6 +7,7 @@ import type { TaskRegistry } from '../src/tasks/registry';
 import { prepareBatchInput, type PrepareBatchInput } from './batch-input';
 import { createCacheActivities } from './cache';
 import { callModel, type CallModelInput } from './model-call';
+import { postProcessItem, type PostProcessItemInput } from './post-process';
 
 export type { CallModelInput, CallModelOutput } from './model-call';
 export type { PrepareBatchInput, PrepareBatchOutput } from './batch-input';
@@ -24,8 +25,12 @@ export interface ActivityDependencies {
 
 /** All activities, closed over their clients so tests can inject their own. */
 export function createActivities(deps: ActivityDependencies) {
+  const results = deps.results;
   return {
     ...createCacheActivities(deps),
+    async postProcessItem(input: PostProcessItemInput) {
+      return postProcessItem(input, deps.tasks, results);
+    },
     async prepareBatch(input: PrepareBatchInput) {
       return prepareBatchInput(input, deps.tasks, deps.defaultModel);
     },

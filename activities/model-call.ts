@@ -5,11 +5,12 @@ import { ITEM_HEADER } from '../src/constants';
 import type { ErrorCategory } from '../src/errors/categories';
 import type { ErrorInfo } from '../src/errors/classify';
 import { classifyError } from '../src/errors/classifier';
-import type { GenerationSettings, Usage, WorkItem } from '../src/schemas';
+import type { CallMetadata, FilterHit, GenerationSettings, Usage, WorkItem } from '../src/schemas';
 import type { PartialState } from '../src/stages';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { judgeAnswer, type Judgement } from './answers';
 import { fullPrompt, partialPrompt, type PromptRequest } from './prompts';
+import { filterHits, metadataOf } from './safety';
 
 export interface CallModelInput {
   batchId: string;
@@ -31,9 +32,11 @@ export interface CallModelInput {
 /** The model answered: a valid output, or an answer the stage logic must judge. */
 export type CallModelOutput = {
   usage: Usage;
-  finishReason: string | undefined;
-  modelVersion: string | undefined;
-  responseId: string | undefined;
+  metadata: CallMetadata;
+  /** Ratings at or above the task's safety thresholds (a valid output is then `filtered`). */
+  filteredBy?: FilterHit[];
+  /** Only when the task sets includeRawResponse. */
+  rawResponse?: unknown;
   /** Physical call number of this activity invocation (1 + transient retries before it). */
   activityAttempt: number;
   /** Transient failures Temporal retried before this answer (as recorded by heartbeats). */
@@ -91,15 +94,20 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
     if (info.retryable) context.heartbeat(failures);
     throw toApplicationFailure(info, failures, error);
   }
+  const usage = usageOf(response);
+  const metadata = metadataOf(response, usage);
+  const judgement = judgeAnswer(task, response, input.mode === 'partial' ? input.partial : undefined);
+  const hits = judgement.kind === 'ok' ? filterHits(metadata, task.safetyFilter) : [];
   return {
-    usage: usageOf(response),
-    finishReason: response.candidates?.[0]?.finishReason,
-    modelVersion: response.modelVersion,
-    responseId: response.responseId,
+    usage,
+    metadata,
+    ...(hits.length > 0 ? { filteredBy: hits } : {}),
+    // A plain JSON copy: the SDK's response object carries getters and headers.
+    ...(task.includeRawResponse ? { rawResponse: JSON.parse(JSON.stringify({ ...response, sdkHttpResponse: undefined })) as unknown } : {}),
     activityAttempt: context.info.attempt,
     previousFailures: previousFailures(context),
     durationMs: Date.now() - started,
-    ...judgeAnswer(task, response, input.mode === 'partial' ? input.partial : undefined),
+    ...judgement,
   };
 }
 

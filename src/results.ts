@@ -16,13 +16,26 @@ export class FileResultStore {
   }
 
   async write(result: ItemResult): Promise<string> {
-    const directory = this.batchDirectory(result.batchId);
-    await mkdir(directory, { recursive: true });
-    const file = path.join(directory, `${encodeURIComponent(result.itemId)}.json`);
-    const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(temporary, JSON.stringify(result));
-    await rename(temporary, file);
-    return file;
+    return writeAtomically(this.batchDirectory(result.batchId), result.itemId, result);
+  }
+
+  /** The recorded decision of an item's post-processing hook, if it has completed. */
+  async readPostProcessed<T>(batchId: string, itemId: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await readFile(path.join(this.postProcessDirectory(batchId), `${encodeURIComponent(itemId)}.json`), 'utf8')) as T;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  /** Records that an item's hook completed, so a retried activity does not run it again. */
+  async writePostProcessed(batchId: string, itemId: string, decision: unknown): Promise<string> {
+    return writeAtomically(this.postProcessDirectory(batchId), itemId, decision);
+  }
+
+  private postProcessDirectory(batchId: string): string {
+    return path.join(this.directory, batchId, 'post-processed');
   }
 
   /** All results of a batch, in input order. */
@@ -42,4 +55,13 @@ export class FileResultStore {
     );
     return results.sort((a, b) => a.index - b.index);
   }
+}
+
+async function writeAtomically(directory: string, itemId: string, value: unknown): Promise<string> {
+  await mkdir(directory, { recursive: true });
+  const file = path.join(directory, `${encodeURIComponent(itemId)}.json`);
+  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(temporary, JSON.stringify(value));
+  await rename(temporary, file);
+  return file;
 }

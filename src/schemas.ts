@@ -112,6 +112,11 @@ export const ItemWorkflowInputSchema = z
     /** Resolved by the batch: batch override, else the task's model, else the worker default. */
     model: z.string().min(1),
     options: ItemOptionsSchema,
+    /** What the task does beyond prompting, as the batch learned it from a worker. */
+    traits: z
+      .object({ postProcess: z.boolean(), safetyRetryTemperature: z.number().min(0).max(2).optional() })
+      .strict()
+      .optional(),
     /** The batch's context cache, when its task has one and it is big enough. */
     cache: z.object({ name: z.string().min(1), ownerWorkflowId: z.string().min(1), model: z.string().min(1) }).strict().optional(),
   })
@@ -128,8 +133,37 @@ export const UsageSchema = z.object({
 });
 export type Usage = z.infer<typeof UsageSchema>;
 
-export const ITEM_STATUSES = ['succeeded', 'failed'] as const;
+/**
+ * How an item ends: `succeeded`; `failed` (error category attached); `blocked` (Gemini's safety
+ * filters blocked the prompt or the answer; ratings attached); `filtered` (the answer parsed but
+ * the task's own safety thresholds set it aside; output and ratings kept).
+ */
+export const ITEM_STATUSES = ['succeeded', 'failed', 'blocked', 'filtered'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+export const HARM_PROBABILITIES = ['NEGLIGIBLE', 'LOW', 'MEDIUM', 'HIGH'] as const;
+export type HarmProbability = (typeof HARM_PROBABILITIES)[number];
+
+/** What one model call said about itself, compactly: kept for every call. */
+export interface CallMetadata {
+  finishReason?: string;
+  /** `{ HARM_CATEGORY_…: probability }` of the candidate (or of the prompt, when it was blocked). */
+  safetyRatings: Record<string, string>;
+  /** Categories Gemini marked `blocked: true`. */
+  blockedCategories: string[];
+  /** promptFeedback.blockReason, when the prompt itself was blocked. */
+  blockReason?: string;
+  modelVersion?: string;
+  responseId?: string;
+  usage: Usage;
+}
+
+/** A rating at or above a task's threshold, as a `filtered` item records it. */
+export interface FilterHit {
+  category: string;
+  probability: string;
+  threshold: HarmProbability;
+}
 
 export interface ValidationIssue {
   path: string;
@@ -151,6 +185,8 @@ export interface AttemptRecord {
   costUsd?: number;
   /** The context cache this call used. */
   cachedContent?: string;
+  /** Finish reason, safety ratings, ids of this call (absent when no answer arrived). */
+  metadata?: CallMetadata;
   outcome: 'ok' | ErrorCategoryName;
   message?: string;
 }
@@ -170,6 +206,12 @@ export interface ItemResult {
   status: ItemStatus;
   output?: unknown;
   error?: ItemError;
+  /** Metadata of the accepted call (or of the last answer, when none was accepted). */
+  metadata?: CallMetadata;
+  /** Ratings that put a `filtered` item aside. */
+  filteredBy?: FilterHit[];
+  /** The accepted call's raw response, only when the task sets includeRawResponse. */
+  rawResponse?: unknown;
   model: string;
   usage: Usage;
   costUsd: number;
@@ -192,6 +234,9 @@ export interface ItemOutcome {
   unpricedModels?: string[];
   modelCalls: number;
   durationMs: number;
+  finishReason?: string;
+  /** Highest probability per harm category in the final answer's ratings. */
+  safety?: Record<string, string>;
 }
 
 /** The batch's context cache, as its summary reports it. */
@@ -211,7 +256,13 @@ export interface BatchProgress {
   running: number;
   succeeded: number;
   failed: number;
-  /** Failed items by error category. */
+  blocked: number;
+  filtered: number;
+  /** Items by the finish reason of their final answer. */
+  byFinishReason: Record<string, number>;
+  /** For each harm category, items by the probability their final answer was rated. */
+  bySafety: Record<string, Partial<Record<string, number>>>;
+  /** Failed and blocked items by error category. */
   byCategory: Partial<Record<ErrorCategoryName, number>>;
   usage: Usage;
   /** Cached share of input tokens. */

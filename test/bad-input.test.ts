@@ -75,7 +75,7 @@ describe('bad input is refused before anything starts', () => {
       const cause = error.cause?.cause ?? error.cause;
       assert.ok(cause instanceof ApplicationFailure, String(cause));
       assert.equal(cause.type, 'unknown_task');
-      assert.match(cause.message, /unknown task "no-such-task"; this worker knows: demo-enrichment, test-buggy, test-cached, test-cached-docs, test-cached-small, test-echo, test-lenient\. Register it with `batch-llm worker --tasks <module>`/);
+      assert.match(cause.message, /unknown task "no-such-task"; this worker knows: demo-enrichment, test-buggy, test-cached, test-cached-docs, test-cached-small, test-echo, test-lenient, test-post, test-raw, test-safety, test-safety-retry\. Register it with `batch-llm worker --tasks <module>`/);
       assert.deepEqual(await workflowsOfBatch(batchId), [batchId], 'no item workflow was started');
     } finally {
       await worker.stop();

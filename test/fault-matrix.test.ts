@@ -11,7 +11,7 @@ interface Scenario {
   fault: Omit<FaultRule, 'itemKey'>;
   /** Category of the first call's failure. */
   category: ErrorCategory;
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'blocked';
   /** Category the item ends with, when it fails. */
   finalCategory?: ErrorCategory;
   calls: number;
@@ -37,8 +37,8 @@ const SCENARIOS: Record<string, Scenario> = {
   empty_response: { fault: { fault: 'empty_response', attempts: [1] }, category: 'empty_response', status: 'succeeded', calls: 2, plan: [t0, t0] },
   recitation: { fault: { fault: 'recitation', attempts: [1] }, category: 'recitation', status: 'succeeded', calls: 2, plan: [t0, t0] },
   truncated: { fault: { fault: 'max_tokens', attempts: [1] }, category: 'truncated', status: 'succeeded', calls: 2, plan: [t0, t0] },
-  safety_blocked: { fault: { fault: 'safety' }, category: 'safety_blocked', status: 'failed', finalCategory: 'safety_blocked', calls: 1, plan: [t0] },
-  prompt_blocked: { fault: { fault: 'blocked_prompt' }, category: 'safety_blocked', status: 'failed', finalCategory: 'safety_blocked', calls: 1, plan: [t0] },
+  safety_blocked: { fault: { fault: 'safety' }, category: 'safety_blocked', status: 'blocked', finalCategory: 'safety_blocked', calls: 1, plan: [t0] },
+  prompt_blocked: { fault: { fault: 'blocked_prompt' }, category: 'safety_blocked', status: 'blocked', finalCategory: 'safety_blocked', calls: 1, plan: [t0] },
   // Before context caching exists no item sends a cachedContent; until then the category ends the item.
   cache_expired: { fault: { fault: 'cache_expired' }, category: 'cache_expired', status: 'failed', finalCategory: 'cache_expired', calls: 1, plan: [t0] },
   prompt_budget_exhausted: {

@@ -73,7 +73,15 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
 
   let running = 0;
   const runItem = async (item: WorkItem): Promise<void> => {
-    const outcome = await runItemWorkflow({ batchId: input.batchId, taskName: input.taskName, item, model: prepared.model, options: itemOptions, ...(cache ? { cache: { ...cache } } : {}) });
+    const outcome = await runItemWorkflow({
+      batchId: input.batchId,
+      taskName: input.taskName,
+      item,
+      model: prepared.model,
+      options: itemOptions,
+      traits: prepared.traits,
+      ...(cache ? { cache: { ...cache } } : {}),
+    });
     markFinished(progress, outcome, price);
     running -= 1;
   };

@@ -48,12 +48,14 @@ export interface ItemState {
   attempts: AttemptRecord[];
   /** Fields that validated so far, and those still to repair. */
   partial?: PartialState;
+  /** Set while the one retry after a safety block (if the task allows it) is under way. */
+  retryAfterBlock?: boolean;
   /** The context cache full prompts use (refreshed once per stage if it vanishes). */
   cache?: { name: string; ownerWorkflowId: string; model: string } | undefined;
   lastError?: ItemError;
 }
 
-const { recordItemResult, refreshCache } = proxyActivities<BatchActivities>({
+const { recordItemResult, refreshCache, postProcessItem } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
@@ -81,9 +83,15 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
   setHandler(itemStateQuery, () => state);
 
   let output: unknown;
+  let accepted: CallModelOutput | undefined;
+  let lastAnswer: CallModelOutput | undefined;
   let cacheRefreshedAtStage = 0;
+  let safetyRetryTemperature = input.traits?.safetyRetryTemperature;
   while (state.status === 'running') {
-    const stage = state.stagePlan[state.stage - 1];
+    const plannedStage = state.stagePlan[state.stage - 1];
+    // After a safety block the task may have opted into one more try at another temperature.
+    const usingSafetyRetry = state.retryAfterBlock === true && safetyRetryTemperature !== undefined;
+    const stage = plannedStage && usingSafetyRetry ? { ...plannedStage, temperature: safetyRetryTemperature ?? plannedStage.temperature } : plannedStage;
     if (!stage) {
       fail(state, state.lastError ?? { category: 'validation_error', message: 'stage plan exhausted' });
       break;
@@ -102,11 +110,28 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
     const call = await callStage(input, stage, mode, state);
     state.modelCalls += call.modelCalls;
     state.attempts.push(...call.attempts);
-    if (call.answer) state.usage = addUsage(state.usage, call.answer.usage);
+    if (call.answer) {
+      state.usage = addUsage(state.usage, call.answer.usage);
+      lastAnswer = call.answer;
+    }
+    if (usingSafetyRetry) {
+      // That was the one retry a blocked answer gets.
+      state.retryAfterBlock = false;
+      safetyRetryTemperature = undefined;
+    }
 
     if (call.answer?.kind === 'ok') {
       output = call.answer.output;
-      state.status = 'succeeded';
+      accepted = call.answer;
+      state.status = call.answer.filteredBy ? 'filtered' : 'succeeded';
+    } else if (call.answer?.kind === 'unusable' && call.answer.category === 'safety_blocked') {
+      state.lastError = { category: 'safety_blocked', message: call.answer.message };
+      if (safetyRetryTemperature !== undefined) {
+        state.retryAfterBlock = true;
+        log.info('blocked by safety filters; the task allows one more try', { itemId: input.item.id, temperature: safetyRetryTemperature });
+      } else {
+        state.status = 'blocked';
+      }
     } else if (call.answer?.kind === 'unusable') {
       state.lastError = {
         category: call.answer.category,
@@ -130,7 +155,12 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
     }
   }
 
-  return finish(input, state, output, startedAt);
+  if (output !== undefined && accepted && input.traits?.postProcess) {
+    const decision = await postProcessItem({ batchId: input.batchId, taskName: input.taskName, item: input.item, output, metadata: accepted.metadata });
+    if ('reject' in decision) fail(state, { category: 'post_process_rejected', message: decision.reject });
+    else if (decision.output !== undefined) output = decision.output;
+  }
+  return finish(input, state, output, startedAt, accepted ?? lastAnswer);
 }
 
 async function useFreshCache(input: Input, state: ItemState): Promise<void> {
@@ -150,10 +180,11 @@ function fail(state: ItemState, error: ItemError): void {
   state.lastError = error;
 }
 
-async function finish(input: Input, state: ItemState, output: unknown, startedAt: string): Promise<ItemOutcome> {
+async function finish(input: Input, state: ItemState, output: unknown, startedAt: string, answer: CallModelOutput | undefined): Promise<ItemOutcome> {
   const finishedAt = new Date().toISOString();
-  const status: ItemStatus = state.status === 'succeeded' ? 'succeeded' : 'failed';
-  const error = status === 'failed' ? state.lastError : undefined;
+  const status: ItemStatus = state.status === 'running' ? 'failed' : state.status;
+  const error = status === 'failed' || status === 'blocked' ? state.lastError : undefined;
+  const metadata = answer?.metadata;
   const costUsd = state.attempts.reduce((sum, attempt) => sum + (attempt.costUsd ?? 0), 0);
   const unpricedModels = [...new Set(state.attempts.filter((attempt) => attempt.costUsd === undefined).map((attempt) => attempt.model))];
   const result: ItemResult = {
@@ -163,6 +194,9 @@ async function finish(input: Input, state: ItemState, output: unknown, startedAt
     status,
     ...(output !== undefined ? { output } : {}),
     ...(error ? { error } : {}),
+    ...(metadata ? { metadata } : {}),
+    ...(status === 'filtered' && answer?.filteredBy ? { filteredBy: answer.filteredBy } : {}),
+    ...(answer?.rawResponse !== undefined ? { rawResponse: answer.rawResponse } : {}),
     model: input.model,
     usage: state.usage,
     costUsd,
@@ -187,6 +221,8 @@ async function finish(input: Input, state: ItemState, output: unknown, startedAt
     ...(unpricedModels.length > 0 ? { unpricedModels } : {}),
     modelCalls: result.modelCalls,
     durationMs: result.durationMs,
+    ...(metadata?.finishReason ? { finishReason: metadata.finishReason } : metadata?.blockReason ? { finishReason: `PROMPT_BLOCKED_${metadata.blockReason}` } : {}),
+    ...(metadata && Object.keys(metadata.safetyRatings).length > 0 ? { safety: metadata.safetyRatings } : {}),
   };
 }
 
@@ -208,7 +244,7 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
   // A cache serves only the model it was made for, and only the full prompt.
   const cachedContent = mode === 'full' && state.cache?.model === model ? state.cache.name : undefined;
   const price = priceFor(model, input.options.prices);
-  const attemptOf = (call: number, fields: Pick<AttemptRecord, 'durationMs' | 'usage' | 'outcome'> & { message?: string }): AttemptRecord => ({
+  const attemptOf = (call: number, fields: Pick<AttemptRecord, 'durationMs' | 'usage' | 'outcome'> & Pick<Partial<AttemptRecord>, 'metadata'> & { message?: string }): AttemptRecord => ({
     call: state.modelCalls + call,
     stage: state.stage,
     mode,
@@ -253,6 +289,7 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
       attemptOf(answer.activityAttempt, {
         durationMs: answer.durationMs,
         usage: answer.usage,
+        metadata: answer.metadata,
         outcome: answer.kind === 'ok' ? 'ok' : answer.category,
         ...(answer.kind === 'unusable' ? { message: answer.message } : {}),
       }),

@@ -11,6 +11,10 @@ export function newProgress(batchId: string, taskName: string, total: number, st
     running: 0,
     succeeded: 0,
     failed: 0,
+    blocked: 0,
+    filtered: 0,
+    byFinishReason: {},
+    bySafety: {},
     byCategory: {},
     usage: emptyUsage(),
     cacheHitRate: 0,
@@ -39,4 +43,9 @@ export function markFinished(progress: BatchProgress, outcome: ItemOutcome, pric
   progress.costUsd += outcome.costUsd;
   for (const model of outcome.unpricedModels ?? []) if (!progress.unpricedModels.includes(model)) progress.unpricedModels.push(model);
   progress.modelCalls += outcome.modelCalls;
+  if (outcome.finishReason) progress.byFinishReason[outcome.finishReason] = (progress.byFinishReason[outcome.finishReason] ?? 0) + 1;
+  for (const [category, probability] of Object.entries(outcome.safety ?? {})) {
+    const counts = (progress.bySafety[category] ??= {});
+    counts[probability] = (counts[probability] ?? 0) + 1;
+  }
 }

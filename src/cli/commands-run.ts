@@ -114,7 +114,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     const resultsDir = path.join(settings.stateDirectory, 'results');
     out(`Results: batch-llm results ${batch.batchId} --results-dir ${resultsDir} --out results.jsonl`);
     out(`Web UI:  ${batch.url}`);
-    exitCode = summary.succeeded + summary.failed === summary.total ? 0 : 1;
+    exitCode = summary.succeeded + summary.failed + summary.blocked + summary.filtered === summary.total ? 0 : 1;
     if (!values['exit-when-done']) {
       out('The stack keeps running so you can browse the Web UI; Ctrl-C to stop.');
       await untilSignal();

@@ -2,7 +2,7 @@ import type { BatchProgress, BatchSummary } from '../schemas';
 
 /** One line of live progress: done/total, rate, ETA, tokens, counts by status and category. */
 export function formatProgress(progress: BatchProgress, elapsedMs: number): string {
-  const done = progress.succeeded + progress.failed;
+  const done = progress.succeeded + progress.failed + progress.blocked + progress.filtered;
   const fraction = progress.total > 0 ? done / progress.total : 0;
   const width = 24;
   const filled = Math.round(fraction * width);
@@ -15,7 +15,7 @@ export function formatProgress(progress: BatchProgress, elapsedMs: number): stri
     `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${progress.total}`,
     `${rate.toFixed(1)} items/s`,
     `ETA ${etaSeconds === undefined ? '?' : `${etaSeconds}s`}`,
-    `ok ${progress.succeeded} failed ${progress.failed} running ${progress.running}${categories ? ` (${categories})` : ''}`,
+    `ok ${progress.succeeded} failed ${progress.failed} blocked ${progress.blocked} filtered ${progress.filtered} running ${progress.running}${categories ? ` (${categories})` : ''}`,
     `tokens in ${progress.usage.inputTokens} out ${progress.usage.outputTokens} cached ${(progress.cacheHitRate * 100).toFixed(0)}%`,
     `$${progress.costUsd.toFixed(4)}`,
   ].join(' | ');
@@ -28,7 +28,11 @@ export function formatSummary(summary: BatchSummary): string {
     .join(', ');
   return [
     `Batch ${summary.batchId} (${summary.taskName}) finished in ${(summary.durationMs / 1000).toFixed(1)} s`,
-    `  items:      ${summary.total} total, ${summary.succeeded} succeeded, ${summary.failed} failed${categories ? ` (${categories})` : ''}`,
+    `  items:      ${summary.total} total, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.blocked} blocked, ${summary.filtered} filtered${categories ? ` (${categories})` : ''}`,
+    ...(Object.keys(summary.byFinishReason).length > 0 ? [`  finish:     ${Object.entries(summary.byFinishReason).map(([reason, count]) => `${reason} ${count}`).join(', ')}`] : []),
+    ...Object.entries(summary.bySafety).map(
+      ([category, counts]) => `  safety:     ${category.replace('HARM_CATEGORY_', '').toLowerCase()}: ${Object.entries(counts).map(([probability, count]) => `${probability} ${count}`).join(', ')}`,
+    ),
     `  throughput: ${summary.itemsPerSecond.toFixed(2)} items/s, ${summary.modelCalls} model calls`,
     `  tokens:     ${summary.usage.inputTokens} in (${summary.usage.cachedTokens} cached, hit rate ${(summary.cacheHitRate * 100).toFixed(1)}%, effective ${summary.effectiveInputTokens}), ${summary.usage.outputTokens} out, ${summary.usage.thoughtsTokens} thoughts`,
     `  cost:       $${summary.costUsd.toFixed(4)} estimated${summary.cacheStorageCostUsd !== undefined ? ` (cache storage $${summary.cacheStorageCostUsd.toFixed(4)})` : ''}${summary.unpricedModels.length > 0 ? `; no price for ${summary.unpricedModels.join(', ')} (set --prices)` : ''}`,

@@ -2,7 +2,16 @@ import { z } from 'zod';
 import type { CacheDeclaration } from '../caching/spec';
 import { CacheDeclarationSchema } from '../caching/spec';
 import type { ErrorClassifier } from '../errors/classifier';
-import { GenerationSettingsSchema, StagePlanSchema, TaskNameSchema, type GenerationSettings, type StagePlan } from '../schemas';
+import {
+  GenerationSettingsSchema,
+  HARM_PROBABILITIES,
+  StagePlanSchema,
+  TaskNameSchema,
+  type CallMetadata,
+  type GenerationSettings,
+  type HarmProbability,
+  type StagePlan,
+} from '../schemas';
 
 /**
  * A job a batch runs: how to turn one input record into a prompt, and what the answer must look
@@ -30,7 +39,35 @@ export interface TaskDefinition<TItem = Record<string, unknown>, TOutput = unkno
   generation?: GenerationSettings;
   /** Custom error rules for this task's model calls (see ErrorClassifier). */
   classifier?: ErrorClassifier;
+  /**
+   * Content filter: a parsed answer rated at or above a threshold ends `filtered` (output and
+   * ratings kept), e.g. `{ HARM_CATEGORY_HATE_SPEECH: 'MEDIUM' }`.
+   */
+  safetyFilter?: Partial<Record<string, HarmProbability>>;
+  /** A blocked answer is final unless this opts into one more try at another temperature. */
+  safetyRetry?: { temperature: number };
+  /** Keep the accepted call's raw response in the result (it bloats history: off by default). */
+  includeRawResponse?: boolean;
+  /**
+   * Runs as an activity after the item's answer is accepted: may transform the output or reject
+   * it. It may run again if its worker dies mid-hook, so side effects must be idempotent by
+   * `idempotencyKey`; once it has completed for an item, it is not run again.
+   */
+  postProcess?: (input: PostProcessInput<TItem, TOutput>) => PostProcessDecision | Promise<PostProcessDecision>;
 }
+
+export interface PostProcessInput<TItem, TOutput> {
+  item: TItem;
+  output: TOutput;
+  metadata: CallMetadata;
+  batchId: string;
+  itemId: string;
+  /** `<batchId>/<itemId>`: key every side effect by it. */
+  idempotencyKey: string;
+}
+
+/** Keep (optionally replacing the output) or reject the item. */
+export type PostProcessDecision = { output?: unknown } | { reject: string };
 
 /** Identity function that checks a task's static parts and keeps its types. */
 export function defineTask<TItem, TOutput>(task: TaskDefinition<TItem, TOutput>): TaskDefinition<TItem, TOutput> {
@@ -38,6 +75,10 @@ export function defineTask<TItem, TOutput>(task: TaskDefinition<TItem, TOutput>)
   if (task.generation) GenerationSettingsSchema.parse(task.generation);
   if (task.stagePlan) StagePlanSchema.parse(task.stagePlan);
   if (task.cache) CacheDeclarationSchema.parse(task.cache);
+  for (const [category, threshold] of Object.entries(task.safetyFilter ?? {})) {
+    if (!/^HARM_CATEGORY_[A-Z_]+$/.test(category)) throw new Error(`task "${task.name}": safetyFilter key "${category}" is not a HARM_CATEGORY_…`);
+    if (!HARM_PROBABILITIES.includes(threshold as HarmProbability)) throw new Error(`task "${task.name}": safetyFilter.${category} must be one of ${HARM_PROBABILITIES.join(', ')}`);
+  }
   return task;
 }
 
