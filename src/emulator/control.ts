@@ -22,7 +22,7 @@ export interface ControlledEmulator {
 /**
  * `GET /_emulator/log` → `{entries, maxInFlight, inFlight}`; `GET /_emulator/caches` →
  * `{cachedContents}` (the unexpired ones); `POST /_emulator/config` with
- * `{latency?, faults?, seed?}`; `POST /_emulator/reset`. A responder cannot be set over HTTP.
+ * `{latency?, faults?, seed?, safetyRatings?}`; `POST /_emulator/reset`. A responder cannot be set over HTTP.
  */
 export function serveControl(
   emulator: ControlledEmulator,

@@ -1,9 +1,24 @@
 import { z } from 'zod';
+import { blockReasonSchema, finishReasonSchema, safetyRatingsSchema } from './safety';
+import type { SafetyRatingSpec } from './safety';
 import { seededUnit } from './seeded';
 import type { LatencyConfig } from './types';
 
-/** Faults that bend a model answer, so they mean nothing on a cache route. */
-const ANSWER_FAULT_KINDS = ['schema_invalid', 'empty_response', 'safety', 'blocked_prompt', 'recitation', 'max_tokens'] as const;
+/**
+ * Faults that bend a model answer, so they mean nothing on a cache route. `ratings` is a normal
+ * answer carrying the rule's safety ratings; `finish` a candidate with the rule's finishReason and
+ * no parts.
+ */
+const ANSWER_FAULT_KINDS = [
+  'schema_invalid',
+  'empty_response',
+  'safety',
+  'blocked_prompt',
+  'recitation',
+  'max_tokens',
+  'ratings',
+  'finish',
+] as const;
 
 /** Every way the emulator can misbehave; see `GeminiEmulator` for what each looks like on the wire. */
 export const FAULT_KINDS = [
@@ -65,6 +80,17 @@ export interface FaultRule {
   retryDelaySeconds?: number;
   /** hang: answer 504 after this long, default 10 minutes. */
   hangMs?: number;
+  /**
+   * Answer faults only: the safety ratings of the answer this rule produces (on the candidate, or
+   * in `promptFeedback` for `blocked_prompt`); `[]` sends none. Defaults: `safety` and
+   * `blocked_prompt` one HIGH blocked rating; `ratings` HATE_SPEECH MEDIUM; text answers the
+   * emulator's configured ratings; other partless answers none.
+   */
+  safetyRatings?: SafetyRatingSpec[];
+  /** finish: the candidate's `finishReason` (any uppercase identifier), default OTHER. */
+  finishReason?: string;
+  /** blocked_prompt: `promptFeedback.blockReason` (any uppercase identifier), default SAFETY. */
+  blockReason?: string;
 }
 
 /** Who is asking, for rule matching. */
@@ -88,6 +114,9 @@ const faultRuleSchema = z
     model: z.string().optional(),
     retryDelaySeconds: z.number().min(0).optional(),
     hangMs: z.number().min(0).optional(),
+    safetyRatings: safetyRatingsSchema.optional(),
+    finishReason: finishReasonSchema.optional(),
+    blockReason: blockReasonSchema.optional(),
   })
   .strict()
   .superRefine((rule, context) => {
@@ -97,6 +126,19 @@ const faultRuleSchema = z
         path: ['fault'],
         message: `${rule.fault} bends a model answer and cannot apply to route ${rule.route}`,
       });
+    }
+    if (rule.safetyRatings !== undefined && !ANSWER_FAULTS.has(rule.fault)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['safetyRatings'],
+        message: `${rule.fault} sends no answer to rate; safetyRatings applies to ${ANSWER_FAULT_KINDS.join(', ')}`,
+      });
+    }
+    if (rule.finishReason !== undefined && rule.fault !== 'finish') {
+      context.addIssue({ code: 'custom', path: ['finishReason'], message: `finishReason applies to fault finish, not ${rule.fault}` });
+    }
+    if (rule.blockReason !== undefined && rule.fault !== 'blocked_prompt') {
+      context.addIssue({ code: 'custom', path: ['blockReason'], message: `blockReason applies to fault blocked_prompt, not ${rule.fault}` });
     }
   });
 
@@ -110,6 +152,7 @@ export const controlConfigSchema = z
     latency: latencySchema.optional(),
     faults: z.array(faultRuleSchema).optional(),
     seed: z.number().optional(),
+    safetyRatings: safetyRatingsSchema.optional(),
   })
   .strict();
 
@@ -117,9 +160,10 @@ export interface ControlConfig {
   latency?: LatencyConfig;
   faults?: FaultRule[];
   seed?: number;
+  safetyRatings?: SafetyRatingSpec[];
 }
 
-/** Validates fault/latency/seed settings; throws an Error naming each bad field. */
+/** Validates fault/latency/seed/safety-rating settings; throws an Error naming each bad field. */
 export function parseControlConfig(input: unknown): ControlConfig {
   const result = controlConfigSchema.safeParse(input);
   if (!result.success) {

@@ -5,6 +5,7 @@ import { CACHE_ROUTES } from './faults';
 import type { CacheRoute, FaultKind } from './faults';
 import { promptTokens } from './request';
 import type { GenerateRequestView } from './request';
+import type { GenerateAnswer } from './responses';
 import type { RequestLogEntry } from './types';
 
 /** A fresh entry: what is known when a request arrives; the rest is filled in as it is served. */
@@ -33,6 +34,14 @@ export function describeRequest(entry: RequestLogEntry, view: GenerateRequestVie
   entry.systemInstructionChars = view.systemInstructionText.length;
   entry.cachedContent = view.cachedContent;
   entry.hasResponseSchema = view.responseSchema !== undefined;
+}
+
+/** Records how a 200 generateContent answer ended: its finish reason, or why the prompt was blocked. */
+export function describeAnswer(entry: RequestLogEntry, answer: GenerateAnswer): void {
+  const finishReason = answer.candidates?.[0]?.finishReason;
+  const blockReason = answer.promptFeedback?.blockReason;
+  if (finishReason !== undefined) entry.finishReason = finishReason;
+  if (blockReason !== undefined) entry.blockReason = blockReason;
 }
 
 export function describeCacheCreate(entry: RequestLogEntry, view: CacheCreateView): void {

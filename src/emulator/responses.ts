@@ -1,4 +1,6 @@
-import type { FaultKind } from './faults';
+import type { FaultKind, FaultRule } from './faults';
+import { DEFAULT_BLOCKING_RATINGS, DEFAULT_FLAGGED_RATINGS, safetyRatingsField } from './safety';
+import type { SafetyRatingSpec } from './safety';
 import { countTextTokens } from './tokens';
 
 /** What every HTTP 200 answer carries besides its candidates. */
@@ -11,21 +13,21 @@ export interface AnswerContext {
   cachedContentTokenCount?: number;
 }
 
-const HARM_CATEGORIES = [
-  'HARM_CATEGORY_HARASSMENT',
-  'HARM_CATEGORY_HATE_SPEECH',
-  'HARM_CATEGORY_SEXUALLY_EXPLICIT',
-  'HARM_CATEGORY_DANGEROUS_CONTENT',
-] as const;
+/** One candidate as the emulator sends it. */
+interface Candidate {
+  content?: { role: 'model'; parts?: Array<{ text: string }> };
+  finishReason: string;
+  index: number;
+  safetyRatings?: SafetyRatingSpec[];
+}
 
-type SafetyRating = { category: string; probability: string; blocked?: boolean };
-
-function safetyRatings(blockedCategory?: string): SafetyRating[] {
-  return HARM_CATEGORIES.map((category) =>
-    category === blockedCategory
-      ? { category, probability: 'HIGH', blocked: true }
-      : { category, probability: 'NEGLIGIBLE' },
-  );
+/** The body of an HTTP 200 generateContent answer. */
+export interface GenerateAnswer {
+  candidates?: Candidate[];
+  promptFeedback?: { blockReason: string; safetyRatings?: SafetyRatingSpec[] };
+  usageMetadata: Record<string, number>;
+  modelVersion: string;
+  responseId: string;
 }
 
 function usage(context: AnswerContext, candidatesTokenCount: number): Record<string, number> {
@@ -37,61 +39,74 @@ function usage(context: AnswerContext, candidatesTokenCount: number): Record<str
     : { ...base, candidatesTokenCount, totalTokenCount: context.promptTokenCount + candidatesTokenCount };
 }
 
-function envelope(context: AnswerContext, candidates: unknown[] | undefined, outputTokens: number, extra = {}) {
+function envelope(
+  context: AnswerContext,
+  answer: Pick<GenerateAnswer, 'candidates' | 'promptFeedback'>,
+  outputTokens: number,
+): GenerateAnswer {
   return {
-    ...(candidates === undefined ? {} : { candidates }),
-    ...extra,
+    ...answer,
     usageMetadata: usage(context, outputTokens),
     modelVersion: context.modelVersion,
     responseId: context.responseId,
   };
 }
 
-/** A candidate with text (STOP or MAX_TOKENS). */
-export function textAnswer(context: AnswerContext, text: string, finishReason: 'STOP' | 'MAX_TOKENS') {
-  const candidate = {
+/** A candidate with text (STOP or MAX_TOKENS) carrying `ratings`; `[]` omits `safetyRatings`. */
+export function textAnswer(
+  context: AnswerContext,
+  text: string,
+  finishReason: 'STOP' | 'MAX_TOKENS',
+  ratings: readonly SafetyRatingSpec[],
+): GenerateAnswer {
+  const candidate: Candidate = {
     content: { role: 'model', parts: [{ text }] },
     finishReason,
     index: 0,
-    safetyRatings: safetyRatings(),
+    ...safetyRatingsField(ratings),
   };
-  return envelope(context, [candidate], countTextTokens(text));
+  return envelope(context, { candidates: [candidate] }, countTextTokens(text));
 }
 
-/** A candidate that ends normally with no parts: `response.text` is undefined. */
-function emptyAnswer(context: AnswerContext) {
-  return envelope(context, [{ content: { role: 'model' }, finishReason: 'STOP', index: 0 }], 0);
+/** A candidate without parts, as Google sends for blocked or stopped output: `response.text` is undefined. */
+function partlessAnswer(context: AnswerContext, finishReason: string, ratings: readonly SafetyRatingSpec[]): GenerateAnswer {
+  return envelope(context, { candidates: [{ finishReason, index: 0, ...safetyRatingsField(ratings) }] }, 0);
 }
 
-/** Output blocked by safety filters. */
-function safetyBlockedAnswer(context: AnswerContext) {
-  const candidate = { finishReason: 'SAFETY', index: 0, safetyRatings: safetyRatings('HARM_CATEGORY_DANGEROUS_CONTENT') };
-  return envelope(context, [candidate], 0);
-}
-
-/** Output stopped for reciting training data. */
-function recitationAnswer(context: AnswerContext) {
-  return envelope(context, [{ finishReason: 'RECITATION', index: 0 }], 0);
+/** A candidate that ends normally with no parts. */
+function emptyAnswer(context: AnswerContext, rule: FaultRule): GenerateAnswer {
+  const candidate: Candidate = { content: { role: 'model' }, finishReason: 'STOP', index: 0, ...safetyRatingsField(rule.safetyRatings ?? []) };
+  return envelope(context, { candidates: [candidate] }, 0);
 }
 
 /** The prompt itself was blocked: no candidates at all. */
-function blockedPromptAnswer(context: AnswerContext) {
-  const promptFeedback = { blockReason: 'SAFETY', safetyRatings: safetyRatings('HARM_CATEGORY_DANGEROUS_CONTENT') };
-  return envelope(context, undefined, 0, { promptFeedback });
+function blockedPromptAnswer(context: AnswerContext, rule: FaultRule): GenerateAnswer {
+  const promptFeedback = { blockReason: rule.blockReason ?? 'SAFETY', ...safetyRatingsField(rule.safetyRatings ?? DEFAULT_BLOCKING_RATINGS) };
+  return envelope(context, { promptFeedback }, 0);
 }
 
 /** Faults whose HTTP 200 answer carries no model text at all. */
-export type ContentFaultKind = Extract<FaultKind, 'empty_response' | 'safety' | 'blocked_prompt' | 'recitation'>;
+export type ContentFaultKind = Extract<FaultKind, 'empty_response' | 'safety' | 'blocked_prompt' | 'recitation' | 'finish'>;
 
-export const answerForContentFault: Record<ContentFaultKind, (context: AnswerContext) => object> = {
+/** One table: content fault → its answer, shaped by the rule's safetyRatings, finishReason and blockReason. */
+export const answerForContentFault: Record<ContentFaultKind, (context: AnswerContext, rule: FaultRule) => GenerateAnswer> = {
   empty_response: emptyAnswer,
-  safety: safetyBlockedAnswer,
+  safety: (context, rule) => partlessAnswer(context, 'SAFETY', rule.safetyRatings ?? DEFAULT_BLOCKING_RATINGS),
   blocked_prompt: blockedPromptAnswer,
-  recitation: recitationAnswer,
+  recitation: (context, rule) => partlessAnswer(context, 'RECITATION', rule.safetyRatings ?? []),
+  finish: (context, rule) => partlessAnswer(context, rule.finishReason ?? 'OTHER', rule.safetyRatings ?? []),
 };
 
 export function isContentFault(kind: FaultKind | undefined): kind is ContentFaultKind {
   return kind !== undefined && Object.hasOwn(answerForContentFault, kind);
+}
+
+/**
+ * The ratings of a text answer: the rule's, else a `ratings` fault's default, else the emulator's
+ * configured ones.
+ */
+export function textAnswerRatings(rule: FaultRule | undefined, configured: readonly SafetyRatingSpec[]): readonly SafetyRatingSpec[] {
+  return rule?.safetyRatings ?? (rule?.fault === 'ratings' ? DEFAULT_FLAGGED_RATINGS : configured);
 }
 
 /** A 200 body cut off mid-JSON. */

@@ -10,12 +10,14 @@ import { answerTransportFault, finish, markCancelled, pause } from './exchange';
 import type { Exchange } from './exchange';
 import { FaultBook, parseControlConfig } from './faults';
 import type { CacheRoute, FaultRule } from './faults';
-import { describeCacheCreate, describeRequest, isCacheRoute, newLogEntry, plannedStatus } from './log-entries';
+import { describeAnswer, describeCacheCreate, describeRequest, isCacheRoute, newLogEntry, plannedStatus } from './log-entries';
 import { answerText, defaultResponder } from './responder';
 import { countTokensOf, emulatedRequest, readGenerateRequest } from './request';
 import type { GenerateRequestView } from './request';
-import { answerForContentFault, isContentFault, textAnswer } from './responses';
-import type { AnswerContext } from './responses';
+import { answerForContentFault, isContentFault, textAnswer, textAnswerRatings } from './responses';
+import type { AnswerContext, GenerateAnswer } from './responses';
+import { DEFAULT_SAFETY_RATINGS } from './safety';
+import type { SafetyRatingSpec } from './safety';
 import { seededUnit } from './seeded';
 import { CONTROL_PREFIX, serveControl } from './control';
 import { parseJson, readBody, sendJson } from './wire';
@@ -46,6 +48,8 @@ export interface EmulatorPatch {
   faults?: FaultRule[];
   responder?: Responder;
   seed?: number;
+  /** The ratings of normal candidates; `[]` omits them. */
+  safetyRatings?: SafetyRatingSpec[];
 }
 
 /**
@@ -65,6 +69,7 @@ export class GeminiEmulator {
   private latency: LatencyConfig = { baseMs: 0, jitterMs: 0 };
   private seed = 1;
   private responder: Responder = defaultResponder;
+  private safetyRatings: readonly SafetyRatingSpec[] = DEFAULT_SAFETY_RATINGS;
   private current = 0;
   private peak = 0;
   private sequence = 0;
@@ -83,12 +88,13 @@ export class GeminiEmulator {
       minTokensByModel: options.minCacheTokensByModel ?? {},
       unknownNames: options.unknownCachedContent ?? 'accept',
     });
-    const { latency, faults, responder, seed } = options;
+    const { latency, faults, responder, seed, safetyRatings } = options;
     this.configure({
       ...(latency === undefined ? {} : { latency }),
       ...(faults === undefined ? {} : { faults }),
       ...(responder === undefined ? {} : { responder }),
       ...(seed === undefined ? {} : { seed }),
+      ...(safetyRatings === undefined ? {} : { safetyRatings }),
     });
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -112,7 +118,13 @@ export class GeminiEmulator {
     });
     const { port } = server.address() as AddressInfo;
     const hostInUrl = host.includes(':') ? `[${host}]` : host;
-    return new GeminiEmulator(server, `http://${hostInUrl}:${port}`, options);
+    try {
+      return new GeminiEmulator(server, `http://${hostInUrl}:${port}`, options);
+    } catch (error) {
+      // Invalid options: do not leave a listening server behind to keep the process alive.
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw error;
+    }
   }
 
   /** Every request since start or the last reset, oldest first. */
@@ -130,12 +142,18 @@ export class GeminiEmulator {
     return this.peak;
   }
 
-  /** Replaces the given settings; new fault rules start unspent. Throws on invalid rules. */
+  /** Replaces the given settings; new fault rules start unspent. Throws on invalid rules or ratings. */
   configure(patch: EmulatorPatch): void {
-    const { latency, faults, seed } = parseControlConfig({ latency: patch.latency, faults: patch.faults, seed: patch.seed });
+    const { latency, faults, seed, safetyRatings } = parseControlConfig({
+      latency: patch.latency,
+      faults: patch.faults,
+      seed: patch.seed,
+      safetyRatings: patch.safetyRatings,
+    });
     if (latency !== undefined) this.latency = latency;
     if (faults !== undefined) this.faults = new FaultBook(faults);
     if (seed !== undefined) this.seed = seed;
+    if (safetyRatings !== undefined) this.safetyRatings = safetyRatings;
     if (patch.responder !== undefined) this.responder = patch.responder;
   }
 
@@ -309,17 +327,18 @@ export class GeminiEmulator {
 
   /** Everything that is not an error body: answers, broken answers, resets and hangs. */
   private async answer(exchange: Exchange, entry: RequestLogEntry, call: GenerateCall): Promise<void> {
-    const fault = call.rule?.fault;
-    if (await answerTransportFault(exchange, entry, call.rule, call.stream)) return;
+    const { rule } = call;
+    const fault = rule?.fault;
+    if (await answerTransportFault(exchange, entry, rule, call.stream)) return;
     const context: AnswerContext = {
       modelVersion: this.options.modelVersion ?? call.model,
       responseId: `emulated-${entry.seq}`,
       promptTokenCount: entry.promptTokens,
       ...(call.cachedTokens === undefined ? {} : { cachedContentTokenCount: call.cachedTokens }),
     };
-    let body: object;
-    if (isContentFault(fault)) {
-      body = answerForContentFault[fault](context);
+    let body: GenerateAnswer;
+    if (rule !== undefined && isContentFault(rule.fault)) {
+      body = answerForContentFault[rule.fault](context, rule);
     } else {
       const request = emulatedRequest(call.view, call, call.body);
       try {
@@ -328,8 +347,10 @@ export class GeminiEmulator {
         finish(exchange, entry, googleError(500, 'INTERNAL', `emulator responder failed: ${String(error)}`));
         return;
       }
-      body = textAnswer(context, entry.outputText, fault === 'max_tokens' ? 'MAX_TOKENS' : 'STOP');
+      const finishReason = fault === 'max_tokens' ? 'MAX_TOKENS' : 'STOP';
+      body = textAnswer(context, entry.outputText, finishReason, textAnswerRatings(rule, this.safetyRatings));
     }
+    describeAnswer(entry, body);
     finish(exchange, entry, { httpStatus: 200, raw: JSON.stringify(body), stream: call.stream });
   }
 

@@ -1,4 +1,5 @@
 import type { CacheRoute, FaultKind, FaultRule } from './faults';
+import type { SafetyRatingSpec } from './safety';
 
 /** Fixed delay plus seeded jitter, uniform in [0, jitterMs], applied before every API answer. */
 export interface LatencyConfig {
@@ -50,6 +51,11 @@ export interface EmulatorOptions {
    * Google does). Names it issued that were deleted or expired are always 404.
    */
   unknownCachedContent?: 'accept' | 'not_found';
+  /**
+   * The safety ratings every normal (text) candidate carries, unless a fault rule gives its own;
+   * `[]` omits `safetyRatings`, as real 2.5+ answers often do. Default: four NEGLIGIBLE ratings.
+   */
+  safetyRatings?: SafetyRatingSpec[];
 }
 
 /** One request as the emulator saw it; pushed on arrival, completed when the exchange ends. */
@@ -81,4 +87,8 @@ export interface RequestLogEntry {
   /** generateContent requests in flight when this one started, itself included. */
   inFlightAtStart: number;
   outputText: string | undefined;
+  /** generateContent answered 200 with a candidate: its `finishReason`. */
+  finishReason?: string;
+  /** generateContent answered 200 with a blocked prompt: `promptFeedback.blockReason`. */
+  blockReason?: string;
 }
