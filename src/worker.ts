@@ -4,6 +4,8 @@ import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { DEFAULT_MODEL } from './constants';
+import { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './gemini';
+import { connectionOptions, type TemporalConfig } from './temporal/config';
 import { FileResultStore } from './results';
 import type { TaskRegistry } from './tasks/registry';
 
@@ -58,4 +60,33 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Wo
     // Items are short workflows; a larger cache avoids replaying them from history.
     maxCachedWorkflows: 2000,
   });
+}
+
+export interface ConnectedWorkerOptions {
+  config: TemporalConfig;
+  gemini: GeminiClientOptions;
+  tasks: TaskRegistry;
+  resultsDirectory: string;
+  maxConcurrentActivities?: number;
+}
+
+/** Connects to Temporal and creates a batch worker from configuration: what `worker`, `dev` and `demo` run. */
+export async function connectBatchWorker(options: ConnectedWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection; banner: string }> {
+  const connection = await NativeConnection.connect(connectionOptions(options.config));
+  try {
+    const worker = await createBatchWorker({
+      connection,
+      namespace: options.config.namespace,
+      taskQueue: options.config.taskQueue,
+      tasks: options.tasks,
+      gemini: createGeminiClient(options.gemini),
+      resultsDirectory: options.resultsDirectory,
+      ...(options.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: options.maxConcurrentActivities } : {}),
+    });
+    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${describeGeminiTarget(options.gemini)}; tasks: ${options.tasks.names().join(', ')}`;
+    return { worker, connection, banner };
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
 }

@@ -5,7 +5,6 @@ import { priceFor, usageCost } from '../src/pricing';
 import { FileResultStore } from '../src/results';
 import type { BatchSummary } from '../src/schemas';
 import type { cacheOwnerWorkflow } from '../workflows/cache-owner';
-import { spawnCli } from './helpers/cli';
 import { startTestStack, uniqueName, type RunningWorker, type TestStack } from './helpers/stack';
 
 function records(count: number): Array<{ id: string }> {
@@ -61,12 +60,7 @@ describe('Gemini context caching', () => {
 
   test('two batches started at the same moment on two workers: one cache', async () => {
     // A second worker process on the same task queue (one process may not run two).
-    const second = spawnCli(['worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', stack.resultsDirectory], {
-      TEMPORAL_ADDRESS: stack.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      GOOGLE_GEMINI_BASE_URL: stack.emulator.url,
-    });
-    second.stdout?.resume();
+    const second = stack.spawnWorkerProcess(taskQueue);
     const ready = new Promise<void>((resolve) => second.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve()));
     try {
       await ready;

@@ -1,34 +1,18 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { FileResultStore } from '../src/results';
 import { itemStateQuery } from '../workflows/queries';
-import { spawnCli } from './helpers/cli';
 import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
 
 describe('a worker killed between stages', () => {
   let stack: TestStack;
-  const children = new Set<ChildProcess>();
   before(async () => {
     stack = await startTestStack();
   });
   after(async () => {
-    for (const child of children) child.kill('SIGKILL');
     await stack?.teardown();
   });
-
-  function startWorkerProcess(taskQueue: string): ChildProcess {
-    const child = spawnCli(['worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', stack.resultsDirectory], {
-      TEMPORAL_ADDRESS: stack.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      GOOGLE_GEMINI_BASE_URL: stack.emulator.url,
-    });
-    children.add(child);
-    child.stdout?.resume();
-    child.stderr?.resume();
-    return child;
-  }
 
   test('SIGKILL while stage 2 (partial) is in flight: the new worker continues at stage 2, not stage 1', async () => {
     const taskQueue = uniqueName('tq');
@@ -40,7 +24,7 @@ describe('a worker killed between stages', () => {
         { fault: 'hang', itemKey, attempts: [2] },
       ],
     });
-    let worker = startWorkerProcess(taskQueue);
+    let worker = stack.spawnWorkerProcess(taskQueue);
     const batchClient = stack.batchClient(taskQueue);
     await batchClient.start({ taskName: 'test-echo', batchId, records: [{ id: 'x' }], options: { callTimeoutMs: 3_000 } });
 
@@ -52,9 +36,8 @@ describe('a worker killed between stages', () => {
     assert.deepEqual(state.partial?.failedFields.length, 1, 'the repair material lives in workflow state');
     worker.kill('SIGKILL');
     await once(worker, 'exit');
-    children.delete(worker);
 
-    worker = startWorkerProcess(taskQueue);
+    worker = stack.spawnWorkerProcess(taskQueue);
     const summary = await batchClient.summary(batchId);
     worker.kill('SIGTERM');
     assert.equal(summary.succeeded, 1);

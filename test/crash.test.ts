@@ -1,40 +1,24 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import type { ChildProcess } from 'node:child_process';
 import { FileResultStore } from '../src/results';
-import { spawnCli } from './helpers/cli';
 import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
 
 describe('a worker process killed mid-batch', () => {
   let stack: TestStack;
-  const children = new Set<ChildProcess>();
   before(async () => {
     stack = await startTestStack({ latency: { baseMs: 250, jitterMs: 100 } });
   });
   after(async () => {
-    for (const child of children) child.kill('SIGKILL');
     await stack?.teardown();
   });
-
-  function startWorkerProcess(taskQueue: string): ChildProcess {
-    const child = spawnCli(['worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', stack.resultsDirectory], {
-      TEMPORAL_ADDRESS: stack.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      GOOGLE_GEMINI_BASE_URL: stack.emulator.url,
-    });
-    children.add(child);
-    child.stderr?.resume();
-    child.stdout?.resume();
-    return child;
-  }
 
   test('SIGKILL, then a new worker: the batch completes and every item has exactly one result and one workflow', async () => {
     const taskQueue = uniqueName('tq');
     const batchId = uniqueName('crash');
     const total = 60;
     const batchClient = stack.batchClient(taskQueue);
-    let worker = startWorkerProcess(taskQueue);
+    let worker = stack.spawnWorkerProcess(taskQueue);
     await batchClient.start({
       taskName: 'test-echo',
       records: Array.from({ length: total }, (_, index) => ({ id: `r${index}` })),
@@ -53,11 +37,10 @@ describe('a worker process killed mid-batch', () => {
     const inFlightAtKill = stack.emulator.inFlight;
     worker.kill('SIGKILL');
     await once(worker, 'exit');
-    children.delete(worker);
     assert.ok(doneAtKill < total - 12, 'the batch was far from done when the worker died');
     assert.ok(inFlightAtKill > 0, 'model calls were in flight when the worker died');
 
-    worker = startWorkerProcess(taskQueue);
+    worker = stack.spawnWorkerProcess(taskQueue);
     const summary = await batchClient.summary(batchId);
     worker.kill('SIGTERM');
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +11,6 @@ import { postProcessItem } from '../activities/post-process';
 import { FileResultStore } from '../src/results';
 import { TaskRegistry, type AnyTask } from '../src/tasks/registry';
 import type { BatchSummary, ItemResult } from '../src/schemas';
-import { spawnCli } from './helpers/cli';
 import { startTestStack, uniqueName, type RunningWorker, type TestStack } from './helpers/stack';
 
 const HOOK_DIRECTORY = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-hooks-'));
@@ -123,27 +121,12 @@ describe('safety ratings, response metadata, content filtering and post-processi
 
 describe('the post-processing hook under a worker crash', () => {
   let stack: TestStack;
-  const children = new Set<ChildProcess>();
   before(async () => {
     stack = await startTestStack();
   });
   after(async () => {
-    for (const child of children) child.kill('SIGKILL');
     await stack?.teardown();
   });
-
-  function startWorkerProcess(taskQueue: string): ChildProcess {
-    const child = spawnCli(['worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', stack.resultsDirectory], {
-      TEMPORAL_ADDRESS: stack.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      GOOGLE_GEMINI_BASE_URL: stack.emulator.url,
-      BATCH_LLM_TEST_HOOK_DIR: HOOK_DIRECTORY,
-    });
-    children.add(child);
-    child.stdout?.resume();
-    child.stderr?.resume();
-    return child;
-  }
 
   test('killed mid-hook and retried: one effect per item, and a completed hook never runs again', async () => {
     const taskQueue = uniqueName('tq');
@@ -152,7 +135,7 @@ describe('the post-processing hook under a worker crash', () => {
       readFileSync(path.join(HOOK_DIRECTORY, 'invocations.log'), 'utf8')
         .split('\n')
         .filter((line) => line.startsWith(encodeURIComponent(`${batchId}/${itemId}`) + ' ')).length;
-    let worker = startWorkerProcess(taskQueue);
+    let worker = stack.spawnWorkerProcess(taskQueue, { BATCH_LLM_TEST_HOOK_DIR: HOOK_DIRECTORY });
     const batchClient = stack.batchClient(taskQueue);
     const records = [{ id: 'fast-1' }, { id: 'fast-2' }, { id: 'slow', slow: true }];
     await batchClient.start({ taskName: 'test-post', batchId, records, concurrency: 3, options: { callTimeoutMs: 2000 } });
@@ -161,8 +144,7 @@ describe('the post-processing hook under a worker crash', () => {
     }
     worker.kill('SIGKILL');
     await once(worker, 'exit');
-    children.delete(worker);
-    worker = startWorkerProcess(taskQueue);
+    worker = stack.spawnWorkerProcess(taskQueue, { BATCH_LLM_TEST_HOOK_DIR: HOOK_DIRECTORY });
     const summary = await batchClient.summary(batchId);
     worker.kill('SIGTERM');
 

@@ -1,6 +1,5 @@
 /** Batch commands: start, status, results. They talk to Temporal as a client only. */
 import { createWriteStream } from 'node:fs';
-import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { BatchClient } from '../client/batch-client';
 import { FileResultStore } from '../results';
@@ -9,7 +8,7 @@ import { createTaskRegistry } from '../tasks/registry';
 import { connectionOptions, temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
 import { asStrings, flagValue, parseCommandArgs, PositiveInt, UsageError, type CommandSpec } from './args';
 import { printHelp } from './commands-run';
-import { DEFAULT_STATE_DIRECTORY } from './local-stack';
+import { resultsDirectoryOf } from './local-stack';
 import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -144,7 +143,7 @@ export async function runResults(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(resultsSpec, argv);
   if (values.help) return printHelp(resultsSpec);
   const batchId = batchIdArgument(positionals, 'results');
-  const directory = path.resolve(values['results-dir'] ?? process.env['BATCH_LLM_RESULTS_DIR'] ?? path.join(DEFAULT_STATE_DIRECTORY, 'results'));
+  const directory = resultsDirectoryOf(values['results-dir']);
   const results = await new FileResultStore(directory).readAll(batchId);
   if (results.length === 0) throw new UsageError(`no results for batch "${batchId}" under ${directory} (wrong --results-dir, or nothing has finished yet)`);
   const stream = values.out ? createWriteStream(values.out) : process.stdout;

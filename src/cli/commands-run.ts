@@ -1,16 +1,15 @@
 /** Long-running commands: dev, demo, worker, emulator. */
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { z } from 'zod';
 import { BatchClient } from '../client/batch-client';
 import { GeminiEmulator, FAULT_KINDS, type FaultRule, type EmulatorOptions } from '../emulator';
-import { createGeminiClient, describeGeminiTarget, geminiOptionsFromEnv } from '../gemini';
+import { geminiOptionsFromEnv } from '../gemini';
 import { createTaskRegistry } from '../tasks/registry';
 import { connectionOptions, temporalConfigFromEnv } from '../temporal/config';
-import { createBatchWorker } from '../worker';
+import { connectBatchWorker } from '../worker';
 import { asStrings, commandHelp, flagValue, NonNegativeInt, parseCommandArgs, PortNumber, PositiveInt, UsageError, type CommandSpec } from './args';
-import { DEFAULT_STATE_DIRECTORY, startLocalStack } from './local-stack';
+import { DEFAULT_STATE_DIRECTORY, resultsDirectoryOf, startLocalStack } from './local-stack';
 import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -146,20 +145,14 @@ export const workerSpec = {
 export async function runWorker(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(workerSpec, argv);
   if (values.help) return printHelp(workerSpec);
-  const config = temporalConfigFromEnv();
-  const gemini = geminiOptionsFromEnv();
-  const tasks = await createTaskRegistry(asStrings(values.tasks));
-  const connection = await NativeConnection.connect(connectionOptions(config));
-  const worker = await createBatchWorker({
-    connection,
-    namespace: config.namespace,
-    taskQueue: config.taskQueue,
-    tasks,
-    gemini: createGeminiClient(gemini),
-    resultsDirectory: path.resolve(values['results-dir'] ?? process.env['BATCH_LLM_RESULTS_DIR'] ?? path.join(DEFAULT_STATE_DIRECTORY, 'results')),
+  const { worker, connection, banner } = await connectBatchWorker({
+    config: temporalConfigFromEnv(),
+    gemini: geminiOptionsFromEnv(),
+    tasks: await createTaskRegistry(asStrings(values.tasks)),
+    resultsDirectory: resultsDirectoryOf(values['results-dir']),
     ...(values['max-concurrent-calls'] ? { maxConcurrentActivities: flagValue('max-concurrent-calls', PositiveInt, values['max-concurrent-calls']) } : {}),
   });
-  err(`Worker on ${config.address} namespace "${config.namespace}" task queue "${config.taskQueue}", calling ${describeGeminiTarget(gemini)}; tasks: ${tasks.names().join(', ')}`);
+  err(banner);
   const running = worker.run();
   const signal = await Promise.race([untilSignal(), running.then(() => undefined)]);
   if (signal) {

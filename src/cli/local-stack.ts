@@ -1,14 +1,14 @@
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { DEFAULT_STATE_DIR } from '../constants';
 import { GeminiEmulator, type EmulatorOptions } from '../emulator';
-import { createGeminiClient, describeGeminiTarget, geminiOptionsFromEnv, type GeminiClientOptions } from '../gemini';
+import { geminiOptionsFromEnv, type GeminiClientOptions } from '../gemini';
 import { createTaskRegistry, type TaskRegistry } from '../tasks/registry';
 import { connectionOptions, type TemporalConfig } from '../temporal/config';
 import { startDevServer } from '../temporal/dev-server';
-import { createBatchWorker } from '../worker';
+import { connectBatchWorker } from '../worker';
 
 export interface LocalStackOptions {
   config: TemporalConfig;
@@ -67,22 +67,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
 
     const tasks = await createTaskRegistry(options.taskModules);
-    const connection = await NativeConnection.connect(connectionOptions(config));
+    const { worker, connection, banner } = await connectBatchWorker({ config, gemini, tasks, resultsDirectory: path.join(options.stateDirectory, 'results') });
     stops.push(() => connection.close());
-    const worker = await createBatchWorker({
-      connection,
-      namespace: config.namespace,
-      taskQueue: config.taskQueue,
-      tasks,
-      gemini: createGeminiClient(gemini),
-      resultsDirectory: path.join(options.stateDirectory, 'results'),
-    });
     const running = worker.run();
     stops.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
-    log(`Worker on task queue "${config.taskQueue}" calling ${describeGeminiTarget(gemini)}; tasks: ${tasks.names().join(', ')}`);
+    log(banner);
     return {
       config,
       tasks,
@@ -98,3 +90,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 }
 
 export const DEFAULT_STATE_DIRECTORY = path.resolve(process.env['BATCH_LLM_STATE_DIR'] ?? DEFAULT_STATE_DIR);
+
+/** The results directory: the flag, else BATCH_LLM_RESULTS_DIR, else <state dir>/results. */
+export function resultsDirectoryOf(flag: string | undefined): string {
+  return path.resolve(flag ?? process.env['BATCH_LLM_RESULTS_DIR'] ?? path.join(DEFAULT_STATE_DIRECTORY, 'results'));
+}

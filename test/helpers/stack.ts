@@ -2,6 +2,7 @@
  * One real Temporal dev server (the official CLI, through @temporalio/testing) and one Gemini
  * emulator per test file; each test gets its own task queue and batch ids.
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { createGeminiClient } from '../../src/gemini';
 import { createTaskRegistry, type TaskRegistry } from '../../src/tasks/registry';
 import { startDevServer } from '../../src/temporal/dev-server';
 import { createBatchWorker } from '../../src/worker';
+import { spawnCli } from './cli';
 
 // Worker chatter hides test output; warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -30,6 +32,8 @@ export interface TestStack {
   resultsDirectory: string;
   tasks: TaskRegistry;
   batchClient(taskQueue: string): BatchClient;
+  /** Runs `batch-llm worker` as a separate process (killed at teardown if still alive). */
+  spawnWorkerProcess(taskQueue: string, extraEnv?: Record<string, string>): ChildProcess;
   /** Runs a worker on `taskQueue` until the returned stop() is called. */
   startWorker(taskQueue: string, overrides?: { maxConcurrentActivities?: number }): Promise<RunningWorker>;
   teardown(): Promise<void>;
@@ -55,6 +59,7 @@ export async function startTestStack(emulatorOptions: EmulatorOptions = {}): Pro
   const gemini = createGeminiClient({ apiKey: 'test-key', baseUrl: emulator.url });
   const address = env.connection.options.address;
   const running = new Set<RunningWorker>();
+  const processes = new Set<ChildProcess>();
   return {
     env,
     client: env.client,
@@ -64,6 +69,19 @@ export async function startTestStack(emulatorOptions: EmulatorOptions = {}): Pro
     resultsDirectory,
     tasks,
     batchClient: (taskQueue) => new BatchClient(env.client, { taskQueue, namespace: env.namespace ?? 'default', webUiUrl: 'http://localhost:8233' }),
+    spawnWorkerProcess(taskQueue, extraEnv = {}) {
+      const child = spawnCli(['worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', resultsDirectory], {
+        TEMPORAL_ADDRESS: address,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        GOOGLE_GEMINI_BASE_URL: emulator.url,
+        ...extraEnv,
+      });
+      processes.add(child);
+      child.once('exit', () => processes.delete(child));
+      child.stdout?.resume();
+      child.stderr?.resume();
+      return child;
+    },
     async startWorker(taskQueue, overrides = {}) {
       const worker = await createBatchWorker({
         connection: env.nativeConnection,
@@ -87,6 +105,7 @@ export async function startTestStack(emulatorOptions: EmulatorOptions = {}): Pro
       return handle;
     },
     async teardown() {
+      for (const child of processes) child.kill('SIGKILL');
       await Promise.all([...running].map((handle) => handle.stop()));
       await emulator.stop();
       await env.teardown();
