@@ -37,6 +37,28 @@ export function createActivities(deps: ActivityDependencies) {
     async callModel(input: CallModelInput) {
       return callModel(input, deps.tasks, deps.gemini);
     },
+    /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */
+    async recordSkippedItems(input: { batchId: string; items: Array<{ id: string; index: number }>; status: 'cancelled' | 'deadline_exceeded'; reason: string }): Promise<{ recorded: number }> {
+      const now = new Date().toISOString();
+      for (const item of input.items) {
+        await results.write({
+          batchId: input.batchId,
+          itemId: item.id,
+          index: item.index,
+          status: input.status,
+          stopReason: input.reason,
+          model: '',
+          usage: { inputTokens: 0, outputTokens: 0, cachedTokens: 0, thoughtsTokens: 0 },
+          costUsd: 0,
+          modelCalls: 0,
+          attempts: [],
+          startedAt: now,
+          finishedAt: now,
+          durationMs: 0,
+        });
+      }
+      return { recorded: input.items.length };
+    },
     /** Writes the item's full record to the results store; idempotent by item id. */
     async recordItemResult(result: ItemResult): Promise<{ location: string }> {
       const location = await deps.results.write(result);

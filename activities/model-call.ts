@@ -1,6 +1,6 @@
 import type { GenerateContentConfig, GenerateContentResponse, GoogleGenAI } from '@google/genai';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ITEM_HEADER } from '../src/constants';
 import type { ErrorCategory } from '../src/errors/categories';
 import type { ErrorInfo } from '../src/errors/classify';
@@ -44,6 +44,8 @@ export type CallModelOutput = {
   durationMs: number;
 } & Judgement;
 
+const HEARTBEAT_INTERVAL_MS = 1_000;
+
 /** A physical call that failed before any answer arrived. */
 export interface FailedCall {
   attempt: number;
@@ -74,8 +76,11 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${input.taskName}" on this worker`, 'unknown_task');
   const context = Context.current();
   const started = Date.now();
+  // Heartbeats carry the failures so far (see previousFailures) and let a cancellation in.
+  const heartbeats = setInterval(() => context.heartbeat(previousFailures(context)), HEARTBEAT_INTERVAL_MS);
   let response: GenerateContentResponse;
   try {
+    context.heartbeat(previousFailures(context));
     const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
     const request = input.mode === 'partial' && input.partial ? partialPrompt(task, input.item, input.partial) : fullPrompt(task, input.item, cachedContent !== undefined);
     response = await gemini.models.generateContent({
@@ -87,12 +92,15 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
       },
     });
   } catch (error) {
+    if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
     const info = classifyError(error, task.classifier);
     const failures = [...previousFailures(context), { attempt: context.info.attempt, category: info.category, message: info.message, durationMs: Date.now() - started }];
     // Heartbeat details survive into the next attempt: that is how the final answer can list
     // every transient failure before it, although Temporal retried them out of the workflow's sight.
     if (info.retryable) context.heartbeat(failures);
     throw toApplicationFailure(info, failures, error);
+  } finally {
+    clearInterval(heartbeats);
   }
   const usage = usageOf(response);
   const metadata = metadataOf(response, usage);

@@ -9,6 +9,8 @@ import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_MAX_MODEL_CALLS }
 import { CacheOverrideSchema } from './caching/spec';
 import { PriceTableSchema } from './pricing';
 
+export const ErrorCategorySchema = z.enum(ERROR_CATEGORIES);
+
 /** Batch ids become the first half of every item workflow id, so they may not contain '/'. */
 export const BatchIdSchema = z
   .string()
@@ -81,6 +83,8 @@ export const ItemOptionsSchema = z
     prices: PriceTableSchema.optional(),
     /** Changes to the task's context-cache declaration for this batch (TTL, tags, keep/delete). */
     cache: CacheOverrideSchema.optional(),
+    /** An item still unfinished this long after it started ends `deadline_exceeded`. */
+    itemDeadlineMs: z.number().int().min(100).optional(),
   })
   .strict();
 export type ItemOptions = z.infer<typeof ItemOptionsSchema>;
@@ -94,6 +98,14 @@ export const BatchInputSchema = z
     /** …or a JSONL file readable by the workers (absolute path). */
     inputFile: z.string().min(1).optional(),
     concurrency: z.number().int().min(1).max(10_000).default(DEFAULT_CONCURRENCY),
+    /** No item starts after this moment (ISO time); the ones not started end `deadline_exceeded`. */
+    deadline: z.iso.datetime({ offset: true }).optional(),
+    /** Dispatch stops once the batch has used this many tokens (input + output + thoughts)… */
+    maxTokens: z.number().int().positive().optional(),
+    /** …or spent this many (estimated) dollars. Overshoot is bounded by the items in flight. */
+    maxCostUsd: z.number().positive().optional(),
+    /** The first item that ends with one of these categories stops the batch (cancelling the rest). */
+    failFast: z.array(ErrorCategorySchema).default(['authentication', 'permission_denied', 'quota_exhausted']),
     options: ItemOptionsSchema.default({ maxModelCalls: DEFAULT_MAX_MODEL_CALLS, callTimeoutMs: DEFAULT_CALL_TIMEOUT_MS }),
   })
   .strict()
@@ -123,7 +135,6 @@ export const ItemWorkflowInputSchema = z
   .strict();
 export type ItemWorkflowInput = z.input<typeof ItemWorkflowInputSchema>;
 
-export const ErrorCategorySchema = z.enum(ERROR_CATEGORIES);
 
 export const UsageSchema = z.object({
   inputTokens: z.number().int().min(0),
@@ -136,9 +147,11 @@ export type Usage = z.infer<typeof UsageSchema>;
 /**
  * How an item ends: `succeeded`; `failed` (error category attached); `blocked` (Gemini's safety
  * filters blocked the prompt or the answer; ratings attached); `filtered` (the answer parsed but
- * the task's own safety thresholds set it aside; output and ratings kept).
+ * the task's own safety thresholds set it aside; output and ratings kept); `cancelled` (the batch
+ * was cancelled or stopped before the item could finish); `deadline_exceeded` (its item deadline,
+ * or the batch's deadline before it started).
  */
-export const ITEM_STATUSES = ['succeeded', 'failed', 'blocked', 'filtered'] as const;
+export const ITEM_STATUSES = ['succeeded', 'failed', 'blocked', 'filtered', 'cancelled', 'deadline_exceeded'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
 export const HARM_PROBABILITIES = ['NEGLIGIBLE', 'LOW', 'MEDIUM', 'HIGH'] as const;
@@ -212,6 +225,8 @@ export interface ItemResult {
   filteredBy?: FilterHit[];
   /** The accepted call's raw response, only when the task sets includeRawResponse. */
   rawResponse?: unknown;
+  /** Why a `cancelled` or `deadline_exceeded` item stopped. */
+  stopReason?: string;
   model: string;
   usage: Usage;
   costUsd: number;
@@ -258,6 +273,8 @@ export interface BatchProgress {
   failed: number;
   blocked: number;
   filtered: number;
+  cancelled: number;
+  deadline_exceeded: number;
   /** Items by the finish reason of their final answer. */
   byFinishReason: Record<string, number>;
   /** For each harm category, items by the probability their final answer was rated. */
@@ -276,6 +293,20 @@ export interface BatchProgress {
   modelCalls: number;
   startedAt: string;
   done: boolean;
+  control: BatchControlState;
+}
+
+/** Why a batch stopped dispatching before its last item. */
+export interface BatchStop {
+  kind: 'cancelled' | 'deadline' | 'fail_fast' | 'budget';
+  reason: string;
+}
+
+/** What the control updates change and report. */
+export interface BatchControlState {
+  paused: boolean;
+  concurrency: number;
+  stop?: BatchStop;
 }
 
 export interface BatchSummary extends BatchProgress {

@@ -59,6 +59,10 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Wo
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks ?? 100,
     // Items are short workflows; a larger cache avoids replaying them from history.
     maxCachedWorkflows: 2000,
+    // Heartbeats bring cancellations (item deadline, batch cancel) to in-flight model calls:
+    // flush them often enough that an aborted request stops within a couple of seconds.
+    maxHeartbeatThrottleInterval: '2 seconds',
+    defaultHeartbeatThrottleInterval: '2 seconds',
   });
 }
 

@@ -22,7 +22,7 @@ describe('the batch-llm command line', () => {
   test('every command answers --help with its usage', async () => {
     const main = await runCli(['--help']);
     assert.equal(main.code, 0);
-    for (const command of ['dev', 'demo', 'worker', 'emulator', 'start', 'status', 'results', 'cache']) {
+    for (const command of ['dev', 'demo', 'worker', 'emulator', 'start', 'status', 'results', 'cache', 'pause', 'resume', 'set-concurrency', 'cancel']) {
       assert.match(main.stdout, new RegExp(`^  ${command} `, 'm'), `main help lists ${command}`);
       const help = await runCli([command, '--help']);
       assert.equal(help.code, 0, `${command} --help: ${help.stderr}`);

@@ -69,6 +69,8 @@ describe('fault matrix: every category from a real emulator condition, through t
       batchId,
       records: Object.keys(SCENARIOS).map((name) => ({ id: name })),
       concurrency: Object.keys(SCENARIOS).length,
+      // Every category side by side: no category may stop the batch here.
+      failFast: [],
       options: { maxModelCalls: 3, callTimeoutMs: 1500 },
     });
     await batchClient.summary(batchId);

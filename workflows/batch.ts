@@ -3,6 +3,8 @@ import {
   CancellationScope,
   ChildWorkflowFailure,
   condition,
+  isCancellation,
+  log,
   proxyActivities,
   setHandler,
   startChild,
@@ -12,24 +14,28 @@ import {
 import type { BatchActivities } from '../activities';
 import type { CachePlan } from '../src/caching/spec';
 import { cacheStorageCost, priceFor } from '../src/pricing';
-import { BatchInputSchema, emptyUsage, type BatchInput, type BatchProgress, type BatchSummary, type ItemOutcome, type ItemWorkflowInput, type WorkItem } from '../src/schemas';
+import { CATEGORY_TABLE } from '../src/errors/categories';
+import { BatchInputSchema, emptyUsage, type BatchControlState, type BatchInput, type BatchProgress, type BatchStop, type BatchSummary, type ItemOutcome, type ItemWorkflowInput, type WorkItem } from '../src/schemas';
 import { BatchIdSearchAttribute, ItemStatusSearchAttribute, TaskNameSearchAttribute } from '../src/search-attributes';
 import { itemWorkflow } from './item';
 import { parseWorkflowInput } from './parse-input';
-import { batchProgressQuery, cacheNameSignal } from './queries';
-import { markFinished, markStarted, newProgress } from './progress';
+import { batchProgressQuery, cacheNameSignal, cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from './queries';
+import { markFinished, markSkipped, markStarted, newProgress } from './progress';
 
 /** Item workflow ids are `<batchId>/<itemId>`: navigable in the Web UI and idempotent on restart. */
 export function itemWorkflowId(batchId: string, itemId: string): string {
   return `${batchId}/${itemId}`;
 }
 
-const { prepareBatch, acquireCache, releaseCache } = proxyActivities<BatchActivities>({
+const { prepareBatch, acquireCache, releaseCache, recordSkippedItems } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
 type ItemCache = NonNullable<ItemWorkflowInput['cache']>;
+
+/** Keeps each activity payload small when many items end unstarted. */
+const SKIPPED_PER_ACTIVITY = 1000;
 
 /**
  * A batch: check the input (nothing starts if anything is wrong), then keep at most
@@ -39,8 +45,25 @@ type ItemCache = NonNullable<ItemWorkflowInput['cache']>;
 export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary> {
   const input = parseWorkflowInput(BatchInputSchema, rawInput, 'batch input');
   const startedAt = new Date(workflowInfo().startTime).toISOString();
-  let progress = newProgress(input.batchId, input.taskName, 0, startedAt);
+  const control: BatchControlState = { paused: false, concurrency: input.concurrency };
+  let progress = { ...newProgress(input.batchId, input.taskName, 0, startedAt, input.concurrency), control };
+  const inFlight = new Map<string, CancellationScope>();
+  /** Stops dispatching (once); cancelling in-flight items too when asked. */
+  const stop = (kind: BatchStop['kind'], reason: string, cancelInFlight: boolean): void => {
+    if (control.stop) return;
+    control.stop = { kind, reason };
+    log.warn('batch stops dispatching', { batchId: input.batchId, kind, reason, inFlight: inFlight.size });
+    if (cancelInFlight) for (const scope of inFlight.values()) scope.cancel();
+  };
   setHandler(batchProgressQuery, () => progress);
+  setHandler(pauseBatchUpdate, () => ((control.paused = true), control));
+  setHandler(resumeBatchUpdate, () => ((control.paused = false), control));
+  setHandler(setConcurrencyUpdate, (concurrency) => ((control.concurrency = concurrency), control), {
+    validator: (concurrency) => {
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) throw new Error(`concurrency must be an integer from 1 to 10000, got ${concurrency}`);
+    },
+  });
+  setHandler(cancelBatchUpdate, (reason) => (stop('cancelled', reason || 'cancelled on request', true), control));
   upsertSearchAttributes([
     { key: BatchIdSearchAttribute, value: input.batchId },
     { key: TaskNameSearchAttribute, value: input.taskName },
@@ -56,7 +79,7 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
     cacheOverride: input.options.cache,
   });
   const items: WorkItem[] = prepared.items ?? input.items ?? [];
-  progress = newProgress(input.batchId, input.taskName, items.length, startedAt);
+  progress = { ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency), control };
   const price = priceFor(prepared.model, input.options.prices);
 
   // The batch's stage plan wins over the task's; items get it resolved.
@@ -73,25 +96,66 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
 
   let running = 0;
   const runItem = async (item: WorkItem): Promise<void> => {
-    const outcome = await runItemWorkflow({
-      batchId: input.batchId,
-      taskName: input.taskName,
-      item,
-      model: prepared.model,
-      options: itemOptions,
-      traits: prepared.traits,
-      ...(cache ? { cache: { ...cache } } : {}),
-    });
+    const scope = new CancellationScope();
+    inFlight.set(item.id, scope);
+    const outcome = await scope
+      .run(() =>
+        runItemWorkflow({
+          batchId: input.batchId,
+          taskName: input.taskName,
+          item,
+          model: prepared.model,
+          options: itemOptions,
+          traits: prepared.traits,
+          ...(cache ? { cache: { ...cache } } : {}),
+        }),
+      )
+      .finally(() => inFlight.delete(item.id));
     markFinished(progress, outcome, price);
     running -= 1;
+    checkLimits(outcome);
   };
+  /** Fail-fast categories stop everything; budgets stop dispatch (in-flight items bound the overshoot). */
+  const checkLimits = (outcome: ItemOutcome): void => {
+    if (outcome.category && input.failFast.includes(outcome.category)) {
+      stop('fail_fast', `item "${outcome.itemId}" ended ${outcome.category}: ${CATEGORY_TABLE[outcome.category].hint}`, true);
+    }
+    const tokens = progress.usage.inputTokens + progress.usage.outputTokens + progress.usage.thoughtsTokens;
+    if (input.maxTokens !== undefined && tokens >= input.maxTokens) stop('budget', `token budget of ${input.maxTokens} reached (${tokens} used)`, false);
+    if (input.maxCostUsd !== undefined && progress.costUsd >= input.maxCostUsd) {
+      stop('budget', `cost budget of $${input.maxCostUsd} reached ($${progress.costUsd.toFixed(4)} spent)`, false);
+    }
+  };
+
+  const deadlineMs = input.deadline !== undefined ? Date.parse(input.deadline) : undefined;
+  let next = 0;
   try {
-    for (const item of items) {
-      await condition(() => running < input.concurrency);
+    while (next < items.length && !control.stop) {
+      const ready = () => control.stop !== undefined || (!control.paused && running < control.concurrency);
+      if (deadlineMs !== undefined) {
+        const left = deadlineMs - Date.now();
+        if (left <= 0 || !(await condition(ready, left))) {
+          stop('deadline', `batch deadline ${input.deadline} reached`, false);
+          break;
+        }
+      } else {
+        await condition(ready);
+      }
+      if (control.stop) break;
+      const item = items[next++] as WorkItem;
       running += 1;
       markStarted(progress);
       // Awaited collectively below through `running`; runItem never rejects.
       void runItem(item);
+    }
+    if (next < items.length) {
+      // Items that never started still get exactly one terminal status.
+      const status = control.stop?.kind === 'deadline' ? 'deadline_exceeded' : 'cancelled';
+      const skipped = items.slice(next).map(({ id, index }) => ({ id, index }));
+      for (let start = 0; start < skipped.length; start += SKIPPED_PER_ACTIVITY) {
+        await recordSkippedItems({ batchId: input.batchId, items: skipped.slice(start, start + SKIPPED_PER_ACTIVITY), status, reason: control.stop?.reason ?? 'not started' });
+      }
+      markSkipped(progress, skipped.length, status);
     }
     await condition(() => running === 0);
   } finally {
@@ -102,7 +166,8 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
   }
 
   progress.done = true;
-  upsertSearchAttributes([{ key: ItemStatusSearchAttribute, value: progress.failed > 0 ? 'completed_with_failures' : 'succeeded' }]);
+  const unsuccessful = progress.total - progress.succeeded;
+  upsertSearchAttributes([{ key: ItemStatusSearchAttribute, value: control.stop ? `stopped_${control.stop.kind}` : unsuccessful > 0 ? 'completed_with_failures' : 'succeeded' }]);
   const finishedAt = new Date().toISOString();
   const durationMs = Date.parse(finishedAt) - Date.parse(startedAt);
   const storage = progress.cache?.status === 'ready' && price ? cacheStorageCost(progress.cache.tokenCount ?? 0, durationMs / 3_600_000, price) : undefined;
@@ -128,6 +193,16 @@ async function takeCacheLease(plan: CachePlan, batchId: string, progress: BatchP
 
 async function runItemWorkflow(args: ItemWorkflowInput): Promise<ItemOutcome> {
   const { batchId, taskName, item } = args;
+  const failedOutcome = (status: ItemOutcome['status'], category?: ItemOutcome['category']): ItemOutcome => ({
+    itemId: item.id,
+    index: item.index,
+    status,
+    ...(category ? { category } : {}),
+    usage: emptyUsage(),
+    costUsd: 0,
+    modelCalls: 0,
+    durationMs: 0,
+  });
   try {
     const handle = await startChild(itemWorkflow, {
       workflowId: itemWorkflowId(batchId, item.id),
@@ -137,17 +212,15 @@ async function runItemWorkflow(args: ItemWorkflowInput): Promise<ItemOutcome> {
     });
     return await handle.result();
   } catch (error) {
+    if (isCancellation(error)) {
+      // Cancelled before its workflow could record anything: record it here, once.
+      await CancellationScope.nonCancellable(() =>
+        recordSkippedItems({ batchId, items: [{ id: item.id, index: item.index }], status: 'cancelled', reason: 'batch stopped before the item started' }),
+      );
+      return failedOutcome('cancelled');
+    }
     // An item workflow that failed as a workflow (terminated, bug) still counts, once, as failed.
     if (!(error instanceof ChildWorkflowFailure) && !(error instanceof ApplicationFailure)) throw error;
-    return {
-      itemId: item.id,
-      index: item.index,
-      status: 'failed',
-      category: 'unknown',
-      usage: emptyUsage(),
-      costUsd: 0,
-      modelCalls: 0,
-      durationMs: 0,
-    };
+    return failedOutcome('failed', 'unknown');
   }
 }

@@ -1,8 +1,11 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   getExternalWorkflowHandle,
+  isCancellation,
   log,
+  sleep,
   proxyActivities,
   setHandler,
   TimeoutFailure,
@@ -48,6 +51,8 @@ export interface ItemState {
   attempts: AttemptRecord[];
   /** Fields that validated so far, and those still to repair. */
   partial?: PartialState;
+  /** Why a `cancelled` or `deadline_exceeded` item stopped. */
+  stopReason?: string;
   /** Set while the one retry after a safety block (if the task allows it) is under way. */
   retryAfterBlock?: boolean;
   /** The context cache full prompts use (refreshed once per stage if it vanishes). */
@@ -61,6 +66,9 @@ const { recordItemResult, refreshCache, postProcessItem } = proxyActivities<Batc
 });
 
 type Input = ReturnType<typeof ItemWorkflowInputSchema.parse>;
+
+/** See callModel's heartbeat: cancellations arrive within about 80 % of this. */
+const CALL_HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /**
  * One work item through its stage plan: validation failures move to the next stage (full or
@@ -82,6 +90,44 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
   };
   setHandler(itemStateQuery, () => state);
 
+  // The stages run in their own scope: the item deadline, or the batch cancelling the item,
+  // cancels it (and the model call in flight); the result is still recorded, once.
+  const work = new CancellationScope();
+  let deadlineHit = false;
+  const deadlineScope = new CancellationScope();
+  const itemDeadlineMs = input.options.itemDeadlineMs;
+  if (itemDeadlineMs !== undefined) {
+    deadlineScope
+      .run(() => sleep(itemDeadlineMs))
+      .then(
+        () => {
+          deadlineHit = true;
+          work.cancel();
+        },
+        () => undefined, // the item finished first and cancelled its deadline timer
+      );
+  }
+  let outcome: StagesOutcome = {};
+  try {
+    outcome = await work.run(() => runStages(input, state));
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    state.status = deadlineHit ? 'deadline_exceeded' : 'cancelled';
+    state.stopReason = deadlineHit ? `item deadline of ${itemDeadlineMs} ms passed at stage ${state.stage}` : 'cancelled by its batch';
+  } finally {
+    deadlineScope.cancel();
+  }
+  return CancellationScope.nonCancellable(() => finishItem(input, state, outcome, startedAt));
+}
+
+interface StagesOutcome {
+  output?: unknown;
+  accepted?: CallModelOutput;
+  lastAnswer?: CallModelOutput;
+}
+
+/** The stage machine proper: runs until the item has a terminal status. */
+async function runStages(input: Input, state: ItemState): Promise<StagesOutcome> {
   let output: unknown;
   let accepted: CallModelOutput | undefined;
   let lastAnswer: CallModelOutput | undefined;
@@ -160,7 +206,11 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
     if ('reject' in decision) fail(state, { category: 'post_process_rejected', message: decision.reject });
     else if (decision.output !== undefined) output = decision.output;
   }
-  return finish(input, state, output, startedAt, accepted ?? lastAnswer);
+  return { output, ...(accepted ? { accepted } : {}), ...(lastAnswer ? { lastAnswer } : {}) };
+}
+
+function finishItem(input: Input, state: ItemState, outcome: StagesOutcome, startedAt: string): Promise<ItemOutcome> {
+  return finish(input, state, outcome.output, startedAt, outcome.accepted ?? outcome.lastAnswer);
 }
 
 async function useFreshCache(input: Input, state: ItemState): Promise<void> {
@@ -197,6 +247,7 @@ async function finish(input: Input, state: ItemState, output: unknown, startedAt
     ...(metadata ? { metadata } : {}),
     ...(status === 'filtered' && answer?.filteredBy ? { filteredBy: answer.filteredBy } : {}),
     ...(answer?.rawResponse !== undefined ? { rawResponse: answer.rawResponse } : {}),
+    ...(state.stopReason ? { stopReason: state.stopReason } : {}),
     model: input.model,
     usage: state.usage,
     costUsd,
@@ -261,6 +312,9 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
   const { callModel } = proxyActivities<BatchActivities>({
     // The SDK aborts a hung request at callTimeoutMs; Temporal's timeout is the backstop.
     startToCloseTimeout: input.options.callTimeoutMs + 5_000,
+    // callModel heartbeats while it waits: a dead worker is noticed in seconds, and a
+    // cancellation (deadline, batch cancel) reaches the request promptly.
+    heartbeatTimeout: CALL_HEARTBEAT_TIMEOUT_MS,
     summary: `stage ${state.stage} ${mode} t=${stage.temperature} ${model}`,
     retry: {
       initialInterval: '1 second',
@@ -296,7 +350,8 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
     );
     return { answer, modelCalls: answer.activityAttempt, attempts };
   } catch (error) {
-    if (!(error instanceof ActivityFailure)) throw error;
+    // Cancellation (item deadline, batch cancel) is not a failure of the call: let it through.
+    if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
     const { category, message, failures } = describeActivityFailure(error);
     // Retries ran out: every remaining call was spent on this stage.
     const budgetSpent = error.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED && CATEGORY_TABLE[category].decision === 'retry';

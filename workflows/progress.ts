@@ -2,7 +2,7 @@ import { cacheHitRate, effectiveInputTokens, type Price } from '../src/pricing';
 import { addUsage, emptyUsage, type BatchProgress, type ItemOutcome } from '../src/schemas';
 
 /** Pure bookkeeping of a batch's counters; the batch workflow owns one and the query returns it. */
-export function newProgress(batchId: string, taskName: string, total: number, startedAt: string): BatchProgress {
+export function newProgress(batchId: string, taskName: string, total: number, startedAt: string, concurrency: number): BatchProgress {
   return {
     batchId,
     taskName,
@@ -13,6 +13,8 @@ export function newProgress(batchId: string, taskName: string, total: number, st
     failed: 0,
     blocked: 0,
     filtered: 0,
+    cancelled: 0,
+    deadline_exceeded: 0,
     byFinishReason: {},
     bySafety: {},
     byCategory: {},
@@ -24,7 +26,14 @@ export function newProgress(batchId: string, taskName: string, total: number, st
     modelCalls: 0,
     startedAt,
     done: false,
+    control: { paused: false, concurrency },
   };
+}
+
+/** Items that never started, ended by the batch's stop (cancel, deadline, fail-fast, budget). */
+export function markSkipped(progress: BatchProgress, count: number, status: 'cancelled' | 'deadline_exceeded'): void {
+  progress.pending -= count;
+  progress[status] += count;
 }
 
 export function markStarted(progress: BatchProgress): void {

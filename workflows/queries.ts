@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CacheGrant } from '../src/caching/spec';
-import type { BatchProgress } from '../src/schemas';
+import type { BatchControlState, BatchProgress } from '../src/schemas';
 import type { CacheOwnerState } from './cache-owner';
 import type { ItemState } from './item';
 
@@ -24,3 +24,15 @@ export const cacheStateQuery = defineQuery<CacheOwnerState>('cacheState');
 
 /** An item tells its batch the cache's current name, so items started later use it. */
 export const cacheNameSignal = defineSignal<[{ name: string }]>('cacheName');
+
+/** Stop starting items; those in flight finish. */
+export const pauseBatchUpdate = defineUpdate<BatchControlState>('pauseBatch');
+
+/** Start items again after a pause. */
+export const resumeBatchUpdate = defineUpdate<BatchControlState>('resumeBatch');
+
+/** Change how many items run at once (takes effect as items finish or start). */
+export const setConcurrencyUpdate = defineUpdate<BatchControlState, [number]>('setConcurrency');
+
+/** Stop dispatching, cancel in-flight items and their model calls, mark the rest `cancelled`. */
+export const cancelBatchUpdate = defineUpdate<BatchControlState, [string]>('cancelBatch');

@@ -1,9 +1,10 @@
 /** Batch commands: start, status, results. They talk to Temporal as a client only. */
 import { createWriteStream } from 'node:fs';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { BatchClient } from '../client/batch-client';
 import { FileResultStore } from '../results';
-import { BatchIdSchema, type ItemOptions } from '../schemas';
+import { BatchIdSchema, type BatchControlState, type ItemOptions } from '../schemas';
+import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../../workflows/queries';
 import { createTaskRegistry } from '../tasks/registry';
 import { connectionOptions, temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
 import { asStrings, flagValue, parseCommandArgs, PositiveInt, UsageError, type CommandSpec } from './args';
@@ -160,3 +161,45 @@ function batchIdArgument(positionals: string[], command: string): string {
   if (!batchId || extra.length > 0) throw new UsageError(`${command}: expected exactly one BATCH_ID`);
   return flagValue('BATCH_ID', BatchIdSchema, batchId);
 }
+
+const controlOptions = { reason: { type: 'string' } } as const;
+const controlSpec = (name: string, summary: string, usage: string, optionHelp: Array<[string, string]> = []) =>
+  ({ name, summary, usage, options: controlOptions, optionHelp }) satisfies CommandSpec<typeof controlOptions>;
+
+export const pauseSpec = controlSpec('pause', 'stop starting new items of a batch (in-flight items finish)', 'batch-llm pause BATCH_ID');
+export const resumeSpec = controlSpec('resume', 'start items of a paused batch again', 'batch-llm resume BATCH_ID');
+export const setConcurrencySpec = controlSpec('set-concurrency', 'change how many items of a running batch run at once', 'batch-llm set-concurrency BATCH_ID N');
+export const cancelSpec = controlSpec('cancel', 'cancel a batch: stop dispatch, cancel in-flight items and their calls, mark the rest cancelled', 'batch-llm cancel BATCH_ID [--reason TEXT]', [
+  ['--reason TEXT', 'recorded in the summary and on every cancelled item'],
+]);
+
+function describeControl(batchId: string, state: BatchControlState): string {
+  return `Batch ${batchId}: ${state.stop ? `stopping (${state.stop.kind}: ${state.stop.reason})` : state.paused ? 'paused' : 'running'}, concurrency ${state.concurrency}`;
+}
+
+/** Runs one control update on a batch and prints the resulting state. */
+async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string[], send: (batchId: string, handle: WorkflowHandle, extra: string[], reason: string | undefined) => Promise<BatchControlState>): Promise<number> {
+  const { values, positionals } = parseCommandArgs(spec, argv);
+  if (values.help) return printHelp(spec);
+  const [batchId, ...extra] = positionals;
+  if (!batchId) throw new UsageError(`${spec.name}: expected BATCH_ID`);
+  const config = temporalConfigFromEnv();
+  const batchClient = await connectBatchClient(config);
+  const handle = batchClient.client.workflow.getHandle(flagValue('BATCH_ID', BatchIdSchema, batchId));
+  try {
+    out(describeControl(batchId, await send(batchId, handle, extra, values.reason)));
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new UsageError(`no batch "${batchId}" in namespace ${config.namespace} at ${config.address}`);
+    throw error;
+  }
+  return 0;
+}
+
+export const runPause = (argv: string[]) => controlCommand(pauseSpec, argv, (_id, handle) => handle.executeUpdate(pauseBatchUpdate));
+export const runResume = (argv: string[]) => controlCommand(resumeSpec, argv, (_id, handle) => handle.executeUpdate(resumeBatchUpdate));
+export const runCancel = (argv: string[]) => controlCommand(cancelSpec, argv, (_id, handle, _extra, reason) => handle.executeUpdate(cancelBatchUpdate, { args: [reason ?? 'cancelled from the command line'] }));
+export const runSetConcurrency = (argv: string[]) =>
+  controlCommand(setConcurrencySpec, argv, (_id, handle, extra) => {
+    if (extra.length !== 1) throw new UsageError('set-concurrency: expected BATCH_ID N');
+    return handle.executeUpdate(setConcurrencyUpdate, { args: [flagValue('N', PositiveInt, extra[0])] });
+  });

@@ -2,7 +2,22 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { InputError } from '../input';
 import { UsageError } from './args';
-import { runResults, runStart, runStatus, resultsSpec, startSpec, statusSpec } from './commands-batch';
+import {
+  cancelSpec,
+  pauseSpec,
+  resultsSpec,
+  resumeSpec,
+  runCancel,
+  runPause,
+  runResults,
+  runResume,
+  runSetConcurrency,
+  runStart,
+  runStatus,
+  setConcurrencySpec,
+  startSpec,
+  statusSpec,
+} from './commands-batch';
 import { cacheSpec, runCache } from './commands-cache';
 import { demoSpec, devSpec, emulatorSpec, runDemo, runDev, runEmulator, runWorker, workerSpec } from './commands-run';
 
@@ -13,6 +28,10 @@ const COMMANDS = {
   emulator: { spec: emulatorSpec, run: runEmulator },
   start: { spec: startSpec, run: runStart },
   status: { spec: statusSpec, run: runStatus },
+  pause: { spec: pauseSpec, run: runPause },
+  resume: { spec: resumeSpec, run: runResume },
+  'set-concurrency': { spec: setConcurrencySpec, run: runSetConcurrency },
+  cancel: { spec: cancelSpec, run: runCancel },
   results: { spec: resultsSpec, run: runResults },
   cache: { spec: cacheSpec, run: runCache },
 } as const;

@@ -31,6 +31,12 @@ export interface StartBatchOptions {
   options?: Partial<ItemOptions>;
   /** When given, an unknown task name is rejected here, before anything starts. */
   knownTasks?: readonly string[];
+  /** Batch limits (see BatchInputSchema): no item starts after `deadline` (ISO time)… */
+  deadline?: string;
+  maxTokens?: number;
+  maxCostUsd?: number;
+  /** Categories whose first occurrence stops the batch (default: authentication, permission_denied, quota_exhausted). */
+  failFast?: BatchInput['failFast'];
 }
 
 export interface StartedBatch {
@@ -82,6 +88,10 @@ export class BatchClient {
       ...(inline ? { items } : { inputFile }),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       ...(options.options ? { options: options.options } : {}),
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+      ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+      ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd } : {}),
+      ...(options.failFast !== undefined ? { failFast: options.failFast } : {}),
     } as BatchInput;
     const checked = BatchInputSchema.safeParse(input);
     if (!checked.success) {
