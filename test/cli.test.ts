@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { once } from 'node:events';
 import type { ItemResult } from '../src/schemas';
-import { runCli } from './helpers/cli';
+import { runCli, spawnCli } from './helpers/cli';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,5 +65,38 @@ describe('the batch-llm command line', () => {
     assert.equal(results.length, 50);
     assert.deepEqual(results.map((result) => result.itemId), Array.from({ length: 50 }, (_, index) => `p${String(index + 1).padStart(3, '0')}`));
     assert.ok(results.every((result) => result.status === 'succeeded' && result.attempts.length === 1));
+  });
+
+  test('dev serves the Web UI and a worker; start --wait runs a batch against it; Ctrl-C stops everything', async () => {
+    const stateDirectory = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-dev-'));
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const dev = spawnCli(['dev', '--state-dir', stateDirectory, '--port', String(port), '--ui-port', String(uiPort), '--latency-ms', '10', '--jitter-ms', '10'], {});
+    let devOut = '';
+    dev.stdout?.on('data', (chunk: Buffer) => (devOut += chunk.toString()));
+    dev.stderr?.resume();
+    try {
+      for (let waited = 0; !devOut.includes('Web UI:'); waited += 100) {
+        assert.ok(waited < 60_000, `dev did not come up: ${devOut}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const ui = await fetch(`http://localhost:${uiPort}/namespaces/default/workflows`);
+      assert.equal(ui.status, 200, 'the Web UI answers');
+      assert.match(await ui.text(), /<html/i);
+
+      const input = path.join(stateDirectory, 'items.jsonl');
+      writeFileSync(input, ['{"id":"a","name":"Kettle","description":"Boils water in two minutes."}', '{"id":"b","name":"Lamp","description":"A desk lamp with a dimmer."}'].join('\n'));
+      const env = { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_UI_URL: `http://localhost:${uiPort}` };
+      const started = await runCli(['start', '--input', input, '--task', 'demo-enrichment', '--batch-id', 'dev-batch', '--wait'], env);
+      assert.equal(started.code, 0, started.stderr);
+      assert.match(started.stdout, /items: +2 total, 2 succeeded/);
+      assert.ok(started.stdout.includes(`http://localhost:${uiPort}/namespaces/default/workflows/dev-batch`), started.stdout);
+      const status = await runCli(['status', 'dev-batch'], env);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /Batch dev-batch: COMPLETED/);
+    } finally {
+      dev.kill('SIGINT');
+      const [code] = (await once(dev, 'exit')) as [number | null];
+      assert.equal(code, 0, 'dev exits cleanly on Ctrl-C');
+    }
   });
 });
