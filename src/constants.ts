@@ -23,3 +23,11 @@ export const DEFAULT_CALL_TIMEOUT_MS = 120_000;
 
 /** Default sliding-window size of a batch. */
 export const DEFAULT_CONCURRENCY = 10;
+
+/**
+ * Model calls run on a task queue of their own, beside the main one, so the server can rate-limit
+ * them for every worker at once (`maxTaskQueueActivitiesPerSecond`): the quota scope is the task queue.
+ */
+export function modelCallsTaskQueue(taskQueue: string): string {
+  return `${taskQueue}-model-calls`;
+}

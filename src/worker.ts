@@ -3,7 +3,7 @@ import type { GoogleGenAI } from '@google/genai';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { DEFAULT_MODEL } from './constants';
+import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
 import { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './gemini';
 import { connectionOptions, type TemporalConfig } from './temporal/config';
 import { FileResultStore } from './results';
@@ -20,6 +20,31 @@ export interface BatchWorkerOptions {
   /** Model calls one worker process runs at once. */
   maxConcurrentActivities?: number;
   maxConcurrentWorkflowTasks?: number;
+  /**
+   * Requests per minute for the whole quota scope (this task queue), enforced by the Temporal
+   * server across every worker polling it. All workers of a queue must agree on it.
+   */
+  requestsPerMinute?: number;
+}
+
+/** The two workers of a process: workflows and bookkeeping activities, and the rate-limited model calls. */
+export class BatchWorker {
+  constructor(
+    readonly main: Worker,
+    readonly modelCalls: Worker,
+  ) {}
+
+  run(): Promise<void> {
+    return Promise.all([this.main.run(), this.modelCalls.run()]).then(() => undefined);
+  }
+
+  getState(): ReturnType<Worker['getState']> {
+    return this.main.getState();
+  }
+
+  shutdown(): void {
+    for (const worker of [this.main, this.modelCalls]) if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
 }
 
 const WORKFLOWS_PATH = path.resolve(__dirname, '..', 'workflows', 'index.ts');
@@ -40,30 +65,52 @@ const quietBundlerLogger = {
   error: (message: string, meta?: Record<string, unknown>) => console.error(message, meta ?? ''),
 };
 
-/** A worker serving batch and item workflows and their activities on one task queue. */
-export async function createBatchWorker(options: BatchWorkerOptions): Promise<Worker> {
-  return Worker.create({
+/**
+ * A worker serving batch and item workflows and their activities on one task queue, and the
+ * model calls on its companion queue (rate-limited when requestsPerMinute is set).
+ */
+export async function createBatchWorker(options: BatchWorkerOptions): Promise<BatchWorker> {
+  const activities = createActivities({
+    tasks: options.tasks,
+    gemini: options.gemini,
+    results: new FileResultStore(options.resultsDirectory),
+    defaultModel: options.defaultModel ?? process.env['BATCH_LLM_MODEL'] ?? DEFAULT_MODEL,
+    temporal: new Client({ connection: options.connection, namespace: options.namespace }),
+    taskQueue: options.taskQueue,
+  });
+  const { callModel, ...bookkeeping } = activities;
+  const main = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({
-      tasks: options.tasks,
-      gemini: options.gemini,
-      results: new FileResultStore(options.resultsDirectory),
-      defaultModel: options.defaultModel ?? process.env['BATCH_LLM_MODEL'] ?? DEFAULT_MODEL,
-      temporal: new Client({ connection: options.connection, namespace: options.namespace }),
-      taskQueue: options.taskQueue,
-    }),
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
+    activities: bookkeeping,
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks ?? 100,
     // Items are short workflows; a larger cache avoids replaying them from history.
     maxCachedWorkflows: 2000,
+  });
+  const requestsPerMinute = options.requestsPerMinute ?? rpmFromEnv();
+  const modelCalls = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: modelCallsTaskQueue(options.taskQueue),
+    activities: { callModel },
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
+    ...(requestsPerMinute !== undefined ? { maxTaskQueueActivitiesPerSecond: requestsPerMinute / 60 } : {}),
     // Heartbeats bring cancellations (item deadline, batch cancel) to in-flight model calls:
     // flush them often enough that an aborted request stops within a couple of seconds.
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '2 seconds',
   });
+  return new BatchWorker(main, modelCalls);
+}
+
+function rpmFromEnv(): number | undefined {
+  const value = process.env['BATCH_LLM_RPM'];
+  if (!value) return undefined;
+  const rpm = Number(value);
+  if (!Number.isFinite(rpm) || rpm <= 0) throw new Error(`BATCH_LLM_RPM must be a positive number of requests per minute, got "${value}"`);
+  return rpm;
 }
 
 export interface ConnectedWorkerOptions {
@@ -72,10 +119,11 @@ export interface ConnectedWorkerOptions {
   tasks: TaskRegistry;
   resultsDirectory: string;
   maxConcurrentActivities?: number;
+  requestsPerMinute?: number;
 }
 
 /** Connects to Temporal and creates a batch worker from configuration: what `worker`, `dev` and `demo` run. */
-export async function connectBatchWorker(options: ConnectedWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection; banner: string }> {
+export async function connectBatchWorker(options: ConnectedWorkerOptions): Promise<{ worker: BatchWorker; connection: NativeConnection; banner: string }> {
   const connection = await NativeConnection.connect(connectionOptions(options.config));
   try {
     const worker = await createBatchWorker({
@@ -86,6 +134,7 @@ export async function connectBatchWorker(options: ConnectedWorkerOptions): Promi
       gemini: createGeminiClient(options.gemini),
       resultsDirectory: options.resultsDirectory,
       ...(options.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: options.maxConcurrentActivities } : {}),
+      ...(options.requestsPerMinute !== undefined ? { requestsPerMinute: options.requestsPerMinute } : {}),
     });
     const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${describeGeminiTarget(options.gemini)}; tasks: ${options.tasks.names().join(', ')}`;
     return { worker, connection, banner };

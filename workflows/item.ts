@@ -30,6 +30,7 @@ import {
   type Usage,
 } from '../src/schemas';
 import { ErrorCategorySearchAttribute, ItemStatusSearchAttribute, StageSearchAttribute } from '../src/search-attributes';
+import { modelCallsTaskQueue } from '../src/constants';
 import { priceFor, usageCost } from '../src/pricing';
 import { DEFAULT_STAGE_PLAN, type PartialState } from '../src/stages';
 import { parseWorkflowInput } from './parse-input';
@@ -310,6 +311,8 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
     attemptOf(failure.attempt, { durationMs: failure.durationMs, usage: emptyUsage(), outcome: failure.category, message: failure.message });
 
   const { callModel } = proxyActivities<BatchActivities>({
+    // Model calls have a task queue of their own: the server rate-limits it across workers.
+    taskQueue: modelCallsTaskQueue(workflowInfo().taskQueue),
     // The SDK aborts a hung request at callTimeoutMs; Temporal's timeout is the backstop.
     startToCloseTimeout: input.options.callTimeoutMs + 5_000,
     // callModel heartbeats while it waits: a dead worker is noticed in seconds, and a

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import type { BatchWorker } from '../worker';
 import { DEFAULT_STATE_DIR } from '../constants';
 import { GeminiEmulator, type EmulatorOptions } from '../emulator';
 import { geminiOptionsFromEnv, type GeminiClientOptions } from '../gemini';
@@ -24,7 +24,7 @@ export interface LocalStackOptions {
 export interface LocalStack {
   config: TemporalConfig;
   tasks: TaskRegistry;
-  worker: Worker;
+  worker: BatchWorker;
   stop(): Promise<void>;
 }
 
@@ -71,7 +71,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => connection.close());
     const running = worker.run();
     stops.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
       await running;
     });
     log(banner);

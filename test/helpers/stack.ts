@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type NativeConnection } from '@temporalio/worker';
 import { BatchClient } from '../../src/client/batch-client';
 import { GeminiEmulator, type EmulatorOptions } from '../../src/emulator';
 import { createGeminiClient } from '../../src/gemini';
 import { createTaskRegistry, type TaskRegistry } from '../../src/tasks/registry';
 import { startDevServer } from '../../src/temporal/dev-server';
-import { createBatchWorker } from '../../src/worker';
+import { createBatchWorker, type BatchWorker } from '../../src/worker';
 import { spawnCli } from './cli';
 
 // Worker chatter hides test output; warnings and errors still show.
@@ -35,12 +35,12 @@ export interface TestStack {
   /** Runs `batch-llm worker` as a separate process (killed at teardown if still alive). */
   spawnWorkerProcess(taskQueue: string, extraEnv?: Record<string, string>): ChildProcess;
   /** Runs a worker on `taskQueue` until the returned stop() is called. */
-  startWorker(taskQueue: string, overrides?: { maxConcurrentActivities?: number }): Promise<RunningWorker>;
+  startWorker(taskQueue: string, overrides?: { maxConcurrentActivities?: number; requestsPerMinute?: number }): Promise<RunningWorker>;
   teardown(): Promise<void>;
 }
 
 export interface RunningWorker {
-  worker: Worker;
+  worker: BatchWorker;
   stop(): Promise<void>;
 }
 
@@ -97,7 +97,7 @@ export async function startTestStack(emulatorOptions: EmulatorOptions = {}): Pro
         worker,
         async stop() {
           running.delete(handle);
-          if (worker.getState() === 'RUNNING') worker.shutdown();
+          worker.shutdown();
           await run;
         },
       };
