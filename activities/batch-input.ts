@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { findDuplicateIds, InputError, parseJsonlItems, type InputProblem } from '../src/input';
 import { describeZodError, type StagePlan, type WorkItem } from '../src/schemas';
-import type { TaskRegistry } from '../src/tasks/registry';
+import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
 import { planCache } from '../src/caching/fingerprint';
 import { applyCacheOverride, type CacheOverride, type CachePlan } from '../src/caching/spec';
 
@@ -56,21 +56,7 @@ export async function prepareBatchInput(
     }
     const problems: InputProblem[] = input.inputFile === undefined ? findDuplicateIds(items) : [];
     if (items.length === 0) problems.push({ message: 'no items' });
-    if (task.itemSchema) {
-      for (const item of items) {
-        const parsed = task.itemSchema.safeParse(item.data);
-        if (!parsed.success) {
-          for (const issue of describeZodError(parsed.error)) {
-            problems.push({
-              ...(lines ? { line: lines[item.index] ?? item.index + 1 } : {}),
-              itemId: item.id,
-              field: issue.path,
-              message: issue.message,
-            });
-          }
-        }
-      }
-    }
+    problems.push(...checkItemsAgainstTask(task, items, lines));
     if (problems.length > 0) throw new InputError(source, problems);
   } catch (error) {
     if (error instanceof InputError) throw ApplicationFailure.nonRetryable(error.message, 'invalid_input', error.problems);
@@ -96,6 +82,20 @@ export async function prepareBatchInput(
     model,
     ...(task.stagePlan ? { stagePlan: task.stagePlan } : {}),
   };
+}
+
+/** Every record the task's item schema refuses, named by line (when known), item and field. */
+export function checkItemsAgainstTask(task: AnyTask, items: readonly WorkItem[], lines?: readonly number[]): InputProblem[] {
+  const problems: InputProblem[] = [];
+  if (!task.itemSchema) return problems;
+  for (const item of items) {
+    const parsed = task.itemSchema.safeParse(item.data);
+    if (parsed.success) continue;
+    for (const issue of describeZodError(parsed.error)) {
+      problems.push({ ...(lines ? { line: lines[item.index] ?? item.index + 1 } : {}), itemId: item.id, field: issue.path, message: issue.message });
+    }
+  }
+  return problems;
 }
 
 async function readInputFile(file: string): Promise<string> {

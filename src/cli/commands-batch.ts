@@ -2,7 +2,9 @@
 import { createWriteStream } from 'node:fs';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { BatchClient } from '../client/batch-client';
+import { DEFAULT_CONCURRENCY } from '../constants';
 import { FileResultStore } from '../results';
+import { dryRun } from './dry-run';
 import { BatchIdSchema, type BatchControlState, type ItemOptions } from '../schemas';
 import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../../workflows/queries';
 import { createTaskRegistry } from '../tasks/registry';
@@ -29,6 +31,11 @@ const startOptions = {
   'call-timeout-ms': { type: 'string' },
   tasks: { type: 'string', multiple: true },
   wait: { type: 'boolean', short: 'w' },
+  'dry-run': { type: 'boolean' },
+  sample: { type: 'string' },
+  'output-tokens': { type: 'string' },
+  'latency-ms': { type: 'string' },
+  rpm: { type: 'string' },
 } as const;
 export const startSpec = {
   name: 'start',
@@ -45,6 +52,11 @@ export const startSpec = {
     ['--call-timeout-ms N', 'timeout of one model call (default 120000)'],
     ['--tasks MODULE', 'also accept the tasks this module exports when checking --task (repeatable)'],
     ['-w, --wait', 'show live progress and print the summary when the batch ends'],
+    ['--dry-run', 'check the input, render every prompt, count tokens and estimate cost and time; start nothing, call no model'],
+    ['--sample N', 'dry run: prompts sent to countTokens (default 50, evenly spaced)'],
+    ['--output-tokens N', 'dry run: assumed answer length (default 150 tokens)'],
+    ['--latency-ms N', 'dry run: assumed call latency (default 2000)'],
+    ['--rpm N', 'dry run: the requests-per-minute limit the workers run with'],
   ],
 } satisfies CommandSpec<typeof startOptions>;
 
@@ -59,6 +71,22 @@ export async function runStart(argv: string[]): Promise<number> {
     ...(values['call-timeout-ms'] ? { callTimeoutMs: flagValue('call-timeout-ms', PositiveInt, values['call-timeout-ms']) } : {}),
   };
   const tasks = await createTaskRegistry(asStrings(values.tasks));
+  if (values['dry-run']) {
+    const task = tasks.get(values.task);
+    if (!task) throw new UsageError(`start: unknown task "${values.task}"; known tasks: ${tasks.names().join(', ')}`);
+    const report = await dryRun({
+      task,
+      inputFile: values.input,
+      model: values.model,
+      concurrency: values.concurrency ? flagValue('concurrency', PositiveInt, values.concurrency) : DEFAULT_CONCURRENCY,
+      requestsPerMinute: values.rpm ? flagValue('rpm', PositiveInt, values.rpm) : undefined,
+      sample: flagValue('sample', PositiveInt, values.sample ?? '50'),
+      outputTokens: flagValue('output-tokens', PositiveInt, values['output-tokens'] ?? '150'),
+      latencyMs: flagValue('latency-ms', PositiveInt, values['latency-ms'] ?? '2000'),
+    });
+    for (const line of report.lines) out(line);
+    return 0;
+  }
   const config = temporalConfigFromEnv();
   const batchClient = await connectBatchClient(config);
   const batch = await batchClient.start({
