@@ -94,6 +94,7 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   } catch (error) {
     if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
     const info = classifyError(error, task.classifier);
+    countCall(context, input.model, info.category);
     const failures = [...previousFailures(context), { attempt: context.info.attempt, category: info.category, message: info.message, durationMs: Date.now() - started }];
     // Heartbeat details survive into the next attempt: that is how the final answer can list
     // every transient failure before it, although Temporal retried them out of the workflow's sight.
@@ -105,6 +106,7 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   const usage = usageOf(response);
   const metadata = metadataOf(response, usage);
   const judgement = judgeAnswer(task, response, input.mode === 'partial' ? input.partial : undefined);
+  countCall(context, input.model, judgement.kind === 'ok' ? 'ok' : judgement.category, usage);
   const hits = judgement.kind === 'ok' ? filterHits(metadata, task.safetyFilter) : [];
   return {
     usage,
@@ -117,6 +119,16 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
     durationMs: Date.now() - started,
     ...judgement,
   };
+}
+
+/** Prometheus (when the worker exports metrics): calls by outcome and tokens by kind, per model. */
+function countCall(context: Context, model: string, outcome: string, usage?: Usage): void {
+  context.metricMeter.createCounter('batch_llm_model_calls', 'calls', 'Physical model calls by outcome (ok or error category)').add(1, { model, outcome });
+  if (!usage) return;
+  const tokens = context.metricMeter.createCounter('batch_llm_tokens', 'tokens', 'Tokens by kind (input includes cached)');
+  for (const [kind, count] of [['input', usage.inputTokens], ['output', usage.outputTokens], ['cached', usage.cachedTokens], ['thoughts', usage.thoughtsTokens]] as const) {
+    if (count > 0) tokens.add(count, { model, kind });
+  }
 }
 
 function requestConfig(request: PromptRequest, settings: GenerationSettings, input: CallModelInput, abortSignal: AbortSignal): GenerateContentConfig {

@@ -5,6 +5,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  metricMeter,
   sleep,
   proxyActivities,
   setHandler,
@@ -259,6 +260,8 @@ async function finish(input: Input, state: ItemState, output: unknown, startedAt
     durationMs: Date.parse(finishedAt) - Date.parse(startedAt),
   };
   await recordItemResult(result);
+  // Emitted once, not on replay (the SDK's workflow meter skips replays).
+  metricMeter.createCounter('batch_llm_items', 'items', 'Items by terminal status').add(1, { task: input.taskName, status, ...(error ? { category: error.category } : {}) });
   upsertSearchAttributes([
     { key: ItemStatusSearchAttribute, value: status },
     ...(error ? [{ key: ErrorCategorySearchAttribute, value: error.category }] : []),

@@ -48,17 +48,27 @@ function mainHelp(): string {
     '',
     'Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL,',
     '  TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA or TEMPORAL_API_KEY (remote clusters, Temporal Cloud),',
-    '  GEMINI_API_KEY (real Gemini) or GOOGLE_GEMINI_BASE_URL (an emulator), BATCH_LLM_MODEL, BATCH_LLM_RESULTS_DIR.',
+    '  GEMINI_API_KEY (real Gemini) or GOOGLE_GEMINI_BASE_URL (an emulator), BATCH_LLM_MODEL, BATCH_LLM_RESULTS_DIR,',
+    '  BATCH_LLM_RPM, BATCH_LLM_LOG_LEVEL, BATCH_LLM_METRICS_PORT (Prometheus /metrics).',
   ].join('\n');
 }
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
-/** Worker and SDK logs: INFO for `worker`, WARN for the interactive commands; BATCH_LLM_LOG_LEVEL overrides. */
-function installLogger(defaultLevel: LogLevel): void {
+/**
+ * Worker and SDK logs (INFO for `worker`, WARN for the interactive commands; BATCH_LLM_LOG_LEVEL
+ * overrides) and, with BATCH_LLM_METRICS_PORT, a Prometheus endpoint with Temporal's runtime
+ * metrics and ours (batch_llm_items, batch_llm_model_calls, batch_llm_tokens).
+ */
+function installRuntime(defaultLevel: LogLevel): void {
   const requested = process.env['BATCH_LLM_LOG_LEVEL']?.toUpperCase();
   const level = (LOG_LEVELS as readonly string[]).includes(requested ?? '') ? (requested as LogLevel) : defaultLevel;
-  Runtime.install({ logger: new DefaultLogger(level) });
+  const metricsPort = process.env['BATCH_LLM_METRICS_PORT'];
+  if (metricsPort !== undefined && !/^\d{1,5}$/.test(metricsPort)) throw new Error(`BATCH_LLM_METRICS_PORT must be a port number, got "${metricsPort}"`);
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    ...(metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}`, countersTotalSuffix: true } } } } : {}),
+  });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -72,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`batch-llm: unknown command "${name}"\n\n${mainHelp()}\n`);
     return 2;
   }
-  installLogger(name === 'worker' ? 'INFO' : 'WARN');
+  installRuntime(name === 'worker' ? 'INFO' : 'WARN');
   try {
     return await command.run(rest);
   } catch (error) {
