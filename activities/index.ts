@@ -8,6 +8,7 @@ import { prepareBatchInput, type PrepareBatchInput } from './batch-input';
 import { createCacheActivities } from './cache';
 import { callModel, type CallModelInput } from './model-call';
 import { postProcessItem, type PostProcessItemInput } from './post-process';
+import { QuotaGate } from './quota-gate';
 
 export type { CallModelInput, CallModelOutput } from './model-call';
 export type { PrepareBatchInput, PrepareBatchOutput } from './batch-input';
@@ -21,11 +22,14 @@ export interface ActivityDependencies {
   /** For activities that talk to other workflows (the cache owner). */
   temporal: Client;
   taskQueue: string;
+  /** A short hash of the Gemini API key: part of the quota scope, never the key itself. */
+  keyFingerprint?: string;
 }
 
 /** All activities, closed over their clients so tests can inject their own. */
 export function createActivities(deps: ActivityDependencies) {
   const results = deps.results;
+  const quota = new QuotaGate(deps.temporal, deps.taskQueue, deps.keyFingerprint ?? 'default');
   return {
     ...createCacheActivities(deps),
     async postProcessItem(input: PostProcessItemInput) {
@@ -35,7 +39,7 @@ export function createActivities(deps: ActivityDependencies) {
       return prepareBatchInput(input, deps.tasks, deps.defaultModel);
     },
     async callModel(input: CallModelInput) {
-      return callModel(input, deps.tasks, deps.gemini);
+      return callModel(input, deps.tasks, deps.gemini, quota);
     },
     /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */
     async recordSkippedItems(input: { batchId: string; items: Array<{ id: string; index: number }>; status: 'cancelled' | 'deadline_exceeded'; reason: string }): Promise<{ recorded: number }> {

@@ -10,6 +10,7 @@ import type { PartialState } from '../src/stages';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { judgeAnswer, type Judgement } from './answers';
 import { fullPrompt, partialPrompt, type PromptRequest } from './prompts';
+import type { QuotaGate } from './quota-gate';
 import { filterHits, metadataOf } from './safety';
 
 export interface CallModelInput {
@@ -71,10 +72,12 @@ function previousFailures(context: Context): FailedCall[] {
  * category), so Temporal's retry policy retries the transient ones; answers that arrived but are
  * unusable are returned as data for the item workflow's stage logic.
  */
-export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemini: GoogleGenAI): Promise<CallModelOutput> {
+export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemini: GoogleGenAI, quota?: QuotaGate): Promise<CallModelOutput> {
   const task = tasks.get(input.taskName);
   if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${input.taskName}" on this worker`, 'unknown_task');
   const context = Context.current();
+  const scope = quota?.scopeOf(input.model);
+  if (quota && scope) await quota.awaitClearance(scope, context);
   const started = Date.now();
   // Heartbeats carry the failures so far (see previousFailures) and let a cancellation in.
   const heartbeats = setInterval(() => context.heartbeat(previousFailures(context)), HEARTBEAT_INTERVAL_MS);
@@ -95,6 +98,7 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
     if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
     const info = classifyError(error, task.classifier);
     countCall(context, input.model, info.category);
+    if (info.isRateLimit && quota && scope) await reportRateLimit(quota, scope, info.suggestedWaitMs, context);
     const failures = [...previousFailures(context), { attempt: context.info.attempt, category: info.category, message: info.message, durationMs: Date.now() - started }];
     // Heartbeat details survive into the next attempt: that is how the final answer can list
     // every transient failure before it, although Temporal retried them out of the workflow's sight.
@@ -119,6 +123,15 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
     durationMs: Date.now() - started,
     ...judgement,
   };
+}
+
+/** Tells the scope's workflow; a failure to do so must not hide the 429 itself. */
+async function reportRateLimit(quota: QuotaGate, scope: string, suggestedWaitMs: number | undefined, context: Context): Promise<void> {
+  try {
+    await quota.reportRateLimit(scope, suggestedWaitMs);
+  } catch (error) {
+    context.log.warn('could not start the coordinated cooldown; this call still retries after its own delay', { scope, error: String(error) });
+  }
 }
 
 /** Prometheus (when the worker exports metrics): calls by outcome and tokens by kind, per model. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { GoogleGenAI } from '@google/genai';
 import { Client } from '@temporalio/client';
@@ -25,6 +26,13 @@ export interface BatchWorkerOptions {
    * server across every worker polling it. All workers of a queue must agree on it.
    */
   requestsPerMinute?: number;
+  /** A short hash of the API key (never the key): part of the 429-cooldown quota scope. */
+  keyFingerprint?: string;
+}
+
+/** A short, one-way name for an API key (or endpoint), safe for workflow ids and logs. */
+export function keyFingerprintOf(gemini: GeminiClientOptions): string {
+  return createHash('sha256').update(gemini.apiKey ?? gemini.baseUrl ?? 'none').digest('hex').slice(0, 10);
 }
 
 /** The two workers of a process: workflows and bookkeeping activities, and the rate-limited model calls. */
@@ -77,6 +85,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     defaultModel: options.defaultModel ?? process.env['BATCH_LLM_MODEL'] ?? DEFAULT_MODEL,
     temporal: new Client({ connection: options.connection, namespace: options.namespace }),
     taskQueue: options.taskQueue,
+    ...(options.keyFingerprint ? { keyFingerprint: options.keyFingerprint } : {}),
   });
   const { callModel, ...bookkeeping } = activities;
   const main = await Worker.create({
@@ -133,6 +142,7 @@ export async function connectBatchWorker(options: ConnectedWorkerOptions): Promi
       tasks: options.tasks,
       gemini: createGeminiClient(options.gemini),
       resultsDirectory: options.resultsDirectory,
+      keyFingerprint: keyFingerprintOf(options.gemini),
       ...(options.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: options.maxConcurrentActivities } : {}),
       ...(options.requestsPerMinute !== undefined ? { requestsPerMinute: options.requestsPerMinute } : {}),
     });

@@ -2,4 +2,5 @@
 export { batchWorkflow, itemWorkflowId } from './batch';
 export { itemWorkflow } from './item';
 export { cacheOwnerWorkflow } from './cache-owner';
+export { quotaScopeWorkflow } from './quota-scope';
 export { batchProgressQuery, itemStateQuery, cacheStateQuery } from './queries';
