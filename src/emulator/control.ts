@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { CachedContentResource } from './caches';
 import { invalidArgument, routeNotFound } from './errors';
 import { parseControlConfig } from './faults';
+import type { QuotaStats } from './quota';
 import type { EmulatorPatch } from './server';
 import type { RequestLogEntry } from './types';
 import { parseJson, sendJson } from './wire';
@@ -15,14 +16,17 @@ export interface ControlledEmulator {
   readonly inFlight: number;
   readonly maxInFlight: number;
   caches(): CachedContentResource[];
+  quotaStats(): QuotaStats;
+  admittedTimestamps(): number[];
   configure(patch: EmulatorPatch): void;
   reset(): void;
 }
 
 /**
- * `GET /_emulator/log` → `{entries, maxInFlight, inFlight}`; `GET /_emulator/caches` →
- * `{cachedContents}` (the unexpired ones); `POST /_emulator/config` with
- * `{latency?, faults?, seed?, safetyRatings?}`; `POST /_emulator/reset`. A responder cannot be set over HTTP.
+ * `GET /_emulator/log` → `{entries, maxInFlight, inFlight, quota}` (quota: the stats plus
+ * `admittedTimestamps`); `GET /_emulator/caches` → `{cachedContents}` (the unexpired ones);
+ * `POST /_emulator/config` with `{latency?, faults?, seed?, safetyRatings?, quota?}`;
+ * `POST /_emulator/reset`. A responder cannot be set over HTTP.
  */
 export function serveControl(
   emulator: ControlledEmulator,
@@ -32,7 +36,8 @@ export function serveControl(
   body: string,
 ): void {
   if (request.method === 'GET' && path === `${CONTROL_PREFIX}log`) {
-    sendJson(response, 200, { entries: emulator.log, maxInFlight: emulator.maxInFlight, inFlight: emulator.inFlight });
+    const quota = { ...emulator.quotaStats(), admittedTimestamps: emulator.admittedTimestamps() };
+    sendJson(response, 200, { entries: emulator.log, maxInFlight: emulator.maxInFlight, inFlight: emulator.inFlight, quota });
   } else if (request.method === 'GET' && path === `${CONTROL_PREFIX}caches`) {
     sendJson(response, 200, { cachedContents: emulator.caches() });
   } else if (request.method === 'POST' && path === `${CONTROL_PREFIX}config`) {

@@ -68,28 +68,40 @@ export function deadlineExceeded(): GoogleError {
   return googleError(504, 'DEADLINE_EXCEEDED', 'Deadline expired before operation could complete.');
 }
 
-function quotaViolation(quotaId: string, model: string): Record<string, unknown> {
+function quotaViolation(quotaId: string, model: string, quotaMetric = QUOTA_METRIC, limit = 10): Record<string, unknown> {
   return {
     '@type': `${RPC}QuotaFailure`,
     violations: [
       {
-        quotaMetric: QUOTA_METRIC,
+        quotaMetric,
         quotaId,
         quotaDimensions: { location: 'global', model },
-        quotaValue: '10',
+        quotaValue: String(limit),
       },
     ],
   };
 }
 
-function rateLimited(model: string, retryDelaySeconds: number): GoogleError {
-  const message =
-    `${QUOTA_HELP}\n* Quota exceeded for metric: ${QUOTA_METRIC}, limit: 10, model: ${model}\n` +
-    `Please retry in ${retryDelaySeconds}s.`;
-  return googleError(429, 'RESOURCE_EXHAUSTED', message, [
-    quotaViolation('GenerateRequestsPerMinutePerProjectPerModel-FreeTier', model),
-    { '@type': `${RPC}RetryInfo`, retryDelay: `${retryDelaySeconds}s` },
-  ]);
+/** A per-minute quota a 429 names; without `retryDelaySeconds` the answer carries no RetryInfo. */
+export interface RateLimitSpec {
+  model: string;
+  retryDelaySeconds: number | undefined;
+  quotaId: string;
+  quotaMetric: string;
+  limit: number;
+}
+
+/** The 429 RESOURCE_EXHAUSTED of a per-minute quota: QuotaFailure plus RetryInfo. */
+export function rateLimited({ model, retryDelaySeconds, quotaId, quotaMetric, limit }: RateLimitSpec): GoogleError {
+  const retry = retryDelaySeconds === undefined ? '' : `\nPlease retry in ${retryDelaySeconds}s.`;
+  const message = `${QUOTA_HELP}\n* Quota exceeded for metric: ${quotaMetric}, limit: ${limit}, model: ${model}${retry}`;
+  const violation = quotaViolation(quotaId, model, quotaMetric, limit);
+  return googleError(
+    429,
+    'RESOURCE_EXHAUSTED',
+    message,
+    retryDelaySeconds === undefined ? [violation] : [violation, { '@type': `${RPC}RetryInfo`, retryDelay: `${retryDelaySeconds}s` }],
+  );
 }
 
 function dailyQuotaExhausted(model: string): GoogleError {
@@ -121,7 +133,14 @@ export interface ErrorFaultContext {
 
 /** One table: error fault → the error Google sends for it. */
 export const errorForFault: Record<ErrorFaultKind, (context: ErrorFaultContext) => GoogleError> = {
-  rate_limit: ({ model, retryDelaySeconds }) => rateLimited(model, retryDelaySeconds),
+  rate_limit: ({ model, retryDelaySeconds }) =>
+    rateLimited({
+      model,
+      retryDelaySeconds,
+      quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier',
+      quotaMetric: QUOTA_METRIC,
+      limit: 10,
+    }),
   quota_exhausted: ({ model }) => dailyQuotaExhausted(model),
   unauthenticated: () => invalidApiKey(),
   permission_denied: () =>

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { quotaLimitsSchema } from './quota';
+import type { QuotaLimits } from './quota';
 import { blockReasonSchema, finishReasonSchema, safetyRatingsSchema } from './safety';
 import type { SafetyRatingSpec } from './safety';
 import { seededUnit } from './seeded';
@@ -153,6 +155,7 @@ export const controlConfigSchema = z
     faults: z.array(faultRuleSchema).optional(),
     seed: z.number().optional(),
     safetyRatings: safetyRatingsSchema.optional(),
+    quota: quotaLimitsSchema.optional(),
   })
   .strict();
 
@@ -161,9 +164,10 @@ export interface ControlConfig {
   faults?: FaultRule[];
   seed?: number;
   safetyRatings?: SafetyRatingSpec[];
+  quota?: QuotaLimits;
 }
 
-/** Validates fault/latency/seed/safety-rating settings; throws an Error naming each bad field. */
+/** Validates fault/latency/seed/safety-rating/quota settings; throws an Error naming each bad field. */
 export function parseControlConfig(input: unknown): ControlConfig {
   const result = controlConfigSchema.safeParse(input);
   if (!result.success) {

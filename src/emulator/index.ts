@@ -6,6 +6,7 @@ export type { EmulatorPatch } from './server';
 export { CACHE_ROUTES, FAULT_KINDS, FAULT_ROUTES } from './faults';
 export type { CacheRoute, FaultKind, FaultRoute, FaultRule } from './faults';
 export type { CachedContentResource } from './caches';
+export type { QuotaLimits, QuotaStats } from './quota';
 export type { EmulatedRequest, EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
 export { HARM_CATEGORIES, HARM_PROBABILITIES, KNOWN_BLOCK_REASONS, KNOWN_FINISH_REASONS } from './safety';
 export type { HarmCategory, HarmProbability, SafetyRatingSpec } from './safety';

@@ -11,6 +11,8 @@ import type { Exchange } from './exchange';
 import { FaultBook, parseControlConfig } from './faults';
 import type { CacheRoute, FaultRule } from './faults';
 import { describeAnswer, describeCacheCreate, describeRequest, isCacheRoute, newLogEntry, plannedStatus } from './log-entries';
+import { QuotaWindow, quotaExceeded } from './quota';
+import type { QuotaLimits, QuotaStats } from './quota';
 import { answerText, defaultResponder } from './responder';
 import { countTokensOf, emulatedRequest, readGenerateRequest } from './request';
 import type { GenerateRequestView } from './request';
@@ -50,6 +52,8 @@ export interface EmulatorPatch {
   seed?: number;
   /** The ratings of normal candidates; `[]` omits them. */
   safetyRatings?: SafetyRatingSpec[];
+  /** Replaces both per-minute limits; `{}` lifts them. The window's history stays. */
+  quota?: QuotaLimits;
 }
 
 /**
@@ -63,6 +67,8 @@ export class GeminiEmulator {
   /** Cache route attempts, keyed by route and item key. */
   private readonly cacheAttempts = new Map<string, number>();
   private readonly cacheStore: CacheStore;
+  private readonly quota = new QuotaWindow();
+  private readonly now: () => number;
   private readonly sockets = new Set<Socket>();
   private readonly exchanges = new Set<Exchange>();
   private faults: FaultBook;
@@ -82,19 +88,21 @@ export class GeminiEmulator {
   ) {
     this.url = url;
     this.faults = new FaultBook([]);
+    this.now = options.now ?? Date.now;
     this.cacheStore = new CacheStore({
-      now: options.now ?? Date.now,
+      now: this.now,
       minTokens: options.minCacheTokens ?? DEFAULT_MIN_CACHE_TOKENS,
       minTokensByModel: options.minCacheTokensByModel ?? {},
       unknownNames: options.unknownCachedContent ?? 'accept',
     });
-    const { latency, faults, responder, seed, safetyRatings } = options;
+    const { latency, faults, responder, seed, safetyRatings, quota } = options;
     this.configure({
       ...(latency === undefined ? {} : { latency }),
       ...(faults === undefined ? {} : { faults }),
       ...(responder === undefined ? {} : { responder }),
       ...(seed === undefined ? {} : { seed }),
       ...(safetyRatings === undefined ? {} : { safetyRatings }),
+      ...(quota === undefined ? {} : { quota }),
     });
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -142,29 +150,42 @@ export class GeminiEmulator {
     return this.peak;
   }
 
-  /** Replaces the given settings; new fault rules start unspent. Throws on invalid rules or ratings. */
+  /** Replaces the given settings; new fault rules start unspent. Throws on invalid rules, ratings or quota. */
   configure(patch: EmulatorPatch): void {
-    const { latency, faults, seed, safetyRatings } = parseControlConfig({
+    const { latency, faults, seed, safetyRatings, quota } = parseControlConfig({
       latency: patch.latency,
       faults: patch.faults,
       seed: patch.seed,
       safetyRatings: patch.safetyRatings,
+      quota: patch.quota,
     });
     if (latency !== undefined) this.latency = latency;
     if (faults !== undefined) this.faults = new FaultBook(faults);
     if (seed !== undefined) this.seed = seed;
     if (safetyRatings !== undefined) this.safetyRatings = safetyRatings;
+    if (quota !== undefined) this.quota.setLimits(quota);
     if (patch.responder !== undefined) this.responder = patch.responder;
   }
 
-  /** Clears the log, attempt counters, maxInFlight and caches, and revives spent fault rules. */
+  /** Clears the log, attempt counters, maxInFlight, caches and the quota window, and revives spent fault rules. */
   reset(): void {
     this.entries = [];
+    this.quota.clear();
     this.attempts.clear();
     this.cacheAttempts.clear();
     this.cacheStore.clear();
     this.peak = this.current;
     this.faults.resetSpent();
+  }
+
+  /** Quota counts since start or the last reset, and what the 60 s window holds now. */
+  quotaStats(): QuotaStats {
+    return this.quota.stats(this.now());
+  }
+
+  /** When each generateContent request the quota admitted arrived (ms, by the `now` clock), oldest first. */
+  admittedTimestamps(): number[] {
+    return this.quota.admittedTimestamps();
   }
 
   /** The generateContent log entries, optionally only those whose item key has a prefix. */
@@ -307,12 +328,16 @@ export class GeminiEmulator {
           ? this.faults.select({ route: 'generateContent', model: call.model, itemKey, attempt, seed: this.seed })
           : undefined;
       entry.fault = rule?.fault;
-      entry.status = plannedStatus(rejection, rule?.fault);
+      // Only requests the model would serve count against the quota: not refused ones, not faulted ones.
+      const overQuota = rejection === undefined && rule === undefined ? this.quota.admit(this.now(), entry.promptTokens) : undefined;
+      const refusal = rejection ?? (overQuota === undefined ? undefined : quotaExceeded(call.model, overQuota));
+      if (overQuota !== undefined) entry.quotaRejected = true;
+      entry.status = plannedStatus(refusal, rule?.fault);
       const jitter = seededUnit('latency', this.seed, itemKey ?? '', attempt);
       if (!(await pause(exchange, this.latency.baseMs + jitter * this.latency.jitterMs))) {
         markCancelled(exchange, entry);
-      } else if (rejection !== undefined || typeof view === 'string') {
-        finish(exchange, entry, rejection ?? invalidArgument(String(view)));
+      } else if (refusal !== undefined || typeof view === 'string') {
+        finish(exchange, entry, refusal ?? invalidArgument(String(view)));
       } else if (rule !== undefined && isErrorFault(rule.fault)) {
         const context = { model: call.model, retryDelaySeconds: rule.retryDelaySeconds ?? 1 };
         finish(exchange, entry, errorForFault[rule.fault](context));

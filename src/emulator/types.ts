@@ -1,4 +1,5 @@
 import type { CacheRoute, FaultKind, FaultRule } from './faults';
+import type { QuotaLimits } from './quota';
 import type { SafetyRatingSpec } from './safety';
 
 /** Fixed delay plus seeded jitter, uniform in [0, jitterMs], applied before every API answer. */
@@ -39,7 +40,10 @@ export interface EmulatorOptions {
   modelVersion?: string;
   /** When set, any other API key is answered like Google answers an invalid key. */
   requiredApiKey?: string;
-  /** The clock caches expire by (ms since the epoch); default `Date.now`. Expiry is checked on every access. */
+  /**
+   * The clock caches expire by and the quota window slides on (ms since the epoch); default
+   * `Date.now`. Expiry is checked on every access.
+   */
   now?: () => number;
   /** Fewest tokens a cache may hold; default 1024. */
   minCacheTokens?: number;
@@ -56,6 +60,11 @@ export interface EmulatorOptions {
    * `[]` omits `safetyRatings`, as real 2.5+ answers often do. Default: four NEGLIGIBLE ratings.
    */
   safetyRatings?: SafetyRatingSpec[];
+  /**
+   * Per-minute limits on generateContent over a sliding 60 s window of admitted requests (by the
+   * `now` clock); a request over a limit is answered 429 like Google's. Omitted = unlimited.
+   */
+  quota?: QuotaLimits;
 }
 
 /** One request as the emulator saw it; pushed on arrival, completed when the exchange ends. */
@@ -91,4 +100,6 @@ export interface RequestLogEntry {
   finishReason?: string;
   /** generateContent answered 200 with a blocked prompt: `promptFeedback.blockReason`. */
   blockReason?: string;
+  /** generateContent answered 429 by the emulator's per-minute quota (not by a fault rule). */
+  quotaRejected?: boolean;
 }
