@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { priceFor, usageCost } from '../src/pricing';
 import { FileResultStore } from '../src/results';
 import type { BatchSummary } from '../src/schemas';
 import type { cacheOwnerWorkflow } from '../workflows/cache-owner';
-import { startTestStack, uniqueName, type RunningWorker, type TestStack } from './helpers/stack';
+import { uniqueName, useStackWithWorker, type TestStack } from './helpers/stack';
 
 function records(count: number): Array<{ id: string }> {
   return Array.from({ length: count }, (_, index) => ({ id: `r${index}` }));
 }
 
 describe('Gemini context caching', () => {
-  let stack: TestStack;
-  let worker: RunningWorker;
-  const taskQueue = uniqueName('tq');
-  before(async () => {
-    stack = await startTestStack();
-    worker = await stack.startWorker(taskQueue);
-  });
-  after(async () => {
-    await worker?.stop();
-    await stack?.teardown();
-  });
+  let stack!: TestStack;
+  const taskQueue = useStackWithWorker((started) => (stack = started));
 
   const creations = () => stack.emulator.cacheOperations('cacheCreate').filter((entry) => entry.status === 200).length;
 

@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { once } from 'node:events';
 import type { ItemResult } from '../src/schemas';
 import { runCli, spawnCli } from './helpers/cli';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './helpers/ports';
 
 describe('the batch-llm command line', () => {
   test('every command answers --help with its usage', async () => {

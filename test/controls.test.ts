@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { RequestLogEntry } from '../src/emulator';
 import { FileResultStore } from '../src/results';
 import type { BatchSummary } from '../src/schemas';
 import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../workflows/queries';
 import { runCli } from './helpers/cli';
-import { startTestStack, uniqueName, type RunningWorker, type TestStack } from './helpers/stack';
+import { uniqueName, useStackWithWorker, type TestStack } from './helpers/stack';
 
 function records(count: number): Array<{ id: string }> {
   return Array.from({ length: count }, (_, index) => ({ id: `r${String(index).padStart(2, '0')}` }));
@@ -35,17 +35,8 @@ async function eventually(check: () => boolean): Promise<void> {
 }
 
 describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fast, budgets', () => {
-  let stack: TestStack;
-  let worker: RunningWorker;
-  const taskQueue = uniqueName('tq');
-  before(async () => {
-    stack = await startTestStack({ latency: { baseMs: 200, jitterMs: 0 } });
-    worker = await stack.startWorker(taskQueue);
-  });
-  after(async () => {
-    await worker?.stop();
-    await stack?.teardown();
-  });
+  let stack!: TestStack;
+  const taskQueue = useStackWithWorker((started) => (stack = started), { latency: { baseMs: 200, jitterMs: 0 } });
 
   async function start(count: number, extra: Record<string, unknown> = {}) {
     const batchId = uniqueName('ctl');

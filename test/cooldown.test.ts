@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { FileResultStore } from '../src/results';
 import { quotaScopeQuery } from '../workflows/quota-scope';
-import { startTestStack, uniqueName, type RunningWorker, type TestStack } from './helpers/stack';
+import { uniqueName, useStackWithWorker, type TestStack } from './helpers/stack';
 
 describe('coordinated 429 cooldown', () => {
-  let stack: TestStack;
-  let worker: RunningWorker;
-  const taskQueue = uniqueName('tq');
-  before(async () => {
-    stack = await startTestStack({ latency: { baseMs: 100, jitterMs: 0 } });
-    worker = await stack.startWorker(taskQueue);
-  });
-  after(async () => {
-    await worker?.stop();
-    await stack?.teardown();
-  });
+  let stack!: TestStack;
+  const taskQueue = useStackWithWorker((started) => (stack = started), { latency: { baseMs: 100, jitterMs: 0 } });
 
   test('a 429 storm: one cooldown for the whole scope, no call starts during it, no stage advances, the batch completes', async () => {
     const batchId = uniqueName('storm');

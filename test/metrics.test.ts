@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from './helpers/ports';
 import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The value of the first sample of `name` whose labels include all of `labels`. */
 function sample(metrics: string, name: string, labels: Record<string, string>): number | undefined {

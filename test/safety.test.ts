@@ -11,23 +11,14 @@ import { postProcessItem } from '../activities/post-process';
 import { FileResultStore } from '../src/results';
 import { TaskRegistry, type AnyTask } from '../src/tasks/registry';
 import type { BatchSummary, ItemResult } from '../src/schemas';
-import { startTestStack, uniqueName, type RunningWorker, type TestStack } from './helpers/stack';
+import { startTestStack, uniqueName, useStackWithWorker, type TestStack } from './helpers/stack';
 
 const HOOK_DIRECTORY = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-hooks-'));
 process.env['BATCH_LLM_TEST_HOOK_DIR'] = HOOK_DIRECTORY;
 
 describe('safety ratings, response metadata, content filtering and post-processing', () => {
-  let stack: TestStack;
-  let worker: RunningWorker;
-  const taskQueue = uniqueName('tq');
-  before(async () => {
-    stack = await startTestStack();
-    worker = await stack.startWorker(taskQueue);
-  });
-  after(async () => {
-    await worker?.stop();
-    await stack?.teardown();
-  });
+  let stack!: TestStack;
+  const taskQueue = useStackWithWorker((started) => (stack = started));
 
   async function run(taskName: string, records: Array<Record<string, unknown>>, faults: (batchId: string) => FaultRule[] = () => []) {
     const batchId = uniqueName(taskName);

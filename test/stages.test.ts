@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { countTextTokens } from '../src/emulator';
 import { FileResultStore } from '../src/results';
 import type { ItemResult } from '../src/schemas';
-import { startTestStack, uniqueName, type TestStack, type RunningWorker } from './helpers/stack';
+import { uniqueName, useStackWithWorker, type TestStack } from './helpers/stack';
 
 const PRODUCT = {
   id: 'kettle',
@@ -13,17 +13,8 @@ const PRODUCT = {
 };
 
 describe('the item stage machine', () => {
-  let stack: TestStack;
-  let worker: RunningWorker;
-  const taskQueue = uniqueName('tq');
-  before(async () => {
-    stack = await startTestStack();
-    worker = await stack.startWorker(taskQueue);
-  });
-  after(async () => {
-    await worker?.stop();
-    await stack?.teardown();
-  });
+  let stack!: TestStack;
+  const taskQueue = useStackWithWorker((started) => (stack = started));
 
   async function runOne(faults: Parameters<TestStack['emulator']['configure']>[0]['faults'], options: Record<string, unknown> = {}, taskName = 'test-echo', record: Record<string, unknown> = { id: 'x' }) {
     const batchId = uniqueName('stage');

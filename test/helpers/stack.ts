@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { after, before } from 'node:test';
 import { DefaultLogger, Runtime, type NativeConnection } from '@temporalio/worker';
 import { BatchClient } from '../../src/client/batch-client';
 import { GeminiEmulator, type EmulatorOptions } from '../../src/emulator';
@@ -112,4 +113,24 @@ export async function startTestStack(emulatorOptions: EmulatorOptions = {}): Pro
       rmSync(resultsDirectory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Registers before/after hooks for the enclosing suite: one stack and one in-process worker on a
+ * fresh task queue (returned). `assign` receives the stack once it is up.
+ */
+export function useStackWithWorker(assign: (stack: TestStack) => void, emulatorOptions: EmulatorOptions = {}): string {
+  const taskQueue = uniqueName('tq');
+  let stack: TestStack | undefined;
+  let worker: RunningWorker | undefined;
+  before(async () => {
+    stack = await startTestStack(emulatorOptions);
+    worker = await stack.startWorker(taskQueue);
+    assign(stack);
+  });
+  after(async () => {
+    await worker?.stop();
+    await stack?.teardown();
+  });
+  return taskQueue;
 }
