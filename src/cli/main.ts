@@ -1,5 +1,6 @@
 /** The `batch-llm` command line. */
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { Runtime, type LogLevel } from '@temporalio/worker';
+import { BatchLlmLogger } from '../logging';
 import { InputError } from '../input';
 import { UsageError } from './args';
 import {
@@ -55,6 +56,7 @@ function mainHelp(): string {
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
+
 /**
  * Worker and SDK logs (INFO for `worker`, WARN for the interactive commands; BATCH_LLM_LOG_LEVEL
  * overrides) and, with BATCH_LLM_METRICS_PORT, a Prometheus endpoint with Temporal's runtime
@@ -66,7 +68,7 @@ function installRuntime(defaultLevel: LogLevel): void {
   const metricsPort = process.env['BATCH_LLM_METRICS_PORT'];
   if (metricsPort !== undefined && !/^\d{1,5}$/.test(metricsPort)) throw new Error(`BATCH_LLM_METRICS_PORT must be a port number, got "${metricsPort}"`);
   Runtime.install({
-    logger: new DefaultLogger(level),
+    logger: new BatchLlmLogger(level),
     ...(metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}`, countersTotalSuffix: true } } } } : {}),
   });
 }

@@ -2,6 +2,7 @@ import type { BatchProgress, BatchSummary } from '../schemas';
 
 /** One line of live progress: done/total, rate, ETA, tokens, counts by status and category. */
 export function formatProgress(progress: BatchProgress, elapsedMs: number): string {
+  if (progress.total === 0 && !progress.done) return 'preparing: checking the input on a worker…';
   const done = progress.succeeded + progress.failed + progress.blocked + progress.filtered;
   const fraction = progress.total > 0 ? done / progress.total : 0;
   const width = 24;

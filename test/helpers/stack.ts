@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { after, before } from 'node:test';
-import { DefaultLogger, Runtime, type NativeConnection } from '@temporalio/worker';
+import { Runtime, type NativeConnection } from '@temporalio/worker';
+import { BatchLlmLogger } from '../../src/logging';
 import { BatchClient } from '../../src/client/batch-client';
 import { GeminiEmulator, type EmulatorOptions } from '../../src/emulator';
 import { createGeminiClient } from '../../src/gemini';
@@ -19,7 +20,7 @@ import { createBatchWorker, type BatchWorker } from '../../src/worker';
 import { spawnCli } from './cli';
 
 // Worker chatter hides test output; warnings and errors still show.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+Runtime.install({ logger: new BatchLlmLogger('WARN') });
 
 // Tests must never inherit a real key or endpoint.
 for (const name of ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GEMINI_BASE_URL']) delete process.env[name];
