@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { INPUT_PAGE_SIZE } from '../src/constants';
 import { ApplicationFailure } from '@temporalio/common';
 import { findDuplicateIds, InputError, parseJsonlItems, type InputProblem } from '../src/input';
 import { describeZodError, type StagePlan, type WorkItem } from '../src/schemas';
@@ -14,12 +15,16 @@ export interface PrepareBatchInput {
   items?: WorkItem[] | undefined;
   modelOverride?: string | undefined;
   cacheOverride?: CacheOverride | undefined;
+  /** Files with more items than this are read by page; smaller ones come back whole. */
+  pageSize?: number | undefined;
 }
 
 export interface PrepareBatchOutput {
-  /** Items read from `inputFile`; absent for inline input. */
+  /** Items read from `inputFile` when they fit one page; absent for inline input and big files (read by page). */
   items?: WorkItem[];
   itemCount: number;
+  /** Identifies the validated file's content, so a page read later can tell if it changed. */
+  inputVersion?: string;
   /** The model items will use: batch override, else the task's, else the worker default. */
   model: string;
   /** The task's own stage plan, when it declares one. */
@@ -72,12 +77,13 @@ export async function prepareBatchInput(
     throw ApplicationFailure.nonRetryable(`task "${task.name}": ${(error as Error).message}`, 'invalid_input');
   }
   return {
+    ...(input.inputFile !== undefined ? { inputVersion: await fileVersion(input.inputFile) } : {}),
     ...(cachePlan ? { cachePlan } : {}),
     traits: {
       postProcess: task.postProcess !== undefined,
       ...(task.safetyRetry ? { safetyRetryTemperature: task.safetyRetry.temperature } : {}),
     },
-    ...(input.inputFile !== undefined ? { items } : {}),
+    ...(input.inputFile !== undefined && items.length <= (input.pageSize ?? INPUT_PAGE_SIZE) ? { items } : {}),
     itemCount: items.length,
     model,
     ...(task.stagePlan ? { stagePlan: task.stagePlan } : {}),
@@ -96,6 +102,28 @@ export function checkItemsAgainstTask(task: AnyTask, items: readonly WorkItem[],
     }
   }
   return problems;
+}
+
+export interface ReadInputPageInput {
+  inputFile: string;
+  inputVersion: string;
+  offset: number;
+  limit: number;
+}
+
+/** One page of an input file that prepareBatch already validated (and that has not changed since). */
+export async function readInputPage(input: ReadInputPageInput): Promise<WorkItem[]> {
+  const version = await fileVersion(input.inputFile);
+  if (version !== input.inputVersion) {
+    throw ApplicationFailure.nonRetryable(`the input file ${input.inputFile} changed after the batch checked it; start a new batch`, 'invalid_input');
+  }
+  const { items } = parseJsonlItems(await readInputFile(input.inputFile), input.inputFile);
+  return items.slice(input.offset, input.offset + input.limit);
+}
+
+async function fileVersion(file: string): Promise<string> {
+  const details = await stat(file);
+  return `${details.size}:${details.mtimeMs}`;
 }
 
 async function readInputFile(file: string): Promise<string> {

@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { FileResultStore } from '../src/results';
 import type { ItemResult } from '../src/schemas';
 import type { TaskRegistry } from '../src/tasks/registry';
-import { prepareBatchInput, type PrepareBatchInput } from './batch-input';
+import { prepareBatchInput, readInputPage, type PrepareBatchInput, type ReadInputPageInput } from './batch-input';
 import { createCacheActivities } from './cache';
 import { callModel, type CallModelInput } from './model-call';
 import { postProcessItem, type PostProcessItemInput } from './post-process';
@@ -37,6 +37,9 @@ export function createActivities(deps: ActivityDependencies) {
     },
     async prepareBatch(input: PrepareBatchInput) {
       return prepareBatchInput(input, deps.tasks, deps.defaultModel);
+    },
+    async readInputPage(input: ReadInputPageInput) {
+      return readInputPage(input);
     },
     async callModel(input: CallModelInput) {
       return callModel(input, deps.tasks, deps.gemini, quota);

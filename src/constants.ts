@@ -31,3 +31,6 @@ export const DEFAULT_CONCURRENCY = 10;
 export function modelCallsTaskQueue(taskQueue: string): string {
   return `${taskQueue}-model-calls`;
 }
+
+/** Items per page when a batch reads a big input file as it goes (keeps payloads far below 2 MB). */
+export const INPUT_PAGE_SIZE = 500;

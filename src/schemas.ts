@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CATEGORIES } from './errors/categories';
-import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_MAX_MODEL_CALLS } from './constants';
+import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_MAX_MODEL_CALLS, INPUT_PAGE_SIZE } from './constants';
 import { CacheOverrideSchema } from './caching/spec';
 import { PriceTableSchema } from './pricing';
 
@@ -98,6 +98,8 @@ export const BatchInputSchema = z
     /** …or a JSONL file readable by the workers (absolute path). */
     inputFile: z.string().min(1).optional(),
     concurrency: z.number().int().min(1).max(10_000).default(DEFAULT_CONCURRENCY),
+    /** A big inputFile is read this many items at a time, as they are dispatched. */
+    inputPageSize: z.number().int().min(1).max(5_000).default(INPUT_PAGE_SIZE),
     /** No item starts after this moment (ISO time); the ones not started end `deadline_exceeded`. */
     deadline: z.iso.datetime({ offset: true }).optional(),
     /** Dispatch stops once the batch has used this many tokens (input + output + thoughts)… */

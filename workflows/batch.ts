@@ -27,12 +27,45 @@ export function itemWorkflowId(batchId: string, itemId: string): string {
   return `${batchId}/${itemId}`;
 }
 
-const { prepareBatch, acquireCache, releaseCache, recordSkippedItems } = proxyActivities<BatchActivities>({
+const { prepareBatch, readInputPage, acquireCache, releaseCache, recordSkippedItems } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
 type ItemCache = NonNullable<ItemWorkflowInput['cache']>;
+
+/**
+ * The batch's items: inline or small ones in memory; a big input file read page by page as items
+ * are dispatched, so no payload (and no history event) carries the whole input.
+ */
+class ItemSource {
+  private page: WorkItem[] = [];
+  private pageStart = 0;
+
+  constructor(
+    private readonly inMemory: WorkItem[] | undefined,
+    private readonly inputFile: string | undefined,
+    private readonly inputVersion: string | undefined,
+    readonly length: number,
+    private readonly pageSize: number,
+  ) {}
+
+  async at(index: number): Promise<WorkItem> {
+    if (this.inMemory) return this.inMemory[index] as WorkItem;
+    if (index < this.pageStart || index >= this.pageStart + this.page.length) {
+      this.pageStart = index;
+      this.page = await readInputPage({ inputFile: this.inputFile ?? '', inputVersion: this.inputVersion ?? '', offset: index, limit: this.pageSize });
+    }
+    return this.page[index - this.pageStart] as WorkItem;
+  }
+
+  /** Every item from `index` on (for recording the ones a stopped batch never started). */
+  async from(index: number): Promise<WorkItem[]> {
+    const rest: WorkItem[] = [];
+    for (let position = index; position < this.length; position += 1) rest.push(await this.at(position));
+    return rest;
+  }
+}
 
 /** Keeps each activity payload small when many items end unstarted. */
 const SKIPPED_PER_ACTIVITY = 1000;
@@ -77,8 +110,9 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
     items: input.items,
     modelOverride: input.options.model,
     cacheOverride: input.options.cache,
+    pageSize: input.inputPageSize,
   });
-  const items: WorkItem[] = prepared.items ?? input.items ?? [];
+  const items = new ItemSource(prepared.items ?? input.items, input.inputFile, prepared.inputVersion, prepared.itemCount, input.inputPageSize);
   progress = { ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency), control };
   const price = priceFor(prepared.model, input.options.prices);
 
@@ -142,7 +176,7 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
         await condition(ready);
       }
       if (control.stop) break;
-      const item = items[next++] as WorkItem;
+      const item = await items.at(next++);
       running += 1;
       markStarted(progress);
       // Awaited collectively below through `running`; runItem never rejects.
@@ -151,7 +185,7 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
     if (next < items.length) {
       // Items that never started still get exactly one terminal status.
       const status = control.stop?.kind === 'deadline' ? 'deadline_exceeded' : 'cancelled';
-      const skipped = items.slice(next).map(({ id, index }) => ({ id, index }));
+      const skipped = (await items.from(next)).map(({ id, index }) => ({ id, index }));
       for (let start = 0; start < skipped.length; start += SKIPPED_PER_ACTIVITY) {
         await recordSkippedItems({ batchId: input.batchId, items: skipped.slice(start, start + SKIPPED_PER_ACTIVITY), status, reason: control.stop?.reason ?? 'not started' });
       }
