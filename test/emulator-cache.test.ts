@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiError, GoogleGenAI } from '@google/genai';
-import { countTextTokens, GeminiEmulator } from '../src/emulator';
-import type { EmulatorOptions } from '../src/emulator';
+import { countTextTokens } from '../src/emulator';
+import { withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
 delete process.env.GOOGLE_API_KEY;
@@ -23,18 +23,7 @@ function manualClock(): { now: () => number; advance: (seconds: number) => void 
   return { now: () => current, advance: (seconds) => (current += seconds * 1000) };
 }
 
-function clientFor(emulator: GeminiEmulator, apiVersion = 'v1beta'): GoogleGenAI {
-  return new GoogleGenAI({ apiKey: 'test-key', apiVersion, httpOptions: { baseUrl: emulator.url } });
-}
 
-async function withEmulator(options: EmulatorOptions, run: (emulator: GeminiEmulator, ai: GoogleGenAI) => Promise<void>): Promise<void> {
-  const emulator = await GeminiEmulator.start(options);
-  try {
-    await run(emulator, clientFor(emulator));
-  } finally {
-    await emulator.stop();
-  }
-}
 
 async function apiErrorOf(promise: Promise<unknown>): Promise<{ status: number; message: string; rpcStatus: string }> {
   try {

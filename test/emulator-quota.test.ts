@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ApiError, GoogleGenAI } from '@google/genai';
+import { ApiError } from '@google/genai';
 import { GeminiEmulator } from '../src/emulator';
-import type { EmulatorOptions, QuotaStats } from '../src/emulator';
+import type { QuotaStats } from '../src/emulator';
+import { withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
 delete process.env.GOOGLE_API_KEY;
@@ -17,14 +18,6 @@ function manualClock(): { now: () => number; advance: (ms: number) => void } {
   return { now: () => current, advance: (ms) => (current += ms) };
 }
 
-async function withEmulator(options: EmulatorOptions, run: (emulator: GeminiEmulator, ai: GoogleGenAI) => Promise<void>): Promise<void> {
-  const emulator = await GeminiEmulator.start(options);
-  try {
-    await run(emulator, new GoogleGenAI({ apiKey: 'test-key', apiVersion: 'v1beta', httpOptions: { baseUrl: emulator.url } }));
-  } finally {
-    await emulator.stop();
-  }
-}
 
 /** A call of exactly `tokens` emulator tokens (four characters each), optionally tagged with an item key. */
 function call(tokens: number, itemKey?: string) {

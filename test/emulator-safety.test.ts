@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { GoogleGenAI } from '@google/genai';
 import type { GenerateContentParameters } from '@google/genai';
 import { z } from 'zod';
 import { GeminiEmulator } from '../src/emulator';
-import type { EmulatorOptions, SafetyRatingSpec } from '../src/emulator';
+import type { SafetyRatingSpec } from '../src/emulator';
+import { withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
 delete process.env.GOOGLE_API_KEY;
@@ -27,14 +27,6 @@ const HATE_MEDIUM: SafetyRatingSpec[] = [
   { category: 'HARM_CATEGORY_CIVIC_INTEGRITY', probability: 'LOW' },
 ];
 
-async function withEmulator(options: EmulatorOptions, run: (emulator: GeminiEmulator, ai: GoogleGenAI) => Promise<void>): Promise<void> {
-  const emulator = await GeminiEmulator.start(options);
-  try {
-    await run(emulator, new GoogleGenAI({ apiKey: 'test-key', apiVersion: 'v1beta', httpOptions: { baseUrl: emulator.url } }));
-  } finally {
-    await emulator.stop();
-  }
-}
 
 function itemCall(itemKey: string): GenerateContentParameters {
   return {

@@ -4,7 +4,8 @@ import { ApiError, GoogleGenAI, Type } from '@google/genai';
 import type { GenerateContentParameters } from '@google/genai';
 import { z } from 'zod';
 import { countTextTokens, GeminiEmulator, synthesizeFromSchema } from '../src/emulator';
-import type { EmulatorOptions, FaultKind } from '../src/emulator';
+import type { FaultKind } from '../src/emulator';
+import { clientFor, withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
 delete process.env.GOOGLE_API_KEY;
@@ -32,18 +33,7 @@ const Review = z.object({
 });
 const reviewJsonSchema = z.toJSONSchema(Review, { reused: 'ref' });
 
-function clientFor(emulator: GeminiEmulator, apiKey = 'test-key'): GoogleGenAI {
-  return new GoogleGenAI({ apiKey, apiVersion: 'v1beta', httpOptions: { baseUrl: emulator.url } });
-}
 
-async function withEmulator(options: EmulatorOptions, run: (emulator: GeminiEmulator, ai: GoogleGenAI) => Promise<void>): Promise<void> {
-  const emulator = await GeminiEmulator.start(options);
-  try {
-    await run(emulator, clientFor(emulator));
-  } finally {
-    await emulator.stop();
-  }
-}
 
 function itemCall(itemKey: string | undefined, extra: Partial<GenerateContentParameters['config']> = {}): GenerateContentParameters {
   return {
@@ -265,11 +255,11 @@ describe('faults', () => {
 
   test('unauthenticated carries API_KEY_INVALID, as does a wrong key when requiredApiKey is set; no key is a 403', async () => {
     await withEmulator({ requiredApiKey: 'right-key' }, async (emulator) => {
-      const wrong = await apiErrorOf(clientFor(emulator, 'wrong-key').models.generateContent(itemCall('a')));
+      const wrong = await apiErrorOf(clientFor(emulator, { apiKey: 'wrong-key' }).models.generateContent(itemCall('a')));
       assert.equal(wrong.status, 400);
       assert.equal(wrong.body.error.message, 'API key not valid. Please pass a valid API key.');
       assert.match(JSON.stringify(wrong.body.error.details), /"reason":"API_KEY_INVALID"/);
-      const right = await clientFor(emulator, 'right-key').models.generateContent(itemCall('a'));
+      const right = await clientFor(emulator, { apiKey: 'right-key' }).models.generateContent(itemCall('a'));
       assert.ok(right.text);
       const response = await fetch(`${emulator.url}/v1beta/models/${MODEL}:generateContent`, {
         method: 'POST',
