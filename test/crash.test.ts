@@ -24,15 +24,15 @@ describe('a worker process killed mid-batch', () => {
       records: Array.from({ length: total }, (_, index) => ({ id: `r${index}` })),
       batchId,
       concurrency: 6,
-      // A killed worker's in-flight calls are retried once their start-to-close timeout passes.
+      // A killed worker's in-flight calls are retried once their heartbeats stop (5 s).
       options: { callTimeoutMs: 2_000 },
     });
 
-    // Kill it once some items are done and others are in flight.
+    // Kill it once some items are done and model calls are in flight (the moment both hold).
     let doneAtKill = 0;
-    while (doneAtKill < 12) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      doneAtKill = (await batchClient.progress(batchId)).succeeded;
+    while (doneAtKill < 12 || stack.emulator.inFlight === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (doneAtKill < 12) doneAtKill = (await batchClient.progress(batchId)).succeeded;
     }
     const inFlightAtKill = stack.emulator.inFlight;
     worker.kill('SIGKILL');
