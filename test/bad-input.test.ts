@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { runCli } from './helpers/cli';
 import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
 
@@ -18,6 +18,19 @@ describe('bad input is refused before anything starts', () => {
   after(async () => {
     await stack?.teardown();
   });
+
+  /** Starts a batch workflow directly and returns the failure it must end with (the activity's, when one raised it). */
+  async function failedBatch(taskQueue: string, args: { batchId: string } & Record<string, unknown>): Promise<ApplicationFailure> {
+    const handle = await stack.client.workflow.start('batchWorkflow', { workflowId: args.batchId, taskQueue, args: [args] });
+    const error = await handle.result().then(
+      () => assert.fail('the batch should fail'),
+      (failure: unknown) => failure,
+    );
+    assert.ok(error instanceof WorkflowFailedError);
+    const cause = error.cause instanceof ActivityFailure ? error.cause.cause : error.cause;
+    assert.ok(cause instanceof ApplicationFailure, String(cause));
+    return cause;
+  }
 
   async function workflowsOfBatch(batchId: string): Promise<string[]> {
     const ids: string[] = [];
@@ -62,18 +75,7 @@ describe('bad input is refused before anything starts', () => {
     const worker = await stack.startWorker(taskQueue);
     try {
       const batchId = uniqueName('unknown-task');
-      const handle = await stack.client.workflow.start('batchWorkflow', {
-        workflowId: batchId,
-        taskQueue,
-        args: [{ batchId, taskName: 'no-such-task', items: [{ id: 'a', index: 0, data: { id: 'a' } }] }],
-      });
-      const error = await handle.result().then(
-        () => assert.fail('the batch should fail'),
-        (failure: unknown) => failure,
-      );
-      assert.ok(error instanceof WorkflowFailedError);
-      const cause = error.cause?.cause ?? error.cause;
-      assert.ok(cause instanceof ApplicationFailure, String(cause));
+      const cause = await failedBatch(taskQueue, { batchId, taskName: 'no-such-task', items: [{ id: 'a', index: 0, data: { id: 'a' } }] });
       assert.equal(cause.type, 'unknown_task');
       assert.match(cause.message, /unknown task "no-such-task"; this worker knows: demo-enrichment, test-buggy, test-cached, test-cached-docs, test-cached-small, test-echo, test-lenient, test-post, test-raw, test-safety, test-safety-retry\. Register it with `batch-llm worker --tasks <module>`/);
       assert.deepEqual(await workflowsOfBatch(batchId), [batchId], 'no item workflow was started');
@@ -89,18 +91,7 @@ describe('bad input is refused before anything starts', () => {
       const file = path.join(directory, 'missing-description.jsonl');
       writeFileSync(file, ['{"id":"p1","name":"Kettle","description":"Boils water."}', '', '{"id":"p2","name":"Lamp"}'].join('\n'));
       const batchId = uniqueName('item-schema');
-      const handle = await stack.client.workflow.start('batchWorkflow', {
-        workflowId: batchId,
-        taskQueue,
-        args: [{ batchId, taskName: 'demo-enrichment', inputFile: file }],
-      });
-      const error = await handle.result().then(
-        () => assert.fail('the batch should fail'),
-        (failure: unknown) => failure,
-      );
-      assert.ok(error instanceof WorkflowFailedError);
-      const cause = error.cause?.cause;
-      assert.ok(cause instanceof ApplicationFailure, String(cause));
+      const cause = await failedBatch(taskQueue, { batchId, taskName: 'demo-enrichment', inputFile: file });
       assert.equal(cause.type, 'invalid_input');
       assert.match(cause.message, /line 3, item "p2", field "description"/);
       assert.deepEqual(await workflowsOfBatch(batchId), [batchId]);
@@ -114,19 +105,9 @@ describe('bad input is refused before anything starts', () => {
     const worker = await stack.startWorker(taskQueue);
     try {
       const batchId = uniqueName('bad-schema');
-      const handle = await stack.client.workflow.start('batchWorkflow', {
-        workflowId: batchId,
-        taskQueue,
-        args: [{ batchId, taskName: 'test-echo', items: [{ id: 'a', index: 0, data: {} }], concurrency: 0 }],
-      });
-      const error = await handle.result().then(
-        () => assert.fail('the batch should fail'),
-        (failure: unknown) => failure,
-      );
-      assert.ok(error instanceof WorkflowFailedError);
-      assert.ok(error.cause instanceof ApplicationFailure);
-      assert.equal(error.cause.type, 'invalid_input');
-      assert.match(error.cause.message, /concurrency/);
+      const cause = await failedBatch(taskQueue, { batchId, taskName: 'test-echo', items: [{ id: 'a', index: 0, data: {} }], concurrency: 0 });
+      assert.equal(cause.type, 'invalid_input');
+      assert.match(cause.message, /concurrency/);
     } finally {
       await worker.stop();
     }
