@@ -47,8 +47,9 @@ export function createActivities(deps: ActivityDependencies) {
     /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */
     async recordSkippedItems(input: { batchId: string; items: Array<{ id: string; index: number }>; status: 'cancelled' | 'deadline_exceeded'; reason: string }): Promise<{ recorded: number }> {
       const now = new Date().toISOString();
-      for (const item of input.items) {
-        await results.write({
+      await results.writeMany(
+        input.batchId,
+        input.items.map((item) => ({
           batchId: input.batchId,
           itemId: item.id,
           index: item.index,
@@ -62,13 +63,13 @@ export function createActivities(deps: ActivityDependencies) {
           startedAt: now,
           finishedAt: now,
           durationMs: 0,
-        });
-      }
+        })),
+      );
       return { recorded: input.items.length };
     },
     /** Writes the item's full record to the results store; idempotent by item id. */
     async recordItemResult(result: ItemResult): Promise<{ location: string }> {
-      const location = await deps.results.write(result);
+      const { location } = await deps.results.write(result);
       Context.current().log.info('item result recorded', { batchId: result.batchId, itemId: result.itemId, status: result.status });
       return { location };
     },

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { FileResultStore } from '../src/results';
+import type { PostProcessLedger } from '../src/results';
 import type { CallMetadata, WorkItem } from '../src/schemas';
 import type { PostProcessDecision } from '../src/tasks/task';
 import type { TaskRegistry } from '../src/tasks/registry';
@@ -18,7 +18,7 @@ export interface PostProcessItemInput {
  * item id, and a retry (worker died after the hook, before Temporal heard) returns the record
  * instead of running the hook again.
  */
-export async function postProcessItem(input: PostProcessItemInput, tasks: TaskRegistry, store: FileResultStore): Promise<PostProcessDecision> {
+export async function postProcessItem(input: PostProcessItemInput, tasks: TaskRegistry, store: PostProcessLedger): Promise<PostProcessDecision> {
   const recorded = await store.readPostProcessed<PostProcessDecision>(input.batchId, input.item.id);
   if (recorded) return recorded;
   const task = tasks.get(input.taskName);

@@ -1,22 +1,167 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { withFileLock } from './file-lock';
+import { finishOrderJsonl, indexLines, inputOrderJsonl, readCompleteLines, resultLine } from './results-jsonl';
 import type { ItemResult } from './schemas';
 
+/** What a write did: where the records are, and how many of them were new. */
+export interface RecordedResults {
+  location: string;
+  added: number;
+}
+
 /**
- * Results written as items finish: one JSON file per item under `<dir>/<batchId>/items/`, written
- * atomically (temp file + rename), so a retried or replayed write replaces instead of duplicating.
- * The directory must be shared by all workers and the CLI (a local disk in dev; a shared volume
- * in a multi-machine deployment).
+ * Where activities put finished items' records. Both writes must be idempotent by (batchId,
+ * itemId): Temporal retries an activity whose worker died after the write but before the server
+ * heard, so the same record arrives again. `FileResultStore` is the built-in sink; a database or
+ * object-store sink implements these two methods (e.g. an upsert keyed by batch and item id).
  */
-export class FileResultStore {
+export interface ResultSink {
+  /** Records one finished item; a record already there for its item id is kept. */
+  write(result: ItemResult): Promise<RecordedResults>;
+  /** Records many items of one batch (the ones a stopped batch never started) in one go. */
+  writeMany(batchId: string, results: readonly ItemResult[]): Promise<RecordedResults>;
+}
+
+/** The post-processing hooks' ledger: a completed hook's decision, by item. */
+export interface PostProcessLedger {
+  readPostProcessed<T>(batchId: string, itemId: string): Promise<T | undefined>;
+  writePostProcessed(batchId: string, itemId: string, decision: unknown): Promise<string>;
+}
+
+/** Past this many unindexed bytes the writer indexes them asynchronously instead of under the lock. */
+const LOCKED_CATCH_UP_BYTES = 1 << 20;
+/** Batches whose item ids a writer keeps in memory; an evicted batch is indexed from its file again. */
+const INDEXED_BATCHES = 16;
+
+/** `input`: by the items' position in the input; `finish`: as the items finished (the file's own order). */
+export const RESULT_ORDERS = ['input', 'finish'] as const;
+export type ResultOrder = (typeof RESULT_ORDERS)[number];
+
+/** The item ids already in a batch's results file, and how far into the file they were read. */
+interface BatchIndex {
+  ids: Set<string>;
+  indexedBytes: number;
+  inode: number;
+  catchingUp?: Promise<void>;
+}
+
+/**
+ * The results of a batch in one JSONL file on the worker's disk, `<dir>/<batchId>/results.jsonl`,
+ * one line per item, appended as items finish.
+ *
+ * Exactly one line per item id, whatever retries and crashes do: each append takes a lock shared by
+ * the processes of the machine (`results.jsonl.lock`), first reads what others appended since this
+ * process last looked, cuts a torn last line (an append cut short by a crash), and appends only the
+ * ids not in the file yet. A later write for an id already there is a no-op — first write wins:
+ * results are written once an item has ended, so a second write is a retry carrying the same record.
+ * Readers also drop duplicate ids and a torn last line.
+ */
+export class FileResultStore implements ResultSink, PostProcessLedger {
+  private readonly indexes = new Map<string, BatchIndex>();
+
   constructor(readonly directory: string) {}
 
-  batchDirectory(batchId: string): string {
-    return path.join(this.directory, batchId, 'items');
+  /** The batch's results file. */
+  resultsFile(batchId: string): string {
+    return path.join(this.directory, batchId, 'results.jsonl');
   }
 
-  async write(result: ItemResult): Promise<string> {
-    return writeAtomically(this.batchDirectory(result.batchId), result.itemId, result);
+  async write(result: ItemResult): Promise<RecordedResults> {
+    return this.writeMany(result.batchId, [result]);
+  }
+
+  async writeMany(batchId: string, results: readonly ItemResult[]): Promise<RecordedResults> {
+    const stranger = results.find((result) => result.batchId !== batchId);
+    if (stranger) throw new Error(`writeMany for batch "${batchId}" got item "${stranger.itemId}" of batch "${stranger.batchId}"`);
+    const file = this.resultsFile(batchId);
+    for (;;) {
+      const added = await withFileLock(`${file}.lock`, () => this.appendLocked(batchId, file, results));
+      if (added !== 'behind') return { location: file, added };
+      await this.catchUp(batchId, file);
+    }
+  }
+
+  /** Under the lock, synchronously: index what others appended, cut a torn line, append the new ids. */
+  private appendLocked(batchId: string, file: string, results: readonly ItemResult[]): number | 'behind' {
+    const index = this.indexOf(batchId);
+    const descriptor = openSync(file, 'a+');
+    try {
+      const { size, ino } = fstatSync(descriptor);
+      if (ino !== index.inode || size < index.indexedBytes) resetIndex(index, ino); // replaced or emptied behind our back
+      if (size - index.indexedBytes > LOCKED_CATCH_UP_BYTES) return 'behind';
+      if (size > index.indexedBytes) {
+        const unindexed = Buffer.alloc(size - index.indexedBytes);
+        readFully(descriptor, unindexed, index.indexedBytes);
+        index.indexedBytes += indexLines(index.ids, unindexed);
+        if (index.indexedBytes < size) ftruncateSync(descriptor, index.indexedBytes);
+      }
+      const lines = new Map<string, string>();
+      for (const result of results) if (!index.ids.has(result.itemId) && !lines.has(result.itemId)) lines.set(result.itemId, resultLine(result));
+      if (lines.size === 0) return 0;
+      const bytes = Buffer.from([...lines.values()].join(''));
+      writeFully(descriptor, bytes);
+      index.indexedBytes += bytes.length;
+      for (const itemId of lines.keys()) index.ids.add(itemId);
+      return lines.size;
+    } finally {
+      closeSync(descriptor);
+    }
+  }
+
+  /** Indexes a large unread part of the file (a restarted worker's first write) without holding the lock. */
+  private async catchUp(batchId: string, file: string): Promise<void> {
+    const index = this.indexOf(batchId);
+    index.catchingUp ??= (async () => {
+      const handle = await open(file, 'r');
+      try {
+        for (;;) {
+          const { size, ino } = await handle.stat();
+          if (ino !== index.inode || size < index.indexedBytes) resetIndex(index, ino);
+          if (size - index.indexedBytes <= LOCKED_CATCH_UP_BYTES) return;
+          const from = index.indexedBytes;
+          const chunk = await readCompleteLines(handle, from, size);
+          if (!chunk) return;
+          // A locked append may have moved the index meanwhile: then this chunk is stale, read again.
+          if (index.indexedBytes === from && index.inode === ino) index.indexedBytes += indexLines(index.ids, chunk);
+        }
+      } finally {
+        await handle.close();
+      }
+    })().finally(() => delete index.catchingUp);
+    await index.catchingUp;
+  }
+
+  private indexOf(batchId: string): BatchIndex {
+    let index = this.indexes.get(batchId);
+    if (index) this.indexes.delete(batchId); // re-inserted last: the map is in least-recently-used order
+    index ??= { ids: new Set(), indexedBytes: 0, inode: -1 };
+    this.indexes.set(batchId, index);
+    for (const [oldest] of this.indexes) {
+      if (this.indexes.size <= INDEXED_BATCHES) break;
+      this.indexes.delete(oldest);
+    }
+    return index;
+  }
+
+  /**
+   * The batch's results as JSONL, in chunks of whole lines, one line per item (its first):
+   * `finish` streams the file as written — the order items finished — holding only the ids seen;
+   * `input` sorts by `index` and holds each line's position, not the line.
+   */
+  async *jsonl(batchId: string, order: ResultOrder = 'input'): AsyncGenerator<Buffer> {
+    const file = this.resultsFile(batchId);
+    yield* order === 'finish' ? finishOrderJsonl(file) : inputOrderJsonl(file);
+  }
+
+  /** All results of a batch, one per item, in input order. */
+  async readAll(batchId: string): Promise<ItemResult[]> {
+    const results: ItemResult[] = [];
+    for await (const chunk of this.jsonl(batchId, 'finish')) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) results.push(JSON.parse(line) as ItemResult);
+    }
+    return results.sort((a, b) => a.index - b.index);
   }
 
   /** The recorded decision of an item's post-processing hook, if it has completed. */
@@ -37,24 +182,24 @@ export class FileResultStore {
   private postProcessDirectory(batchId: string): string {
     return path.join(this.directory, batchId, 'post-processed');
   }
+}
 
-  /** All results of a batch, in input order. */
-  async readAll(batchId: string): Promise<ItemResult[]> {
-    const directory = this.batchDirectory(batchId);
-    let names: string[];
-    try {
-      names = await readdir(directory);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    const results = await Promise.all(
-      names
-        .filter((name) => name.endsWith('.json'))
-        .map(async (name) => JSON.parse(await readFile(path.join(directory, name), 'utf8')) as ItemResult),
-    );
-    return results.sort((a, b) => a.index - b.index);
+function resetIndex(index: BatchIndex, inode: number): void {
+  index.ids.clear();
+  index.indexedBytes = 0;
+  index.inode = inode;
+}
+
+function readFully(descriptor: number, buffer: Buffer, position: number): void {
+  for (let done = 0; done < buffer.length; ) {
+    const read = readSync(descriptor, buffer, done, buffer.length - done, position + done);
+    if (read === 0) throw new Error('results file shrank while locked');
+    done += read;
   }
+}
+
+function writeFully(descriptor: number, bytes: Buffer): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(descriptor, bytes, done);
 }
 
 async function writeAtomically(directory: string, itemId: string, value: unknown): Promise<string> {

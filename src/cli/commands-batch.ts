@@ -1,9 +1,12 @@
 /** Batch commands: start, status, results. They talk to Temporal as a client only. */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { z } from 'zod';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { BatchClient } from '../client/batch-client';
 import { DEFAULT_CONCURRENCY } from '../constants';
-import { FileResultStore } from '../results';
+import { FileResultStore, RESULT_ORDERS } from '../results';
 import { dryRun } from './dry-run';
 import { BatchIdSchema, type BatchControlState, type ItemOptions } from '../schemas';
 import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../../workflows/queries';
@@ -156,14 +159,15 @@ export async function runStatus(argv: string[]): Promise<number> {
   }
 }
 
-const resultsOptions = { out: { type: 'string', short: 'o' }, 'results-dir': { type: 'string' } } as const;
+const resultsOptions = { out: { type: 'string', short: 'o' }, 'results-dir': { type: 'string' }, order: { type: 'string' } } as const;
 export const resultsSpec = {
   name: 'results',
-  summary: 'export the results of a batch as JSONL, in input order',
-  usage: 'batch-llm results BATCH_ID [--out results.jsonl]',
+  summary: 'export the results of a batch as JSONL, one line per item',
+  usage: 'batch-llm results BATCH_ID [--out results.jsonl] [--order input|finish]',
   options: resultsOptions,
   optionHelp: [
     ['-o, --out FILE', 'write to FILE (default: standard output)'],
+    ['--order input|finish', 'input: in input order (default); finish: as the items finished, streamed from the file (fastest, constant memory)'],
     ['--results-dir DIR', 'the workers\' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)'],
   ],
 } satisfies CommandSpec<typeof resultsOptions>;
@@ -172,14 +176,21 @@ export async function runResults(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(resultsSpec, argv);
   if (values.help) return printHelp(resultsSpec);
   const batchId = batchIdArgument(positionals, 'results');
+  const order = flagValue('order', z.enum(RESULT_ORDERS), values.order ?? 'input');
   const directory = resultsDirectoryOf(values['results-dir']);
-  const results = await new FileResultStore(directory).readAll(batchId);
-  if (results.length === 0) throw new UsageError(`no results for batch "${batchId}" under ${directory} (wrong --results-dir, or nothing has finished yet)`);
+  const chunks = new FileResultStore(directory).jsonl(batchId, order);
+  const first = await chunks.next();
+  if (first.done) throw new UsageError(`no results for batch "${batchId}" under ${directory} (wrong --results-dir, or nothing has finished yet)`);
   const stream = values.out ? createWriteStream(values.out) : process.stdout;
-  for (const result of results) stream.write(`${JSON.stringify(result)}\n`);
+  let count = 0;
+  for (let chunk: IteratorResult<Buffer> = first; !chunk.done; chunk = await chunks.next()) {
+    for (let at = chunk.value.indexOf(10); at !== -1; at = chunk.value.indexOf(10, at + 1)) count++;
+    // Waits while the stream is full, so a big export never piles up in memory.
+    if (!stream.write(chunk.value)) await once(stream, 'drain');
+  }
   if (values.out) {
-    await new Promise<void>((resolve, reject) => (stream as NodeJS.WritableStream).end(() => resolve()).on?.('error', reject));
-    process.stderr.write(`Wrote ${results.length} results to ${values.out}\n`);
+    await finished((stream as WriteStream).end());
+    process.stderr.write(`Wrote ${count} results to ${values.out}\n`);
   }
   return 0;
 }
