@@ -9,6 +9,7 @@ import { createCacheActivities } from './cache';
 import { callModel, type CallModelInput } from './model-call';
 import { postProcessItem, type PostProcessItemInput } from './post-process';
 import { QuotaGate } from './quota-gate';
+import type { AdmissionLimits } from '../workflows/admission';
 
 export type { CallModelInput, CallModelOutput } from './model-call';
 export type { PrepareBatchInput, PrepareBatchOutput } from './batch-input';
@@ -24,12 +25,14 @@ export interface ActivityDependencies {
   taskQueue: string;
   /** A short hash of the Gemini API key: part of the quota scope, never the key itself. */
   keyFingerprint?: string;
+  /** RPM/TPM of each quota scope; without them only the 429 cooldown is coordinated. */
+  limits?: AdmissionLimits;
 }
 
 /** All activities, closed over their clients so tests can inject their own. */
 export function createActivities(deps: ActivityDependencies) {
   const results = deps.results;
-  const quota = new QuotaGate(deps.temporal, deps.taskQueue, deps.keyFingerprint ?? 'default');
+  const quota = new QuotaGate(deps.temporal, deps.taskQueue, deps.keyFingerprint ?? 'default', deps.limits);
   return {
     ...createCacheActivities(deps),
     async postProcessItem(input: PostProcessItemInput) {

@@ -43,6 +43,8 @@ export type CallModelOutput = {
   /** Transient failures Temporal retried before this answer (as recorded by heartbeats). */
   previousFailures: FailedCall[];
   durationMs: number;
+  /** Time spent waiting for the quota scope (admission or a 429 cooldown) before the call. */
+  admissionWaitMs?: number;
 } & Judgement;
 
 const HEARTBEAT_INTERVAL_MS = 1_000;
@@ -77,15 +79,34 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${input.taskName}" on this worker`, 'unknown_task');
   const context = Context.current();
   const scope = quota?.scopeOf(input.model);
-  if (quota && scope) await quota.awaitClearance(scope, context);
-  const started = Date.now();
+  const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
+  let started = Date.now();
+  const failure = async (error: unknown): Promise<ApplicationFailure | CancelledFailure> => {
+    if (context.cancellationSignal.aborted) return new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
+    const info = classifyError(error, task.classifier);
+    countCall(context, input.model, info.category);
+    if (info.isRateLimit && quota && scope) await reportRateLimit(quota, scope, info.suggestedWaitMs, context);
+    const failures = [...previousFailures(context), { attempt: context.info.attempt, category: info.category, message: info.message, durationMs: Date.now() - started }];
+    // Heartbeat details survive into the next attempt: that is how the final answer can list
+    // every transient failure before it, although Temporal retried them out of the workflow's sight.
+    if (info.retryable) context.heartbeat(failures);
+    return toApplicationFailure(info, failures, error);
+  };
+  let request: PromptRequest;
+  try {
+    request = input.mode === 'partial' && input.partial ? partialPrompt(task, input.item, input.partial) : fullPrompt(task, input.item, cachedContent !== undefined);
+  } catch (error) {
+    throw await failure(error);
+  }
+  const promptChars = request.prompt.length + (request.systemInstruction?.length ?? 0);
+  const estimatedTokens = quota ? quota.estimateTokens(input.model, promptChars, cachedContent) : 0;
+  const admissionWaitMs = quota && scope ? await quota.awaitClearance(scope, context, estimatedTokens) : 0;
+  started = Date.now();
   // Heartbeats carry the failures so far (see previousFailures) and let a cancellation in.
   const heartbeats = setInterval(() => context.heartbeat(previousFailures(context)), HEARTBEAT_INTERVAL_MS);
   let response: GenerateContentResponse;
   try {
     context.heartbeat(previousFailures(context));
-    const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
-    const request = input.mode === 'partial' && input.partial ? partialPrompt(task, input.item, input.partial) : fullPrompt(task, input.item, cachedContent !== undefined);
     response = await gemini.models.generateContent({
       model: input.model,
       contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
@@ -95,19 +116,12 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
       },
     });
   } catch (error) {
-    if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
-    const info = classifyError(error, task.classifier);
-    countCall(context, input.model, info.category);
-    if (info.isRateLimit && quota && scope) await reportRateLimit(quota, scope, info.suggestedWaitMs, context);
-    const failures = [...previousFailures(context), { attempt: context.info.attempt, category: info.category, message: info.message, durationMs: Date.now() - started }];
-    // Heartbeat details survive into the next attempt: that is how the final answer can list
-    // every transient failure before it, although Temporal retried them out of the workflow's sight.
-    if (info.retryable) context.heartbeat(failures);
-    throw toApplicationFailure(info, failures, error);
+    throw await failure(error);
   } finally {
     clearInterval(heartbeats);
   }
   const usage = usageOf(response);
+  if (quota && scope) quota.settle(scope, input.model, { promptChars, estimatedTokens, inputTokens: usage.inputTokens, cachedTokens: usage.cachedTokens, cachedContent });
   const metadata = metadataOf(response, usage);
   const judgement = judgeAnswer(task, response, input.mode === 'partial' ? input.partial : undefined);
   countCall(context, input.model, judgement.kind === 'ok' ? 'ok' : judgement.category, usage);
@@ -121,6 +135,7 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
     activityAttempt: context.info.attempt,
     previousFailures: previousFailures(context),
     durationMs: Date.now() - started,
+    ...(admissionWaitMs >= 1 ? { admissionWaitMs } : {}),
     ...judgement,
   };
 }

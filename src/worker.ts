@@ -9,6 +9,7 @@ import { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } fr
 import { connectionOptions, type TemporalConfig } from './temporal/config';
 import { FileResultStore } from './results';
 import type { TaskRegistry } from './tasks/registry';
+import type { AdmissionLimits } from '../workflows/admission';
 
 export interface BatchWorkerOptions {
   connection: NativeConnection;
@@ -22,10 +23,12 @@ export interface BatchWorkerOptions {
   maxConcurrentActivities?: number;
   maxConcurrentWorkflowTasks?: number;
   /**
-   * Requests per minute for the whole quota scope (this task queue), enforced by the Temporal
-   * server across every worker polling it. All workers of a queue must agree on it.
+   * Requests per minute for the whole quota scope (task queue, model and API key), enforced
+   * across every worker process by the scope's workflow. All workers of a queue must agree on it.
    */
   requestsPerMinute?: number;
+  /** Input tokens per minute for the whole quota scope, like requestsPerMinute. */
+  tokensPerMinute?: number;
   /** A short hash of the API key (never the key): part of the 429-cooldown quota scope. */
   keyFingerprint?: string;
 }
@@ -75,7 +78,7 @@ const quietBundlerLogger = {
 
 /**
  * A worker serving batch and item workflows and their activities on one task queue, and the
- * model calls on its companion queue (rate-limited when requestsPerMinute is set).
+ * model calls on its companion queue (admitted under the quota scope's RPM/TPM when set).
  */
 export async function createBatchWorker(options: BatchWorkerOptions): Promise<BatchWorker> {
   const activities = createActivities({
@@ -86,6 +89,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     temporal: new Client({ connection: options.connection, namespace: options.namespace }),
     taskQueue: options.taskQueue,
     ...(options.keyFingerprint ? { keyFingerprint: options.keyFingerprint } : {}),
+    limits: admissionLimits(options),
   });
   const { callModel, ...bookkeeping } = activities;
   const main = await Worker.create({
@@ -98,14 +102,12 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     // Items are short workflows; a larger cache avoids replaying them from history.
     maxCachedWorkflows: 2000,
   });
-  const requestsPerMinute = options.requestsPerMinute ?? rpmFromEnv();
   const modelCalls = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: modelCallsTaskQueue(options.taskQueue),
     activities: { callModel },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
-    ...(requestsPerMinute !== undefined ? { maxTaskQueueActivitiesPerSecond: requestsPerMinute / 60 } : {}),
     // Heartbeats bring cancellations (item deadline, batch cancel) to in-flight model calls:
     // flush them often enough that an aborted request stops within a couple of seconds.
     maxHeartbeatThrottleInterval: '2 seconds',
@@ -114,12 +116,19 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
   return new BatchWorker(main, modelCalls);
 }
 
-function rpmFromEnv(): number | undefined {
-  const value = process.env['BATCH_LLM_RPM'];
+/** RPM and TPM from the options, else from BATCH_LLM_RPM / BATCH_LLM_TPM. */
+function admissionLimits(options: Pick<BatchWorkerOptions, 'requestsPerMinute' | 'tokensPerMinute'>): AdmissionLimits {
+  const requestsPerMinute = options.requestsPerMinute ?? perMinuteFromEnv('BATCH_LLM_RPM', 'requests');
+  const tokensPerMinute = options.tokensPerMinute ?? perMinuteFromEnv('BATCH_LLM_TPM', 'input tokens');
+  return { ...(requestsPerMinute !== undefined ? { requestsPerMinute } : {}), ...(tokensPerMinute !== undefined ? { tokensPerMinute } : {}) };
+}
+
+function perMinuteFromEnv(name: string, what: string): number | undefined {
+  const value = process.env[name];
   if (!value) return undefined;
-  const rpm = Number(value);
-  if (!Number.isFinite(rpm) || rpm <= 0) throw new Error(`BATCH_LLM_RPM must be a positive number of requests per minute, got "${value}"`);
-  return rpm;
+  const limit = Number(value);
+  if (!Number.isFinite(limit) || limit <= 0) throw new Error(`${name} must be a positive number of ${what} per minute, got "${value}"`);
+  return limit;
 }
 
 export interface ConnectedWorkerOptions {
@@ -129,6 +138,7 @@ export interface ConnectedWorkerOptions {
   resultsDirectory: string;
   maxConcurrentActivities?: number;
   requestsPerMinute?: number;
+  tokensPerMinute?: number;
 }
 
 /** Connects to Temporal and creates a batch worker from configuration: what `worker`, `dev` and `demo` run. */
@@ -145,6 +155,7 @@ export async function connectBatchWorker(options: ConnectedWorkerOptions): Promi
       keyFingerprint: keyFingerprintOf(options.gemini),
       ...(options.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: options.maxConcurrentActivities } : {}),
       ...(options.requestsPerMinute !== undefined ? { requestsPerMinute: options.requestsPerMinute } : {}),
+      ...(options.tokensPerMinute !== undefined ? { tokensPerMinute: options.tokensPerMinute } : {}),
     });
     const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${describeGeminiTarget(options.gemini)}; tasks: ${options.tasks.names().join(', ')}`;
     return { worker, connection, banner };

@@ -71,6 +71,8 @@ type Input = ReturnType<typeof ItemWorkflowInputSchema.parse>;
 
 /** See callModel's heartbeat: cancellations arrive within about 80 % of this. */
 const CALL_HEARTBEAT_TIMEOUT_MS = 5_000;
+/** How long a model call may wait for its quota scope before it starts. */
+const ADMISSION_ALLOWANCE_MS = 10 * 60_000;
 
 /**
  * One work item through its stage plan: validation failures move to the next stage (full or
@@ -314,10 +316,11 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
     attemptOf(failure.attempt, { durationMs: failure.durationMs, usage: emptyUsage(), outcome: failure.category, message: failure.message });
 
   const { callModel } = proxyActivities<BatchActivities>({
-    // Model calls have a task queue of their own: the server rate-limits it across workers.
+    // Model calls have a task queue of their own, so workers can size their slots apart.
     taskQueue: modelCallsTaskQueue(workflowInfo().taskQueue),
-    // The SDK aborts a hung request at callTimeoutMs; Temporal's timeout is the backstop.
-    startToCloseTimeout: input.options.callTimeoutMs + 5_000,
+    // The SDK aborts a hung request at callTimeoutMs; Temporal's timeout is the backstop. The
+    // call may first wait for its quota scope (admission, 429 cooldown), heartbeating.
+    startToCloseTimeout: input.options.callTimeoutMs + ADMISSION_ALLOWANCE_MS + 5_000,
     // callModel heartbeats while it waits: a dead worker is noticed in seconds, and a
     // cancellation (deadline, batch cancel) reaches the request promptly.
     heartbeatTimeout: CALL_HEARTBEAT_TIMEOUT_MS,

@@ -39,6 +39,7 @@ const startOptions = {
   'output-tokens': { type: 'string' },
   'latency-ms': { type: 'string' },
   rpm: { type: 'string' },
+  tpm: { type: 'string' },
 } as const;
 export const startSpec = {
   name: 'start',
@@ -60,6 +61,7 @@ export const startSpec = {
     ['--output-tokens N', 'dry run: assumed answer length (default 150 tokens)'],
     ['--latency-ms N', 'dry run: assumed call latency (default 2000)'],
     ['--rpm N', 'dry run: the requests-per-minute limit the workers run with'],
+    ['--tpm N', 'dry run: the input-tokens-per-minute limit the workers run with'],
   ],
 } satisfies CommandSpec<typeof startOptions>;
 
@@ -83,6 +85,7 @@ export async function runStart(argv: string[]): Promise<number> {
       model: values.model,
       concurrency: values.concurrency ? flagValue('concurrency', PositiveInt, values.concurrency) : DEFAULT_CONCURRENCY,
       requestsPerMinute: values.rpm ? flagValue('rpm', PositiveInt, values.rpm) : undefined,
+      tokensPerMinute: values.tpm ? flagValue('tpm', PositiveInt, values.tpm) : undefined,
       sample: flagValue('sample', PositiveInt, values.sample ?? '50'),
       outputTokens: flagValue('output-tokens', PositiveInt, values['output-tokens'] ?? '150'),
       latencyMs: flagValue('latency-ms', PositiveInt, values['latency-ms'] ?? '2000'),

@@ -129,6 +129,7 @@ const workerOptions = {
   'results-dir': { type: 'string' },
   'max-concurrent-calls': { type: 'string' },
   rpm: { type: 'string' },
+  tpm: { type: 'string' },
 } as const;
 export const workerSpec = {
   name: 'worker',
@@ -139,7 +140,8 @@ export const workerSpec = {
     ['--tasks MODULE', 'register the tasks a module exports (repeatable; built-in demo-enrichment is always there)'],
     ['--results-dir DIR', 'where item results are written (default BATCH_LLM_RESULTS_DIR or .batch-llm/results; share it between workers)'],
     ['--max-concurrent-calls N', 'model calls this process runs at once (default 200)'],
-    ['--rpm N', 'model calls per minute for the whole task queue, enforced by the Temporal server across all workers (or BATCH_LLM_RPM; give every worker the same value)'],
+    ['--rpm N', 'model calls per minute per quota scope (task queue, model, API key), across all workers (or BATCH_LLM_RPM; give every worker the same value)'],
+    ['--tpm N', 'input tokens per minute per quota scope, across all workers (or BATCH_LLM_TPM)'],
     ['env', 'TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_TLS_CERT/KEY/CA, TEMPORAL_API_KEY, GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL'],
   ],
 } satisfies CommandSpec<typeof workerOptions>;
@@ -154,6 +156,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     resultsDirectory: resultsDirectoryOf(values['results-dir']),
     ...(values['max-concurrent-calls'] ? { maxConcurrentActivities: flagValue('max-concurrent-calls', PositiveInt, values['max-concurrent-calls']) } : {}),
     ...(values.rpm ? { requestsPerMinute: flagValue('rpm', PositiveInt, values.rpm) } : {}),
+    ...(values.tpm ? { tokensPerMinute: flagValue('tpm', PositiveInt, values.tpm) } : {}),
   });
   err(banner);
   const running = worker.run();

@@ -18,6 +18,7 @@ export interface DryRunOptions {
   model?: string | undefined;
   concurrency: number;
   requestsPerMinute?: number | undefined;
+  tokensPerMinute?: number | undefined;
   /** How many prompts to send to countTokens (evenly spaced over the input). */
   sample: number;
   /** Assumed answer length and call latency, for the estimate. */
@@ -69,7 +70,9 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     ? usageCost({ inputTokens: estimatedInputTokens, outputTokens: estimatedOutputTokens, cachedTokens: 0, thoughtsTokens: 0 }, price)
     : undefined;
   const byConcurrency = (options.concurrency * 1000) / options.latencyMs;
-  const callsPerSecond = options.requestsPerMinute ? Math.min(byConcurrency, options.requestsPerMinute / 60) : byConcurrency;
+  const byRequests = options.requestsPerMinute ? options.requestsPerMinute / 60 : Infinity;
+  const byTokens = options.tokensPerMinute && averagePromptTokens > 0 ? options.tokensPerMinute / 60 / averagePromptTokens : Infinity;
+  const callsPerSecond = Math.min(byConcurrency, byRequests, byTokens);
   const estimatedSeconds = items.length / callsPerSecond;
   const report: DryRunReport = {
     items: items.length,
@@ -87,7 +90,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (countTokens on ${sampled.length} of ${items.length} prompts, model ${model})`,
     `  estimated tokens: ${estimatedInputTokens} in, ${estimatedOutputTokens} out (assuming ${options.outputTokens} per answer)`,
     `  estimated cost: ${estimatedCostUsd !== undefined ? `$${estimatedCostUsd.toFixed(4)}` : `unknown (no price for ${model})`}${task.cache ? ' before context-cache savings' : ''}`,
-    `  estimated time: ${estimatedSeconds.toFixed(1)} s at concurrency ${options.concurrency}${options.requestsPerMinute ? ` and ${options.requestsPerMinute} rpm` : ''}, assuming ${options.latencyMs} ms per call`,
+    `  estimated time: ${estimatedSeconds.toFixed(1)} s at concurrency ${options.concurrency}${options.requestsPerMinute ? ` and ${options.requestsPerMinute} rpm` : ''}${options.tokensPerMinute ? ` and ${options.tokensPerMinute} tpm` : ''}, assuming ${options.latencyMs} ms per call`,
   ];
   return report;
 }
