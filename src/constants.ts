@@ -34,3 +34,9 @@ export function modelCallsTaskQueue(taskQueue: string): string {
 
 /** Items per page when a batch reads a big input file as it goes (keeps payloads far below 2 MB). */
 export const INPUT_PAGE_SIZE = 500;
+
+/**
+ * A batch run continues as new past this many history events. Draining the items in flight
+ * adds a few events per item, so a run stays well under 10,000 even at concurrency 500.
+ */
+export const DEFAULT_HISTORY_EVENTS_PER_RUN = 7_000;

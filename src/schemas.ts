@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CATEGORIES } from './errors/categories';
-import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_MAX_MODEL_CALLS, INPUT_PAGE_SIZE } from './constants';
+import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_HISTORY_EVENTS_PER_RUN, DEFAULT_MAX_MODEL_CALLS, INPUT_PAGE_SIZE } from './constants';
 import { CacheOverrideSchema } from './caching/spec';
 import { PriceTableSchema } from './pricing';
 
@@ -106,6 +106,11 @@ export const BatchInputSchema = z
     maxTokens: z.number().int().positive().optional(),
     /** …or spent this many (estimated) dollars. Overshoot is bounded by the items in flight. */
     maxCostUsd: z.number().positive().optional(),
+    /**
+     * The batch workflow continues as new once its run's history passes this many events (it
+     * stops dispatching, lets the items in flight finish, and carries its counters over).
+     */
+    historyEventsPerRun: z.number().int().min(200).max(40_000).default(DEFAULT_HISTORY_EVENTS_PER_RUN),
     /** The first item that ends with one of these categories stops the batch (cancelling the rest). */
     failFast: z.array(ErrorCategorySchema).default(['authentication', 'permission_denied', 'quota_exhausted']),
     options: ItemOptionsSchema.default({ maxModelCalls: DEFAULT_MAX_MODEL_CALLS, callTimeoutMs: DEFAULT_CALL_TIMEOUT_MS }),
@@ -296,6 +301,10 @@ export interface BatchProgress {
   startedAt: string;
   done: boolean;
   control: BatchControlState;
+  /** Runs of the batch workflow so far: it continues as new to keep each history bounded. */
+  runs: number;
+  /** Events of the longest finished run's history (0 until the first continue-as-new). */
+  largestRunEvents: number;
 }
 
 /** Why a batch stopped dispatching before its last item. */

@@ -2,7 +2,9 @@ import {
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowFailure,
+  allHandlersFinished,
   condition,
+  continueAsNew,
   isCancellation,
   log,
   proxyActivities,
@@ -11,7 +13,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BatchActivities } from '../activities';
+import type { BatchActivities, PrepareBatchOutput } from '../activities';
 import type { CachePlan } from '../src/caching/spec';
 import { cacheStorageCost, priceFor } from '../src/pricing';
 import { CATEGORY_TABLE } from '../src/errors/categories';
@@ -67,19 +69,30 @@ class ItemSource {
   }
 }
 
+/** What one run of a batch hands to the next when it continues as new. */
+export interface BatchCarry {
+  /** Index of the next item to start. */
+  next: number;
+  progress: BatchProgress;
+  prepared: PrepareBatchOutput;
+  cache?: ItemCache;
+}
+
 /** Keeps each activity payload small when many items end unstarted. */
 const SKIPPED_PER_ACTIVITY = 1000;
 
 /**
  * A batch: check the input (nothing starts if anything is wrong), then keep at most
  * `concurrency` item workflows running until every item has finished. Returns a summary;
- * item outputs go to the results store, not into this history.
+ * item outputs go to the results store, not into this history. Past `historyEventsPerRun`
+ * events a run stops dispatching, lets its items in flight finish, and continues as new with
+ * its cursor and counters (`carried`), so a batch of any size keeps every history bounded.
  */
-export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary> {
+export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry): Promise<BatchSummary> {
   const input = parseWorkflowInput(BatchInputSchema, rawInput, 'batch input');
-  const startedAt = new Date(workflowInfo().startTime).toISOString();
-  const control: BatchControlState = { paused: false, concurrency: input.concurrency };
-  let progress = { ...newProgress(input.batchId, input.taskName, 0, startedAt, input.concurrency), control };
+  const startedAt = carried?.progress.startedAt ?? new Date(workflowInfo().startTime).toISOString();
+  let progress: BatchProgress = carried?.progress ?? newProgress(input.batchId, input.taskName, 0, startedAt, input.concurrency);
+  const control: BatchControlState = progress.control;
   const inFlight = new Map<string, CancellationScope>();
   /** Stops dispatching (once); cancelling in-flight items too when asked. */
   const stop = (kind: BatchStop['kind'], reason: string, cancelInFlight: boolean): void => {
@@ -103,23 +116,26 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
     { key: ItemStatusSearchAttribute, value: 'running' },
   ]);
 
-  const prepared = await prepareBatch({
-    batchId: input.batchId,
-    taskName: input.taskName,
-    inputFile: input.inputFile,
-    items: input.items,
-    modelOverride: input.options.model,
-    cacheOverride: input.options.cache,
-    pageSize: input.inputPageSize,
-  });
+  const prepared =
+    carried?.prepared ??
+    (await prepareBatch({
+      batchId: input.batchId,
+      taskName: input.taskName,
+      inputFile: input.inputFile,
+      items: input.items,
+      modelOverride: input.options.model,
+      cacheOverride: input.options.cache,
+      pageSize: input.inputPageSize,
+    }));
   const items = new ItemSource(prepared.items ?? input.items, input.inputFile, prepared.inputVersion, prepared.itemCount, input.inputPageSize);
-  progress = { ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency), control };
+  if (!carried) progress = { ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency), control };
   const price = priceFor(prepared.model, input.options.prices);
 
   // The batch's stage plan wins over the task's; items get it resolved.
   const stagePlan = input.options.stagePlan ?? prepared.stagePlan;
   const itemOptions = { ...input.options, ...(stagePlan ? { stagePlan } : {}) };
-  const cache = prepared.cachePlan ? await takeCacheLease(prepared.cachePlan, input.batchId, progress) : undefined;
+  // The lease is the batch's, not a run's: taken by the first run, released by the last.
+  const cache = carried ? carried.cache : prepared.cachePlan ? await takeCacheLease(prepared.cachePlan, input.batchId, progress) : undefined;
   setHandler(cacheNameSignal, ({ name }) => {
     // An item found the cache recreated: items started from now on use the new one.
     if (cache && progress.cache) {
@@ -162,9 +178,16 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
   };
 
   const deadlineMs = input.deadline !== undefined ? Date.parse(input.deadline) : undefined;
-  let next = 0;
+  let next = carried?.next ?? 0;
+  const historyFull = () => workflowInfo().historyLength >= input.historyEventsPerRun;
+  let continuing = false;
   try {
     while (next < items.length && !control.stop) {
+      if (historyFull()) {
+        continuing = true;
+        log.info('batch run history is full: draining the items in flight, then continuing as new', { batchId: input.batchId, next, inFlight: running });
+        break;
+      }
       const ready = () => control.stop !== undefined || (!control.paused && running < control.concurrency);
       if (deadlineMs !== undefined) {
         const left = deadlineMs - Date.now();
@@ -182,23 +205,38 @@ export async function batchWorkflow(rawInput: BatchInput): Promise<BatchSummary>
       // Awaited collectively below through `running`; runItem never rejects.
       void runItem(item);
     }
-    if (next < items.length) {
-      // Items that never started still get exactly one terminal status.
+    /** Items that never started still get exactly one terminal status. */
+    const recordNeverStarted = async (): Promise<void> => {
+      if (next >= items.length) return;
       const status = control.stop?.kind === 'deadline' ? 'deadline_exceeded' : 'cancelled';
       const skipped = (await items.from(next)).map(({ id, index }) => ({ id, index }));
       for (let start = 0; start < skipped.length; start += SKIPPED_PER_ACTIVITY) {
         await recordSkippedItems({ batchId: input.batchId, items: skipped.slice(start, start + SKIPPED_PER_ACTIVITY), status, reason: control.stop?.reason ?? 'not started' });
       }
       markSkipped(progress, skipped.length, status);
-    }
+      next = items.length;
+    };
+    if (!continuing) await recordNeverStarted();
     await condition(() => running === 0);
+    if (continuing && control.stop) {
+      // Stopped while draining: the batch ends in this run.
+      continuing = false;
+      await recordNeverStarted();
+    }
   } finally {
-    if (prepared.cachePlan) {
+    if (prepared.cachePlan && !continuing) {
       const ownerWorkflowId = prepared.cachePlan.ownerWorkflowId;
       await CancellationScope.nonCancellable(() => releaseCache({ ownerWorkflowId, batchId: input.batchId }));
     }
   }
 
+  if (continuing) {
+    progress.runs += 1;
+    progress.largestRunEvents = Math.max(progress.largestRunEvents, workflowInfo().historyLength);
+    await condition(allHandlersFinished);
+    return await continueAsNew<typeof batchWorkflow>(rawInput, { next, progress, prepared, ...(cache ? { cache } : {}) });
+  }
+  progress.largestRunEvents = Math.max(progress.largestRunEvents, workflowInfo().historyLength);
   progress.done = true;
   const unsuccessful = progress.total - progress.succeeded;
   upsertSearchAttributes([{ key: ItemStatusSearchAttribute, value: control.stop ? `stopped_${control.stop.kind}` : unsuccessful > 0 ? 'completed_with_failures' : 'succeeded' }]);

@@ -27,6 +27,8 @@ export function newProgress(batchId: string, taskName: string, total: number, st
     startedAt,
     done: false,
     control: { paused: false, concurrency },
+    runs: 1,
+    largestRunEvents: 0,
   };
 }
 

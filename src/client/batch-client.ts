@@ -37,6 +37,8 @@ export interface StartBatchOptions {
   maxCostUsd?: number;
   /** Categories whose first occurrence stops the batch (default: authentication, permission_denied, quota_exhausted). */
   failFast?: BatchInput['failFast'];
+  /** The batch workflow continues as new past this many events per run (default 7,000). */
+  historyEventsPerRun?: number;
 }
 
 export interface StartedBatch {
@@ -92,6 +94,7 @@ export class BatchClient {
       ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
       ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd } : {}),
       ...(options.failFast !== undefined ? { failFast: options.failFast } : {}),
+      ...(options.historyEventsPerRun !== undefined ? { historyEventsPerRun: options.historyEventsPerRun } : {}),
     } as BatchInput;
     const checked = BatchInputSchema.safeParse(input);
     if (!checked.success) {
