@@ -1,7 +1,7 @@
 import type { GoogleGenAI } from '@google/genai';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { FileResultStore } from '../src/results';
+import type { PostProcessLedger, ResultSink } from '../src/results';
 import type { ItemResult } from '../src/schemas';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { prepareBatchInput, readInputPage, type PrepareBatchInput, type ReadInputPageInput } from './batch-input';
@@ -17,7 +17,8 @@ export type { PrepareBatchInput, PrepareBatchOutput } from './batch-input';
 export interface ActivityDependencies {
   tasks: TaskRegistry;
   gemini: GoogleGenAI;
-  results: FileResultStore;
+  /** Where item results go (a JSONL file per batch by default), and the post-processing ledger. */
+  results: ResultSink & PostProcessLedger;
   /** Model used when neither the batch nor the task names one. */
   defaultModel: string;
   /** For activities that talk to other workflows (the cache owner). */

@@ -62,8 +62,14 @@ export interface ItemState {
   lastError?: ItemError;
 }
 
-const { recordItemResult, refreshCache, postProcessItem } = proxyActivities<BatchActivities>({
+const { refreshCache, postProcessItem } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/** One append to the results sink: a worker that dies mid-write is noticed in seconds, not a minute. */
+const { recordItemResult } = proxyActivities<BatchActivities>({
+  startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
