@@ -1,12 +1,14 @@
 /**
- * Quota benchmark (a script, not a test): the emulator enforces R requests per minute, like
- * Google; a batch runs (a) with `--rpm R` on the workers (server-side task-queue rate limit plus
- * the coordinated 429 cooldown) and (b) with the cooldown alone. Prints the share of R each used
- * and the share of calls answered 429.   npm run bench:quota -- [--rpm 120] [--items 240]
+ * Quota benchmark (a script, not a test): the emulator enforces per-minute quotas like Google; a
+ * batch runs (a) with `--rpm R` on the workers (admission by the quota-scope workflow plus the
+ * coordinated 429 cooldown), (b) with the cooldown alone, and (c) with `--tpm T` against an
+ * input-token quota. Prints the share of the limit each used and the share of calls answered 429.
+ *   npm run bench:quota -- [--rpm 120] [--tpm 12000] [--items 300] [--latency-ms 200]
  *
- * "Share of R used" is admitted calls per minute over the span from the first to the last admitted
- * call, divided by R. A run shorter than a few minutes can exceed 100 % when it bursts: the quota
- * is a sliding 60-second window, so a burst at the start and another a minute later both fit.
+ * "Share used" is admitted calls (or prompt tokens) per minute over the span from the first to
+ * the last admitted call, divided by the limit. A run shorter than a few minutes can exceed 100 %
+ * when it bursts: the quota is a sliding 60-second window, so a burst at the start and another a
+ * minute later both fit.
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync } from 'node:fs';
@@ -14,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { BatchClient } from '../src/client/batch-client';
-import { GeminiEmulator } from '../src/emulator';
+import { GeminiEmulator, type QuotaLimits } from '../src/emulator';
 import { createGeminiClient } from '../src/gemini';
 import { createTaskRegistry } from '../src/tasks/registry';
 import { startDevServer } from '../src/temporal/dev-server';
@@ -22,22 +24,38 @@ import { createBatchWorker } from '../src/worker';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
+interface Run {
+  label: string;
+  /** What the emulator enforces. */
+  quota: QuotaLimits;
+  /** What the workers are told. */
+  limits: { requestsPerMinute?: number; tokensPerMinute?: number };
+  /** Padding per record, to make prompts big enough for a token quota to bind. */
+  padding: string;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rpm: { type: 'string' }, items: { type: 'string' }, 'latency-ms': { type: 'string' } } });
+  const { values } = parseArgs({ options: { rpm: { type: 'string' }, tpm: { type: 'string' }, items: { type: 'string' }, 'latency-ms': { type: 'string' } } });
   const rpm = Number(values.rpm ?? 120);
-  const items = Number(values.items ?? 240);
+  const tpm = Number(values.tpm ?? 12_000);
+  const items = Number(values.items ?? 300);
   const latencyMs = Number(values['latency-ms'] ?? 200);
   const env = await startDevServer();
-  const emulator = await GeminiEmulator.start({ latency: { baseMs: latencyMs, jitterMs: latencyMs / 2 }, quota: { requestsPerMinute: rpm } });
+  const emulator = await GeminiEmulator.start({ latency: { baseMs: latencyMs, jitterMs: latencyMs / 2 } });
   const tasks = await createTaskRegistry([path.join(__dirname, '..', 'test', 'fixtures', 'tasks.ts')]);
+  // ~100 prompt tokens a call: T = 12,000 a minute binds at ~2 calls a second.
+  const padding = 'lorem ipsum '.repeat(30);
+  const runs: Run[] = [
+    { label: `--rpm ${rpm} + cooldown`, quota: { requestsPerMinute: rpm }, limits: { requestsPerMinute: rpm }, padding: '' },
+    { label: 'cooldown only', quota: { requestsPerMinute: rpm }, limits: {}, padding: '' },
+    { label: `--tpm ${tpm} + cooldown`, quota: { tokensPerMinute: tpm }, limits: { tokensPerMinute: tpm }, padding },
+  ];
   const rows: string[][] = [];
   try {
-    for (const [label, requestsPerMinute] of [
-      [`--rpm ${rpm} + cooldown`, rpm],
-      ['cooldown only', undefined],
-    ] as const) {
+    for (const run of runs) {
       emulator.reset();
-      const taskQueue = `bench-${label.replace(/\W+/g, '-')}`;
+      emulator.configure({ quota: run.quota });
+      const taskQueue = `bench-${run.label.replace(/\W+/g, '-')}-${Date.now()}`;
       const worker = await createBatchWorker({
         connection: env.nativeConnection,
         namespace: 'default',
@@ -45,7 +63,7 @@ async function main(): Promise<void> {
         tasks,
         gemini: createGeminiClient({ apiKey: 'bench', baseUrl: emulator.url }),
         resultsDirectory: mkdtempSync(path.join(os.tmpdir(), 'bench-quota-')),
-        ...(requestsPerMinute !== undefined ? { requestsPerMinute } : {}),
+        ...run.limits,
       });
       const running = worker.run();
       const batchClient = new BatchClient(env.client, { taskQueue, namespace: 'default', webUiUrl: '' });
@@ -53,7 +71,7 @@ async function main(): Promise<void> {
       await batchClient.start({
         taskName: 'test-echo',
         batchId,
-        records: Array.from({ length: items }, (_, index) => ({ id: `r${index}` })),
+        records: Array.from({ length: items }, (_, index) => ({ id: `r${index}`, ...(run.padding ? { text: run.padding } : {}) })),
         concurrency: 50,
         options: { maxModelCalls: 20 },
       });
@@ -61,17 +79,27 @@ async function main(): Promise<void> {
       worker.shutdown();
       await running;
       const stats = emulator.quotaStats();
-      const admitted = emulator.admittedTimestamps();
-      const minutes = (Math.max(...admitted) - Math.min(...admitted)) / 60_000;
-      const used = admitted.length / minutes / rpm;
+      const admitted = emulator.generateCalls().filter((call) => call.status === 200);
+      const starts = admitted.map((call) => call.startedAtMs);
+      const minutes = (Math.max(...starts) - Math.min(...starts)) / 60_000;
+      const byTokens = run.quota.tokensPerMinute !== undefined;
+      const used = byTokens
+        ? admitted.reduce((sum, call) => sum + call.promptTokens, 0) / minutes / run.quota.tokensPerMinute!
+        : admitted.length / minutes / run.quota.requestsPerMinute!;
       const rejectedShare = stats.rejected / (stats.admitted + stats.rejected);
-      rows.push([label, String(summary.succeeded), `${(summary.durationMs / 1000).toFixed(1)} s`, `${(used * 100).toFixed(1)} %`, `${(rejectedShare * 100).toFixed(2)} %`]);
+      rows.push([
+        run.label,
+        String(summary.succeeded),
+        `${(summary.durationMs / 1000).toFixed(1)} s`,
+        `${(used * 100).toFixed(1)} % of ${byTokens ? `T=${run.quota.tokensPerMinute} tokens` : `R=${run.quota.requestsPerMinute} requests`}/min`,
+        `${(rejectedShare * 100).toFixed(2)} %`,
+      ]);
     }
   } finally {
     await emulator.stop();
     await env.teardown();
   }
-  const header = ['run', 'succeeded', 'wall time', `share of R=${rpm}/min used`, 'calls answered 429'];
+  const header = ['run', 'succeeded', 'wall time', 'share of the quota used', 'calls answered 429'];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   for (const row of [header, ...rows]) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  '));
 }
