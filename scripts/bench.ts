@@ -1,0 +1,322 @@
+/**
+ * Throughput benchmark (a script, not a test): the same workload — N items of the fixture task
+ * `test-echo` against the Gemini emulator — run (a) through this project (dev server, one worker,
+ * one batch) and (b) as a plain in-process loop with a concurrency limiter calling the same
+ * `@google/genai` client with the same prompt and config. Prints items/s for both and their ratio
+ * at emulator latencies 50 ms and 1 s and concurrency 10 and 100, and what Temporal adds per item
+ * at concurrency 1. Asserts nothing about time.
+ *
+ *   npm run bench -- [--quick] [--items N] [--row 1000x100]… [--max-activities N] [--max-workflow-tasks N]
+ *
+ * A row is LATENCYxCONCURRENCY; `50x1` is the per-item overhead row.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { GenerateContentConfig, GoogleGenAI } from '@google/genai';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { judgeAnswer } from '../activities/answers';
+import { fullPrompt } from '../activities/prompts';
+import { BatchClient } from '../src/client/batch-client';
+import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MODEL, ITEM_HEADER } from '../src/constants';
+import { GeminiEmulator } from '../src/emulator';
+import { createGeminiClient } from '../src/gemini';
+import { itemsFromRecords } from '../src/input';
+import type { GenerationSettings } from '../src/schemas';
+import { DEFAULT_STAGE_PLAN } from '../src/stages';
+import { createTaskRegistry, type AnyTask } from '../src/tasks/registry';
+import { startDevServer } from '../src/temporal/dev-server';
+import { createBatchWorker, type BatchWorkerOptions } from '../src/worker';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+const TASK_NAME = 'test-echo';
+
+interface Row {
+  latencyMs: number;
+  concurrency: number;
+  /** Sized for ~10–30 s on the project side on 2 cores (at 15–25 items/s), several windows' worth. */
+  items: number;
+}
+
+const ROWS: Row[] = [
+  { latencyMs: 50, concurrency: 10, items: 300 },
+  { latencyMs: 50, concurrency: 100, items: 400 },
+  { latencyMs: 1000, concurrency: 10, items: 150 },
+  { latencyMs: 1000, concurrency: 100, items: 600 },
+  { latencyMs: 50, concurrency: 1, items: 60 },
+];
+
+/** One side's run of one row. */
+interface Run {
+  wallMs: number;
+  succeeded: number;
+  /** Mean generateContent requests in flight at the emulator, time-weighted over the run. */
+  meanInFlight: number;
+  /** CPU time of this process (worker, emulator, client; not the dev server) per item. */
+  cpuMsPerItem: number;
+  /** Share of all cores busy during the run, whoever used them (the dev server, other programs). */
+  machineBusy: number;
+  /** The batch's own durationMs from its summary (project side only). */
+  batchDurationMs?: number;
+}
+
+interface Measured {
+  row: Row;
+  project: Run;
+  loop: Run;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      items: { type: 'string' },
+      row: { type: 'string', multiple: true },
+      'max-activities': { type: 'string' },
+      'max-workflow-tasks': { type: 'string' },
+    },
+  });
+  const rows = selectRows(values.row, values.items, values.quick);
+  const workerTuning: Pick<BatchWorkerOptions, 'maxConcurrentActivities' | 'maxConcurrentWorkflowTasks'> = {
+    ...(values['max-activities'] ? { maxConcurrentActivities: Number(values['max-activities']) } : {}),
+    ...(values['max-workflow-tasks'] ? { maxConcurrentWorkflowTasks: Number(values['max-workflow-tasks']) } : {}),
+  };
+
+  const loadAtStart = os.loadavg()[0] ?? 0;
+  const env = await startDevServer();
+  const emulator = await GeminiEmulator.start({ latency: { baseMs: 50, jitterMs: 0 } });
+  const tasks = await createTaskRegistry([path.join(__dirname, '..', 'test', 'fixtures', 'tasks.ts')]);
+  const task = tasks.get(TASK_NAME);
+  if (!task) throw new Error(`fixture task ${TASK_NAME} not found`);
+  const gemini = createGeminiClient({ apiKey: 'bench', baseUrl: emulator.url });
+  const resultsDirectory = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+  const runId = Date.now().toString(36);
+  const project = async (label: string, row: Row): Promise<Run> => {
+    const taskQueue = `bench-${runId}-${label}`;
+    const worker = await createBatchWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, tasks, gemini, resultsDirectory, ...workerTuning });
+    const running = worker.run();
+    try {
+      const batchClient = new BatchClient(env.client, { taskQueue, namespace: 'default', webUiUrl: '' });
+      return await runProject(batchClient, emulator, `${taskQueue}-batch`, row);
+    } finally {
+      worker.shutdown();
+      await running;
+    }
+  };
+
+  const measured: Measured[] = [];
+  try {
+    // Warm-up, untimed: bundle creation, the first workflows, the SDK's first connections.
+    const warmUp: Row = { latencyMs: 50, concurrency: 10, items: 30 };
+    emulator.configure({ latency: { baseMs: warmUp.latencyMs, jitterMs: 0 } });
+    await project('warm-up', warmUp);
+    await runLoop(gemini, task, emulator, `bench-${runId}-warm-up-loop`, warmUp);
+
+    for (const row of rows) {
+      const label = `${row.latencyMs}ms-c${row.concurrency}`;
+      emulator.configure({ latency: { baseMs: row.latencyMs, jitterMs: 0 } });
+      const projectRun = await project(label, row);
+      const loopRun = await runLoop(gemini, task, emulator, `bench-${runId}-${label}-loop`, row);
+      measured.push({ row, project: projectRun, loop: loopRun });
+      console.error(`done: ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}`);
+    }
+  } finally {
+    await emulator.stop();
+    await env.teardown();
+    rmSync(resultsDirectory, { recursive: true, force: true });
+  }
+  printReport(measured, workerTuning, loadAtStart);
+}
+
+function selectRows(selected: string[] | undefined, items: string | undefined, quick: boolean | undefined): Row[] {
+  const rows = selected?.length
+    ? selected.map((spec) => {
+        const match = /^(\d+)x(\d+)$/.exec(spec);
+        const row = match && ROWS.find((candidate) => candidate.latencyMs === Number(match[1]) && candidate.concurrency === Number(match[2]));
+        if (!row) throw new Error(`--row ${spec}: expected one of ${ROWS.map((candidate) => `${candidate.latencyMs}x${candidate.concurrency}`).join(', ')}`);
+        return row;
+      })
+    : ROWS;
+  return rows.map((row) => ({
+    ...row,
+    // --quick keeps the window full for a few rounds, no more.
+    items: items !== undefined ? Number(items) : quick ? Math.max(row.concurrency * 2, Math.ceil(row.items / 5)) : row.items,
+  }));
+}
+
+function recordsFor(prefix: string, count: number): unknown[] {
+  return Array.from({ length: count }, (_, index) => ({ id: `${prefix}-${index}`, text: `record number ${index}` }));
+}
+
+/** Project side: wall time from `start` to the summary being available. */
+async function runProject(batchClient: BatchClient, emulator: GeminiEmulator, batchId: string, row: Row): Promise<Run> {
+  emulator.reset();
+  const inFlight = sampleInFlight(emulator);
+  const cpu = measureCpu();
+  const started = performance.now();
+  await batchClient.start({ taskName: TASK_NAME, batchId, records: recordsFor('r', row.items), concurrency: row.concurrency });
+  const summary = await batchClient.summary(batchId);
+  const wallMs = performance.now() - started;
+  return { wallMs, succeeded: summary.succeeded, meanInFlight: inFlight.stop(), ...cpu.stop(row.items), batchDurationMs: summary.durationMs };
+}
+
+/**
+ * Loop side: what the project's stage-1 model call does — the same prompt (fullPrompt), the same
+ * request config, the same answer judgement — with a plain limiter instead of Temporal.
+ */
+async function runLoop(gemini: GoogleGenAI, task: AnyTask, emulator: GeminiEmulator, batchId: string, row: Row): Promise<Run> {
+  const items = itemsFromRecords(recordsFor('r', row.items));
+  const model = task.model ?? DEFAULT_MODEL;
+  const temperature = DEFAULT_STAGE_PLAN[0]?.temperature ?? 0;
+  emulator.reset();
+  const inFlight = sampleInFlight(emulator);
+  const cpu = measureCpu();
+  const started = performance.now();
+  const outcomes = await mapWithLimit(items, row.concurrency, async (item) => {
+    const request = fullPrompt(task, item);
+    const response = await gemini.models.generateContent({
+      model,
+      contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
+      config: stageOneConfig(request, { ...task.generation, temperature }, `${batchId}/${item.id}`),
+    });
+    return judgeAnswer(task, response).kind;
+  });
+  const wallMs = performance.now() - started;
+  return { wallMs, succeeded: outcomes.filter((kind) => kind === 'ok').length, meanInFlight: inFlight.stop(), ...cpu.stop(row.items) };
+}
+
+/**
+ * What callModel's requestConfig (activities/model-call.ts) sends for a full, uncached prompt with
+ * the settings test-echo uses (no topP, topK, seed or thinking budget).
+ */
+function stageOneConfig(request: ReturnType<typeof fullPrompt>, settings: GenerationSettings, itemKey: string): GenerateContentConfig {
+  return {
+    responseMimeType: 'application/json',
+    responseJsonSchema: request.responseJsonSchema,
+    abortSignal: new AbortController().signal,
+    httpOptions: { timeout: DEFAULT_CALL_TIMEOUT_MS, headers: { [ITEM_HEADER]: itemKey } },
+    ...(request.systemInstruction ? { systemInstruction: request.systemInstruction } : {}),
+    ...(settings.temperature !== undefined ? { temperature: settings.temperature } : {}),
+    ...(settings.maxOutputTokens !== undefined ? { maxOutputTokens: settings.maxOutputTokens } : {}),
+  };
+}
+
+/** A tiny limiter: `limit` runners take the next item until none is left; results in input order. */
+async function mapWithLimit<T, R>(items: readonly T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await run(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
+  return results;
+}
+
+/** This process's CPU per item, and how busy the whole machine was (other processes share the cores). */
+function measureCpu(): { stop: (items: number) => Pick<Run, 'cpuMsPerItem' | 'machineBusy'> } {
+  const ownBefore = process.cpuUsage();
+  const machineBefore = machineTimes();
+  return {
+    stop: (items) => {
+      const own = process.cpuUsage(ownBefore);
+      const machine = machineTimes();
+      const total = machine.total - machineBefore.total;
+      return { cpuMsPerItem: (own.user + own.system) / 1000 / items, machineBusy: total > 0 ? (machine.busy - machineBefore.busy) / total : 0 };
+    },
+  };
+}
+
+function machineTimes(): { busy: number; total: number } {
+  let busy = 0;
+  let total = 0;
+  for (const { times } of os.cpus()) {
+    const all = times.user + times.nice + times.sys + times.irq + times.idle;
+    total += all;
+    busy += all - times.idle;
+  }
+  return { busy, total };
+}
+
+/** Time-weighted mean of the emulator's in-flight requests: shows whether the window stayed full. */
+function sampleInFlight(emulator: GeminiEmulator): { stop: () => number } {
+  let weighted = 0;
+  let last = performance.now();
+  const first = last;
+  const sample = (): void => {
+    const now = performance.now();
+    weighted += emulator.inFlight * (now - last);
+    last = now;
+  };
+  const timer = setInterval(sample, 10);
+  return {
+    stop: () => {
+      sample();
+      clearInterval(timer);
+      return last > first ? weighted / (last - first) : 0;
+    },
+  };
+}
+
+function printReport(measured: Measured[], workerTuning: object, loadAtStart: number): void {
+  const throughputRows = measured.filter(({ row }) => row.concurrency > 1);
+  const overheadRows = measured.filter(({ row }) => row.concurrency === 1);
+  const lines: string[] = [];
+  lines.push(
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}. One dev server for all rows; a fresh worker`,
+    `(its own task queue) and batch per row; 1-min load average at start ${loadAtStart.toFixed(1)}${Object.keys(workerTuning).length > 0 ? `, worker options ${JSON.stringify(workerTuning)}` : ', default worker options'}; an untimed warm-up batch first.`,
+    '(a) project: wall time from start to summary; (b) plain loop with a limiter, same client, prompt, config and judgement.',
+    'CPU ms/item: this process only (worker, emulator, client), not the dev server; machine busy: all cores, every process.',
+    '',
+  );
+  if (throughputRows.length > 0) {
+    lines.push(
+      '| latency | concurrency | items | (a) project items/s | (a) batch durationMs → items/s | (b) loop items/s | ratio a/b | mean calls in flight a / b | CPU ms/item a / b | machine busy a / b |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const { row, project, loop } of throughputRows) {
+      const projectRate = itemsPerSecond(row.items, project.wallMs);
+      const loopRate = itemsPerSecond(row.items, loop.wallMs);
+      const batchRate = project.batchDurationMs !== undefined ? `${formatSeconds(project.batchDurationMs)} → ${itemsPerSecond(row.items, project.batchDurationMs).toFixed(1)}` : '';
+      const target = row.latencyMs >= 1000 ? ` (target ≥ 0.9: ${projectRate / loopRate >= 0.9 ? 'met' : 'missed'})` : '';
+      lines.push(
+        `| ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${failures(row, project, loop)} | ${projectRate.toFixed(1)} | ${batchRate} | ${loopRate.toFixed(1)} | ${(projectRate / loopRate).toFixed(2)}${target} | ${project.meanInFlight.toFixed(1)} / ${loop.meanInFlight.toFixed(1)} | ${project.cpuMsPerItem.toFixed(1)} / ${loop.cpuMsPerItem.toFixed(1)} | ${percent(project.machineBusy)} / ${percent(loop.machineBusy)} |`,
+      );
+    }
+    lines.push('');
+  }
+  for (const { row, project, loop } of overheadRows) {
+    const addedMs = (project.wallMs - loop.wallMs) / row.items;
+    lines.push(
+      `Added wall time per item at concurrency 1, latency ${row.latencyMs} ms, ${row.items} items${failures(row, project, loop)}: (${formatSeconds(project.wallMs)} − ${formatSeconds(loop.wallMs)}) / ${row.items} = ${addedMs.toFixed(1)} ms (target ≤ 25 ms: ${addedMs <= 25 ? 'met' : 'missed'}; batch durationMs ${formatSeconds(project.batchDurationMs ?? 0)}).`,
+    );
+  }
+  console.log(lines.join('\n'));
+}
+
+/** Flags a run in which not every item succeeded: its rate would not be comparable. */
+function failures(row: Row, project: Run, loop: Run): string {
+  return project.succeeded === row.items && loop.succeeded === row.items ? '' : ` (succeeded: a ${project.succeeded}, b ${loop.succeeded})`;
+}
+
+function percent(share: number): string {
+  return `${Math.round(share * 100)} %`;
+}
+
+function itemsPerSecond(items: number, ms: number): number {
+  return (items * 1000) / ms;
+}
+
+function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
