@@ -2,7 +2,8 @@ import type { GoogleGenAI } from '@google/genai';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { PostProcessLedger, ResultSink } from '../src/results';
-import type { ItemResult } from '../src/schemas';
+import { BatchInputSchema, type ItemResult, type ParsedBatchInput } from '../src/schemas';
+import { parseWorkflowInput } from '../src/validation';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { prepareBatchInput, readInputPage, type PrepareBatchInput, type ReadInputPageInput } from './batch-input';
 import { createCacheActivities } from './cache';
@@ -38,6 +39,10 @@ export function createActivities(deps: ActivityDependencies) {
     ...createCacheActivities(deps),
     async postProcessItem(input: PostProcessItemInput) {
       return postProcessItem(input, deps.tasks, results);
+    },
+    /** The batch input checked (zod) and with its defaults: workflows stay free of zod, see src/usage.ts. */
+    async checkBatchInput(raw: unknown): Promise<ParsedBatchInput> {
+      return parseWorkflowInput(BatchInputSchema, raw, 'batch input');
     },
     async prepareBatch(input: PrepareBatchInput) {
       return prepareBatchInput(input, deps.tasks, deps.defaultModel);

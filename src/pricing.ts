@@ -3,21 +3,17 @@
  * and item workflows use it for live cost. Prices change: override them per batch (`options.prices`,
  * CLI `--prices prices.json`).
  */
-import { z } from 'zod';
-import type { Usage } from './schemas';
+import type { Usage } from './usage';
 
-export const PriceSchema = z
-  .object({
-    input: z.number().min(0),
-    output: z.number().min(0),
-    cachedInput: z.number().min(0),
-    /** Context-cache storage, per 1M cached tokens per hour. */
-    cacheStoragePerHour: z.number().min(0),
-  })
-  .strict();
-export type Price = z.infer<typeof PriceSchema>;
-export const PriceTableSchema = z.record(z.string().min(1), PriceSchema);
-export type PriceTable = z.infer<typeof PriceTableSchema>;
+/** USD per 1M tokens (its schema, PriceSchema, is in schemas.ts: this module stays free of zod for the workflows). */
+export interface Price {
+  input: number;
+  output: number;
+  cachedInput: number;
+  /** Context-cache storage, per 1M cached tokens per hour. */
+  cacheStoragePerHour: number;
+}
+export type PriceTable = Record<string, Price>;
 
 /** Paid tier, standard (≤ 200k-token) prompts, as published in Nov 2026; storage prices of the 3.x models are assumed like 2.5's. */
 export const DEFAULT_PRICES: PriceTable = {

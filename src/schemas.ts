@@ -7,7 +7,18 @@ import { z } from 'zod';
 import { ERROR_CATEGORIES } from './errors/categories';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_HISTORY_EVENTS_PER_RUN, DEFAULT_MAX_MODEL_CALLS, INPUT_PAGE_SIZE } from './constants';
 import { CacheOverrideSchema } from './caching/spec';
-import { PriceTableSchema } from './pricing';
+import type { Price } from './pricing';
+
+export const PriceSchema = z
+  .object({
+    input: z.number().min(0),
+    output: z.number().min(0),
+    cachedInput: z.number().min(0),
+    /** Context-cache storage, per 1M cached tokens per hour. */
+    cacheStoragePerHour: z.number().min(0),
+  })
+  .strict() satisfies z.ZodType<Price>;
+export const PriceTableSchema = z.record(z.string().min(1), PriceSchema);
 
 export const ErrorCategorySchema = z.enum(ERROR_CATEGORIES);
 
@@ -328,18 +339,7 @@ export interface BatchSummary extends BatchProgress {
   itemsPerSecond: number;
 }
 
-export function emptyUsage(): Usage {
-  return { inputTokens: 0, outputTokens: 0, cachedTokens: 0, thoughtsTokens: 0 };
-}
-
-export function addUsage(total: Usage, more: Usage): Usage {
-  return {
-    inputTokens: total.inputTokens + more.inputTokens,
-    outputTokens: total.outputTokens + more.outputTokens,
-    cachedTokens: total.cachedTokens + more.cachedTokens,
-    thoughtsTokens: total.thoughtsTokens + more.thoughtsTokens,
-  };
-}
+export { addUsage, emptyUsage } from './usage';
 
 /** Names a zod error's issues as "field: message" lines. */
 export function describeZodError(error: z.ZodError): ValidationIssue[] {

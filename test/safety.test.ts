@@ -130,7 +130,9 @@ describe('the post-processing hook under a worker crash', () => {
     const batchClient = stack.batchClient(taskQueue);
     const records = [{ id: 'fast-1' }, { id: 'fast-2' }, { id: 'slow', slow: true }];
     await batchClient.start({ taskName: 'test-post', batchId, records, concurrency: 3, options: { callTimeoutMs: 2000 } });
-    while (!readFileSafe(path.join(HOOK_DIRECTORY, 'invocations.log')).includes(encodeURIComponent(`${batchId}/slow`))) {
+    // Kill while the slow hook runs (3 s) and after both fast items have finished, hooks included.
+    const slowHookRunning = () => readFileSafe(path.join(HOOK_DIRECTORY, 'invocations.log')).includes(encodeURIComponent(`${batchId}/slow`));
+    while (!slowHookRunning() || (await batchClient.progress(batchId)).succeeded < 2) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     worker.kill('SIGKILL');

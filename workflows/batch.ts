@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowFailure,
@@ -17,10 +18,10 @@ import type { BatchActivities, PrepareBatchOutput } from '../activities';
 import type { CachePlan } from '../src/caching/spec';
 import { cacheStorageCost, priceFor } from '../src/pricing';
 import { CATEGORY_TABLE } from '../src/errors/categories';
-import { BatchInputSchema, emptyUsage, type BatchControlState, type BatchInput, type BatchProgress, type BatchStop, type BatchSummary, type ItemOutcome, type ItemWorkflowInput, type WorkItem } from '../src/schemas';
+import type { BatchControlState, BatchInput, BatchProgress, BatchStop, BatchSummary, ItemOutcome, ItemWorkflowInput, ParsedBatchInput, WorkItem } from '../src/schemas';
+import { emptyUsage } from '../src/usage';
 import { BatchIdSearchAttribute, ItemStatusSearchAttribute, TaskNameSearchAttribute } from '../src/search-attributes';
 import { itemWorkflow } from './item';
-import { parseWorkflowInput } from './parse-input';
 import { batchProgressQuery, cacheNameSignal, cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from './queries';
 import { markFinished, markSkipped, markStarted, newProgress } from './progress';
 
@@ -29,7 +30,7 @@ export function itemWorkflowId(batchId: string, itemId: string): string {
   return `${batchId}/${itemId}`;
 }
 
-const { prepareBatch, readInputPage, acquireCache, releaseCache, recordSkippedItems } = proxyActivities<BatchActivities>({
+const { checkBatchInput, prepareBatch, readInputPage, acquireCache, releaseCache, recordSkippedItems } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
@@ -71,6 +72,8 @@ class ItemSource {
 
 /** What one run of a batch hands to the next when it continues as new. */
 export interface BatchCarry {
+  /** The input as checked by the first run. */
+  input: ParsedBatchInput;
   /** Index of the next item to start. */
   next: number;
   progress: BatchProgress;
@@ -89,7 +92,7 @@ const SKIPPED_PER_ACTIVITY = 1000;
  * its cursor and counters (`carried`), so a batch of any size keeps every history bounded.
  */
 export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry): Promise<BatchSummary> {
-  const input = parseWorkflowInput(BatchInputSchema, rawInput, 'batch input');
+  const input = carried?.input ?? (await checkedInput(rawInput));
   const startedAt = carried?.progress.startedAt ?? new Date(workflowInfo().startTime).toISOString();
   let progress: BatchProgress = carried?.progress ?? newProgress(input.batchId, input.taskName, 0, startedAt, input.concurrency);
   const control: BatchControlState = progress.control;
@@ -234,7 +237,7 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     progress.runs += 1;
     progress.largestRunEvents = Math.max(progress.largestRunEvents, workflowInfo().historyLength);
     await condition(allHandlersFinished);
-    return await continueAsNew<typeof batchWorkflow>(rawInput, { next, progress, prepared, ...(cache ? { cache } : {}) });
+    return await continueAsNew<typeof batchWorkflow>(rawInput, { input, next, progress, prepared, ...(cache ? { cache } : {}) });
   }
   progress.largestRunEvents = Math.max(progress.largestRunEvents, workflowInfo().historyLength);
   progress.done = true;
@@ -250,6 +253,20 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     durationMs,
     itemsPerSecond: durationMs > 0 ? (progress.total * 1000) / durationMs : progress.total,
   };
+}
+
+/**
+ * The input checked against its zod schema, by an activity: zod stays out of the workflow bundle,
+ * whose modules are evaluated again for every workflow. A bad input fails the batch at once with
+ * the activity's `invalid_input` failure, naming each field.
+ */
+async function checkedInput(rawInput: BatchInput): Promise<ParsedBatchInput> {
+  try {
+    return await checkBatchInput(rawInput);
+  } catch (error) {
+    if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === 'invalid_input') throw error.cause;
+    throw error;
+  }
 }
 
 /** Leases the task's context cache from its owner; the summary says when the batch runs uncached, and why. */

@@ -8,33 +8,33 @@ import {
   metricMeter,
   sleep,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
+import type { z } from 'zod';
 import type { BatchActivities, CallModelOutput } from '../activities';
 import type { CallFailureDetails, FailedCall } from '../activities/model-call';
 import { CATEGORY_TABLE, isErrorCategory, NON_RETRYABLE_ERROR_TYPES, type ErrorCategory } from '../src/errors/categories';
-import {
-  addUsage,
-  emptyUsage,
+import { addUsage, emptyUsage } from '../src/usage';
+import type {
+  AttemptRecord,
+  ItemError,
+  ItemOutcome,
+  ItemResult,
+  ItemStatus,
+  ItemWorkflowInput,
   ItemWorkflowInputSchema,
-  type AttemptRecord,
-  type ItemError,
-  type ItemOutcome,
-  type ItemResult,
-  type ItemStatus,
-  type ItemWorkflowInput,
-  type Stage,
-  type Usage,
+  Stage,
+  Usage,
 } from '../src/schemas';
 import { ErrorCategorySearchAttribute, ItemStatusSearchAttribute, StageSearchAttribute } from '../src/search-attributes';
 import { modelCallsTaskQueue } from '../src/constants';
 import { priceFor, usageCost } from '../src/pricing';
 import { DEFAULT_STAGE_PLAN, type PartialState } from '../src/stages';
-import { parseWorkflowInput } from './parse-input';
 import { cacheNameSignal, itemStateQuery } from './queries';
 
 /**
@@ -67,13 +67,17 @@ const { refreshCache, postProcessItem } = proxyActivities<BatchActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-/** One append to the results sink: a worker that dies mid-write is noticed in seconds, not a minute. */
-const { recordItemResult } = proxyActivities<BatchActivities>({
+/**
+ * One append to the results sink, as a local activity: it runs in the worker that runs this
+ * workflow, saving a workflow task and a server round trip per item. The sink is idempotent by
+ * item id, so a re-run after a crash never duplicates a line.
+ */
+const { recordItemResult } = proxyLocalActivities<BatchActivities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-type Input = ReturnType<typeof ItemWorkflowInputSchema.parse>;
+type Input = z.output<typeof ItemWorkflowInputSchema>;
 
 /** See callModel's heartbeat: cancellations arrive within about 80 % of this. */
 const CALL_HEARTBEAT_TIMEOUT_MS = 5_000;
@@ -86,7 +90,9 @@ const ADMISSION_ALLOWANCE_MS = 10 * 60_000;
  * the activity's retry policy; the model-call cap bounds everything.
  */
 export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOutcome> {
-  const input = parseWorkflowInput(ItemWorkflowInputSchema, rawInput, 'item workflow input');
+  // Built by the batch workflow from its checked input (checkBatchInput), defaults applied: not
+  // parsed again here, which would put zod in every item workflow (see src/usage.ts).
+  const input = rawInput as Input;
   const startedAt = new Date(workflowInfo().startTime).toISOString();
   const state: ItemState = {
     status: 'running',

@@ -1,5 +1,6 @@
 import { cacheHitRate, effectiveInputTokens, type Price } from '../src/pricing';
-import { addUsage, emptyUsage, type BatchProgress, type ItemOutcome } from '../src/schemas';
+import type { BatchProgress, ItemOutcome } from '../src/schemas';
+import { addUsage, emptyUsage } from '../src/usage';
 
 /** Pure bookkeeping of a batch's counters; the batch workflow owns one and the query returns it. */
 export function newProgress(batchId: string, taskName: string, total: number, startedAt: string, concurrency: number): BatchProgress {

@@ -1,8 +1,8 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
-import { describeZodError } from '../src/schemas';
+import { describeZodError } from './schemas';
 
-/** Validates a workflow input; a bad one fails the workflow at once, naming each field. */
+/** Validates a workflow's input (in an activity); a bad one fails the workflow at once, naming each field. */
 export function parseWorkflowInput<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;

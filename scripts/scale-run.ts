@@ -1,0 +1,116 @@
+/**
+ * Scale run (a script, not a test): N items (default 100,000) from a JSONL file through the dev
+ * server, one worker process and a fast emulator. Prints wall time, items/s, the worker's peak RSS,
+ * the largest batch-run history, the number of runs, and checks results count = input count.
+ *   npm run scale -- [--items 100000] [--concurrency 200] [--latency-ms 5] [--events-per-run 7000]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { BatchClient } from '../src/client/batch-client';
+import { GeminiEmulator } from '../src/emulator';
+import { startDevServer } from '../src/temporal/dev-server';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** Peak resident set (VmHWM) of a process, in MiB; undefined where /proc is missing. */
+function peakRssMiB(pid: number): number | undefined {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined; // the process has exited, or this is not Linux
+  }
+}
+
+async function countLines(file: string): Promise<{ lines: number; ids: number }> {
+  const ids = new Set<string>();
+  let lines = 0;
+  for await (const line of createInterface({ input: createReadStream(file) })) {
+    if (!line) continue;
+    lines += 1;
+    ids.add((JSON.parse(line) as { itemId: string }).itemId);
+  }
+  return { lines, ids: ids.size };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { items: { type: 'string' }, concurrency: { type: 'string' }, 'latency-ms': { type: 'string' }, 'events-per-run': { type: 'string' } } });
+  const total = Number(values.items ?? 100_000);
+  const concurrency = Number(values.concurrency ?? 200);
+  const latencyMs = Number(values['latency-ms'] ?? 5);
+  const eventsPerRun = values['events-per-run'] ? Number(values['events-per-run']) : undefined;
+  const work = mkdtempSync(path.join(os.tmpdir(), 'scale-run-'));
+  const inputFile = path.join(work, 'items.jsonl');
+  writeFileSync(inputFile, Array.from({ length: total }, (_, index) => JSON.stringify({ id: `r${index}`, text: `record number ${index}` })).join('\n') + '\n');
+  const resultsDirectory = path.join(work, 'results');
+
+  const env = await startDevServer();
+  const emulator = await GeminiEmulator.start({ latency: { baseMs: latencyMs, jitterMs: latencyMs / 2 } });
+  const taskQueue = `scale-${Date.now()}`;
+  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', resultsDirectory], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, TEMPORAL_ADDRESS: env.connection.options.address, TEMPORAL_TASK_QUEUE: taskQueue, GOOGLE_GEMINI_BASE_URL: emulator.url, BATCH_LLM_LOG_LEVEL: 'WARN' },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve());
+    worker.once('exit', (code) => reject(new Error(`the worker exited (code ${code}) before it was ready`)));
+  });
+  worker.stderr?.pipe(process.stderr);
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, peakRssMiB(worker.pid ?? 0) ?? 0)), 1_000);
+  try {
+    const batchClient = new BatchClient(env.client, { taskQueue, namespace: 'default', webUiUrl: '' });
+    const batchId = `scale-${total}-${Date.now()}`;
+    const began = Date.now();
+    await batchClient.start({ taskName: 'test-echo', batchId, inputFile, concurrency, ...(eventsPerRun ? { historyEventsPerRun: eventsPerRun } : {}) });
+    const progressTimer = setInterval(() => {
+      batchClient.progress(batchId).then(
+        (progress) => console.error(`  ${progress.succeeded + progress.failed}/${total} finished, run ${progress.runs}, ${((progress.succeeded + progress.failed) / ((Date.now() - began) / 1000)).toFixed(1)} items/s, worker peak RSS ${peak.toFixed(0)} MiB`),
+        (error: unknown) => console.error(`  progress unavailable: ${String(error)}`),
+      );
+    }, 30_000);
+    const summary = await batchClient.summary(batchId);
+    clearInterval(progressTimer);
+    const wallSeconds = (Date.now() - began) / 1000;
+    let largest = 0;
+    let runs = 0;
+    for await (const execution of env.client.workflow.list({ query: `WorkflowId = "${batchId}"` })) {
+      runs += 1;
+      largest = Math.max(largest, execution.historyLength);
+    }
+    const results = await countLines(path.join(resultsDirectory, batchId, 'results.jsonl'));
+    peak = Math.max(peak, peakRssMiB(worker.pid ?? 0) ?? 0);
+    const rows: Array<[string, string]> = [
+      ['items', String(total)],
+      ['succeeded / failed', `${summary.succeeded} / ${summary.failed}`],
+      ['concurrency, emulator latency', `${concurrency}, ${latencyMs} ± ${latencyMs / 2} ms`],
+      ['wall time (start → summary)', `${wallSeconds.toFixed(1)} s`],
+      ['items/s', (total / wallSeconds).toFixed(1)],
+      ['worker peak RSS', `${peak.toFixed(0)} MiB`],
+      ['batch runs (continue-as-new)', `${runs} (summary says ${summary.runs})`],
+      ['largest batch-run history', `${largest} events`],
+      ['results lines / distinct items', `${results.lines} / ${results.ids}${results.lines === total && results.ids === total ? ' = input count' : ' — MISMATCH'}`],
+    ];
+    for (const [name, value] of rows) console.log(`${name.padEnd(32)}${value}`);
+    if (results.lines !== total || results.ids !== total) process.exitCode = 1;
+  } finally {
+    clearInterval(sampler);
+    worker.kill('SIGTERM');
+    await emulator.stop();
+    await env.teardown();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
