@@ -20,6 +20,7 @@ import { cacheStorageCost, priceFor } from '../src/pricing';
 import { CATEGORY_TABLE } from '../src/errors/categories';
 import type { BatchControlState, BatchInput, BatchProgress, BatchStop, BatchSummary, ItemOutcome, ItemWorkflowInput, ParsedBatchInput, WorkItem } from '../src/schemas';
 import { emptyUsage } from '../src/usage';
+import { DEFAULT_CONCURRENCY } from '../src/constants';
 import { BatchIdSearchAttribute, ItemStatusSearchAttribute, TaskNameSearchAttribute } from '../src/search-attributes';
 import { itemWorkflow } from './item';
 import { batchProgressQuery, cacheNameSignal, cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from './queries';
@@ -92,16 +93,16 @@ const SKIPPED_PER_ACTIVITY = 1000;
  * its cursor and counters (`carried`), so a batch of any size keeps every history bounded.
  */
 export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry): Promise<BatchSummary> {
-  const input = carried?.input ?? (await checkedInput(rawInput));
   const startedAt = carried?.progress.startedAt ?? new Date(workflowInfo().startTime).toISOString();
-  let progress: BatchProgress = carried?.progress ?? newProgress(input.batchId, input.taskName, 0, startedAt, input.concurrency);
+  // Queries and controls are answered from the first moment, while the input is still being checked.
+  let progress: BatchProgress = carried?.progress ?? newProgress(String(rawInput?.batchId ?? ''), String(rawInput?.taskName ?? ''), 0, startedAt, DEFAULT_CONCURRENCY);
   const control: BatchControlState = progress.control;
   const inFlight = new Map<string, CancellationScope>();
   /** Stops dispatching (once); cancelling in-flight items too when asked. */
   const stop = (kind: BatchStop['kind'], reason: string, cancelInFlight: boolean): void => {
     if (control.stop) return;
     control.stop = { kind, reason };
-    log.warn('batch stops dispatching', { batchId: input.batchId, kind, reason, inFlight: inFlight.size });
+    log.warn('batch stops dispatching', { batchId: progress.batchId, kind, reason, inFlight: inFlight.size });
     if (cancelInFlight) for (const scope of inFlight.values()) scope.cancel();
   };
   setHandler(batchProgressQuery, () => progress);
@@ -113,6 +114,9 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     },
   });
   setHandler(cancelBatchUpdate, (reason) => (stop('cancelled', reason || 'cancelled on request', true), control));
+  const input = carried?.input ?? (await checkedInput(rawInput));
+  // The checked input's concurrency, unless a control update already changed it.
+  if (!carried && control.concurrency === DEFAULT_CONCURRENCY) control.concurrency = input.concurrency;
   upsertSearchAttributes([
     { key: BatchIdSearchAttribute, value: input.batchId },
     { key: TaskNameSearchAttribute, value: input.taskName },
