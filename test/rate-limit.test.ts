@@ -112,7 +112,10 @@ describe('RPM and TPM admission across worker processes', () => {
       const firstAnswered = Math.min(...limited.map((call) => call.endedAtMs!));
       const duringCooldown = calls.filter((call) => call.startedAtMs > firstAnswered + 300 && call.startedAtMs < firstAnswered + 1900);
       assert.deepEqual(duringCooldown.map((call) => call.itemKey), [], 'no call started during the cooldown');
-      assert.equal(scope.cooldowns, 1);
+      // The second 429 may come from a call granted before the cooldown, or from the first call
+      // after it (then a second, longer cooldown): either way the scope saw both.
+      assert.equal(scope.rateLimits, 2);
+      assert.ok(scope.cooldowns >= 1);
     } finally {
       stack.emulator.configure({ faults: [] });
     }
