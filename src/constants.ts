@@ -25,8 +25,9 @@ export const DEFAULT_CALL_TIMEOUT_MS = 120_000;
 export const DEFAULT_CONCURRENCY = 10;
 
 /**
- * Model calls run on a task queue of their own, beside the main one, so the server can rate-limit
- * them for every worker at once (`maxTaskQueueActivitiesPerSecond`): the quota scope is the task queue.
+ * Model calls run on a task queue of their own, beside the main one, so a worker sizes its model-call
+ * slots apart from bookkeeping (and a deployment could run call-only workers). Rate limits are the
+ * quota-scope workflow's admission, not a task-queue limit.
  */
 export function modelCallsTaskQueue(taskQueue: string): string {
   return `${taskQueue}-model-calls`;
