@@ -71,4 +71,17 @@ describe('a batch continues as new to keep every history bounded', () => {
     assert.deepEqual(results.map((result) => result.index), Array.from({ length: total }, (_, index) => index), 'one result per item, in input order');
     console.log(`continue-as-new: ${total} items in ${summary.runs} runs (largest ${summary.largestRunEvents} events), ${summary.itemsPerSecond.toFixed(1)} items/s`);
   });
+
+  test('inline items: every run dispatches from the carried items, none twice, none lost', async () => {
+    const total = 150;
+    const batchId = uniqueName('can-inline');
+    const batchClient = stack.batchClient(taskQueue);
+    await batchClient.start({ taskName: 'test-echo', batchId, records: Array.from({ length: total }, (_, index) => ({ id: `i${index}` })), concurrency: 10, historyEventsPerRun: 200 });
+    const summary = await batchClient.summary(batchId);
+    assert.equal(summary.succeeded, total);
+    assert.equal(summary.modelCalls, total);
+    assert.ok(summary.runs >= 3, `${summary.runs} runs`);
+    const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
+    assert.deepEqual(results.map((result) => result.itemId), Array.from({ length: total }, (_, index) => `i${index}`));
+  });
 });

@@ -241,7 +241,9 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     progress.runs += 1;
     progress.largestRunEvents = Math.max(progress.largestRunEvents, workflowInfo().historyLength);
     await condition(allHandlersFinished);
-    return await continueAsNew<typeof batchWorkflow>(rawInput, { input, next, progress, prepared, ...(cache ? { cache } : {}) });
+    // Inline items travel once, in the checked input; the raw one keeps the rest for the Web UI.
+    const { items: _carriedInInput, ...rawWithoutItems } = rawInput;
+    return await continueAsNew<typeof batchWorkflow>(rawWithoutItems as BatchInput, { input, next, progress, prepared, ...(cache ? { cache } : {}) });
   }
   progress.largestRunEvents = Math.max(progress.largestRunEvents, workflowInfo().historyLength);
   progress.done = true;
