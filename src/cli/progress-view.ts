@@ -35,6 +35,7 @@ export function formatSummary(summary: BatchSummary): string {
       ([category, counts]) => `  safety:     ${category.replace('HARM_CATEGORY_', '').toLowerCase()}: ${Object.entries(counts).map(([probability, count]) => `${probability} ${count}`).join(', ')}`,
     ),
     `  throughput: ${summary.itemsPerSecond.toFixed(2)} items/s, ${summary.modelCalls} model calls`,
+    ...(summary.runs > 1 ? [`  history:    ${summary.runs} runs (continue-as-new), largest ${summary.largestRunEvents} events`] : []),
     `  tokens:     ${summary.usage.inputTokens} in (${summary.usage.cachedTokens} cached, hit rate ${(summary.cacheHitRate * 100).toFixed(1)}%, effective ${summary.effectiveInputTokens}), ${summary.usage.outputTokens} out, ${summary.usage.thoughtsTokens} thoughts`,
     `  cost:       $${summary.costUsd.toFixed(4)} estimated${summary.cacheStorageCostUsd !== undefined ? ` (cache storage $${summary.cacheStorageCostUsd.toFixed(4)})` : ''}${summary.unpricedModels.length > 0 ? `; no price for ${summary.unpricedModels.join(', ')} (set --prices)` : ''}`,
     ...(summary.cache
