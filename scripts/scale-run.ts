@@ -74,7 +74,10 @@ async function main(): Promise<void> {
     await batchClient.start({ taskName: 'test-echo', batchId, inputFile, concurrency, ...(eventsPerRun ? { historyEventsPerRun: eventsPerRun } : {}) });
     const progressTimer = setInterval(() => {
       batchClient.progress(batchId).then(
-        (progress) => console.error(`  ${progress.succeeded + progress.failed}/${total} finished, run ${progress.runs}, ${((progress.succeeded + progress.failed) / ((Date.now() - began) / 1000)).toFixed(1)} items/s, worker peak RSS ${peak.toFixed(0)} MiB`),
+        (progress) =>
+          console.error(
+            `  ${progress.succeeded + progress.failed}/${total} finished, run ${progress.runs} (largest finished run ${progress.largestRunEvents} events), ${((progress.succeeded + progress.failed) / ((Date.now() - began) / 1000)).toFixed(1)} items/s, worker peak RSS ${peak.toFixed(0)} MiB`,
+          ),
         (error: unknown) => console.error(`  progress unavailable: ${String(error)}`),
       );
     }, 30_000);

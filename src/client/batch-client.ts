@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { ServiceError, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { parseJsonlItems, itemsFromRecords, InputError } from '../input';
 import {
   BatchIdSchema,
@@ -124,7 +124,16 @@ export class BatchClient {
 
   /** Waits for the batch to end and returns its summary. */
   async summary(batchId: string): Promise<BatchSummary> {
-    return this.client.workflow.getHandle<typeof batchWorkflow>(batchId).result();
+    const handle = this.client.workflow.getHandle<typeof batchWorkflow>(batchId);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await handle.result();
+      } catch (error) {
+        // A wait of hours can outlive a gRPC deadline or meet a server restart: wait again.
+        if (attempt >= SUMMARY_ATTEMPTS || !isTransientRpcFailure(error)) throw error;
+        await sleep(SUMMARY_RETRY_DELAY_MS);
+      }
+    }
   }
 
   /** Calls `onProgress` every `intervalMs` until the batch ends; returns the summary. */
@@ -146,6 +155,17 @@ function defaultBatchId(taskName: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const suffix = Math.random().toString(36).slice(2, 6);
   return `${taskName.replace(/[^A-Za-z0-9._:-]/g, '-')}-${stamp}-${suffix}`;
+}
+
+const SUMMARY_ATTEMPTS = 10;
+const SUMMARY_RETRY_DELAY_MS = 1_000;
+/** gRPC DEADLINE_EXCEEDED and UNAVAILABLE: the batch is fine, the wait for it was cut. */
+const TRANSIENT_GRPC_CODES = new Set([4, 14]);
+
+export function isTransientRpcFailure(error: unknown): boolean {
+  if (!(error instanceof ServiceError)) return false;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && TRANSIENT_GRPC_CODES.has(code);
 }
 
 function sleep(ms: number): Promise<void> {
