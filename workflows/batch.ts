@@ -108,7 +108,8 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   setHandler(batchProgressQuery, () => progress);
   setHandler(pauseBatchUpdate, () => ((control.paused = true), control));
   setHandler(resumeBatchUpdate, () => ((control.paused = false), control));
-  setHandler(setConcurrencyUpdate, (concurrency) => ((control.concurrency = concurrency), control), {
+  let concurrencySet = false;
+  setHandler(setConcurrencyUpdate, (concurrency) => ((concurrencySet = true), (control.concurrency = concurrency), control), {
     validator: (concurrency) => {
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) throw new Error(`concurrency must be an integer from 1 to 10000, got ${concurrency}`);
     },
@@ -116,7 +117,7 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   setHandler(cancelBatchUpdate, (reason) => (stop('cancelled', reason || 'cancelled on request', true), control));
   const input = carried?.input ?? (await checkedInput(rawInput));
   // The checked input's concurrency, unless a control update already changed it.
-  if (!carried && control.concurrency === DEFAULT_CONCURRENCY) control.concurrency = input.concurrency;
+  if (!carried && !concurrencySet) control.concurrency = input.concurrency;
   upsertSearchAttributes([
     { key: BatchIdSearchAttribute, value: input.batchId },
     { key: TaskNameSearchAttribute, value: input.taskName },
