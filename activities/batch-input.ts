@@ -33,6 +33,11 @@ export interface PrepareBatchOutput {
   cachePlan?: CachePlan;
   /** Behaviour the workflows must know of (the task's code stays on the worker). */
   traits: { postProcess: boolean; safetyRetryTemperature?: number };
+  /**
+   * The workers admit model calls under RPM/TPM limits (all workers of a queue share them): calls
+   * then wait for a start time, which only a regular activity may do.
+   */
+  admission: boolean;
 }
 
 /**
@@ -44,6 +49,7 @@ export async function prepareBatchInput(
   input: PrepareBatchInput,
   tasks: TaskRegistry,
   defaultModel: string,
+  admission = false,
 ): Promise<PrepareBatchOutput> {
   const task = tasks.get(input.taskName);
   if (!task) {
@@ -86,6 +92,7 @@ export async function prepareBatchInput(
     ...(input.inputFile !== undefined && items.length <= (input.pageSize ?? INPUT_PAGE_SIZE) ? { items } : {}),
     itemCount: items.length,
     model,
+    admission,
     ...(task.stagePlan ? { stagePlan: task.stagePlan } : {}),
   };
 }

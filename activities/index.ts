@@ -12,7 +12,7 @@ import { postProcessItem, type PostProcessItemInput } from './post-process';
 import { QuotaGate } from './quota-gate';
 import type { AdmissionLimits } from '../workflows/admission';
 
-export type { CallModelInput, CallModelOutput } from './model-call';
+export type { CallModelInput, CallModelOutput, DeferredCall } from './model-call';
 export type { PrepareBatchInput, PrepareBatchOutput } from './batch-input';
 
 export interface ActivityDependencies {
@@ -45,7 +45,7 @@ export function createActivities(deps: ActivityDependencies) {
       return parseWorkflowInput(BatchInputSchema, raw, 'batch input');
     },
     async prepareBatch(input: PrepareBatchInput) {
-      return prepareBatchInput(input, deps.tasks, deps.defaultModel);
+      return prepareBatchInput(input, deps.tasks, deps.defaultModel, quota.admits);
     },
     async readInputPage(input: ReadInputPageInput) {
       return readInputPage(input);

@@ -28,6 +28,22 @@ export interface CallModelInput {
   partial?: PartialState;
   /** Context cache holding the task's shared prefix (full prompts only). */
   cachedContent?: string;
+  /**
+   * Physical calls this stage already made before this activity (its local first call), and
+   * how they failed: the attempt numbers and the failure list continue from them.
+   */
+  callsBefore?: number;
+  priorFailures?: FailedCall[];
+}
+
+/**
+ * A local call that did not start: the quota scope wants calls to wait (RPM/TPM admission on
+ * this worker, or a 429 cooldown), and a local activity must not wait. The item makes the call
+ * as a regular activity instead, which waits heartbeating.
+ */
+export interface DeferredCall {
+  kind: 'deferred';
+  reason: 'admission' | 'cooldown';
 }
 
 /** The model answered: a valid output, or an answer the stage logic must judge. */
@@ -38,7 +54,7 @@ export type CallModelOutput = {
   filteredBy?: FilterHit[];
   /** Only when the task sets includeRawResponse. */
   rawResponse?: unknown;
-  /** Physical call number of this activity invocation (1 + transient retries before it). */
+  /** Physical call number of this stage's answer (1 + the transient failures before it). */
   activityAttempt: number;
   /** Transient failures Temporal retried before this answer (as recorded by heartbeats). */
   previousFailures: FailedCall[];
@@ -63,33 +79,41 @@ export interface CallFailureDetails {
   failures: FailedCall[];
 }
 
-function previousFailures(context: Context): FailedCall[] {
+/** Failures of this stage's earlier calls: heartbeat details from earlier attempts, else the local call's. */
+function previousFailures(context: Context, input: CallModelInput): FailedCall[] {
   const details: unknown = context.info.heartbeatDetails;
-  return Array.isArray(details) ? (details as FailedCall[]) : [];
+  return Array.isArray(details) ? (details as FailedCall[]) : (input.priorFailures ?? []);
 }
 
 /**
  * One physical model call for one item: build the (full or partial) prompt, call Gemini, judge
  * the answer. Failures before an answer are classified and thrown as ApplicationFailure (type =
  * category), so Temporal's retry policy retries the transient ones; answers that arrived but are
- * unusable are returned as data for the item workflow's stage logic.
+ * unusable are returned as data for the item workflow's stage logic. Run as a local activity,
+ * it does not heartbeat (local activities cannot) and defers rather than wait for its quota scope.
  */
-export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemini: GoogleGenAI, quota?: QuotaGate): Promise<CallModelOutput> {
+export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemini: GoogleGenAI, quota?: QuotaGate): Promise<CallModelOutput | DeferredCall> {
   const task = tasks.get(input.taskName);
   if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${input.taskName}" on this worker`, 'unknown_task');
   const context = Context.current();
+  const local = context.info.isLocal;
   const scope = quota?.scopeOf(input.model);
+  if (local && quota && scope) {
+    const reason = await quota.deferralOf(scope);
+    if (reason) return { kind: 'deferred', reason };
+  }
   const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
+  const call = (input.callsBefore ?? 0) + context.info.attempt;
   let started = Date.now();
   const failure = async (error: unknown): Promise<ApplicationFailure | CancelledFailure> => {
     if (context.cancellationSignal.aborted) return new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
     const info = classifyError(error, task.classifier);
     countCall(context, input.model, info.category);
     if (info.isRateLimit && quota && scope) await reportRateLimit(quota, scope, info.suggestedWaitMs, context);
-    const failures = [...previousFailures(context), { attempt: context.info.attempt, category: info.category, message: info.message, durationMs: Date.now() - started }];
+    const failures = [...previousFailures(context, input), { attempt: call, category: info.category, message: info.message, durationMs: Date.now() - started }];
     // Heartbeat details survive into the next attempt: that is how the final answer can list
     // every transient failure before it, although Temporal retried them out of the workflow's sight.
-    if (info.retryable) context.heartbeat(failures);
+    if (info.retryable && !local) context.heartbeat(failures);
     return toApplicationFailure(info, failures, error);
   };
   let request: PromptRequest;
@@ -102,11 +126,12 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   const estimatedTokens = quota ? quota.estimateTokens(input.model, promptChars, cachedContent) : 0;
   const admissionWaitMs = quota && scope ? await quota.awaitClearance(scope, context, estimatedTokens) : 0;
   started = Date.now();
-  // Heartbeats carry the failures so far (see previousFailures) and let a cancellation in.
-  const heartbeats = setInterval(() => context.heartbeat(previousFailures(context)), HEARTBEAT_INTERVAL_MS);
+  // Heartbeats carry the failures so far (see previousFailures) and let a cancellation in; the
+  // first goes out after a second, so a call that answers sooner costs the server no heartbeat.
+  // A local activity is cancelled in-process and cannot heartbeat.
+  const heartbeats = local ? undefined : setInterval(() => context.heartbeat(previousFailures(context, input)), HEARTBEAT_INTERVAL_MS);
   let response: GenerateContentResponse;
   try {
-    context.heartbeat(previousFailures(context));
     response = await gemini.models.generateContent({
       model: input.model,
       contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
@@ -132,8 +157,8 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
     ...(hits.length > 0 ? { filteredBy: hits } : {}),
     // A plain JSON copy: the SDK's response object carries getters and headers.
     ...(task.includeRawResponse ? { rawResponse: JSON.parse(JSON.stringify({ ...response, sdkHttpResponse: undefined })) as unknown } : {}),
-    activityAttempt: context.info.attempt,
-    previousFailures: previousFailures(context),
+    activityAttempt: call,
+    previousFailures: previousFailures(context, input),
     durationMs: Date.now() - started,
     ...(admissionWaitMs >= 1 ? { admissionWaitMs } : {}),
     ...judgement,

@@ -98,6 +98,16 @@ export class QuotaGate {
     return Date.now() - began;
   }
 
+  /**
+   * Why a call could not start at once, without asking anyone for a start time: this worker
+   * admits calls under limits, or the scope is cooling down after a 429. Undefined when it can.
+   */
+  async deferralOf(scope: string): Promise<'admission' | 'cooldown' | undefined> {
+    if (this.admits) return 'admission';
+    const state = await this.stateOf(scope);
+    return state && Date.now() < state.cooldownUntil ? 'cooldown' : undefined;
+  }
+
   /** Starts (or extends) the scope's cooldown after a 429. */
   async reportRateLimit(scope: string, suggestedWaitMs: number | undefined): Promise<void> {
     // Locally at once, so this worker's next calls wait even before the workflow answers.

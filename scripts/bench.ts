@@ -10,7 +10,7 @@
  *
  * A row is LATENCYxCONCURRENCY; `50x1` is the per-item overhead row.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -57,6 +57,8 @@ interface Run {
   meanInFlight: number;
   /** CPU time of this process (worker, emulator, client; not the dev server) per item. */
   cpuMsPerItem: number;
+  /** CPU time of the dev server process per item (undefined where /proc is missing). */
+  serverCpuMsPerItem?: number;
   /** Share of all cores busy during the run, whoever used them (the dev server, other programs). */
   machineBusy: number;
   /** The batch's own durationMs from its summary (project side only). */
@@ -218,18 +220,52 @@ async function mapWithLimit<T, R>(items: readonly T[], limit: number, run: (item
   return results;
 }
 
-/** This process's CPU per item, and how busy the whole machine was (other processes share the cores). */
-function measureCpu(): { stop: (items: number) => Pick<Run, 'cpuMsPerItem' | 'machineBusy'> } {
+/** This process's CPU per item, the dev server's, and how busy the whole machine was. */
+function measureCpu(): { stop: (items: number) => Pick<Run, 'cpuMsPerItem' | 'serverCpuMsPerItem' | 'machineBusy'> } {
   const ownBefore = process.cpuUsage();
+  const serverBefore = devServerCpuMs();
   const machineBefore = machineTimes();
   return {
     stop: (items) => {
       const own = process.cpuUsage(ownBefore);
+      const server = devServerCpuMs();
       const machine = machineTimes();
       const total = machine.total - machineBefore.total;
-      return { cpuMsPerItem: (own.user + own.system) / 1000 / items, machineBusy: total > 0 ? (machine.busy - machineBefore.busy) / total : 0 };
+      return {
+        cpuMsPerItem: (own.user + own.system) / 1000 / items,
+        ...(server !== undefined && serverBefore !== undefined ? { serverCpuMsPerItem: (server - serverBefore) / items } : {}),
+        machineBusy: total > 0 ? (machine.busy - machineBefore.busy) / total : 0,
+      };
     },
   };
+}
+
+/** Linux clock ticks per second, as /proc reports CPU times (USER_HZ, 100 on every common kernel). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system, ms) of the dev server: this process's child running `temporal server start-dev`. */
+function devServerCpuMs(): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined; // not Linux
+  }
+  for (const pid of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // the process ended while we looked
+    }
+    // Fields after the parenthesised command: state, ppid, … utime (14th), stime (15th).
+    const close = stat.lastIndexOf(')');
+    const command = stat.slice(stat.indexOf('(') + 1, close);
+    const fields = stat.slice(close + 2).split(' ');
+    if (command !== 'temporal' || Number(fields[1]) !== process.pid) continue;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  }
+  return undefined;
 }
 
 function machineTimes(): { busy: number; total: number } {
@@ -271,13 +307,13 @@ function printReport(measured: Measured[], workerTuning: object, loadAtStart: nu
     `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}. One dev server for all rows; a fresh worker`,
     `(its own task queue) and batch per row; 1-min load average at start ${loadAtStart.toFixed(1)}${Object.keys(workerTuning).length > 0 ? `, worker options ${JSON.stringify(workerTuning)}` : ', default worker options'}; an untimed warm-up batch first.`,
     '(a) project: wall time from start to summary; (b) plain loop with a limiter, same client, prompt, config and judgement.',
-    'CPU ms/item: this process only (worker, emulator, client), not the dev server; machine busy: all cores, every process.',
+    'CPU ms/item: this process (worker, emulator, client); dev server CPU ms/item: the dev server process; machine busy: all cores, every process.',
     '',
   );
   if (throughputRows.length > 0) {
     lines.push(
-      '| latency | concurrency | items | (a) project items/s | (a) batch durationMs → items/s | (b) loop items/s | ratio a/b | mean calls in flight a / b | CPU ms/item a / b | machine busy a / b |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| latency | concurrency | items | (a) project items/s | (a) batch durationMs → items/s | (b) loop items/s | ratio a/b | mean calls in flight a / b | CPU ms/item a / b | dev server CPU ms/item a / b | machine busy a / b |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const { row, project, loop } of throughputRows) {
       const projectRate = itemsPerSecond(row.items, project.wallMs);
@@ -285,7 +321,7 @@ function printReport(measured: Measured[], workerTuning: object, loadAtStart: nu
       const batchRate = project.batchDurationMs !== undefined ? `${formatSeconds(project.batchDurationMs)} → ${itemsPerSecond(row.items, project.batchDurationMs).toFixed(1)}` : '';
       const target = row.latencyMs >= 1000 ? ` (target ≥ 0.9: ${projectRate / loopRate >= 0.9 ? 'met' : 'missed'})` : '';
       lines.push(
-        `| ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${failures(row, project, loop)} | ${projectRate.toFixed(1)} | ${batchRate} | ${loopRate.toFixed(1)} | ${(projectRate / loopRate).toFixed(2)}${target} | ${project.meanInFlight.toFixed(1)} / ${loop.meanInFlight.toFixed(1)} | ${project.cpuMsPerItem.toFixed(1)} / ${loop.cpuMsPerItem.toFixed(1)} | ${percent(project.machineBusy)} / ${percent(loop.machineBusy)} |`,
+        `| ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${failures(row, project, loop)} | ${projectRate.toFixed(1)} | ${batchRate} | ${loopRate.toFixed(1)} | ${(projectRate / loopRate).toFixed(2)}${target} | ${project.meanInFlight.toFixed(1)} / ${loop.meanInFlight.toFixed(1)} | ${project.cpuMsPerItem.toFixed(1)} / ${loop.cpuMsPerItem.toFixed(1)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(loop.serverCpuMsPerItem)} | ${percent(project.machineBusy)} / ${percent(loop.machineBusy)} |`,
       );
     }
     lines.push('');
@@ -302,6 +338,10 @@ function printReport(measured: Measured[], workerTuning: object, loadAtStart: nu
 /** Flags a run in which not every item succeeded: its rate would not be comparable. */
 function failures(row: Row, project: Run, loop: Run): string {
   return project.succeeded === row.items && loop.succeeded === row.items ? '' : ` (succeeded: a ${project.succeeded}, b ${loop.succeeded})`;
+}
+
+function formatMs(ms: number | undefined): string {
+  return ms === undefined ? '?' : ms.toFixed(1);
 }
 
 function percent(share: number): string {

@@ -1,6 +1,7 @@
 /**
  * Records workflow histories for the replay test (test/replay.test.ts): a stage walk, a transient
- * retry, a budget-exhausted item and the batch that ran them. Run after a deliberate, versioned
+ * retry, a budget-exhausted item and the batch that ran them, an item whose calls are all regular
+ * activities, a cached batch and its cache owner. Run after a deliberate, versioned
  * change to workflow code:  node --import tsx scripts/record-histories.ts
  */
 import { execFileSync } from 'node:child_process';
@@ -31,6 +32,11 @@ async function main(): Promise<void> {
     });
     await batchClient.summary(batchId);
 
+    // An item whose every call is a regular activity (callMode: activity, as under admission).
+    const activityBatchId = 'replay-activity-mode';
+    await batchClient.start({ taskName: 'test-echo', batchId: activityBatchId, records: [{ id: 'a1' }], options: { callMode: 'activity' } });
+    await batchClient.summary(activityBatchId);
+
     // A cached batch, and the cache owner it leased from (it ends once the lease is released).
     const cachedBatchId = 'replay-cached';
     await batchClient.start({ taskName: 'test-cached', batchId: cachedBatchId, records: [{ id: 'c1' }, { id: 'c2' }], options: { cache: { tags: { run: 'replay' } } } });
@@ -47,6 +53,7 @@ async function main(): Promise<void> {
       [`${batchId}/stage-walk`, 'replay-fixture--stage-walk.json'],
       [`${batchId}/transient`, 'replay-fixture--transient.json'],
       [`${batchId}/budget`, 'replay-fixture--budget.json'],
+      [`${activityBatchId}/a1`, 'replay-activity-mode--a1.json'],
       [cachedBatchId, 'replay-cached.json'],
       [`${cachedBatchId}/c1`, 'replay-cached--c1.json'],
       [ownerId, 'replay-cache-owner.json'],

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CATEGORIES } from './errors/categories';
-import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_HISTORY_EVENTS_PER_RUN, DEFAULT_MAX_MODEL_CALLS, INPUT_PAGE_SIZE } from './constants';
+import { CALL_MODES, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_HISTORY_EVENTS_PER_RUN, DEFAULT_MAX_MODEL_CALLS, INPUT_PAGE_SIZE } from './constants';
 import { CacheOverrideSchema } from './caching/spec';
 import type { Price } from './pricing';
 
@@ -96,6 +96,13 @@ export const ItemOptionsSchema = z
     cache: CacheOverrideSchema.optional(),
     /** An item still unfinished this long after it started ends `deadline_exceeded`. */
     itemDeadlineMs: z.number().int().min(100).optional(),
+    /**
+     * `local-first`: the item's first model call runs as a local activity, in the worker that runs
+     * the item (one workflow task, no activity dispatch); its retries and later stages are regular
+     * activities on the model-call queue. `activity`: every call is a regular activity. Workers
+     * that admit calls under RPM/TPM limits always use regular activities.
+     */
+    callMode: z.enum(CALL_MODES).default('local-first'),
   })
   .strict();
 export type ItemOptions = z.infer<typeof ItemOptionsSchema>;
@@ -124,7 +131,7 @@ export const BatchInputSchema = z
     historyEventsPerRun: z.number().int().min(200).max(40_000).default(DEFAULT_HISTORY_EVENTS_PER_RUN),
     /** The first item that ends with one of these categories stops the batch (cancelling the rest). */
     failFast: z.array(ErrorCategorySchema).default(['authentication', 'permission_denied', 'quota_exhausted']),
-    options: ItemOptionsSchema.default({ maxModelCalls: DEFAULT_MAX_MODEL_CALLS, callTimeoutMs: DEFAULT_CALL_TIMEOUT_MS }),
+    options: ItemOptionsSchema.prefault({}),
   })
   .strict()
   .refine((input) => (input.items === undefined) !== (input.inputFile === undefined), {

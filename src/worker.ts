@@ -19,7 +19,7 @@ export interface BatchWorkerOptions {
   gemini: GoogleGenAI;
   resultsDirectory: string;
   defaultModel?: string;
-  /** Model calls one worker process runs at once. */
+  /** Model calls one worker process runs at once (as regular activities, and as local ones). */
   maxConcurrentActivities?: number;
   maxConcurrentWorkflowTasks?: number;
   /**
@@ -92,12 +92,15 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     limits: admissionLimits(options),
   });
   const { callModel, ...bookkeeping } = activities;
+  const maxConcurrentActivities = options.maxConcurrentActivities ?? 200;
   const main = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: bookkeeping,
+    // callModel here runs as the local activity of `local-first` items (their first call per stage).
+    activities: { ...bookkeeping, callModel },
+    maxConcurrentLocalActivityExecutions: maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks ?? 100,
     // Items are short workflows; a larger cache avoids replaying them from history.
     maxCachedWorkflows: 2000,
@@ -107,7 +110,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     namespace: options.namespace,
     taskQueue: modelCallsTaskQueue(options.taskQueue),
     activities: { callModel },
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
+    maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     // Heartbeats bring cancellations (item deadline, batch cancel) to in-flight model calls:
     // flush them often enough that an aborted request stops within a couple of seconds.
     maxHeartbeatThrottleInterval: '2 seconds',

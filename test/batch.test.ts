@@ -78,6 +78,38 @@ describe('batch of items on a real dev server and the emulator', () => {
     }
   });
 
+  test("an item's first call is a local activity inside one workflow task; with callMode activity it is an activity on the model-call queue", async () => {
+    const taskQueue = uniqueName('tq');
+    const worker = await stack.startWorker(taskQueue);
+    try {
+      const batchClient = stack.batchClient(taskQueue);
+      const localBatch = uniqueName('local');
+      const activityBatch = uniqueName('activity');
+      await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }], batchId: localBatch });
+      await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }], batchId: activityBatch, options: { callMode: 'activity' } });
+      assert.equal((await batchClient.summary(localBatch)).succeeded, 1);
+      assert.equal((await batchClient.summary(activityBatch)).succeeded, 1);
+      const eventsOf = async (batchId: string) => (await stack.client.workflow.getHandle(`${batchId}/a`).fetchHistory()).events ?? [];
+      const summaryOf = (payload: { data?: Uint8Array | null } | null | undefined) => JSON.parse(Buffer.from(payload?.data ?? []).toString()) as unknown;
+
+      const local = await eventsOf(localBatch);
+      assert.equal(local.filter((event) => event.workflowTaskCompletedEventAttributes).length, 1, 'one workflow task');
+      assert.equal(local.filter((event) => event.activityTaskScheduledEventAttributes).length, 0, 'no activity task');
+      const markers = local.filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+      const calls = markers.filter((event) => event.userMetadata?.summary);
+      assert.equal(markers.length, 2, 'the model call and the result record');
+      assert.deepEqual(calls.map((event) => summaryOf(event.userMetadata?.summary)), ['stage 1 full t=0 gemini-test-model'], 'the Web UI shows the call with its stage');
+
+      const scheduled = (await eventsOf(activityBatch)).filter((event) => event.activityTaskScheduledEventAttributes);
+      assert.deepEqual(
+        scheduled.map((event) => [event.activityTaskScheduledEventAttributes?.activityType?.name, event.activityTaskScheduledEventAttributes?.taskQueue?.name, summaryOf(event.userMetadata?.summary)]),
+        [['callModel', `${taskQueue}-model-calls`, 'stage 1 full t=0 gemini-test-model']],
+      );
+    } finally {
+      await worker.stop();
+    }
+  });
+
   test('an answer that fails the output schema fails the item with validation_error, and the batch still completes', async () => {
     const taskQueue = uniqueName('tq');
     const worker = await stack.startWorker(taskQueue);

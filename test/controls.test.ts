@@ -173,8 +173,9 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
     await expectOneResultEach(batchId, 40, summary);
   });
 
-  test('the CLI pauses, resumes, changes concurrency and cancels a batch started elsewhere', async () => {
-    const { batchId, batchClient } = await start(60, { concurrency: 2 });
+  test('the CLI pauses, resumes, changes concurrency and cancels a batch started elsewhere, and says when a batch has already ended', async () => {
+    // Long enough to outlast five CLI starts (about 1.5 s each).
+    const { batchId, batchClient } = await start(200, { concurrency: 2 });
     const env = { TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: taskQueue };
     const pause = await runCli(['pause', batchId], env);
     assert.equal(pause.code, 0, pause.stderr);
@@ -192,6 +193,12 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
     assert.equal(cancel.code, 0, cancel.stderr);
     const summary = await batchClient.summary(batchId);
     assert.deepEqual(summary.control.stop, { kind: 'cancelled', reason: 'test over' });
+    const late = await runCli(['pause', batchId], env);
+    assert.equal(late.code, 2);
+    assert.match(late.stderr, new RegExp(`batch "${batchId}" has already ended \\(COMPLETED\\); there is nothing to pause`));
+    const unknown = await runCli(['resume', `${batchId}-nope`], env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no batch ".*-nope" in namespace default/);
   });
 
   test('a search-attribute query returns exactly the failed items of one batch', async () => {

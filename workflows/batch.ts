@@ -82,6 +82,9 @@ export interface BatchCarry {
   cache?: ItemCache;
 }
 
+/** See runItemWorkflow: bounds how long a cancellation waits behind a local model call (~4 s). */
+const ITEM_WORKFLOW_TASK_TIMEOUT = '5 seconds';
+
 /** Keeps each activity payload small when many items end unstarted. */
 const SKIPPED_PER_ACTIVITY = 1000;
 
@@ -139,9 +142,10 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   if (!carried) progress = { ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency), control };
   const price = priceFor(prepared.model, input.options.prices);
 
-  // The batch's stage plan wins over the task's; items get it resolved.
+  // The batch's stage plan wins over the task's; items get it resolved. Calls that must wait for
+  // admission run as regular activities.
   const stagePlan = input.options.stagePlan ?? prepared.stagePlan;
-  const itemOptions = { ...input.options, ...(stagePlan ? { stagePlan } : {}) };
+  const itemOptions = { ...input.options, ...(stagePlan ? { stagePlan } : {}), ...(prepared.admission ? { callMode: 'activity' as const } : {}) };
   // The lease is the batch's, not a run's: taken by the first run, released by the last.
   const cache = carried ? carried.cache : prepared.cachePlan ? await takeCacheLease(prepared.cachePlan, input.batchId, progress) : undefined;
   setHandler(cacheNameSignal, ({ name }) => {
@@ -303,8 +307,11 @@ async function runItemWorkflow(args: ItemWorkflowInput): Promise<ItemOutcome> {
     const handle = await startChild(itemWorkflow, {
       workflowId: itemWorkflowId(batchId, item.id),
       args: [args],
-      searchAttributes: { BatchId: [batchId], TaskName: [taskName], ItemStatus: ['running'] },
+      searchAttributes: { BatchId: [batchId], TaskName: [taskName], ItemStatus: ['running'], Stage: [1] },
       staticSummary: `item ${item.id} of batch ${batchId}`,
+      // A local model call holds the item's workflow task; the SDK renews the task at 80 % of this
+      // timeout, which is when a cancellation (batch cancel) reaches the call.
+      workflowTaskTimeout: ITEM_WORKFLOW_TASK_TIMEOUT,
     });
     return await handle.result();
   } catch (error) {

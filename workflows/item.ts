@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import type { z } from 'zod';
-import type { BatchActivities, CallModelOutput } from '../activities';
+import type { BatchActivities, CallModelInput, CallModelOutput, DeferredCall } from '../activities';
 import type { CallFailureDetails, FailedCall } from '../activities/model-call';
 import { CATEGORY_TABLE, isErrorCategory, NON_RETRYABLE_ERROR_TYPES, type ErrorCategory } from '../src/errors/categories';
 import { addUsage, emptyUsage } from '../src/usage';
@@ -168,7 +168,8 @@ async function runStages(input: Input, state: ItemState): Promise<StagesOutcome>
     }
     // A partial stage needs something to repair; after an unparseable answer it sends the full prompt.
     const mode = stage.mode === 'partial' && state.partial ? 'partial' : 'full';
-    upsertSearchAttributes([{ key: StageSearchAttribute, value: state.stage }]);
+    // The batch starts every item with Stage 1; later stages are worth an event each.
+    if (state.stage > 1) upsertSearchAttributes([{ key: StageSearchAttribute, value: state.stage }]);
     const call = await callStage(input, stage, mode, state);
     state.modelCalls += call.modelCalls;
     state.attempts.push(...call.attempts);
@@ -302,9 +303,35 @@ interface StageCall {
   attempts: AttemptRecord[];
 }
 
+/** Why a model-call activity failed: the activity's own error, and whether its retries ran out. */
+interface CallFailure {
+  cause: Error | undefined;
+  retryState?: RetryState;
+}
+
+/** A call's outcome as the stage logic sees it: an answer (or a deferral), or the activity's failure. */
+type CallOutcome = { answer: CallModelOutput | DeferredCall; failure?: never } | { failure: CallFailure; answer?: never };
+
+/** Waits for a call; cancellation (item deadline, batch cancel) is not a failure of the call and goes through. */
+async function outcomeOf(call: Promise<CallModelOutput | DeferredCall>): Promise<CallOutcome> {
+  try {
+    return { answer: await call };
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    if (error instanceof ActivityFailure) return { failure: { cause: error.cause, retryState: error.retryState } };
+    // A local activity's failure arrives as the activity's own error, not wrapped in an ActivityFailure.
+    if (error instanceof ApplicationFailure || error instanceof TimeoutFailure) return { failure: { cause: error } };
+    throw error;
+  }
+}
+
 /**
  * One stage's call. Temporal's retry policy repeats transient failures (a 429 included) within
- * the item's remaining call budget, so they never advance the stage.
+ * the item's remaining call budget, so they never advance the stage. With `callMode: local-first`
+ * the item's first call is a local activity, run by this item's worker inside its workflow task
+ * (the common case — one good answer — then costs one workflow task and no activity dispatch); a
+ * transient failure, or a quota scope that wants calls to wait, hands over to the regular
+ * activity after the wait the retry policy would have made (Gemini's RetryInfo delay, else 1 s).
  */
 async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', state: ItemState): Promise<StageCall> {
   const model = stage.model ?? input.model;
@@ -326,39 +353,7 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
   });
   const failedCall = (failure: FailedCall) =>
     attemptOf(failure.attempt, { durationMs: failure.durationMs, usage: emptyUsage(), outcome: failure.category, message: failure.message });
-
-  const { callModel } = proxyActivities<BatchActivities>({
-    // Model calls have a task queue of their own, so workers can size their slots apart.
-    taskQueue: modelCallsTaskQueue(workflowInfo().taskQueue),
-    // The SDK aborts a hung request at callTimeoutMs; Temporal's timeout is the backstop. The
-    // call may first wait for its quota scope (admission, 429 cooldown), heartbeating.
-    startToCloseTimeout: input.options.callTimeoutMs + ADMISSION_ALLOWANCE_MS + 5_000,
-    // callModel heartbeats while it waits: a dead worker is noticed in seconds, and a
-    // cancellation (deadline, batch cancel) reaches the request promptly.
-    heartbeatTimeout: CALL_HEARTBEAT_TIMEOUT_MS,
-    summary: `stage ${state.stage} ${mode} t=${stage.temperature} ${model}`,
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: remainingCalls,
-      nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-    },
-  });
-  try {
-    const answer = await callModel({
-      batchId: input.batchId,
-      itemId: input.item.id,
-      taskName: input.taskName,
-      item: input.item,
-      model,
-      generation: { ...input.options.generation, ...stage.generation, temperature: stage.temperature },
-      callTimeoutMs: input.options.callTimeoutMs,
-      stage: state.stage,
-      mode,
-      ...(mode === 'partial' && state.partial ? { partial: state.partial } : {}),
-      ...(cachedContent ? { cachedContent } : {}),
-    });
+  const answered = (answer: CallModelOutput): StageCall => {
     const attempts = answer.previousFailures.map(failedCall);
     attempts.push(
       attemptOf(answer.activityAttempt, {
@@ -370,31 +365,127 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
       }),
     );
     return { answer, modelCalls: answer.activityAttempt, attempts };
-  } catch (error) {
-    // Cancellation (item deadline, batch cancel) is not a failure of the call: let it through.
-    if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
-    const { category, message, failures } = describeActivityFailure(error);
-    // Retries ran out: every remaining call was spent on this stage.
-    const budgetSpent = error.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED && CATEGORY_TABLE[category].decision === 'retry';
-    const modelCalls = budgetSpent ? remainingCalls : Math.max(failures.length, 1);
+  };
+  /** The stage's calls ended in a failure: non-retryable, or retries ran out (every remaining call spent). */
+  const failed = (failure: CallFailure, callsBefore: number, budgetSpent = failure.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED): StageCall => {
+    const { category, message, failures, retryable } = describeActivityFailure(failure);
+    budgetSpent &&= CATEGORY_TABLE[category].decision === 'retry' && retryable;
     return {
-      modelCalls,
+      modelCalls: budgetSpent ? remainingCalls : Math.max(failures.length, callsBefore + 1),
       attempts: failures.map(failedCall),
       error: budgetSpent
         ? { category: 'prompt_budget_exhausted', message: `model-call cap of ${state.maxModelCalls} reached at stage ${state.stage}; last error ${category}: ${message}` }
         : { category, message },
     };
+  };
+
+  const request: CallModelInput = {
+    batchId: input.batchId,
+    itemId: input.item.id,
+    taskName: input.taskName,
+    item: input.item,
+    model,
+    generation: { ...input.options.generation, ...stage.generation, temperature: stage.temperature },
+    callTimeoutMs: input.options.callTimeoutMs,
+    stage: state.stage,
+    mode,
+    ...(mode === 'partial' && state.partial ? { partial: state.partial } : {}),
+    ...(cachedContent ? { cachedContent } : {}),
+  };
+  const summary = `stage ${state.stage} ${mode} t=${stage.temperature} ${model}`;
+
+  let callsBefore = 0;
+  let priorFailures: FailedCall[] = [];
+  // Only the item's first call: a local activity's result is recorded when the workflow task
+  // ends, so a crash may repeat the one call in flight, never a finished stage.
+  if (input.options.callMode === 'local-first' && state.modelCalls === 0) {
+    const local = await outcomeOf(localCallModel(input, summary)(request));
+    if (local.answer && local.answer.kind !== 'deferred') return answered(local.answer);
+    if (local.failure) {
+      const { category, message, failures, retryable, retryDelayMs } = describeActivityFailure(local.failure);
+      if (!retryable || remainingCalls <= 1) return failed(local.failure, 0, retryable);
+      callsBefore = 1;
+      priorFailures = failures.length > 0 ? failures : [{ attempt: 1, category, message, durationMs: Date.now() - Date.parse(startedAt) }];
+      await sleep(retryDelayMs ?? FIRST_RETRY_DELAY_MS);
+    }
   }
+  const remote = await outcomeOf(
+    activityCallModel(input, summary, remainingCalls - callsBefore, callsBefore > 0)({ ...request, ...(callsBefore > 0 ? { callsBefore, priorFailures } : {}) }),
+  );
+  if (remote.failure) return failed(remote.failure, callsBefore);
+  if (remote.answer.kind === 'deferred') {
+    // Only a local activity defers; a regular one waits for its quota scope.
+    return { modelCalls: 0, attempts: [], error: { category: 'unknown', message: `a regular model-call activity deferred (${remote.answer.reason})` } };
+  }
+  return answered(remote.answer);
 }
 
-function describeActivityFailure(error: ActivityFailure): { category: ErrorCategory; message: string; failures: FailedCall[] } {
-  const cause = error.cause;
+/** The wait before the regular activity takes over from a failed local call (the retry policy's first interval). */
+const FIRST_RETRY_DELAY_MS = 1_000;
+
+/**
+ * The stage's first call as a local activity: no retries of its own (the regular activity does
+ * them), and cut at the item deadline, which this workflow task could otherwise only see once the
+ * call ends (a local activity holds the task).
+ */
+function localCallModel(input: Input, summary: string): BatchActivities['callModel'] {
+  const itemDeadlineMs = input.options.itemDeadlineMs;
+  const untilDeadlineMs = itemDeadlineMs === undefined ? Infinity : itemDeadlineMs - (Date.now() - workflowInfo().startTime.getTime());
+  return proxyLocalActivities<BatchActivities>({
+    startToCloseTimeout: Math.max(1, Math.min(input.options.callTimeoutMs + 5_000, untilDeadlineMs)),
+    retry: { maximumAttempts: 1 },
+    summary,
+  }).callModel;
+}
+
+/** The model call as a regular activity on the model-call queue, retried by Temporal within `maximumAttempts`. */
+function activityCallModel(input: Input, summary: string, maximumAttempts: number, afterLocalFailure: boolean): BatchActivities['callModel'] {
+  return proxyActivities<BatchActivities>({
+    // Model calls have a task queue of their own, so workers can size their slots apart.
+    taskQueue: modelCallsTaskQueue(workflowInfo().taskQueue),
+    // The SDK aborts a hung request at callTimeoutMs; Temporal's timeout is the backstop. The
+    // call may first wait for its quota scope (admission, 429 cooldown), heartbeating.
+    startToCloseTimeout: input.options.callTimeoutMs + ADMISSION_ALLOWANCE_MS + 5_000,
+    // callModel heartbeats while it waits: a dead worker is noticed in seconds, and a
+    // cancellation (deadline, batch cancel) reaches the request promptly.
+    heartbeatTimeout: CALL_HEARTBEAT_TIMEOUT_MS,
+    summary,
+    retry: {
+      // After a failed local call the workflow already waited the first interval.
+      initialInterval: afterLocalFailure ? FIRST_RETRY_DELAY_MS * 2 : FIRST_RETRY_DELAY_MS,
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+    },
+  }).callModel;
+}
+
+interface DescribedFailure {
+  category: ErrorCategory;
+  message: string;
+  failures: FailedCall[];
+  /** The retry policy would call again (a category that retries, not marked non-retryable). */
+  retryable: boolean;
+  /** Gemini's suggested wait (RetryInfo), when it gave one. */
+  retryDelayMs?: number;
+}
+
+function describeActivityFailure({ cause }: CallFailure): DescribedFailure {
   if (cause instanceof ApplicationFailure) {
     const details = cause.details?.[0] as CallFailureDetails | undefined;
-    return { category: isErrorCategory(cause.type) ? cause.type : 'unknown', message: cause.message, failures: details?.failures ?? [] };
+    const category = isErrorCategory(cause.type) ? cause.type : 'unknown';
+    const retryDelayMs = details?.error.suggestedWaitMs;
+    return {
+      category,
+      message: cause.message,
+      failures: details?.failures ?? [],
+      retryable: !cause.nonRetryable && CATEGORY_TABLE[category].decision === 'retry',
+      ...(retryDelayMs !== undefined ? { retryDelayMs } : {}),
+    };
   }
   if (cause instanceof TimeoutFailure) {
-    return { category: 'timeout', message: `model call exceeded Temporal's ${cause.timeoutType} timeout`, failures: [] };
+    return { category: 'timeout', message: `model call exceeded Temporal's ${cause.timeoutType} timeout`, failures: [], retryable: true };
   }
-  return { category: 'unknown', message: cause?.message ?? error.message, failures: [] };
+  return { category: 'unknown', message: cause?.message ?? 'the model call failed without a cause', failures: [], retryable: false };
 }

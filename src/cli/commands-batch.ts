@@ -231,10 +231,21 @@ async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string
   try {
     out(describeControl(batchId, await send(batchId, handle, extra, values.reason)));
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new UsageError(`no batch "${batchId}" in namespace ${config.namespace} at ${config.address}`);
+    if (error instanceof WorkflowNotFoundError) throw new UsageError(await whyNoRunningBatch(handle, batchId, spec.name, config));
     throw error;
   }
   return 0;
+}
+
+/** An update finds no running batch: either there is none, or it has already ended (the server says "not found" to both). */
+async function whyNoRunningBatch(handle: WorkflowHandle, batchId: string, command: string, config: TemporalConfig): Promise<string> {
+  try {
+    const { status } = await handle.describe();
+    return `batch "${batchId}" has already ended (${status.name}); there is nothing to ${command}. Its summary: batch-llm status ${batchId}`;
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+    return `no batch "${batchId}" in namespace ${config.namespace} at ${config.address}`;
+  }
 }
 
 export const runPause = (argv: string[]) => controlCommand(pauseSpec, argv, (_id, handle) => handle.executeUpdate(pauseBatchUpdate));
