@@ -1,7 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { INPUT_PAGE_SIZE } from '../src/constants';
 import { ApplicationFailure } from '@temporalio/common';
-import { findDuplicateIds, InputError, parseJsonlItems, type InputProblem } from '../src/input';
+import { findDuplicateIds, InputError, parseJsonlItems, parseJsonlPage, type InputProblem } from '../src/input';
 import { describeZodError, type StagePlan, type WorkItem } from '../src/schemas';
 import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
 import { planCache } from '../src/caching/fingerprint';
@@ -118,14 +118,77 @@ export interface ReadInputPageInput {
   limit: number;
 }
 
-/** One page of an input file that prepareBatch already validated (and that has not changed since). */
+/**
+ * One page of an input file that prepareBatch already validated (and that has not changed since),
+ * read from the page's own bytes: the worker indexes where each item's line starts once per file.
+ */
 export async function readInputPage(input: ReadInputPageInput): Promise<WorkItem[]> {
-  const version = await fileVersion(input.inputFile);
-  if (version !== input.inputVersion) {
-    throw ApplicationFailure.nonRetryable(`the input file ${input.inputFile} changed after the batch checked it; start a new batch`, 'invalid_input');
+  const changed = () => ApplicationFailure.nonRetryable(`the input file ${input.inputFile} changed after the batch checked it; start a new batch`, 'invalid_input');
+  if ((await fileVersion(input.inputFile)) !== input.inputVersion) throw changed();
+  const starts = await itemLineStarts(input.inputFile, input.inputVersion);
+  const count = starts.length - 1;
+  const first = Math.min(input.offset, count);
+  const end = Math.min(input.offset + input.limit, count);
+  if (first >= end) return [];
+  const begin = starts[first] as number;
+  const bytes = Buffer.alloc((starts[end] as number) - begin);
+  const file = await open(input.inputFile, 'r');
+  try {
+    await file.read(bytes, 0, bytes.length, begin);
+  } finally {
+    await file.close();
   }
-  const { items } = parseJsonlItems(await readInputFile(input.inputFile), input.inputFile);
-  return items.slice(input.offset, input.offset + input.limit);
+  let items: WorkItem[];
+  try {
+    items = parseJsonlPage(bytes.toString('utf8'), input.inputFile, first);
+  } catch (error) {
+    if (error instanceof InputError) throw changed();
+    throw error;
+  }
+  if (items.length !== end - first) throw changed();
+  return items;
+}
+
+/** Byte offset where each item's line starts, then the file's length; by file and version, for a few files. */
+const lineStartsByFile = new Map<string, Promise<number[]>>();
+const INDEXED_FILES = 8;
+
+function itemLineStarts(file: string, version: string): Promise<number[]> {
+  const key = `${file}\0${version}`;
+  let starts = lineStartsByFile.get(key);
+  if (!starts) {
+    starts = readFile(file).then(indexItemLines);
+    starts.catch(() => lineStartsByFile.delete(key));
+    lineStartsByFile.set(key, starts);
+    for (const oldest of lineStartsByFile.keys()) {
+      if (lineStartsByFile.size <= INDEXED_FILES) break;
+      lineStartsByFile.delete(oldest);
+    }
+  }
+  return starts;
+}
+
+/** Starts of the non-blank lines (the items, in order), as parseJsonlItems counts them, plus the end. */
+export function indexItemLines(bytes: Buffer): number[] {
+  const starts: number[] = [];
+  for (let lineStart = 0; lineStart < bytes.length; ) {
+    const newline = bytes.indexOf(10, lineStart);
+    const lineEnd = newline === -1 ? bytes.length : newline;
+    if (!isBlankLine(bytes, lineStart, lineEnd)) starts.push(lineStart);
+    lineStart = lineEnd + 1;
+  }
+  starts.push(bytes.length);
+  return starts;
+}
+
+/** As `line.trim() === ''`: ASCII whitespace is checked byte by byte; other bytes decide by decoding. */
+function isBlankLine(bytes: Buffer, start: number, end: number): boolean {
+  for (let position = start; position < end; position += 1) {
+    const byte = bytes[position] as number;
+    if (byte === 0x20 || (byte >= 0x09 && byte <= 0x0d)) continue;
+    return byte >= 0x80 && bytes.toString('utf8', start, end).trim() === '';
+  }
+  return true;
 }
 
 async function fileVersion(file: string): Promise<string> {

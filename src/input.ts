@@ -85,6 +85,27 @@ export function parseJsonlItems(text: string, source: string): ParsedInput {
   return { items, lines };
 }
 
+/**
+ * Parses a page of JSONL already checked whole by parseJsonlItems (so no duplicate-id check): its
+ * non-blank lines become items numbered from `firstIndex`. A line that no longer parses means the
+ * text changed; that throws InputError.
+ */
+export function parseJsonlPage(text: string, source: string, firstIndex: number): WorkItem[] {
+  const items: WorkItem[] = [];
+  for (const rawLine of text.split(/\r?\n/)) {
+    if (rawLine.trim() === '') continue;
+    let checked: ReturnType<typeof checkRecord>;
+    try {
+      checked = checkRecord(JSON.parse(rawLine));
+    } catch (error) {
+      throw new InputError(source, [{ message: `item ${firstIndex + items.length} is no longer valid JSON (${(error as Error).message})` }]);
+    }
+    if ('problem' in checked) throw new InputError(source, [{ message: `item ${firstIndex + items.length}: ${checked.problem.message}` }]);
+    items.push({ id: checked.id, index: firstIndex + items.length, data: checked.data });
+  }
+  return items;
+}
+
 /** Checks inline records (objects with an `id`) the same way as JSONL lines, numbering them from 1. */
 export function itemsFromRecords(records: readonly unknown[], source = 'inline items'): WorkItem[] {
   return parseJsonlItems(records.map((record) => JSON.stringify(record) ?? 'undefined').join('\n'), source).items;
