@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
 import { once } from 'node:events';
 import type { ItemResult } from '../src/schemas';
 import { runCli, spawnCli } from './helpers/cli';
@@ -30,6 +31,9 @@ describe('the batch-llm command line', () => {
     const badNumber = await runCli(['emulator', '--port', 'eighty']);
     assert.equal(badNumber.code, 2);
     assert.match(badNumber.stderr, /--port/);
+    const badMode = await runCli(['start', '--input', 'x.jsonl', '--task', 'demo-enrichment', '--call-mode', 'sideways']);
+    assert.equal(badMode.code, 2);
+    assert.match(badMode.stderr, /--call-mode: .*local-first.*activity/);
   });
 
   test('the demo (npm start -- --exit-when-done) runs 50 items on a fresh stack and exits 0 with a summary; results export in input order', async () => {
@@ -75,9 +79,16 @@ describe('the batch-llm command line', () => {
       const input = path.join(stateDirectory, 'items.jsonl');
       writeFileSync(input, ['{"id":"a","name":"Kettle","description":"Boils water in two minutes."}', '{"id":"b","name":"Lamp","description":"A desk lamp with a dimmer."}'].join('\n'));
       const env = { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_UI_URL: `http://localhost:${uiPort}` };
-      const started = await runCli(['start', '--input', input, '--task', 'demo-enrichment', '--batch-id', 'dev-batch', '--wait'], env);
+      const started = await runCli(['start', '--input', input, '--task', 'demo-enrichment', '--batch-id', 'dev-batch', '--call-mode', 'activity', '--wait'], env);
       assert.equal(started.code, 0, started.stderr);
       assert.match(started.stdout, /items: +2 total, 2 succeeded/);
+      const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+      try {
+        const events = (await new Client({ connection }).workflow.getHandle('dev-batch/a').fetchHistory()).events ?? [];
+        assert.deepEqual(events.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name), ['callModel'], '--call-mode activity: the call is a regular activity');
+      } finally {
+        await connection.close();
+      }
       assert.ok(started.stdout.includes(`http://localhost:${uiPort}/namespaces/default/workflows/dev-batch`), started.stdout);
       const status = await runCli(['status', 'dev-batch'], env);
       assert.equal(status.code, 0, status.stderr);

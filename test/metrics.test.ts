@@ -4,13 +4,17 @@ import { after, before, describe, test } from 'node:test';
 import { freePort } from './helpers/ports';
 import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
 
-/** The value of the first sample of `name` whose labels include all of `labels`. */
+/**
+ * The sum of the samples of `name` whose labels include all of `labels` (as `sum(…)` in PromQL:
+ * a call run as a local activity and one run as a regular activity carry different task queues).
+ */
 function sample(metrics: string, name: string, labels: Record<string, string>): number | undefined {
+  let sum: number | undefined;
   for (const line of metrics.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
   }
-  return undefined;
+  return sum;
 }
 
 describe('Prometheus metrics from the worker', () => {

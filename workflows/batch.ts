@@ -160,8 +160,9 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   const runItem = async (item: WorkItem): Promise<void> => {
     const scope = new CancellationScope();
     inFlight.set(item.id, scope);
-    const outcome = await scope
-      .run(() =>
+    let outcome: ItemOutcome;
+    try {
+      outcome = await scope.run(() =>
         runItemWorkflow({
           batchId: input.batchId,
           taskName: input.taskName,
@@ -171,8 +172,10 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
           traits: prepared.traits,
           ...(cache ? { cache: { ...cache } } : {}),
         }),
-      )
-      .finally(() => inFlight.delete(item.id));
+      );
+    } finally {
+      inFlight.delete(item.id);
+    }
     markFinished(progress, outcome, price);
     running -= 1;
     checkLimits(outcome);

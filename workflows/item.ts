@@ -110,9 +110,10 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
   // cancels it (and the model call in flight); the result is still recorded, once.
   const work = new CancellationScope();
   let deadlineHit = false;
-  const deadlineScope = new CancellationScope();
   const itemDeadlineMs = input.options.itemDeadlineMs;
-  if (itemDeadlineMs !== undefined) {
+  // Only an item with a deadline gets the scope (each scope and promise costs the worker a stack trace).
+  const deadlineScope = itemDeadlineMs !== undefined ? new CancellationScope() : undefined;
+  if (deadlineScope && itemDeadlineMs !== undefined) {
     deadlineScope
       .run(() => sleep(itemDeadlineMs))
       .then(
@@ -131,7 +132,7 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
     state.status = deadlineHit ? 'deadline_exceeded' : 'cancelled';
     state.stopReason = deadlineHit ? `item deadline of ${itemDeadlineMs} ms passed at stage ${state.stage}` : 'cancelled by its batch';
   } finally {
-    deadlineScope.cancel();
+    deadlineScope?.cancel();
   }
   return CancellationScope.nonCancellable(() => finishItem(input, state, outcome, startedAt));
 }

@@ -5,7 +5,7 @@ import { finished } from 'node:stream/promises';
 import { z } from 'zod';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { BatchClient } from '../client/batch-client';
-import { DEFAULT_CONCURRENCY } from '../constants';
+import { CALL_MODES, DEFAULT_CONCURRENCY } from '../constants';
 import { FileResultStore, RESULT_ORDERS } from '../results';
 import { dryRun } from './dry-run';
 import { BatchIdSchema, type BatchControlState, type ItemOptions } from '../schemas';
@@ -32,6 +32,7 @@ const startOptions = {
   model: { type: 'string' },
   'max-model-calls': { type: 'string' },
   'call-timeout-ms': { type: 'string' },
+  'call-mode': { type: 'string' },
   tasks: { type: 'string', multiple: true },
   wait: { type: 'boolean', short: 'w' },
   'dry-run': { type: 'boolean' },
@@ -54,6 +55,7 @@ export const startSpec = {
     ['--model NAME', 'model for every item (default: the task\'s, else BATCH_LLM_MODEL on the worker)'],
     ['--max-model-calls N', 'cap on physical model calls per item, retries included (default 5)'],
     ['--call-timeout-ms N', 'timeout of one model call (default 120000)'],
+    ['--call-mode MODE', 'local-first (default): an item\'s first call runs as a local activity in its workflow task; activity: every call is a regular activity'],
     ['--tasks MODULE', 'also accept the tasks this module exports when checking --task (repeatable)'],
     ['-w, --wait', 'show live progress and print the summary when the batch ends'],
     ['--dry-run', 'check the input, render every prompt, count tokens and estimate cost and time; start nothing, call no model'],
@@ -74,6 +76,7 @@ export async function runStart(argv: string[]): Promise<number> {
     ...(values.model ? { model: values.model } : {}),
     ...(values['max-model-calls'] ? { maxModelCalls: flagValue('max-model-calls', PositiveInt, values['max-model-calls']) } : {}),
     ...(values['call-timeout-ms'] ? { callTimeoutMs: flagValue('call-timeout-ms', PositiveInt, values['call-timeout-ms']) } : {}),
+    ...(values['call-mode'] ? { callMode: flagValue('call-mode', z.enum(CALL_MODES), values['call-mode']) } : {}),
   };
   const tasks = await createTaskRegistry(asStrings(values.tasks));
   if (values['dry-run']) {
