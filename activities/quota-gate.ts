@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AdmissionLimits } from '../workflows/admission';
-import type { AdmitCallsOutput, QuotaScopeState } from '../workflows/quota-scope';
+import type { AdmitCallsOutput, QuotaScopeInput, QuotaScopeState } from '../workflows/quota-scope';
 import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal, type quotaScopeWorkflow } from '../workflows/quota-scope';
 
 /** How long a worker trusts what it last heard of a scope's cooldown. */
@@ -113,13 +113,15 @@ export class QuotaGate {
     // Locally at once, so this worker's next calls wait even before the workflow answers.
     this.known.set(scope, { state: { cooldownUntil: Date.now() + Math.max(suggestedWaitMs ?? 0, 1_000), rampMs: 0, consecutive: 1, cooldowns: 1, rateLimits: 1 }, at: Date.now() });
     await this.client.workflow.signalWithStart<typeof quotaScopeWorkflow, [{ suggestedWaitMs?: number }]>('quotaScopeWorkflow', {
-      workflowId: scope,
-      taskQueue: this.taskQueue,
-      args: [{ scope }],
+      ...this.scopeWorkflowStart(scope),
       signal: rateLimitedSignal,
       signalArgs: [suggestedWaitMs !== undefined ? { suggestedWaitMs } : {}],
-      staticSummary: `quota scope ${scope}`,
     });
+  }
+
+  /** How the scope's workflow is started, by the first 429 (signal-with-start) or the first admission (update-with-start). */
+  private scopeWorkflowStart(scope: string) {
+    return { workflowId: scope, taskQueue: this.taskQueue, args: [{ scope }] as [QuotaScopeInput], staticSummary: `quota scope ${scope}` };
   }
 
   private queueOf(scope: string): ScopeQueue {
@@ -163,11 +165,8 @@ export class QuotaGate {
     for (let attempt = 1; ; attempt += 1) {
       // Update-with-start: the scope's workflow starts with the first call and ends when idle.
       const startWorkflowOperation = new WithStartWorkflowOperation<typeof quotaScopeWorkflow>('quotaScopeWorkflow', {
-        workflowId: scope,
-        taskQueue: this.taskQueue,
-        args: [{ scope }],
+        ...this.scopeWorkflowStart(scope),
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        staticSummary: `quota scope ${scope}`,
       });
       try {
         return await this.client.workflow.executeUpdateWithStart(admitCallsUpdate, { args: [args], startWorkflowOperation });

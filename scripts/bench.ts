@@ -10,7 +10,7 @@
  *
  * A row is LATENCYxCONCURRENCY; `50x1` is the per-item overhead row.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +29,7 @@ import { DEFAULT_STAGE_PLAN } from '../src/stages';
 import { createTaskRegistry, type AnyTask } from '../src/tasks/registry';
 import { startDevServer } from '../src/temporal/dev-server';
 import { createBatchWorker, type BatchWorkerOptions } from '../src/worker';
+import { cpuMsOf, devServerPid } from './process-stats';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -223,49 +224,22 @@ async function mapWithLimit<T, R>(items: readonly T[], limit: number, run: (item
 /** This process's CPU per item, the dev server's, and how busy the whole machine was. */
 function measureCpu(): { stop: (items: number) => Pick<Run, 'cpuMsPerItem' | 'serverCpuMsPerItem' | 'machineBusy'> } {
   const ownBefore = process.cpuUsage();
-  const serverBefore = devServerCpuMs();
+  const server = devServerPid();
+  const serverBefore = cpuMsOf(server);
   const machineBefore = machineTimes();
   return {
     stop: (items) => {
       const own = process.cpuUsage(ownBefore);
-      const server = devServerCpuMs();
+      const serverAfter = cpuMsOf(server);
       const machine = machineTimes();
       const total = machine.total - machineBefore.total;
       return {
         cpuMsPerItem: (own.user + own.system) / 1000 / items,
-        ...(server !== undefined && serverBefore !== undefined ? { serverCpuMsPerItem: (server - serverBefore) / items } : {}),
+        ...(serverAfter !== undefined && serverBefore !== undefined ? { serverCpuMsPerItem: (serverAfter - serverBefore) / items } : {}),
         machineBusy: total > 0 ? (machine.busy - machineBefore.busy) / total : 0,
       };
     },
   };
-}
-
-/** Linux clock ticks per second, as /proc reports CPU times (USER_HZ, 100 on every common kernel). */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** CPU time (user + system, ms) of the dev server: this process's child running `temporal server start-dev`. */
-function devServerCpuMs(): number | undefined {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return undefined; // not Linux
-  }
-  for (const pid of entries) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // the process ended while we looked
-    }
-    // Fields after the parenthesised command: state, ppid, … utime (14th), stime (15th).
-    const close = stat.lastIndexOf(')');
-    const command = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' ');
-    if (command !== 'temporal' || Number(fields[1]) !== process.pid) continue;
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-  }
-  return undefined;
 }
 
 function machineTimes(): { busy: number; total: number } {

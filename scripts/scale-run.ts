@@ -1,11 +1,13 @@
 /**
  * Scale run (a script, not a test): N items (default 100,000) from a JSONL file through the dev
- * server, one worker process and a fast emulator. Prints wall time, items/s, the worker's peak RSS,
- * the largest batch-run history, the number of runs, and checks results count = input count.
- *   npm run scale -- [--items 100000] [--concurrency 200] [--latency-ms 5] [--events-per-run 7000]
+ * server (its history in a SQLite file, as `dev` runs it; `--in-memory` for the tests' kind), one
+ * worker process and a fast emulator. Prints wall time, items/s, the worker's and the server's
+ * peak RSS and CPU, the database size, the largest batch-run history, the number of runs, and
+ * checks results count = input count.
+ *   npm run scale -- [--items 100000] [--concurrency 200] [--latency-ms 5] [--events-per-run 7000] [--in-memory]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,20 +17,11 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { BatchClient } from '../src/client/batch-client';
 import { GeminiEmulator } from '../src/emulator';
 import { startDevServer } from '../src/temporal/dev-server';
+import { cpuMsOf, devServerPid, peakRssMiB } from './process-stats';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 const REPO_ROOT = path.resolve(__dirname, '..');
-
-/** Peak resident set (VmHWM) of a process, in MiB; undefined where /proc is missing. */
-function peakRssMiB(pid: number): number | undefined {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined; // the process has exited, or this is not Linux
-  }
-}
 
 async function countLines(file: string): Promise<{ lines: number; ids: number }> {
   const ids = new Set<string>();
@@ -42,7 +35,7 @@ async function countLines(file: string): Promise<{ lines: number; ids: number }>
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { items: { type: 'string' }, concurrency: { type: 'string' }, 'latency-ms': { type: 'string' }, 'events-per-run': { type: 'string' } } });
+  const { values } = parseArgs({ options: { items: { type: 'string' }, concurrency: { type: 'string' }, 'latency-ms': { type: 'string' }, 'events-per-run': { type: 'string' }, 'in-memory': { type: 'boolean', default: false } } });
   const total = Number(values.items ?? 100_000);
   const concurrency = Number(values.concurrency ?? 200);
   const latencyMs = Number(values['latency-ms'] ?? 5);
@@ -52,7 +45,11 @@ async function main(): Promise<void> {
   writeFileSync(inputFile, Array.from({ length: total }, (_, index) => JSON.stringify({ id: `r${index}`, text: `record number ${index}` })).join('\n') + '\n');
   const resultsDirectory = path.join(work, 'results');
 
-  const env = await startDevServer();
+  // In memory, the dev server keeps every closed item's history, state and visibility rows in its
+  // own heap (~0.1 MB an item, more with the Go heap's headroom): 100,000 items outgrow 24 GiB.
+  const dbFilename = values['in-memory'] ? undefined : path.join(work, 'temporal.db');
+  const env = await startDevServer(dbFilename ? { dbFilename } : {});
+  const server = devServerPid();
   const emulator = await GeminiEmulator.start({ latency: { baseMs: latencyMs, jitterMs: latencyMs / 2 } });
   const taskQueue = `scale-${Date.now()}`;
   const worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', resultsDirectory], {
@@ -66,7 +63,8 @@ async function main(): Promise<void> {
   });
   worker.stderr?.pipe(process.stderr);
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, peakRssMiB(worker.pid ?? 0) ?? 0)), 1_000);
+  const sampler = setInterval(() => (peak = Math.max(peak, peakRssMiB(worker.pid) ?? 0)), 1_000);
+  const cpuBefore = { worker: cpuMsOf(worker.pid) ?? 0, server: cpuMsOf(server) ?? 0 };
   try {
     const batchClient = new BatchClient(env.client, { taskQueue, namespace: 'default', webUiUrl: '' });
     const batchId = `scale-${total}-${Date.now()}`;
@@ -76,7 +74,7 @@ async function main(): Promise<void> {
       batchClient.progress(batchId).then(
         (progress) =>
           console.error(
-            `  ${progress.succeeded + progress.failed}/${total} finished, run ${progress.runs} (largest finished run ${progress.largestRunEvents} events), ${((progress.succeeded + progress.failed) / ((Date.now() - began) / 1000)).toFixed(1)} items/s, worker peak RSS ${peak.toFixed(0)} MiB`,
+            `  ${progress.succeeded + progress.failed}/${total} finished, run ${progress.runs} (largest finished run ${progress.largestRunEvents} events), ${((progress.succeeded + progress.failed) / ((Date.now() - began) / 1000)).toFixed(1)} items/s, worker peak RSS ${peak.toFixed(0)} MiB, server peak RSS ${(peakRssMiB(server) ?? 0).toFixed(0)} MiB`,
           ),
         (error: unknown) => console.error(`  progress unavailable: ${String(error)}`),
       );
@@ -91,14 +89,17 @@ async function main(): Promise<void> {
       largest = Math.max(largest, execution.historyLength);
     }
     const results = await countLines(path.join(resultsDirectory, batchId, 'results.jsonl'));
-    peak = Math.max(peak, peakRssMiB(worker.pid ?? 0) ?? 0);
+    peak = Math.max(peak, peakRssMiB(worker.pid) ?? 0);
+    const cpuPerItem = (pid: number | undefined, before: number) => `${(((cpuMsOf(pid) ?? before) - before) / total).toFixed(1)} ms`;
     const rows: Array<[string, string]> = [
       ['items', String(total)],
       ['succeeded / failed', `${summary.succeeded} / ${summary.failed}`],
       ['concurrency, emulator latency', `${concurrency}, ${latencyMs} ± ${latencyMs / 2} ms`],
       ['wall time (start → summary)', `${wallSeconds.toFixed(1)} s`],
       ['items/s', (total / wallSeconds).toFixed(1)],
-      ['worker peak RSS', `${peak.toFixed(0)} MiB`],
+      ['worker peak RSS, CPU per item', `${peak.toFixed(0)} MiB, ${cpuPerItem(worker.pid, cpuBefore.worker)}`],
+      ['dev server peak RSS, CPU per item', `${(peakRssMiB(server) ?? 0).toFixed(0)} MiB, ${cpuPerItem(server, cpuBefore.server)}`],
+      ['dev server database', dbFilename ? `${(statSync(dbFilename).size / 2 ** 20).toFixed(0)} MiB (SQLite file)` : 'in memory'],
       ['batch runs (continue-as-new)', `${runs} (summary says ${summary.runs})`],
       ['largest batch-run history', `${largest} events`],
       ['results lines / distinct items', `${results.lines} / ${results.ids}${results.lines === total && results.ids === total ? ' = input count' : ' — MISMATCH'}`],

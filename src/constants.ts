@@ -23,7 +23,6 @@ export const DEFAULT_CALL_TIMEOUT_MS = 120_000;
 
 /** How an item calls the model: see ItemOptions.callMode. */
 export const CALL_MODES = ['local-first', 'activity'] as const;
-export type CallMode = (typeof CALL_MODES)[number];
 
 /** Default sliding-window size of a batch. */
 export const DEFAULT_CONCURRENCY = 10;

@@ -98,7 +98,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
-    // callModel here runs as the local activity of `local-first` items (their first call per stage).
+    // callModel here runs as the local activity of `local-first` items (their first call).
     activities: { ...bookkeeping, callModel },
     maxConcurrentLocalActivityExecutions: maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks ?? 100,

@@ -135,6 +135,23 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
     }
   });
 
+  test('an item whose one allowed call hangs past its deadline ends deadline_exceeded, not out of budget', async () => {
+    const batchId = uniqueName('deadline-one-call');
+    stack.emulator.configure({ faults: [{ fault: 'hang', itemKey: `${batchId}/r00` }] });
+    try {
+      const batchClient = stack.batchClient(taskQueue);
+      const started = Date.now();
+      await batchClient.start({ taskName: 'test-echo', batchId, records: records(1), options: { itemDeadlineMs: 1500, maxModelCalls: 1 } });
+      const summary = await batchClient.summary(batchId);
+      assert.deepEqual([summary.deadline_exceeded, summary.failed], [1, 0]);
+      assert.ok(Date.now() - started < 6000, `the item ended ${Date.now() - started} ms after the start, not at its call timeout`);
+      await eventually(() => stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/r00` })[0]?.status === 'aborted');
+      await expectOneResultEach(batchId, 1, summary);
+    } finally {
+      stack.emulator.configure({ faults: [] });
+    }
+  });
+
   test('the batch deadline stops dispatching; items not started end deadline_exceeded', async () => {
     const deadline = new Date(Date.now() + 3000).toISOString();
     const { batchId, batchClient } = await start(80, { deadline, concurrency: 2 });

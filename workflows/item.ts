@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
@@ -400,8 +401,14 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
   // Only the item's first call: a local activity's result is recorded when the workflow task
   // ends, so a crash may repeat the one call in flight, never a finished stage.
   if (input.options.callMode === 'local-first' && state.modelCalls === 0) {
-    const local = await outcomeOf(localCallModel(input, summary)(request));
+    const { callModel, endsAtDeadline } = localCallModel(input, summary);
+    const local = await outcomeOf(callModel(request));
     if (local.answer && local.answer.kind !== 'deferred') return answered(local.answer);
+    if (local.failure && endsAtDeadline && local.failure.cause instanceof TimeoutFailure) {
+      // The item's deadline cut the call: its timer, delivered with the next workflow task,
+      // cancels this scope and the item ends deadline_exceeded (not retried, not out of budget).
+      await condition(() => false);
+    }
     if (local.failure) {
       const { category, message, failures, retryable, retryDelayMs } = describeActivityFailure(local.failure);
       if (!retryable || remainingCalls <= 1) return failed(local.failure, 0, retryable);
@@ -429,14 +436,16 @@ const FIRST_RETRY_DELAY_MS = 1_000;
  * them), and cut at the item deadline, which this workflow task could otherwise only see once the
  * call ends (a local activity holds the task).
  */
-function localCallModel(input: Input, summary: string): BatchActivities['callModel'] {
+function localCallModel(input: Input, summary: string): { callModel: BatchActivities['callModel']; endsAtDeadline: boolean } {
   const itemDeadlineMs = input.options.itemDeadlineMs;
   const untilDeadlineMs = itemDeadlineMs === undefined ? Infinity : itemDeadlineMs - (Date.now() - workflowInfo().startTime.getTime());
-  return proxyLocalActivities<BatchActivities>({
-    startToCloseTimeout: Math.max(1, Math.min(input.options.callTimeoutMs + 5_000, untilDeadlineMs)),
+  const ownTimeoutMs = input.options.callTimeoutMs + 5_000;
+  const { callModel } = proxyLocalActivities<BatchActivities>({
+    startToCloseTimeout: Math.max(1, Math.min(ownTimeoutMs, untilDeadlineMs)),
     retry: { maximumAttempts: 1 },
     summary,
-  }).callModel;
+  });
+  return { callModel, endsAtDeadline: untilDeadlineMs < ownTimeoutMs };
 }
 
 /** The model call as a regular activity on the model-call queue, retried by Temporal within `maximumAttempts`. */

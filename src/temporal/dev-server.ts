@@ -44,6 +44,13 @@ export interface DevServerOptions {
 const TRANSFER_QUEUE_POLLS_PER_SECOND = 1_000;
 
 /**
+ * A database file is written ahead (WAL) and synced at checkpoints, not at every commit: a killed
+ * server loses nothing (the log is replayed on start); only a machine that loses power may lose its
+ * last moments. On the 2-core machine the scale run went from 19 to 30 items/s (3,000 items), the server from 46 to 32 ms of CPU per item.
+ */
+const FILE_DATABASE_PRAGMAS = { journal_mode: 'wal', synchronous: 'normal' };
+
+/**
  * Starts the official Temporal CLI dev server (`temporal server start-dev`) through
  * @temporalio/testing with an existing executable, with our search attributes registered.
  */
@@ -61,7 +68,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       log: { format: 'pretty', level: options.logLevel ?? 'warn' },
       // The dev server's one history shard reads its transfer queue at most 20 times a second
       // by default: each hop of an item (start child, schedule, complete) waited ~35 ms for it.
-      extraArgs: ['--dynamic-config-value', `history.transferProcessorMaxPollRPS=${TRANSFER_QUEUE_POLLS_PER_SECOND}`],
+      extraArgs: [
+        '--dynamic-config-value',
+        `history.transferProcessorMaxPollRPS=${TRANSFER_QUEUE_POLLS_PER_SECOND}`,
+        ...(options.dbFilename ? Object.entries(FILE_DATABASE_PRAGMAS).flatMap(([pragma, value]) => ['--sqlite-pragma', `${pragma}=${value}`]) : []),
+      ],
     },
   });
 }
