@@ -5,6 +5,9 @@ import type { CallMetadata, WorkItem } from '../src/schemas';
 import type { PostProcessDecision } from '../src/tasks/task';
 import type { TaskRegistry } from '../src/tasks/registry';
 
+/** How often a running hook heartbeats; the item workflow's heartbeat timeout is a few of these. */
+const POST_PROCESS_HEARTBEAT_MS = 1_000;
+
 export interface PostProcessItemInput {
   batchId: string;
   taskName: string;
@@ -25,6 +28,10 @@ export async function postProcessItem(input: PostProcessItemInput, tasks: TaskRe
   if (!task?.postProcess) throw ApplicationFailure.nonRetryable(`task "${input.taskName}" has no postProcess hook on this worker`, 'unknown_task');
   const hook = task.postProcess as (hookInput: unknown) => PostProcessDecision | Promise<PostProcessDecision>;
   let decision: PostProcessDecision;
+  // Heartbeats while the hook runs: a worker that dies mid-hook is noticed in seconds (the
+  // activity's heartbeat timeout), not at the end of its start-to-close timeout.
+  const context = Context.current();
+  const heartbeats = setInterval(() => context.heartbeat(), POST_PROCESS_HEARTBEAT_MS);
   try {
     decision = await hook({
       item: task.itemSchema ? task.itemSchema.parse(input.item.data) : input.item.data,
@@ -37,8 +44,10 @@ export async function postProcessItem(input: PostProcessItemInput, tasks: TaskRe
   } catch (error) {
     // A hook that throws is retried like any activity; say which item it was.
     throw new Error(`postProcess hook of task "${input.taskName}" failed for item "${input.item.id}": ${(error as Error).message}`, { cause: error });
+  } finally {
+    clearInterval(heartbeats);
   }
   await store.writePostProcessed(input.batchId, input.item.id, decision);
-  Context.current().log.info('post-processed item', { batchId: input.batchId, itemId: input.item.id, rejected: 'reject' in decision });
+  context.log.info('post-processed item', { batchId: input.batchId, itemId: input.item.id, rejected: 'reject' in decision });
   return decision;
 }

@@ -104,7 +104,8 @@ async function main(): Promise<void> {
       ['largest batch-run history', `${largest} events`],
       ['results lines / distinct items', `${results.lines} / ${results.ids}${results.lines === total && results.ids === total ? ' = input count' : ' — MISMATCH'}`],
     ];
-    for (const [name, value] of rows) console.log(`${name.padEnd(32)}${value}`);
+    const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+    for (const [name, value] of rows) console.log(`${name.padEnd(width)}${value}`);
     if (results.lines !== total || results.ids !== total) process.exitCode = 1;
   } finally {
     clearInterval(sampler);

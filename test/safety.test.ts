@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FaultRule } from '../src/emulator';
+import { decodeTimeoutType } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { z } from 'zod';
 import { postProcessItem } from '../activities/post-process';
@@ -148,6 +149,10 @@ describe('the post-processing hook under a worker crash', () => {
     const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
     assert.ok(results.every((result) => (result.output as { postProcessed?: boolean }).postProcessed), 'every output went through the hook');
     for (const id of ['fast-1', 'fast-2']) assert.equal(invocationsOf(id), 1, `${id}: its hook had completed; replay and retries did not run it again`);
+    // The hook heartbeats: the dead worker's attempt ended at its heartbeat timeout, not at the minute-long start-to-close.
+    const events = (await stack.client.workflow.getHandle(`${batchId}/slow`).fetchHistory()).events ?? [];
+    const retried = events.find((event) => event.activityTaskStartedEventAttributes?.lastFailure);
+    assert.equal(decodeTimeoutType(retried?.activityTaskStartedEventAttributes?.lastFailure?.timeoutFailureInfo?.timeoutType), 'HEARTBEAT');
   });
 });
 

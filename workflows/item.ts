@@ -63,8 +63,15 @@ export interface ItemState {
   lastError?: ItemError;
 }
 
-const { refreshCache, postProcessItem } = proxyActivities<BatchActivities>({
+const { refreshCache } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/** The task's hook heartbeats while it runs (activities/post-process.ts): a dead worker's hook runs again within seconds. */
+const { postProcessItem } = proxyActivities<BatchActivities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
