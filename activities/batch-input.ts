@@ -169,7 +169,7 @@ function itemLineStarts(file: string, version: string): Promise<number[]> {
 }
 
 /** Starts of the non-blank lines (the items, in order), as parseJsonlItems counts them, plus the end. */
-export function indexItemLines(bytes: Buffer): number[] {
+function indexItemLines(bytes: Buffer): number[] {
   const starts: number[] = [];
   for (let lineStart = 0; lineStart < bytes.length; ) {
     const newline = bytes.indexOf(10, lineStart);
