@@ -7,6 +7,7 @@ import { createActivities } from '../activities';
 import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
 import { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './gemini';
 import { connectionOptions, type TemporalConfig } from './temporal/config';
+import { connectClient, unreachableError } from './temporal/connection';
 import { FileResultStore } from './results';
 import type { TaskRegistry } from './tasks/registry';
 import type { AdmissionLimits } from '../workflows/admission';
@@ -146,7 +147,15 @@ export interface ConnectedWorkerOptions {
 
 /** Connects to Temporal and creates a batch worker from configuration: what `worker`, `dev` and `demo` run. */
 export async function connectBatchWorker(options: ConnectedWorkerOptions): Promise<{ worker: BatchWorker; connection: NativeConnection; banner: string }> {
-  const connection = await NativeConnection.connect(connectionOptions(options.config));
+  // NativeConnection has no connect timeout and reports a missing server as a raw transport
+  // error: a client connection tries first, and fails fast with the address and what to do.
+  await (await connectClient(options.config)).close();
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect(connectionOptions(options.config));
+  } catch (error) {
+    throw await unreachableError(options.config, error);
+  }
   try {
     const worker = await createBatchWorker({
       connection,

@@ -1,7 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
+import { BatchIdSchema } from '../schemas';
 
-/** A usage error: printed with the command's help hint, exit code 2. */
+/** A usage error: printed with the command's help hint, exit code 2 (EXIT_CODES.usage). */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
@@ -24,31 +25,33 @@ export function parseCommandArgs<Options extends NonNullable<ParseArgsConfig['op
   }
 }
 
-export function commandHelp(spec: CommandSpec<NonNullable<ParseArgsConfig['options']>>): string {
-  const width = Math.max(...spec.optionHelp.map(([flag]) => flag.length), 10);
-  return [
-    `batch-llm ${spec.name} — ${spec.summary}`,
-    '',
-    `Usage: ${spec.usage}`,
-    '',
-    'Options:',
-    ...spec.optionHelp.map(([flag, text]) => `  ${flag.padEnd(width)}  ${text}`),
-    `  ${'-h, --help'.padEnd(width)}  show this help`,
-  ].join('\n');
-}
-
-/** Validates one flag's value with zod, naming the flag on failure. */
+/**
+ * Validates one flag's value with zod, naming the flag on failure. An upper-case name is a
+ * positional (BATCH_ID, N) and is named as such: "N must be at least 1", not "--N: …".
+ */
 export function flagValue<T extends z.ZodType>(flag: string, schema: T, value: unknown): z.output<T> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new UsageError(`--${flag}: ${parsed.error.issues[0]?.message ?? 'invalid value'} (got ${JSON.stringify(value)})`);
+  if (!parsed.success) {
+    const label = /^[A-Z][A-Z_]*$/.test(flag) ? flag : `--${flag}`;
+    const message = parsed.error.issues[0]?.message ?? 'invalid value';
+    throw new UsageError(`${label}${message.startsWith('must ') ? ' ' : ': '}${message} (got ${JSON.stringify(value)})`);
+  }
   return parsed.data;
 }
 
-export const PositiveInt = z.coerce.number().int().positive();
-export const NonNegativeInt = z.coerce.number().int().min(0);
-export const PortNumber = z.coerce.number().int().min(0).max(65535);
+const WholeNumber = z.coerce.number({ error: 'must be a number' }).int('must be a whole number');
+export const PositiveInt = WholeNumber.min(1, 'must be at least 1');
+export const NonNegativeInt = WholeNumber.min(0, 'must be 0 or more');
+export const PortNumber = WholeNumber.min(0, 'must be a port number (0–65535)').max(65535, 'must be a port number (0–65535)');
 
 export function asStrings(value: string | boolean | (string | boolean)[] | undefined): string[] {
   if (value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).filter((entry): entry is string => typeof entry === 'string');
+}
+
+/** The one BATCH_ID positional of `status` and `results`. */
+export function batchIdArgument(positionals: string[], command: string): string {
+  const [batchId, ...extra] = positionals;
+  if (!batchId || extra.length > 0) throw new UsageError(`${command}: expected exactly one BATCH_ID`);
+  return flagValue('BATCH_ID', BatchIdSchema, batchId);
 }

@@ -2,26 +2,11 @@
 import type { CachedContent } from '@google/genai';
 import { decodeDisplayName, tagsMatch } from '../caching/spec';
 import { createGeminiClient, geminiOptionsFromEnv } from '../gemini';
-import { asStrings, parseCommandArgs, UsageError, type CommandSpec } from './args';
-import { printHelp } from './commands-run';
+import { asStrings, parseCommandArgs, UsageError } from './args';
+import { cacheSpec } from './command-specs';
+import { printHelp } from './help';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
-
-const cacheOptions = {
-  tag: { type: 'string', multiple: true },
-  all: { type: 'boolean' },
-} as const;
-export const cacheSpec = {
-  name: 'cache',
-  summary: 'list or delete context caches on Gemini (ours are found by their tags)',
-  usage: 'batch-llm cache list [--tag KEY=VALUE]... [--all]  |  batch-llm cache delete (NAME... | --tag KEY=VALUE...)',
-  options: cacheOptions,
-  optionHelp: [
-    ['--tag KEY=VALUE', 'only caches with this tag (repeatable; all must match)'],
-    ['--all', 'list: also caches this project did not create'],
-    ['env', 'GEMINI_API_KEY, or GOOGLE_GEMINI_BASE_URL for the emulator'],
-  ],
-} satisfies CommandSpec<typeof cacheOptions>;
 
 function parseTags(values: string[]): Record<string, string> {
   const tags: Record<string, string> = {};

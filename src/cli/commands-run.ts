@@ -1,60 +1,25 @@
 /** Long-running commands: dev, demo, worker, emulator. */
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { BatchClient } from '../client/batch-client';
 import { GeminiEmulator, FAULT_KINDS, type FaultRule, type EmulatorOptions } from '../emulator';
 import { geminiOptionsFromEnv } from '../gemini';
 import { createTaskRegistry } from '../tasks/registry';
-import { connectionOptions, temporalConfigFromEnv } from '../temporal/config';
+import { temporalConfigFromEnv } from '../temporal/config';
+import { connectClient } from '../temporal/connection';
 import { connectBatchWorker } from '../worker';
-import { asStrings, commandHelp, flagValue, NonNegativeInt, parseCommandArgs, PortNumber, PositiveInt, UsageError, type CommandSpec } from './args';
-import { DEFAULT_STATE_DIRECTORY, resultsDirectoryOf, startLocalStack } from './local-stack';
+import { asStrings, flagValue, NonNegativeInt, parseCommandArgs, PortNumber, PositiveInt, UsageError } from './args';
+import { demoSpec, devSpec, emulatorSpec, workerSpec } from './command-specs';
+import { printHelp } from './help';
+import { startLocalStack } from './local-stack';
+import { DEFAULT_STATE_DIRECTORY, resultsDirectoryOf } from './state-directory';
 import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
 const DEMO_DATA = path.resolve(__dirname, '..', '..', 'data', 'demo-products.jsonl');
-
-const stackOptions = {
-  port: { type: 'string' },
-  'ui-port': { type: 'string' },
-  'state-dir': { type: 'string' },
-  tasks: { type: 'string', multiple: true },
-  'latency-ms': { type: 'string' },
-  'jitter-ms': { type: 'string' },
-} as const;
-
-const stackOptionHelp: Array<[string, string]> = [
-  ['--port N', 'Temporal frontend port (default 7233; reused if a server already answers there)'],
-  ['--ui-port N', 'Web UI port (default 8233)'],
-  ['--state-dir DIR', `dev-server database and results (default ${DEFAULT_STATE_DIRECTORY}, or BATCH_LLM_STATE_DIR)`],
-  ['--tasks MODULE', 'register the tasks a module exports (repeatable)'],
-  ['--latency-ms N', 'emulator base latency when it runs (default 250)'],
-  ['--jitter-ms N', 'emulator latency jitter (default 250)'],
-];
-
-export const devSpec = {
-  name: 'dev',
-  summary: 'run a local stack in the foreground: Temporal dev server with Web UI, the Gemini emulator (when GEMINI_API_KEY is unset) and a worker',
-  usage: 'batch-llm dev [options]',
-  options: stackOptions,
-  optionHelp: stackOptionHelp,
-} satisfies CommandSpec<typeof stackOptions>;
-
-const demoOptions = { ...stackOptions, 'exit-when-done': { type: 'boolean' }, concurrency: { type: 'string' } } as const;
-export const demoSpec = {
-  name: 'demo',
-  summary: 'bring up the local stack and run the bundled demo batch (50 products through the demo-enrichment task)',
-  usage: 'batch-llm demo [--exit-when-done] [options]   (npm start)',
-  options: demoOptions,
-  optionHelp: [
-    ['--exit-when-done', 'exit when the batch ends (status 0) instead of keeping the Web UI up until Ctrl-C'],
-    ['--concurrency N', 'items in flight (default 10)'],
-    ...stackOptionHelp,
-  ],
-} satisfies CommandSpec<typeof demoOptions>;
 
 function stackSettings(values: Record<string, string | boolean | (string | boolean)[] | undefined>) {
   const port = flagValue('port', PortNumber, values['port'] ?? '7233');
@@ -100,7 +65,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   const stack = await startLocalStack(settings);
   let exitCode = 0;
   try {
-    const batchClient = new BatchClient(new Client({ connection: await Connection.connect(connectionOptions(stack.config)), namespace: stack.config.namespace }), stack.config);
+    const batchClient = new BatchClient(new Client({ connection: await connectClient(stack.config), namespace: stack.config.namespace }), stack.config);
     const batch = await batchClient.start({ taskName: 'demo-enrichment', inputFile: DEMO_DATA, concurrency, knownTasks: stack.tasks.names() });
     out(`Started demo batch ${batch.batchId}: ${batch.itemCount} items`);
     out(`  batch:  ${batch.url}`);
@@ -123,28 +88,6 @@ export async function runDemo(argv: string[]): Promise<number> {
   }
   return exitCode;
 }
-
-const workerOptions = {
-  tasks: { type: 'string', multiple: true },
-  'results-dir': { type: 'string' },
-  'max-concurrent-calls': { type: 'string' },
-  rpm: { type: 'string' },
-  tpm: { type: 'string' },
-} as const;
-export const workerSpec = {
-  name: 'worker',
-  summary: 'run a worker: batch and item workflows and model-call activities on TEMPORAL_TASK_QUEUE',
-  usage: 'batch-llm worker [--tasks MODULE]... [options]',
-  options: workerOptions,
-  optionHelp: [
-    ['--tasks MODULE', 'register the tasks a module exports (repeatable; built-in demo-enrichment is always there)'],
-    ['--results-dir DIR', 'where item results are written (default BATCH_LLM_RESULTS_DIR or .batch-llm/results; share it between workers)'],
-    ['--max-concurrent-calls N', 'model calls this process runs at once (default 200)'],
-    ['--rpm N', 'model calls per minute per quota scope (task queue, model, API key), across all workers (or BATCH_LLM_RPM; give every worker the same value)'],
-    ['--tpm N', 'input tokens per minute per quota scope, across all workers (or BATCH_LLM_TPM)'],
-    ['env', 'TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_TLS_CERT/KEY/CA, TEMPORAL_API_KEY, GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL'],
-  ],
-} satisfies CommandSpec<typeof workerOptions>;
 
 export async function runWorker(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(workerSpec, argv);
@@ -171,29 +114,6 @@ export async function runWorker(argv: string[]): Promise<number> {
 }
 
 const FaultRate = z.string().regex(/^[a-z_]+=(0(\.\d+)?|1(\.0+)?)$/, 'expected KIND=RATE, e.g. overloaded=0.1');
-const emulatorOptions = {
-  port: { type: 'string' },
-  host: { type: 'string' },
-  'latency-ms': { type: 'string' },
-  'jitter-ms': { type: 'string' },
-  seed: { type: 'string' },
-  fault: { type: 'string', multiple: true },
-} as const;
-export const emulatorSpec = {
-  name: 'emulator',
-  summary: 'run the offline Gemini API emulator (point workers at it with GOOGLE_GEMINI_BASE_URL)',
-  usage: 'batch-llm emulator [--port 8787] [--latency-ms N] [--jitter-ms N] [--fault KIND=RATE]...',
-  options: emulatorOptions,
-  optionHelp: [
-    ['--port N', 'port (default 8787; 0 picks a free one)'],
-    ['--host HOST', 'address to bind (default 127.0.0.1)'],
-    ['--latency-ms N', 'base latency per call (default 200)'],
-    ['--jitter-ms N', 'extra random latency, uniform in [0, N] (default 100)'],
-    ['--seed N', 'seed for jitter and fault rates (default 1)'],
-    ['--fault KIND=RATE', `inject a fault at a rate in [0,1] (repeatable); KIND: ${FAULT_KINDS.join(', ')}`],
-  ],
-} satisfies CommandSpec<typeof emulatorOptions>;
-
 export async function runEmulator(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(emulatorSpec, argv);
   if (values.help) return printHelp(emulatorSpec);
@@ -220,7 +140,3 @@ export async function runEmulator(argv: string[]): Promise<number> {
   return 0;
 }
 
-export function printHelp(spec: Parameters<typeof commandHelp>[0]): number {
-  out(commandHelp(spec));
-  return 0;
-}

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { BatchWorker } from '../worker';
-import { DEFAULT_STATE_DIR } from '../constants';
 import { GeminiEmulator, type EmulatorOptions } from '../emulator';
 import { geminiOptionsFromEnv, type GeminiClientOptions } from '../gemini';
 import { createTaskRegistry, type TaskRegistry } from '../tasks/registry';
@@ -87,11 +86,4 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const stop of stops.reverse()) await stop().catch((stopError: unknown) => log(`while stopping: ${String(stopError)}`));
     throw error;
   }
-}
-
-export const DEFAULT_STATE_DIRECTORY = path.resolve(process.env['BATCH_LLM_STATE_DIR'] ?? DEFAULT_STATE_DIR);
-
-/** The results directory: the flag, else BATCH_LLM_RESULTS_DIR, else <state dir>/results. */
-export function resultsDirectoryOf(flag: string | undefined): string {
-  return path.resolve(flag ?? process.env['BATCH_LLM_RESULTS_DIR'] ?? path.join(DEFAULT_STATE_DIRECTORY, 'results'));
 }

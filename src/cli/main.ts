@@ -1,41 +1,55 @@
-/** The `batch-llm` command line. */
-import { Runtime, type LogLevel } from '@temporalio/worker';
-import { BatchLlmLogger } from '../logging';
-import { InputError } from '../input';
-import { UsageError } from './args';
+/**
+ * The `batch-llm` command line. Start-up is kept light: the table below holds each command's spec
+ * (its help) and loads the implementation only when the command runs, so `--help` answers at once.
+ */
+import type { LogLevel } from '@temporalio/worker';
+import { EXIT_CODES } from '../client/errors';
 import {
+  cacheSpec,
   cancelSpec,
+  demoSpec,
+  devSpec,
+  emulatorSpec,
   pauseSpec,
   resultsSpec,
   resumeSpec,
-  runCancel,
-  runPause,
-  runResults,
-  runResume,
-  runSetConcurrency,
-  runStart,
-  runStatus,
   setConcurrencySpec,
   startSpec,
   statusSpec,
-} from './commands-batch';
-import { cacheSpec, runCache } from './commands-cache';
-import { demoSpec, devSpec, emulatorSpec, runDemo, runDev, runEmulator, runWorker, workerSpec } from './commands-run';
+  workerSpec,
+} from './command-specs';
+import { asksForHelp, printHelp } from './help';
 
-const COMMANDS = {
-  dev: { spec: devSpec, run: runDev },
-  demo: { spec: demoSpec, run: runDemo },
-  worker: { spec: workerSpec, run: runWorker },
-  emulator: { spec: emulatorSpec, run: runEmulator },
-  start: { spec: startSpec, run: runStart },
-  status: { spec: statusSpec, run: runStatus },
-  pause: { spec: pauseSpec, run: runPause },
-  resume: { spec: resumeSpec, run: runResume },
-  'set-concurrency': { spec: setConcurrencySpec, run: runSetConcurrency },
-  cancel: { spec: cancelSpec, run: runCancel },
-  results: { spec: resultsSpec, run: runResults },
-  cache: { spec: cacheSpec, run: runCache },
-} as const;
+type Run = (argv: string[]) => Promise<number>;
+type CommandsRun = typeof import('./commands-run');
+type CommandsBatch = typeof import('./commands-batch');
+
+// `require`, not `import()`: under tsx's CommonJS hook (the bin) import() of a .ts file fails.
+const run = (load: () => Run): Run => (argv) => load()(argv);
+const commandsRun = (): CommandsRun => require('./commands-run') as CommandsRun;
+const commandsBatch = (): CommandsBatch => require('./commands-batch') as CommandsBatch;
+
+interface Command {
+  spec: Parameters<typeof printHelp>[0];
+  run: Run;
+  /** Commands that run a worker in this process install the SDK runtime (logs, metrics) at this level. */
+  runtimeLogLevel?: LogLevel;
+}
+
+const COMMANDS: Record<string, Command> = {
+  dev: { spec: devSpec, run: run(() => commandsRun().runDev), runtimeLogLevel: 'WARN' },
+  demo: { spec: demoSpec, run: run(() => commandsRun().runDemo), runtimeLogLevel: 'WARN' },
+  worker: { spec: workerSpec, run: run(() => commandsRun().runWorker), runtimeLogLevel: 'INFO' },
+  emulator: { spec: emulatorSpec, run: run(() => commandsRun().runEmulator) },
+  start: { spec: startSpec, run: run(() => commandsBatch().runStart) },
+  status: { spec: statusSpec, run: run(() => commandsBatch().runStatus) },
+  pause: { spec: pauseSpec, run: run(() => commandsBatch().runPause) },
+  resume: { spec: resumeSpec, run: run(() => commandsBatch().runResume) },
+  'set-concurrency': { spec: setConcurrencySpec, run: run(() => commandsBatch().runSetConcurrency) },
+  cancel: { spec: cancelSpec, run: run(() => commandsBatch().runCancel) },
+  results: { spec: resultsSpec, run: run(() => (require('./commands-results') as typeof import('./commands-results')).runResults) },
+  cache: { spec: cacheSpec, run: run(() => (require('./commands-cache') as typeof import('./commands-cache')).runCache) },
+};
 
 function mainHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
@@ -51,53 +65,71 @@ function mainHelp(): string {
     '  TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA or TEMPORAL_API_KEY (remote clusters, Temporal Cloud),',
     '  GEMINI_API_KEY (real Gemini) or GOOGLE_GEMINI_BASE_URL (an emulator), BATCH_LLM_MODEL, BATCH_LLM_RESULTS_DIR,',
     '  BATCH_LLM_RPM, BATCH_LLM_LOG_LEVEL, BATCH_LLM_METRICS_PORT (Prometheus /metrics).',
+    '',
+    `Exit codes: ${EXIT_CODES.ok} ok, ${EXIT_CODES.error} error, ${EXIT_CODES.usage} usage, ${EXIT_CODES.input} invalid input, ${EXIT_CODES.notFound} no such batch, ${EXIT_CODES.conflict} batch id taken,`,
+    `  ${EXIT_CODES.connection} Temporal unreachable, ${EXIT_CODES.itemsUnsuccessful} items did not succeed, ${EXIT_CODES.batchStopped} batch stopped early (start --wait, status).`,
   ].join('\n');
 }
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
-
 /**
- * Worker and SDK logs (INFO for `worker`, WARN for the interactive commands; BATCH_LLM_LOG_LEVEL
- * overrides) and, with BATCH_LLM_METRICS_PORT, a Prometheus endpoint with Temporal's runtime
- * metrics and ours (batch_llm_items, batch_llm_model_calls, batch_llm_tokens).
+ * Worker and SDK logs (INFO for `worker`, WARN for `dev`/`demo`; BATCH_LLM_LOG_LEVEL overrides)
+ * and, with BATCH_LLM_METRICS_PORT, a Prometheus endpoint with Temporal's runtime metrics and
+ * ours (batch_llm_items, batch_llm_model_calls, batch_llm_tokens).
  */
 function installRuntime(defaultLevel: LogLevel): void {
   const requested = process.env['BATCH_LLM_LOG_LEVEL']?.toUpperCase();
   const level = (LOG_LEVELS as readonly string[]).includes(requested ?? '') ? (requested as LogLevel) : defaultLevel;
   const metricsPort = process.env['BATCH_LLM_METRICS_PORT'];
   if (metricsPort !== undefined && !/^\d{1,5}$/.test(metricsPort)) throw new Error(`BATCH_LLM_METRICS_PORT must be a port number, got "${metricsPort}"`);
+  const { Runtime } = require('@temporalio/worker') as typeof import('@temporalio/worker');
+  const { BatchLlmLogger } = require('../logging') as typeof import('../logging');
   Runtime.install({
     logger: new BatchLlmLogger(level),
     ...(metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}`, countersTotalSuffix: true } } } } : {}),
   });
 }
 
+/** The exit code an error maps to, and whether the command's usage hint helps. */
+function classify(error: unknown): { code: number; usage: boolean } {
+  // Loaded here, not at the top: the command that threw has loaded them already.
+  const { UsageError } = require('./args') as typeof import('./args');
+  const { InputError } = require('../input') as typeof import('../input');
+  const { BatchExistsError, BatchNotFoundError, TemporalUnreachableError } = require('../client/errors') as typeof import('../client/errors');
+  if (error instanceof UsageError) return { code: EXIT_CODES.usage, usage: true };
+  if (error instanceof InputError) return { code: EXIT_CODES.input, usage: false };
+  if (error instanceof BatchNotFoundError) return { code: EXIT_CODES.notFound, usage: false };
+  if (error instanceof BatchExistsError) return { code: EXIT_CODES.conflict, usage: false };
+  if (error instanceof TemporalUnreachableError) return { code: EXIT_CODES.connection, usage: false };
+  return { code: EXIT_CODES.error, usage: false };
+}
+
+/** `batch-llm <command>: <message>`; a message that already names the command ("cache list: …") keeps its own. */
+function errorLine(name: string, message: string): string {
+  return message.startsWith(`${name}:`) || message.startsWith(`${name} `) ? `batch-llm ${message}` : `batch-llm ${name}: ${message}`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${mainHelp()}\n`);
-    return name ? 0 : 2;
+    return name ? EXIT_CODES.ok : EXIT_CODES.usage;
   }
-  const command = COMMANDS[name as keyof typeof COMMANDS];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     process.stderr.write(`batch-llm: unknown command "${name}"\n\n${mainHelp()}\n`);
-    return 2;
+    return EXIT_CODES.usage;
   }
-  installRuntime(name === 'worker' ? 'INFO' : 'WARN');
+  if (asksForHelp(rest)) return printHelp(command.spec);
   try {
+    if (command.runtimeLogLevel) installRuntime(command.runtimeLogLevel);
     return await command.run(rest);
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`batch-llm ${error.message}\nSee: batch-llm ${name} --help\n`);
-      return 2;
-    }
-    if (error instanceof InputError) {
-      process.stderr.write(`batch-llm ${name}: ${error.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`batch-llm ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    const { code, usage } = classify(error);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${errorLine(name, message)}\n${usage ? `See: batch-llm ${name} --help\n` : ''}`);
+    return code;
   }
 }
 
@@ -106,7 +138,7 @@ if (require.main === module) {
     (code) => process.exit(code),
     (error: unknown) => {
       process.stderr.write(`${String(error)}\n`);
-      process.exit(1);
+      process.exit(EXIT_CODES.error);
     },
   );
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isTaskDefinition, type TaskDefinition } from './task';
@@ -35,14 +36,16 @@ export function builtInTasks(): AnyTask[] {
 }
 
 /**
- * Loads user tasks from a module (TypeScript or JavaScript). The module exports a task, an array
- * of tasks as `default` or `tasks`, or tasks as named exports.
+ * Loads user tasks from a module: TypeScript or JavaScript (.ts, .mts, .cts, .js, .mjs, .cjs), ESM
+ * or CommonJS, a path relative to the working directory. The module exports a task, an array of
+ * tasks as `default` or `tasks`, or tasks as named exports.
  */
 export async function loadTaskModule(modulePath: string): Promise<AnyTask[]> {
   const absolute = path.resolve(modulePath);
+  if (!existsSync(absolute)) throw new Error(`cannot load tasks from ${absolute}: no such file`);
   let loaded: Record<string, unknown>;
   try {
-    loaded = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+    loaded = await importTaskModule(absolute);
   } catch (error) {
     throw new Error(`cannot load tasks from ${absolute}: ${(error as Error).message}`, { cause: error });
   }
@@ -57,6 +60,25 @@ export async function loadTaskModule(modulePath: string): Promise<AnyTask[]> {
   const tasks = [...new Set(candidates.filter(isTaskDefinition))];
   if (tasks.length === 0) throw new Error(`${absolute} exports no task (export defineTask({...}) as default or in a "tasks" array)`);
   return tasks;
+}
+
+/**
+ * A plain import() works for JavaScript, and for TypeScript when tsx's ESM hooks are registered
+ * (`node --import tsx`). The bin registers only tsx's CommonJS hook (its ESM hooks cost every
+ * command ~0.1 s at start-up), so TypeScript, and JavaScript importing TypeScript, go through
+ * tsx's tsImport, which registers them for this one import.
+ */
+async function importTaskModule(absolute: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(absolute).href;
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' && code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_UNSUPPORTED_DIR_IMPORT') throw error;
+    // The ESM entry: tsx 4's CommonJS build of this API points at a file it does not ship.
+    const { tsImport } = (await import('tsx/esm/api')) as typeof import('tsx/esm/api');
+    return (await tsImport(url, url)) as Record<string, unknown>;
+  }
 }
 
 /** Built-ins plus the tasks of each module path given. */

@@ -14,6 +14,8 @@ export interface TemporalConfig {
   webUiUrl: string;
   tls?: { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string };
   apiKey?: string;
+  /** How long to wait for the server when connecting (default 1,500 ms; TEMPORAL_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
 }
 
 const EnvSchema = z.object({
@@ -26,6 +28,7 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_CA: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
 });
 
 /** Reads TEMPORAL_* variables; a bad value is named, a missing key/cert pair half is an error. */
@@ -55,6 +58,7 @@ export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Tem
     };
   }
   if (vars.TEMPORAL_API_KEY) config.apiKey = vars.TEMPORAL_API_KEY;
+  if (vars.TEMPORAL_CONNECT_TIMEOUT_MS !== undefined) config.connectTimeoutMs = vars.TEMPORAL_CONNECT_TIMEOUT_MS;
   return config;
 }
 

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
+/** The bin users run (`npx batch-llm`), so tests drive what they get, tsx loading included. */
+export const BIN = path.join(REPO_ROOT, 'bin', 'batch-llm.js');
 
 export interface CliRun {
   code: number | null;
@@ -18,15 +19,15 @@ export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Starts `batch-llm <args>` as a separate process. */
-export function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `batch-llm <args>` as a separate process (in the repository, unless `cwd` says otherwise). */
+export function spawnCli(args: string[], env: Record<string, string>, cwd = REPO_ROOT): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { cwd, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Runs `batch-llm <args>` to completion and collects its output. */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliRun> {
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000, cwd = REPO_ROOT): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawnCli(args, env);
+    const child = spawnCli(args, env, cwd);
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,0 +1,192 @@
+/**
+ * What each command accepts and says about itself (its --help): data only, so `batch-llm --help`
+ * and `<command> --help` load none of the commands' implementations.
+ */
+import type { CommandSpec } from './args';
+import { EXIT_CODES } from '../client/errors';
+import { DEFAULT_FAIL_FAST } from '../constants';
+import { DEFAULT_STATE_DIRECTORY } from './state-directory';
+
+const stackOptions = {
+  port: { type: 'string' },
+  'ui-port': { type: 'string' },
+  'state-dir': { type: 'string' },
+  tasks: { type: 'string', multiple: true },
+  'latency-ms': { type: 'string' },
+  'jitter-ms': { type: 'string' },
+} as const;
+
+const stackOptionHelp: Array<[string, string]> = [
+  ['--port N', 'Temporal frontend port (default 7233; reused if a server already answers there)'],
+  ['--ui-port N', 'Web UI port (default 8233)'],
+  ['--state-dir DIR', `dev-server database and results (default ${DEFAULT_STATE_DIRECTORY}, or BATCH_LLM_STATE_DIR)`],
+  ['--tasks MODULE', 'register the tasks a module exports (repeatable)'],
+  ['--latency-ms N', 'emulator base latency when it runs (default 250)'],
+  ['--jitter-ms N', 'emulator latency jitter (default 250)'],
+];
+
+export const devSpec = {
+  name: 'dev',
+  summary: 'run a local stack in the foreground: Temporal dev server with Web UI, the Gemini emulator (when GEMINI_API_KEY is unset) and a worker',
+  usage: 'batch-llm dev [options]',
+  options: stackOptions,
+  optionHelp: stackOptionHelp,
+} satisfies CommandSpec<typeof stackOptions>;
+
+const demoOptions = { ...stackOptions, 'exit-when-done': { type: 'boolean' }, concurrency: { type: 'string' } } as const;
+export const demoSpec = {
+  name: 'demo',
+  summary: 'bring up the local stack and run the bundled demo batch (50 products through the demo-enrichment task)',
+  usage: 'batch-llm demo [--exit-when-done] [options]   (npm start)',
+  options: demoOptions,
+  optionHelp: [
+    ['--exit-when-done', 'exit when the batch ends (status 0) instead of keeping the Web UI up until Ctrl-C'],
+    ['--concurrency N', 'items in flight (default 10)'],
+    ...stackOptionHelp,
+  ],
+} satisfies CommandSpec<typeof demoOptions>;
+
+const workerOptions = {
+  tasks: { type: 'string', multiple: true },
+  'results-dir': { type: 'string' },
+  'max-concurrent-calls': { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+} as const;
+export const workerSpec = {
+  name: 'worker',
+  summary: 'run a worker: batch and item workflows and model-call activities on TEMPORAL_TASK_QUEUE',
+  usage: 'batch-llm worker [--tasks MODULE]... [options]',
+  options: workerOptions,
+  optionHelp: [
+    ['--tasks MODULE', 'register the tasks a module exports (repeatable; built-in demo-enrichment is always there)'],
+    ['--results-dir DIR', 'where item results are written (default BATCH_LLM_RESULTS_DIR or .batch-llm/results; share it between workers)'],
+    ['--max-concurrent-calls N', 'model calls this process runs at once (default 200)'],
+    ['--rpm N', 'model calls per minute per quota scope (task queue, model, API key), across all workers (or BATCH_LLM_RPM; give every worker the same value)'],
+    ['--tpm N', 'input tokens per minute per quota scope, across all workers (or BATCH_LLM_TPM)'],
+    ['env', 'TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_TLS_CERT/KEY/CA, TEMPORAL_API_KEY, GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL'],
+  ],
+} satisfies CommandSpec<typeof workerOptions>;
+
+const emulatorOptions = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'latency-ms': { type: 'string' },
+  'jitter-ms': { type: 'string' },
+  seed: { type: 'string' },
+  fault: { type: 'string', multiple: true },
+} as const;
+export const emulatorSpec = {
+  name: 'emulator',
+  summary: 'run the offline Gemini API emulator (point workers at it with GOOGLE_GEMINI_BASE_URL)',
+  usage: 'batch-llm emulator [--port 8787] [--latency-ms N] [--jitter-ms N] [--fault KIND=RATE]...',
+  options: emulatorOptions,
+  // A getter: the fault table pulls in zod (~0.2 s), which `batch-llm --help` does not need.
+  get optionHelp(): Array<[string, string]> {
+    const { FAULT_KINDS } = require('../emulator/faults') as typeof import('../emulator/faults');
+    return [
+      ['--port N', 'port (default 8787; 0 picks a free one)'],
+      ['--host HOST', 'address to bind (default 127.0.0.1)'],
+      ['--latency-ms N', 'base latency per call (default 200)'],
+      ['--jitter-ms N', 'extra random latency, uniform in [0, N] (default 100)'],
+      ['--seed N', 'seed for jitter and fault rates (default 1)'],
+      ['--fault KIND=RATE', `inject a fault at a rate in [0,1] (repeatable); KIND: ${FAULT_KINDS.join(', ')}`],
+    ];
+  },
+} satisfies CommandSpec<typeof emulatorOptions>;
+
+const cacheOptions = {
+  tag: { type: 'string', multiple: true },
+  all: { type: 'boolean' },
+} as const;
+export const cacheSpec = {
+  name: 'cache',
+  summary: 'list or delete context caches on Gemini (ours are found by their tags)',
+  usage: 'batch-llm cache list [--tag KEY=VALUE]... [--all]  |  batch-llm cache delete (NAME... | --tag KEY=VALUE...)',
+  options: cacheOptions,
+  optionHelp: [
+    ['--tag KEY=VALUE', 'only caches with this tag (repeatable; all must match)'],
+    ['--all', 'list: also caches this project did not create'],
+    ['env', 'GEMINI_API_KEY, or GOOGLE_GEMINI_BASE_URL for the emulator'],
+  ],
+} satisfies CommandSpec<typeof cacheOptions>;
+
+const startOptions = {
+  input: { type: 'string', short: 'i' },
+  task: { type: 'string', short: 't' },
+  'batch-id': { type: 'string' },
+  concurrency: { type: 'string', short: 'c' },
+  model: { type: 'string' },
+  'max-model-calls': { type: 'string' },
+  'call-timeout-ms': { type: 'string' },
+  'call-mode': { type: 'string' },
+  tasks: { type: 'string', multiple: true },
+  wait: { type: 'boolean', short: 'w' },
+  'dry-run': { type: 'boolean' },
+  sample: { type: 'string' },
+  'output-tokens': { type: 'string' },
+  'latency-ms': { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  'fail-fast': { type: 'string' },
+  'no-fail-fast': { type: 'boolean' },
+} as const;
+export const startSpec = {
+  name: 'start',
+  summary: 'check a JSONL input and start a batch (one item workflow per line)',
+  usage: 'batch-llm start --input items.jsonl --task NAME [--batch-id ID] [--concurrency N] [--wait]',
+  options: startOptions,
+  optionHelp: [
+    ['-i, --input FILE', 'JSONL: one JSON object per line, each with a unique "id"'],
+    ['-t, --task NAME', 'task to run (built-in: demo-enrichment; others via the worker\'s --tasks)'],
+    ['--batch-id ID', 'batch id (default: task name + time); item workflows are <batchId>/<itemId>'],
+    ['-c, --concurrency N', 'items in flight at once (default 10)'],
+    ['--model NAME', 'model for every item (default: the task\'s, else BATCH_LLM_MODEL on the worker)'],
+    ['--max-model-calls N', 'cap on physical model calls per item, retries included (default 5)'],
+    ['--call-timeout-ms N', 'timeout of one model call (default 120000)'],
+    ['--call-mode MODE', 'local-first (default): an item\'s first call runs as a local activity in its workflow task; activity: every call is a regular activity'],
+    ['--tasks MODULE', 'also accept the tasks this module exports when checking --task (repeatable)'],
+    ['--fail-fast CATEGORY,…', `the first item ending with one of these error categories stops the batch, cancelling the rest (default ${DEFAULT_FAIL_FAST.join(',')})`],
+    ['--no-fail-fast', 'no category stops the batch: every item runs to its own end'],
+    ['-w, --wait', `show live progress and print the summary when the batch ends; exit ${EXIT_CODES.itemsUnsuccessful} when items did not succeed, ${EXIT_CODES.batchStopped} when the batch stopped early`],
+    ['--dry-run', 'check the input, render every prompt, count tokens and estimate cost and time; start nothing, call no model'],
+    ['--sample N', 'dry run: prompts sent to countTokens (default 50, evenly spaced)'],
+    ['--output-tokens N', 'dry run: assumed answer length (default 150 tokens)'],
+    ['--latency-ms N', 'dry run: assumed call latency (default 2000)'],
+    ['--rpm N', 'dry run: the requests-per-minute limit the workers run with'],
+    ['--tpm N', 'dry run: the input-tokens-per-minute limit the workers run with'],
+  ],
+} satisfies CommandSpec<typeof startOptions>;
+
+const statusOptions = { watch: { type: 'boolean', short: 'w' } } as const;
+export const statusSpec = {
+  name: 'status',
+  summary: 'progress of a batch started anywhere (live with --watch), or its summary when it has ended',
+  usage: 'batch-llm status BATCH_ID [--watch]',
+  options: statusOptions,
+  optionHelp: [['-w, --watch', 'redraw live progress until the batch ends, then print the summary']],
+} satisfies CommandSpec<typeof statusOptions>;
+
+const resultsOptions = { out: { type: 'string', short: 'o' }, 'results-dir': { type: 'string' }, order: { type: 'string' } } as const;
+export const resultsSpec = {
+  name: 'results',
+  summary: 'export the results of a batch as JSONL, one line per item',
+  usage: 'batch-llm results BATCH_ID [--out results.jsonl] [--order input|finish]',
+  options: resultsOptions,
+  optionHelp: [
+    ['-o, --out FILE', 'write to FILE (default: standard output)'],
+    ['--order input|finish', 'input: in input order (default); finish: as the items finished, streamed from the file (fastest, constant memory)'],
+    ['--results-dir DIR', 'the workers\' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)'],
+  ],
+} satisfies CommandSpec<typeof resultsOptions>;
+
+const controlOptions = { reason: { type: 'string' } } as const;
+export const controlSpec = (name: string, summary: string, usage: string, optionHelp: Array<[string, string]> = []) =>
+  ({ name, summary, usage, options: controlOptions, optionHelp }) satisfies CommandSpec<typeof controlOptions>;
+
+export const pauseSpec = controlSpec('pause', 'stop starting new items of a batch (in-flight items finish)', 'batch-llm pause BATCH_ID');
+export const resumeSpec = controlSpec('resume', 'start items of a paused batch again', 'batch-llm resume BATCH_ID');
+export const setConcurrencySpec = controlSpec('set-concurrency', 'change how many items of a running batch run at once', 'batch-llm set-concurrency BATCH_ID N');
+export const cancelSpec = controlSpec('cancel', 'cancel a batch: stop dispatch, cancel in-flight items and their calls, mark the rest cancelled', 'batch-llm cancel BATCH_ID [--reason TEXT]', [
+  ['--reason TEXT', 'recorded in the summary and on every cancelled item'],
+]);

@@ -1,0 +1,61 @@
+/** Client connections to Temporal that give up quickly, naming the address, when nothing answers. */
+import { Socket } from 'node:net';
+import { Connection } from '@temporalio/client';
+import { TemporalUnreachableError } from '../client/errors';
+import { connectionOptions, type TemporalConfig } from './config';
+
+/**
+ * How long a command waits for Temporal before reporting it unreachable: a local or remote
+ * server answers well within it; the SDK's default (10 s, then retries) made a typo in
+ * TEMPORAL_ADDRESS look like a hang. TEMPORAL_CONNECT_TIMEOUT_MS overrides it.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1_500;
+
+/** Connects a client, or throws TemporalUnreachableError within the connect timeout. */
+export async function connectClient(config: TemporalConfig): Promise<Connection> {
+  const connectTimeout = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  try {
+    return await Connection.connect({ ...connectionOptions(config), connectTimeout });
+  } catch (error) {
+    throw await unreachableError(config, error);
+  }
+}
+
+/** A connection failure as the user should read it: where, and why if the socket can tell. */
+export async function unreachableError(config: TemporalConfig, error: unknown): Promise<TemporalUnreachableError> {
+  const timeoutMs = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const socketProblem = await probeSocket(config.address, timeoutMs);
+  const detail = socketProblem ?? describeFailure(error, timeoutMs);
+  return new TemporalUnreachableError(config.address, config.namespace, detail);
+}
+
+/** gRPC only says "failed to connect before the deadline"; a plain socket says refused / unknown host. */
+function probeSocket(address: string, timeoutMs: number): Promise<string | undefined> {
+  const separator = address.lastIndexOf(':');
+  const host = (separator > 0 ? address.slice(0, separator) : address).replace(/^\[|\]$/g, '');
+  const port = separator > 0 ? Number(address.slice(separator + 1)) : 7233;
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return Promise.resolve(`"${address}" is not a host:port address`);
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const settle = (problem: string | undefined) => {
+      socket.destroy();
+      resolve(problem);
+    };
+    socket.setTimeout(timeoutMs, () => settle(`no answer within ${timeoutMs} ms`));
+    socket.once('connect', () => settle(undefined));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') settle('connection refused (nothing is listening there)');
+      else if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') settle(`unknown host "${host}"`);
+      else settle(error.code ?? error.message);
+    });
+    socket.connect(port, host);
+  });
+}
+
+/** The socket opened, so the failure is above TCP: TLS, credentials, or not a Temporal frontend. */
+function describeFailure(error: unknown, timeoutMs: number): string {
+  const messages: string[] = [];
+  for (let cause: unknown = error; cause instanceof Error && messages.length < 3; cause = cause.cause) messages.push(cause.message.split('\n')[0] ?? '');
+  const text = messages.join(': ');
+  return /deadline/i.test(text) ? `no gRPC answer within ${timeoutMs} ms (TLS expected but not configured, or not a Temporal frontend?)` : text;
+}
