@@ -1,7 +1,7 @@
 import type { GenerateContentResponse } from '@google/genai';
 import { z } from 'zod';
 import type { ErrorCategory } from '../src/errors/categories';
-import { describeZodError, type ValidationIssue } from '../src/schemas';
+import { describeZodError, formatIssue, type ValidationIssue } from '../src/schemas';
 import type { PartialState } from '../src/stages';
 import type { AnyTask } from '../src/tasks/registry';
 
@@ -24,7 +24,7 @@ const SAFETY_FINISH_REASONS = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIS
  * Turns a 200 answer into an output. For a partial re-prompt, the answer holds only the failed
  * fields: they are merged over the kept ones and the whole is validated again.
  */
-export function judgeAnswer(task: Pick<AnyTask, 'outputSchema'>, response: GenerateContentResponse, partial?: PartialState): Judgement {
+export function judgeAnswer(task: Pick<AnyTask, 'outputSchema' | 'validate'>, response: GenerateContentResponse, partial?: PartialState, item?: unknown): Judgement {
   const blockReason = response.promptFeedback?.blockReason;
   if (blockReason) return { kind: 'unusable', category: 'safety_blocked', message: `prompt blocked: ${blockReason}` };
   const candidate = response.candidates?.[0];
@@ -49,16 +49,34 @@ export function judgeAnswer(task: Pick<AnyTask, 'outputSchema'>, response: Gener
   }
   const candidateOutput = partial && isPlainObject(parsed) ? mergePartial(partial, parsed) : parsed;
   const validated = task.outputSchema.safeParse(candidateOutput);
-  if (validated.success) return { kind: 'ok', output: validated.data };
-  const issues = describeZodError(validated.error);
-  const next = partialStateOf(task.outputSchema, candidateOutput, validated.error);
+  if (!validated.success) {
+    const issues = describeZodError(validated.error, candidateOutput);
+    return invalid(issues, partialStateFromIssues(task.outputSchema, candidateOutput, validated.error.issues.map((issue) => issue.path), issues));
+  }
+  // The task's own checks beyond the schema: their issues feed the stage plan like schema issues.
+  const semantic = task.validate ? (task.validate(validated.data as never, item as never) ?? []) : [];
+  if (semantic.length === 0) return { kind: 'ok', output: validated.data };
+  const issues = semantic.map((issue) => describeSemanticIssue(issue, validated.data));
+  return invalid(issues, partialStateFromIssues(task.outputSchema, validated.data, issues.map((issue) => (issue.path === '(root)' ? [] : issue.path.split('.'))), issues));
+}
+
+function invalid(issues: ValidationIssue[], partial: PartialState | undefined): Judgement {
   return {
     kind: 'unusable',
     category: 'validation_error',
-    message: issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '),
+    message: issues.map(formatIssue).join('; '),
     validationIssues: issues,
-    ...(next ? { partial: next } : {}),
+    ...(partial ? { partial } : {}),
   };
+}
+
+/** A task's own issue, with the value it names (when its path leads to one). */
+function describeSemanticIssue(issue: { path: string; message: string }, output: unknown): ValidationIssue {
+  const path = issue.path.trim() === '' ? '(root)' : issue.path;
+  let value: unknown = output;
+  if (path !== '(root)') for (const key of path.split('.')) value = isPlainObject(value) || Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+  const shown = value === undefined ? undefined : JSON.stringify(value);
+  return { path, message: issue.message, ...(shown !== undefined ? { value: shown.length > 80 ? `${shown.slice(0, 79)}…` : shown } : {}) };
 }
 
 /** The repaired fields replace the failed ones; anything else the model sent is ignored. */
@@ -73,16 +91,21 @@ export function mergePartial(partial: PartialState, answer: Record<string, unkno
  * schemas, and only when every issue names a top-level field (otherwise there is nothing to keep).
  */
 export function partialStateOf(schema: z.ZodType, value: unknown, error: z.ZodError): PartialState | undefined {
+  return partialStateFromIssues(schema, value, error.issues.map((issue) => issue.path), describeZodError(error, value));
+}
+
+/** As partialStateOf, for issues given by their paths (the task's own checks, or zod's). */
+export function partialStateFromIssues(schema: z.ZodType, value: unknown, issuePaths: ReadonlyArray<readonly PropertyKey[]>, issues: ValidationIssue[]): PartialState | undefined {
   if (!(schema instanceof z.ZodObject) || !isPlainObject(value)) return undefined;
-  if (error.issues.some((issue) => issue.path.length === 0)) return undefined;
-  const failedFields = [...new Set(error.issues.map((issue) => String(issue.path[0])))];
+  if (issuePaths.some((issuePath) => issuePath.length === 0)) return undefined;
+  const failedFields = [...new Set(issuePaths.map((issuePath) => String(issuePath[0])))];
   const shapeKeys = Object.keys(schema.shape as Record<string, unknown>);
   if (failedFields.some((field) => !shapeKeys.includes(field))) return undefined;
   const kept: Record<string, unknown> = {};
   for (const key of shapeKeys) if (!failedFields.includes(key) && key in value) kept[key] = value[key];
   const previous: Record<string, unknown> = {};
   for (const field of failedFields) previous[field] = value[field];
-  return { kept, failedFields, previous, issues: describeZodError(error) };
+  return { kept, failedFields, previous, issues };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,9 +1,9 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { INPUT_PAGE_SIZE } from '../src/constants';
 import { ApplicationFailure } from '@temporalio/common';
-import { findDuplicateIds, InputError, parseJsonlItems, parseJsonlPage, type InputProblem } from '../src/input';
-import { describeZodError, type StagePlan, type WorkItem } from '../src/schemas';
-import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
+import { checkItemsAgainstTask, findDuplicateIds, InputError, parseJsonlItems, parseJsonlPage, type InputProblem } from '../src/input';
+import type { StagePlan, WorkItem } from '../src/schemas';
+import type { TaskRegistry } from '../src/tasks/registry';
 import { planCache } from '../src/caching/fingerprint';
 import { applyCacheOverride, type CacheOverride, type CachePlan } from '../src/caching/spec';
 
@@ -95,20 +95,6 @@ export async function prepareBatchInput(
     admission,
     ...(task.stagePlan ? { stagePlan: task.stagePlan } : {}),
   };
-}
-
-/** Every record the task's item schema refuses, named by line (when known), item and field. */
-export function checkItemsAgainstTask(task: AnyTask, items: readonly WorkItem[], lines?: readonly number[]): InputProblem[] {
-  const problems: InputProblem[] = [];
-  if (!task.itemSchema) return problems;
-  for (const item of items) {
-    const parsed = task.itemSchema.safeParse(item.data);
-    if (parsed.success) continue;
-    for (const issue of describeZodError(parsed.error)) {
-      problems.push({ ...(lines ? { line: lines[item.index] ?? item.index + 1 } : {}), itemId: item.id, field: issue.path, message: issue.message });
-    }
-  }
-  return problems;
 }
 
 export interface ReadInputPageInput {

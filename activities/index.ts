@@ -1,7 +1,8 @@
 import type { GoogleGenAI } from '@google/genai';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import type { PostProcessLedger, ResultSink } from '../src/results';
+import type { PostProcessLedger, RecordedResult, ResultSink } from '../src/results';
 import { BatchInputSchema, type ItemResult, type ParsedBatchInput } from '../src/schemas';
 import { parseWorkflowInput } from '../src/validation';
 import type { TaskRegistry } from '../src/tasks/registry';
@@ -45,6 +46,13 @@ export function createActivities(deps: ActivityDependencies) {
       return parseWorkflowInput(BatchInputSchema, raw, 'batch input');
     },
     async prepareBatch(input: PrepareBatchInput) {
+      // The workflow id is refused while Temporal remembers it; past its retention, the results remain.
+      if (await results.hasResults(input.batchId)) {
+        throw ApplicationFailure.nonRetryable(
+          `the results store already holds results of an earlier batch "${input.batchId}"; nothing was started. Start this input under a new batch id`,
+          'invalid_input',
+        );
+      }
       return prepareBatchInput(input, deps.tasks, deps.defaultModel, quota.admits);
     },
     async readInputPage(input: ReadInputPageInput) {
@@ -77,10 +85,10 @@ export function createActivities(deps: ActivityDependencies) {
       return { recorded: input.items.length };
     },
     /** Writes the item's full record to the results store; idempotent by item id. */
-    async recordItemResult(result: ItemResult): Promise<{ location: string }> {
-      const { location } = await deps.results.write(result);
-      Context.current().log.info('item result recorded', { batchId: result.batchId, itemId: result.itemId, status: result.status });
-      return { location };
+    async recordItemResult(result: ItemResult): Promise<RecordedResult> {
+      const recorded = await deps.results.write(result);
+      Context.current().log.info('item result recorded', { batchId: result.batchId, itemId: result.itemId, status: (recorded.kept ?? result).status });
+      return recorded;
     },
   };
 }

@@ -148,7 +148,7 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   const usage = usageOf(response);
   if (quota && scope) quota.settle(scope, input.model, { promptChars, estimatedTokens, inputTokens: usage.inputTokens, cachedTokens: usage.cachedTokens, cachedContent });
   const metadata = metadataOf(response, usage);
-  const judgement = judgeAnswer(task, response, input.mode === 'partial' ? input.partial : undefined);
+  const judgement = judgeAnswer(task, response, input.mode === 'partial' ? input.partial : undefined, input.item.data);
   countCall(context, input.model, judgement.kind === 'ok' ? 'ok' : judgement.category, usage);
   const hits = judgement.kind === 'ok' ? filterHits(metadata, task.safetyFilter) : [];
   return {

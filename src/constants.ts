@@ -44,3 +44,6 @@ export const INPUT_PAGE_SIZE = 500;
  * adds a few events per item, so a run stays well under 10,000 even at concurrency 500.
  */
 export const DEFAULT_HISTORY_EVENTS_PER_RUN = 7_000;
+
+/** Error categories whose first occurrence stops a batch by default: no later item can do better. */
+export const DEFAULT_FAIL_FAST = ['authentication', 'permission_denied', 'quota_exhausted'] as const;

@@ -2,7 +2,8 @@
  * Reading and checking batch input (JSONL or inline items). Pure: no file I/O here, so the client,
  * the CLI and the prepareBatch activity share one set of rules and one wording of errors.
  */
-import { ItemIdSchema, type WorkItem } from './schemas';
+import type { z } from 'zod';
+import { describeZodError, ItemIdSchema, type WorkItem } from './schemas';
 
 export interface InputProblem {
   /** 1-based line number in the source, when the input came from a file. */
@@ -18,8 +19,9 @@ export class InputError extends Error {
   constructor(
     readonly source: string,
     readonly problems: InputProblem[],
+    options?: ErrorOptions,
   ) {
-    super(formatProblems(source, problems));
+    super(formatProblems(source, problems), options);
   }
 }
 
@@ -141,4 +143,26 @@ function checkRecord(
     return { problem: { field: 'id', message: typeof idText === 'string' ? id.error.issues[0]?.message ?? 'invalid id' : 'id must be a string or an integer' } };
   }
   return { id: id.data, data };
+}
+
+/**
+ * Every record a task's item schema refuses, named by line (when known), item and field, with the
+ * value refused: the CLI runs it before starting a batch, the batch's first activity again.
+ */
+export function checkItemsAgainstTask(task: { itemSchema?: z.ZodType<unknown> | undefined }, items: readonly WorkItem[], lines?: readonly number[]): InputProblem[] {
+  const problems: InputProblem[] = [];
+  if (!task.itemSchema) return problems;
+  for (const item of items) {
+    const parsed = task.itemSchema.safeParse(item.data);
+    if (parsed.success) continue;
+    for (const issue of describeZodError(parsed.error, item.data)) {
+      problems.push({
+        ...(lines ? { line: lines[item.index] ?? item.index + 1 } : {}),
+        itemId: item.id,
+        field: issue.path,
+        message: issue.value !== undefined ? `${issue.message} (got ${issue.value})` : issue.message,
+      });
+    }
+  }
+  return problems;
 }

@@ -104,6 +104,15 @@ async function* scanResultChunks(file: string): AsyncGenerator<ScannedChunk> {
   }
 }
 
+/** The first record of `itemId` in the file, if any. */
+export async function findResult(file: string, itemId: string): Promise<ItemResult | undefined> {
+  for await (const { chunk, lines } of scanResultChunks(file)) {
+    const line = lines.find((candidate) => candidate.key.itemId === itemId);
+    if (line) return JSON.parse(chunk.toString('utf8', line.start, line.end)) as ItemResult;
+  }
+  return undefined;
+}
+
 /** The file's lines in the order they were written, the first line of each item id, as JSONL chunks. */
 export async function* finishOrderJsonl(file: string): AsyncGenerator<Buffer> {
   const seen = new Set<string>();

@@ -1,14 +1,21 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withFileLock } from './file-lock';
-import { finishOrderJsonl, indexLines, inputOrderJsonl, readCompleteLines, resultLine } from './results-jsonl';
+import { findResult, finishOrderJsonl, indexLines, inputOrderJsonl, readCompleteLines, resultLine } from './results-jsonl';
 import type { ItemResult } from './schemas';
 
 /** What a write did: where the records are, and how many of them were new. */
 export interface RecordedResults {
   location: string;
   added: number;
+}
+
+/** What writing one item's record did: where it is, and the record kept when one was there first. */
+export interface RecordedResult {
+  location: string;
+  /** The item's record as it was already stored (first write wins), when it differs from the one offered. */
+  kept?: ItemResult;
 }
 
 /**
@@ -18,10 +25,15 @@ export interface RecordedResults {
  * object-store sink implements these two methods (e.g. an upsert keyed by batch and item id).
  */
 export interface ResultSink {
-  /** Records one finished item; a record already there for its item id is kept. */
-  write(result: ItemResult): Promise<RecordedResults>;
+  /**
+   * Records one finished item. A record already there for its item id is kept and returned: the
+   * first record written is the item's final one, and its workflow reports that one.
+   */
+  write(result: ItemResult): Promise<RecordedResult>;
   /** Records many items of one batch (the ones a stopped batch never started) in one go. */
   writeMany(batchId: string, results: readonly ItemResult[]): Promise<RecordedResults>;
+  /** Whether any record of this batch exists (a new batch must not reuse an id whose results remain). */
+  hasResults(batchId: string): Promise<boolean>;
 }
 
 /** The post-processing hooks' ledger: a completed hook's decision, by item. */
@@ -68,8 +80,20 @@ export class FileResultStore implements ResultSink, PostProcessLedger {
     return path.join(this.directory, batchId, 'results.jsonl');
   }
 
-  async write(result: ItemResult): Promise<RecordedResults> {
-    return this.writeMany(result.batchId, [result]);
+  async hasResults(batchId: string): Promise<boolean> {
+    try {
+      return (await stat(this.resultsFile(batchId))).size > 0;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  async write(result: ItemResult): Promise<RecordedResult> {
+    const { location, added } = await this.writeMany(result.batchId, [result]);
+    if (added > 0) return { location };
+    const kept = await findResult(location, result.itemId);
+    return kept && !sameRecord(kept, result) ? { location, kept } : { location };
   }
 
   async writeMany(batchId: string, results: readonly ItemResult[]): Promise<RecordedResults> {
@@ -182,6 +206,11 @@ export class FileResultStore implements ResultSink, PostProcessLedger {
   private postProcessDirectory(batchId: string): string {
     return path.join(this.directory, batchId, 'post-processed');
   }
+}
+
+/** The same record, offered again (a retried write): JSON-equal, as it went through the file. */
+function sameRecord(stored: ItemResult, offered: ItemResult): boolean {
+  return resultLine(stored) === resultLine(JSON.parse(JSON.stringify(offered)) as ItemResult);
 }
 
 function resetIndex(index: BatchIndex, inode: number): void {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CATEGORIES } from './errors/categories';
-import { CALL_MODES, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONCURRENCY, DEFAULT_HISTORY_EVENTS_PER_RUN, DEFAULT_MAX_MODEL_CALLS, INPUT_PAGE_SIZE } from './constants';
+import { CALL_MODES, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_FAIL_FAST, DEFAULT_CONCURRENCY, DEFAULT_HISTORY_EVENTS_PER_RUN, DEFAULT_MAX_MODEL_CALLS, INPUT_PAGE_SIZE } from './constants';
 import { CacheOverrideSchema } from './caching/spec';
 import type { Price } from './pricing';
 
@@ -130,7 +130,7 @@ export const BatchInputSchema = z
      */
     historyEventsPerRun: z.number().int().min(200).max(40_000).default(DEFAULT_HISTORY_EVENTS_PER_RUN),
     /** The first item that ends with one of these categories stops the batch (cancelling the rest). */
-    failFast: z.array(ErrorCategorySchema).default(['authentication', 'permission_denied', 'quota_exhausted']),
+    failFast: z.array(ErrorCategorySchema).default([...DEFAULT_FAIL_FAST]),
     options: ItemOptionsSchema.prefault({}),
   })
   .strict()
@@ -206,6 +206,8 @@ export interface FilterHit {
 export interface ValidationIssue {
   path: string;
   message: string;
+  /** The offending value, as short JSON (absent when the field is missing). */
+  value?: string;
 }
 
 /** One physical model call as the item workflow saw it. */
@@ -268,6 +270,8 @@ export interface ItemOutcome {
   index: number;
   status: ItemStatus;
   category?: ErrorCategoryName;
+  /** Why an item that did not succeed ended so: its last error, or why it was stopped. */
+  message?: string;
   usage: Usage;
   costUsd: number;
   /** Models called without a known price (their calls are not in costUsd). */
@@ -348,10 +352,35 @@ export interface BatchSummary extends BatchProgress {
 
 export { addUsage, emptyUsage } from './usage';
 
-/** Names a zod error's issues as "field: message" lines. */
-export function describeZodError(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)',
-    message: issue.message,
-  }));
+/** Names a zod error's issues as "field: message" lines; with the checked `input`, each with the value it refused. */
+export function describeZodError(error: z.ZodError, input?: unknown): ValidationIssue[] {
+  return error.issues.map((issue) => {
+    const value = input === undefined ? undefined : valueAt(input, issue.path);
+    return {
+      path: issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)',
+      message: issue.message,
+      ...(value !== undefined ? { value: shortJson(value) } : {}),
+    };
+  });
+}
+
+/** "path: message (got value)", one issue. */
+export function formatIssue(issue: ValidationIssue): string {
+  return `${issue.path}: ${issue.message}${issue.value !== undefined ? ` (got ${issue.value})` : ''}`;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+const SHORT_JSON_CHARS = 80;
+
+function shortJson(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > SHORT_JSON_CHARS ? `${text.slice(0, SHORT_JSON_CHARS - 1)}…` : text;
 }

@@ -77,7 +77,7 @@ describe('bad input is refused before anything starts', () => {
       const batchId = uniqueName('unknown-task');
       const cause = await failedBatch(taskQueue, { batchId, taskName: 'no-such-task', items: [{ id: 'a', index: 0, data: { id: 'a' } }] });
       assert.equal(cause.type, 'unknown_task');
-      assert.match(cause.message, /unknown task "no-such-task"; this worker knows: demo-enrichment, test-buggy, test-cached, test-cached-docs, test-cached-small, test-echo, test-lenient, test-post, test-raw, test-safety, test-safety-retry\. Register it with `batch-llm worker --tasks <module>`/);
+      assert.match(cause.message, /unknown task "no-such-task"; this worker knows: demo-enrichment, test-buggy, test-cached, test-cached-docs, test-cached-small, test-echo, test-lenient, test-post, test-raw, test-safety, test-safety-retry, test-semantic\. Register it with `batch-llm worker --tasks <module>`/);
       assert.deepEqual(await workflowsOfBatch(batchId), [batchId], 'no item workflow was started');
     } finally {
       await worker.stop();

@@ -133,12 +133,15 @@ describe('the results file: one line per item whatever retries and crashes do', 
     assertOneLinePerItem(fileRecords(store, 'torn'), 4);
   });
 
-  test('a second write of an item changes nothing: the first record stays', async () => {
+  test('a second write of an item changes nothing: the first record stays, and the writer is handed it', async () => {
     const directory = freshDirectory();
     const store = new FileResultStore(directory);
-    assert.equal((await store.write(sampleResult('twice', 0, 'first'))).added, 1);
-    assert.equal((await store.write(sampleResult('twice', 0, 'second'))).added, 0);
-    assert.equal((await new FileResultStore(directory).write(sampleResult('twice', 0, 'from another process'))).added, 0);
+    assert.equal((await store.write(sampleResult('twice', 0, 'first'))).kept, undefined, 'the first write is kept as offered');
+    assert.equal((await store.write(sampleResult('twice', 0, 'first'))).kept, undefined, 'the same record again (a retried write): nothing to report');
+    const second = await store.write(sampleResult('twice', 0, 'second'));
+    assert.match((second.kept?.output as { summary: string } | undefined)?.summary ?? '', /first$/, 'a different record: the stored one comes back');
+    const fromAnother = await new FileResultStore(directory).write(sampleResult('twice', 0, 'from another process'));
+    assert.match((fromAnother.kept?.output as { summary: string } | undefined)?.summary ?? '', /first$/);
     const skipped = await store.writeMany('twice', [sampleResult('twice', 0, 'again'), sampleResult('twice', 1), sampleResult('twice', 1, 'duplicate in one call')]);
     assert.equal(skipped.added, 1);
 

@@ -22,7 +22,9 @@ import type { BatchControlState, BatchInput, BatchProgress, BatchStop, BatchSumm
 import { emptyUsage } from '../src/usage';
 import { DEFAULT_CONCURRENCY } from '../src/constants';
 import { BatchIdSearchAttribute, ItemStatusSearchAttribute, TaskNameSearchAttribute } from '../src/search-attributes';
+import { batchStateOf } from '../src/batch-state';
 import { itemWorkflow } from './item';
+import { isItemOutcome } from './item-result';
 import { batchProgressQuery, cacheNameSignal, cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from './queries';
 import { markFinished, markSkipped, markStarted, newProgress } from './progress';
 
@@ -255,8 +257,8 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   }
   progress.largestRunEvents = Math.max(progress.largestRunEvents, workflowInfo().historyLength);
   progress.done = true;
-  const unsuccessful = progress.total - progress.succeeded;
-  upsertSearchAttributes([{ key: ItemStatusSearchAttribute, value: control.stop ? `stopped_${control.stop.kind}` : unsuccessful > 0 ? 'completed_with_failures' : 'succeeded' }]);
+  const state = batchStateOf(progress);
+  upsertSearchAttributes([{ key: ItemStatusSearchAttribute, value: state === 'stopped' && control.stop ? `stopped_${control.stop.kind}` : state }]);
   const finishedAt = new Date().toISOString();
   const durationMs = Date.parse(finishedAt) - Date.parse(startedAt);
   const storage = progress.cache?.status === 'ready' && price ? cacheStorageCost(progress.cache.tokenCount ?? 0, durationMs / 3_600_000, price) : undefined;
@@ -325,7 +327,9 @@ async function runItemWorkflow(args: ItemWorkflowInput): Promise<ItemOutcome> {
       );
       return failedOutcome('cancelled');
     }
-    // An item workflow that failed as a workflow (terminated, bug) still counts, once, as failed.
+    // An item that did not succeed fails its workflow with its outcome as the failure's details.
+    if (error instanceof ChildWorkflowFailure && error.cause instanceof ApplicationFailure && isItemOutcome(error.cause.details?.[0])) return error.cause.details[0];
+    // One that failed otherwise (terminated, a bug) still counts, once, as failed.
     if (!(error instanceof ChildWorkflowFailure) && !(error instanceof ApplicationFailure)) throw error;
     return failedOutcome('failed', 'unknown');
   }

@@ -36,6 +36,7 @@ import { ErrorCategorySearchAttribute, ItemStatusSearchAttribute, StageSearchAtt
 import { modelCallsTaskQueue } from '../src/constants';
 import { priceFor, usageCost } from '../src/pricing';
 import { DEFAULT_STAGE_PLAN, type PartialState } from '../src/stages';
+import { endingOf, itemOutcomeOf, roundUsd } from './item-result';
 import { cacheNameSignal, itemStateQuery } from './queries';
 
 /**
@@ -164,7 +165,8 @@ async function runStages(input: Input, state: ItemState): Promise<StagesOutcome>
     const usingSafetyRetry = state.retryAfterBlock === true && safetyRetryTemperature !== undefined;
     const stage = plannedStage && usingSafetyRetry ? { ...plannedStage, temperature: safetyRetryTemperature ?? plannedStage.temperature } : plannedStage;
     if (!stage) {
-      fail(state, state.lastError ?? { category: 'validation_error', message: 'stage plan exhausted' });
+      const last = state.lastError ?? { category: 'validation_error' as const, message: 'no answer was judged' };
+      fail(state, { ...last, message: `stage plan exhausted after ${state.stagePlan.length} stages (${state.modelCalls} model calls); the last answer: ${last.message}` });
       break;
     }
     if (state.modelCalls >= state.maxModelCalls) {
@@ -261,9 +263,7 @@ async function finish(input: Input, state: ItemState, output: unknown, startedAt
   const status: ItemStatus = state.status === 'running' ? 'failed' : state.status;
   const error = status === 'failed' || status === 'blocked' ? state.lastError : undefined;
   const metadata = answer?.metadata;
-  const costUsd = state.attempts.reduce((sum, attempt) => sum + (attempt.costUsd ?? 0), 0);
-  const unpricedModels = [...new Set(state.attempts.filter((attempt) => attempt.costUsd === undefined).map((attempt) => attempt.model))];
-  const result: ItemResult = {
+  const offered: ItemResult = {
     batchId: input.batchId,
     itemId: input.item.id,
     index: input.item.index,
@@ -276,33 +276,31 @@ async function finish(input: Input, state: ItemState, output: unknown, startedAt
     ...(state.stopReason ? { stopReason: state.stopReason } : {}),
     model: input.model,
     usage: state.usage,
-    costUsd,
+    costUsd: roundUsd(state.attempts.reduce((sum, attempt) => sum + (attempt.costUsd ?? 0), 0)),
     modelCalls: state.modelCalls,
     attempts: state.attempts,
     startedAt,
     finishedAt,
     durationMs: Date.parse(finishedAt) - Date.parse(startedAt),
   };
-  await recordItemResult(result);
+  // The results store is where an item's end is committed: the first record written is final. A
+  // workflow task that wrote a record and then failed (a cancel racing the answer, say) is retried
+  // and may reach another end; it then reports the committed one, so the results, this workflow's
+  // result and search attributes, and the batch's counts all tell one story.
+  const { kept } = await recordItemResult(offered);
+  const outcome = itemOutcomeOf(kept ?? offered);
+  if (kept) log.info('the results store already held another record of this item; reporting that one', { itemId: outcome.itemId, committed: kept.status, offered: status });
   // Emitted once, not on replay (the SDK's workflow meter skips replays).
-  metricMeter.createCounter('batch_llm_items', 'items', 'Items by terminal status').add(1, { task: input.taskName, status, ...(error ? { category: error.category } : {}) });
+  metricMeter.createCounter('batch_llm_items', 'items', 'Items by terminal status').add(1, { task: input.taskName, status: outcome.status, ...(outcome.category ? { category: outcome.category } : {}) });
   upsertSearchAttributes([
-    { key: ItemStatusSearchAttribute, value: status },
-    ...(error ? [{ key: ErrorCategorySearchAttribute, value: error.category }] : []),
+    { key: ItemStatusSearchAttribute, value: outcome.status },
+    ...(outcome.category ? [{ key: ErrorCategorySearchAttribute, value: outcome.category }] : []),
   ]);
-  return {
-    itemId: result.itemId,
-    index: result.index,
-    status,
-    ...(error ? { category: error.category } : {}),
-    usage: result.usage,
-    costUsd,
-    ...(unpricedModels.length > 0 ? { unpricedModels } : {}),
-    modelCalls: result.modelCalls,
-    durationMs: result.durationMs,
-    ...(metadata?.finishReason ? { finishReason: metadata.finishReason } : metadata?.blockReason ? { finishReason: `PROMPT_BLOCKED_${metadata.blockReason}` } : {}),
-    ...(metadata && Object.keys(metadata.safetyRatings).length > 0 ? { safety: metadata.safetyRatings } : {}),
-  };
+  const ending = endingOf(outcome);
+  // An item that did not succeed fails its workflow (red in the Web UI's list, with the reason);
+  // the batch reads the outcome from the failure's details and counts it like any other.
+  if (!ending.completes) throw ApplicationFailure.create({ type: ending.type, message: ending.message, nonRetryable: true, details: [outcome] });
+  return outcome;
 }
 
 interface StageCall {

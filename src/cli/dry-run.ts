@@ -4,11 +4,10 @@
  * and time at the configured limits. No workflow starts; generateContent is never called.
  */
 import { readFile } from 'node:fs/promises';
-import { checkItemsAgainstTask } from '../../activities/batch-input';
 import { fullPrompt } from '../../activities/prompts';
 import { DEFAULT_MODEL } from '../constants';
 import { createGeminiClient, geminiOptionsFromEnv } from '../gemini';
-import { InputError, parseJsonlItems } from '../input';
+import { checkItemsAgainstTask, InputError, parseJsonlItems } from '../input';
 import { priceFor, usageCost } from '../pricing';
 import type { AnyTask } from '../tasks/registry';
 

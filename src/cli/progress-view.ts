@@ -1,9 +1,10 @@
+import { batchStateOf, describeCounts, finishedCount, unsuccessfulCount } from '../batch-state';
 import type { BatchProgress, BatchSummary } from '../schemas';
 
-/** One line of live progress: done/total, rate, ETA, tokens, counts by status and category. */
+/** One line of live progress: state, done/total, rate, ETA, counts by status and category, tokens, cost. */
 export function formatProgress(progress: BatchProgress, elapsedMs: number): string {
   if (progress.total === 0 && !progress.done) return 'preparing: checking the input on a worker…';
-  const done = progress.succeeded + progress.failed + progress.blocked + progress.filtered;
+  const done = finishedCount(progress);
   const fraction = progress.total > 0 ? done / progress.total : 0;
   const width = 24;
   const filled = Math.round(fraction * width);
@@ -12,24 +13,33 @@ export function formatProgress(progress: BatchProgress, elapsedMs: number): stri
   const categories = Object.entries(progress.byCategory)
     .map(([category, count]) => `${category} ${count}`)
     .join(', ');
+  const state = batchStateOf(progress);
   return [
-    `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${progress.total}`,
+    `${state === 'running' ? '' : `${state.toUpperCase()} `}[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${progress.total}`,
     `${rate.toFixed(1)} items/s`,
-    `ETA ${etaSeconds === undefined ? '?' : `${etaSeconds}s`}`,
-    `ok ${progress.succeeded} failed ${progress.failed} blocked ${progress.blocked} filtered ${progress.filtered} running ${progress.running}${categories ? ` (${categories})` : ''}`,
+    ...(progress.done ? [] : [`ETA ${etaSeconds === undefined ? '?' : `${etaSeconds}s`}`]),
+    `${describeCounts(progress)}${categories ? ` (${categories})` : ''}`,
     `tokens in ${progress.usage.inputTokens} out ${progress.usage.outputTokens} cached ${(progress.cacheHitRate * 100).toFixed(0)}%`,
     `$${progress.costUsd.toFixed(4)}`,
   ].join(' | ');
 }
 
-/** The closing summary, several lines. */
+/** Why the batch ended as it did, in words: "completed: all 50 items succeeded", "stopped (cancelled): …". */
+export function describeEnd(summary: BatchProgress): string {
+  const state = batchStateOf(summary);
+  if (state === 'stopped' && summary.control.stop) return `stopped early (${summary.control.stop.kind.replace('_', '-')}): ${summary.control.stop.reason}`;
+  if (state === 'completed_with_failures') return `completed; ${unsuccessfulCount(summary)} of ${summary.total} items did not succeed`;
+  return `completed; all ${summary.total} items succeeded`;
+}
+
+/** The closing summary, several lines; its counts add up to the total. */
 export function formatSummary(summary: BatchSummary): string {
   const categories = Object.entries(summary.byCategory)
     .map(([category, count]) => `${category}: ${count}`)
     .join(', ');
   return [
-    `Batch ${summary.batchId} (${summary.taskName}) finished in ${(summary.durationMs / 1000).toFixed(1)} s`,
-    `  items:      ${summary.total} total, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.blocked} blocked, ${summary.filtered} filtered${categories ? ` (${categories})` : ''}`,
+    `Batch ${summary.batchId} (${summary.taskName}) ${describeEnd(summary)}; ${(summary.durationMs / 1000).toFixed(1)} s`,
+    `  items:      ${summary.total} total: ${describeCounts(summary)}${categories ? ` (${categories})` : ''}`,
     ...(Object.keys(summary.byFinishReason).length > 0 ? [`  finish:     ${Object.entries(summary.byFinishReason).map(([reason, count]) => `${reason} ${count}`).join(', ')}`] : []),
     ...Object.entries(summary.bySafety).map(
       ([category, counts]) => `  safety:     ${category.replace('HARM_CATEGORY_', '').toLowerCase()}: ${Object.entries(counts).map(([probability, count]) => `${probability} ${count}`).join(', ')}`,

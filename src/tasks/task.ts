@@ -25,6 +25,13 @@ export interface TaskDefinition<TItem = Record<string, unknown>, TOutput = unkno
   itemSchema?: z.ZodType<TItem>;
   /** The answer's shape: sent to Gemini as a JSON schema, and the reply is validated with it. */
   outputSchema: z.ZodType<TOutput>;
+  /**
+   * Checks beyond the schema, on an answer that passed it (e.g. "the summary must name the
+   * product"): each issue names a field path (`summary`, `specs.weight`; '' for the whole answer)
+   * and what is wrong. Issues are validation failures: they move the item along its stage plan,
+   * and a partial stage asks again for just the fields they name.
+   */
+  validate?: (output: TOutput, item: TItem) => ReadonlyArray<{ path: string; message: string }> | undefined;
   /** Builds the user prompt for one item. */
   prompt: (item: TItem) => string;
   systemInstruction?: string;
