@@ -45,7 +45,7 @@ describe('the batch-llm command line', () => {
       180_000,
     );
     assert.equal(demo.code, 0, demo.stderr);
-    assert.match(demo.stdout, /items: +50 total, 50 succeeded, 0 failed/);
+    assert.match(demo.stdout, /items: +50 total: 50 succeeded, 0 failed/);
     assert.match(demo.stdout, new RegExp(`http://localhost:${uiPort}/namespaces/default/workflows/demo-enrichment-`));
     assert.match(demo.stderr, /started the Gemini emulator/);
     const batchId = /Started demo batch (\S+):/.exec(demo.stdout)?.[1];
@@ -81,7 +81,7 @@ describe('the batch-llm command line', () => {
       const env = { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_UI_URL: `http://localhost:${uiPort}` };
       const started = await runCli(['start', '--input', input, '--task', 'demo-enrichment', '--batch-id', 'dev-batch', '--call-mode', 'activity', '--wait'], env);
       assert.equal(started.code, 0, started.stderr);
-      assert.match(started.stdout, /items: +2 total, 2 succeeded/);
+      assert.match(started.stdout, /items: +2 total: 2 succeeded/);
       const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
       try {
         const events = (await new Client({ connection }).workflow.getHandle('dev-batch/a').fetchHistory()).events ?? [];

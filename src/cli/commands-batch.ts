@@ -1,71 +1,27 @@
-/** Batch commands: start, status, results. They talk to Temporal as a client only. */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
+/** Batch commands: start, status and the controls. They talk to Temporal as a client only. */
 import { z } from 'zod';
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { BatchClient } from '../client/batch-client';
+import { batchStateOf } from '../batch-state';
+import { BatchNotFoundError, EXIT_CODES } from '../client/errors';
 import { CALL_MODES, DEFAULT_CONCURRENCY } from '../constants';
-import { FileResultStore, RESULT_ORDERS } from '../results';
+import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
-import { BatchIdSchema, type BatchControlState, type ItemOptions } from '../schemas';
+import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
 import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../../workflows/queries';
 import { createTaskRegistry } from '../tasks/registry';
-import { connectionOptions, temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
-import { asStrings, flagValue, parseCommandArgs, PositiveInt, UsageError, type CommandSpec } from './args';
-import { printHelp } from './commands-run';
-import { resultsDirectoryOf } from './local-stack';
+import { temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
+import { connectClient } from '../temporal/connection';
+import { asStrings, batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
+import { cancelSpec, controlSpec, pauseSpec, resumeSpec, setConcurrencySpec, startSpec, statusSpec } from './command-specs';
+import { printHelp } from './help';
 import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 async function connectBatchClient(config: TemporalConfig): Promise<BatchClient> {
-  const connection = await Connection.connect(connectionOptions(config));
-  return new BatchClient(new Client({ connection, namespace: config.namespace }), config);
+  return new BatchClient(new Client({ connection: await connectClient(config), namespace: config.namespace }), config);
 }
-
-const startOptions = {
-  input: { type: 'string', short: 'i' },
-  task: { type: 'string', short: 't' },
-  'batch-id': { type: 'string' },
-  concurrency: { type: 'string', short: 'c' },
-  model: { type: 'string' },
-  'max-model-calls': { type: 'string' },
-  'call-timeout-ms': { type: 'string' },
-  'call-mode': { type: 'string' },
-  tasks: { type: 'string', multiple: true },
-  wait: { type: 'boolean', short: 'w' },
-  'dry-run': { type: 'boolean' },
-  sample: { type: 'string' },
-  'output-tokens': { type: 'string' },
-  'latency-ms': { type: 'string' },
-  rpm: { type: 'string' },
-  tpm: { type: 'string' },
-} as const;
-export const startSpec = {
-  name: 'start',
-  summary: 'check a JSONL input and start a batch (one item workflow per line)',
-  usage: 'batch-llm start --input items.jsonl --task NAME [--batch-id ID] [--concurrency N] [--wait]',
-  options: startOptions,
-  optionHelp: [
-    ['-i, --input FILE', 'JSONL: one JSON object per line, each with a unique "id"'],
-    ['-t, --task NAME', 'task to run (built-in: demo-enrichment; others via the worker\'s --tasks)'],
-    ['--batch-id ID', 'batch id (default: task name + time); item workflows are <batchId>/<itemId>'],
-    ['-c, --concurrency N', 'items in flight at once (default 10)'],
-    ['--model NAME', 'model for every item (default: the task\'s, else BATCH_LLM_MODEL on the worker)'],
-    ['--max-model-calls N', 'cap on physical model calls per item, retries included (default 5)'],
-    ['--call-timeout-ms N', 'timeout of one model call (default 120000)'],
-    ['--call-mode MODE', 'local-first (default): an item\'s first call runs as a local activity in its workflow task; activity: every call is a regular activity'],
-    ['--tasks MODULE', 'also accept the tasks this module exports when checking --task (repeatable)'],
-    ['-w, --wait', 'show live progress and print the summary when the batch ends'],
-    ['--dry-run', 'check the input, render every prompt, count tokens and estimate cost and time; start nothing, call no model'],
-    ['--sample N', 'dry run: prompts sent to countTokens (default 50, evenly spaced)'],
-    ['--output-tokens N', 'dry run: assumed answer length (default 150 tokens)'],
-    ['--latency-ms N', 'dry run: assumed call latency (default 2000)'],
-    ['--rpm N', 'dry run: the requests-per-minute limit the workers run with'],
-    ['--tpm N', 'dry run: the input-tokens-per-minute limit the workers run with'],
-  ],
-} satisfies CommandSpec<typeof startOptions>;
 
 export async function runStart(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(startSpec, argv);
@@ -78,6 +34,12 @@ export async function runStart(argv: string[]): Promise<number> {
     ...(values['call-timeout-ms'] ? { callTimeoutMs: flagValue('call-timeout-ms', PositiveInt, values['call-timeout-ms']) } : {}),
     ...(values['call-mode'] ? { callMode: flagValue('call-mode', z.enum(CALL_MODES), values['call-mode']) } : {}),
   };
+  if (values['fail-fast'] !== undefined && values['no-fail-fast']) throw new UsageError('start: give --fail-fast CATEGORY,… or --no-fail-fast, not both');
+  const failFast = values['no-fail-fast']
+    ? []
+    : values['fail-fast'] !== undefined
+      ? flagValue('fail-fast', FailFastList, values['fail-fast'])
+      : undefined;
   const tasks = await createTaskRegistry(asStrings(values.tasks));
   if (values['dry-run']) {
     const task = tasks.get(values.task);
@@ -96,16 +58,20 @@ export async function runStart(argv: string[]): Promise<number> {
     for (const line of report.lines) out(line);
     return 0;
   }
-  const config = temporalConfigFromEnv();
-  const batchClient = await connectBatchClient(config);
-  const batch = await batchClient.start({
+  // The input is checked before connecting: a bad file is reported even when no server answers.
+  const prepared = await BatchClient.prepare({
     taskName: values.task,
     inputFile: values.input,
     ...(values['batch-id'] ? { batchId: values['batch-id'] } : {}),
     ...(values.concurrency ? { concurrency: flagValue('concurrency', PositiveInt, values.concurrency) } : {}),
     options,
+    ...(failFast ? { failFast } : {}),
     knownTasks: tasks.names(),
+    // The task's item schema is checked here, line by line, before anything starts.
+    task: tasks.get(values.task),
   });
+  const batchClient = await connectBatchClient(temporalConfigFromEnv());
+  const batch = await batchClient.start(prepared);
   out(`Started batch ${batch.batchId}: ${batch.itemCount} items`);
   out(`  batch: ${batch.url}`);
   out(`  items: ${batch.itemsUrl}`);
@@ -119,20 +85,27 @@ export async function runStart(argv: string[]): Promise<number> {
 async function watchToEnd(batchClient: BatchClient, batchId: string): Promise<number> {
   const started = Date.now();
   const printer = new ProgressPrinter();
-  const summary = await batchClient.watch(batchId, (progress) => printer.update(formatProgress(progress, Date.now() - Date.parse(progress.startedAt) || Date.now() - started)));
+  const elapsed = (progress: BatchProgress) => Date.now() - Date.parse(progress.startedAt) || Date.now() - started;
+  const summary = await batchClient.watch(batchId, (progress) => printer.update(formatProgress(progress, elapsed(progress))));
+  // The bar's last frame is the batch's end, not the last poll before it.
+  printer.update(formatProgress(summary, summary.durationMs));
   printer.end();
   out(formatSummary(summary));
-  return 0;
+  return exitCodeOf(summary);
 }
 
-const statusOptions = { watch: { type: 'boolean', short: 'w' } } as const;
-export const statusSpec = {
-  name: 'status',
-  summary: 'progress of a batch started anywhere (live with --watch), or its summary when it has ended',
-  usage: 'batch-llm status BATCH_ID [--watch]',
-  options: statusOptions,
-  optionHelp: [['-w, --watch', 'redraw live progress until the batch ends, then print the summary']],
-} satisfies CommandSpec<typeof statusOptions>;
+/** 0 when every item succeeded (or was filtered), else why not: see EXIT_CODES. */
+export function exitCodeOf(summary: BatchProgress): number {
+  const state = batchStateOf(summary);
+  if (state === 'stopped') return EXIT_CODES.batchStopped;
+  return state === 'completed_with_failures' ? EXIT_CODES.itemsUnsuccessful : EXIT_CODES.ok;
+}
+
+/** `--fail-fast authentication,quota_exhausted`: error categories, comma-separated. */
+const FailFastList = z
+  .string()
+  .transform((list) => list.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0))
+  .pipe(z.array(z.enum(ERROR_CATEGORIES, { error: (issue) => `unknown error category ${JSON.stringify(issue.input)}; known: ${ERROR_CATEGORIES.join(', ')}` })).min(1, 'name at least one category (or use --no-fail-fast)'));
 
 export async function runStatus(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(statusSpec, argv);
@@ -140,83 +113,25 @@ export async function runStatus(argv: string[]): Promise<number> {
   const batchId = batchIdArgument(positionals, 'status');
   const config = temporalConfigFromEnv();
   const batchClient = await connectBatchClient(config);
-  try {
-    const description = await batchClient.client.workflow.getHandle(batchId).describe();
-    out(`Batch ${batchId}: ${description.status.name}   ${workflowUrl(config, batchId)}`);
-    if (description.status.name === 'RUNNING') {
-      if (values.watch) return await watchToEnd(batchClient, batchId);
-      const progress = await batchClient.progress(batchId);
-      out(formatProgress(progress, Date.now() - Date.parse(progress.startedAt)));
-      return 0;
-    }
-    if (description.status.name === 'COMPLETED') {
-      out(formatSummary(await batchClient.summary(batchId)));
-      return 0;
-    }
-    try {
-      await batchClient.summary(batchId);
-    } catch (error) {
-      out(`  ended: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
-    }
-    return 1;
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new UsageError(`no batch "${batchId}" in namespace ${config.namespace} at ${config.address}`);
-    throw error;
+  const status = await batchClient.statusOf(batchId);
+  if (status === 'RUNNING') {
+    const progress = await batchClient.progress(batchId);
+    out(`Batch ${batchId}: ${batchStateOf(progress)}   ${workflowUrl(config, batchId)}`);
+    if (progress.control.stop) out(`  stopping (${progress.control.stop.kind}): ${progress.control.stop.reason}`);
+    if (values.watch) return await watchToEnd(batchClient, batchId);
+    out(formatProgress(progress, Date.now() - Date.parse(progress.startedAt)));
+    return EXIT_CODES.ok;
   }
-}
-
-const resultsOptions = { out: { type: 'string', short: 'o' }, 'results-dir': { type: 'string' }, order: { type: 'string' } } as const;
-export const resultsSpec = {
-  name: 'results',
-  summary: 'export the results of a batch as JSONL, one line per item',
-  usage: 'batch-llm results BATCH_ID [--out results.jsonl] [--order input|finish]',
-  options: resultsOptions,
-  optionHelp: [
-    ['-o, --out FILE', 'write to FILE (default: standard output)'],
-    ['--order input|finish', 'input: in input order (default); finish: as the items finished, streamed from the file (fastest, constant memory)'],
-    ['--results-dir DIR', 'the workers\' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)'],
-  ],
-} satisfies CommandSpec<typeof resultsOptions>;
-
-export async function runResults(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(resultsSpec, argv);
-  if (values.help) return printHelp(resultsSpec);
-  const batchId = batchIdArgument(positionals, 'results');
-  const order = flagValue('order', z.enum(RESULT_ORDERS), values.order ?? 'input');
-  const directory = resultsDirectoryOf(values['results-dir']);
-  const chunks = new FileResultStore(directory).jsonl(batchId, order);
-  const first = await chunks.next();
-  if (first.done) throw new UsageError(`no results for batch "${batchId}" under ${directory} (wrong --results-dir, or nothing has finished yet)`);
-  const stream = values.out ? createWriteStream(values.out) : process.stdout;
-  let count = 0;
-  for (let chunk: IteratorResult<Buffer> = first; !chunk.done; chunk = await chunks.next()) {
-    for (let at = chunk.value.indexOf(10); at !== -1; at = chunk.value.indexOf(10, at + 1)) count++;
-    // Waits while the stream is full, so a big export never piles up in memory.
-    if (!stream.write(chunk.value)) await once(stream, 'drain');
+  out(`Batch ${batchId}: ${status === 'COMPLETED' ? 'ended' : status}   ${workflowUrl(config, batchId)}`);
+  if (status === 'COMPLETED' || status === 'FAILED') {
+    // A failed batch (its input refused by a worker, say) throws the reason, as `start --wait` does.
+    const summary = await batchClient.summary(batchId);
+    out(formatSummary(summary));
+    return exitCodeOf(summary);
   }
-  if (values.out) {
-    await finished((stream as WriteStream).end());
-    process.stderr.write(`Wrote ${count} results to ${values.out}\n`);
-  }
-  return 0;
+  out(`  the batch workflow was ${status.toLowerCase().replace('_', ' ')} from outside (not through batch-llm cancel): its items may not all have a result`);
+  return EXIT_CODES.batchStopped;
 }
-
-function batchIdArgument(positionals: string[], command: string): string {
-  const [batchId, ...extra] = positionals;
-  if (!batchId || extra.length > 0) throw new UsageError(`${command}: expected exactly one BATCH_ID`);
-  return flagValue('BATCH_ID', BatchIdSchema, batchId);
-}
-
-const controlOptions = { reason: { type: 'string' } } as const;
-const controlSpec = (name: string, summary: string, usage: string, optionHelp: Array<[string, string]> = []) =>
-  ({ name, summary, usage, options: controlOptions, optionHelp }) satisfies CommandSpec<typeof controlOptions>;
-
-export const pauseSpec = controlSpec('pause', 'stop starting new items of a batch (in-flight items finish)', 'batch-llm pause BATCH_ID');
-export const resumeSpec = controlSpec('resume', 'start items of a paused batch again', 'batch-llm resume BATCH_ID');
-export const setConcurrencySpec = controlSpec('set-concurrency', 'change how many items of a running batch run at once', 'batch-llm set-concurrency BATCH_ID N');
-export const cancelSpec = controlSpec('cancel', 'cancel a batch: stop dispatch, cancel in-flight items and their calls, mark the rest cancelled', 'batch-llm cancel BATCH_ID [--reason TEXT]', [
-  ['--reason TEXT', 'recorded in the summary and on every cancelled item'],
-]);
 
 function describeControl(batchId: string, state: BatchControlState): string {
   return `Batch ${batchId}: ${state.stop ? `stopping (${state.stop.kind}: ${state.stop.reason})` : state.paused ? 'paused' : 'running'}, concurrency ${state.concurrency}`;
@@ -234,7 +149,7 @@ async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string
   try {
     out(describeControl(batchId, await send(batchId, handle, extra, values.reason)));
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new UsageError(await whyNoRunningBatch(handle, batchId, spec.name, config));
+    if (error instanceof WorkflowNotFoundError) throw new BatchNotFoundError(await whyNoRunningBatch(handle, batchId, spec.name, config));
     throw error;
   }
   return 0;

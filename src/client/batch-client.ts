@@ -1,12 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ServiceError, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { parseJsonlItems, itemsFromRecords, InputError } from '../input';
+import { ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import { BatchExistsError, BatchFailedError, BatchNotFoundError } from './errors';
+import type { z } from 'zod';
+import { checkItemsAgainstTask, parseJsonlItems, itemsFromRecords, InputError, type InputProblem } from '../input';
 import {
   BatchIdSchema,
   BatchInputSchema,
   describeZodError,
   type BatchInput,
+  type ValidationIssue,
   type BatchProgress,
   type BatchSummary,
   type ItemOptions,
@@ -31,6 +35,8 @@ export interface StartBatchOptions {
   options?: Partial<ItemOptions>;
   /** When given, an unknown task name is rejected here, before anything starts. */
   knownTasks?: readonly string[];
+  /** The task, when this process has it: its item schema is checked here, record by record, before anything starts. */
+  task?: { itemSchema?: z.ZodType<unknown> | undefined } | undefined;
   /** Batch limits (see BatchInputSchema): no item starts after `deadline` (ISO time)… */
   deadline?: string;
   maxTokens?: number;
@@ -39,6 +45,13 @@ export interface StartBatchOptions {
   failFast?: BatchInput['failFast'];
   /** The batch workflow continues as new past this many events per run (default 7,000). */
   historyEventsPerRun?: number;
+}
+
+/** A batch whose input passed every local check: what `start` sends to Temporal. */
+export interface PreparedBatch {
+  batchId: string;
+  itemCount: number;
+  input: BatchInput;
 }
 
 export interface StartedBatch {
@@ -57,13 +70,40 @@ export class BatchClient {
 
   /**
    * Checks the input locally (JSON, ids, duplicates, task name) and starts the batch workflow.
-   * Throws InputError naming every problem; nothing is started then.
+   * Throws InputError naming every problem; nothing is started then. Given a PreparedBatch, it
+   * starts that without checking again.
    */
-  async start(options: StartBatchOptions): Promise<StartedBatch> {
+  async start(options: StartBatchOptions | PreparedBatch): Promise<StartedBatch> {
+    const { batchId, itemCount, input } = 'input' in options ? options : await BatchClient.prepare(options);
+    try {
+      await this.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
+        workflowId: batchId,
+        taskQueue: this.config.taskQueue,
+        args: [input],
+        searchAttributes: { BatchId: [batchId], TaskName: [input.taskName] },
+        staticSummary: `batch ${batchId}: ${itemCount} items of task ${input.taskName}`,
+        // A batch id names one run, running or ended: starting it again would re-run (and re-pay)
+        // every item while results, status and the Web UI described different runs.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'FAIL',
+      });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) throw new BatchExistsError(batchId, await this.statusOf(batchId), { cause: error });
+      throw error;
+    }
+    return { batchId, itemCount, url: workflowUrl(this.config, batchId), itemsUrl: batchItemsUrl(this.config, batchId) };
+  }
+
+  /**
+   * The local half of `start`: reads and checks the input (JSON, ids, duplicates, task name, item
+   * schema, batch options) without Temporal, so a bad file is reported even when no server answers.
+   */
+  static async prepare(options: StartBatchOptions): Promise<PreparedBatch> {
     if (options.knownTasks && !options.knownTasks.includes(options.taskName)) {
       throw new InputError('--task', [{ message: `unknown task "${options.taskName}"; known tasks: ${options.knownTasks.join(', ')}` }]);
     }
     let items: WorkItem[];
+    let lines: number[] | undefined;
     let inputFile: string | undefined;
     if (options.inputFile !== undefined) {
       inputFile = path.resolve(options.inputFile);
@@ -73,11 +113,17 @@ export class BatchClient {
       } catch (error) {
         throw new InputError(options.inputFile, [{ message: `cannot read: ${(error as Error).message}` }]);
       }
-      items = parseJsonlItems(text, options.inputFile).items;
+      const parsed = parseJsonlItems(text, options.inputFile);
+      items = parsed.items;
+      lines = parsed.lines;
     } else if (options.records !== undefined) {
       items = itemsFromRecords(options.records);
     } else {
       throw new InputError('batch', [{ message: 'give an input file or records' }]);
+    }
+    if (options.task) {
+      const problems = checkItemsAgainstTask(options.task, items, lines);
+      if (problems.length > 0) throw new InputError(options.inputFile ?? 'records', problems);
     }
     const batchId = options.batchId ?? defaultBatchId(options.taskName);
     const idCheck = BatchIdSchema.safeParse(batchId);
@@ -100,21 +146,17 @@ export class BatchClient {
     if (!checked.success) {
       throw new InputError('batch options', describeZodError(checked.error).map((issue) => ({ field: issue.path, message: issue.message })));
     }
+    return { batchId, itemCount: items.length, input };
+  }
+
+  /** The batch workflow's status name (RUNNING, COMPLETED, FAILED, …); BatchNotFoundError when there is none. */
+  async statusOf(batchId: string): Promise<string> {
     try {
-      await this.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
-        workflowId: batchId,
-        taskQueue: this.config.taskQueue,
-        args: [input],
-        searchAttributes: { BatchId: [batchId], TaskName: [options.taskName] },
-        staticSummary: `batch ${batchId}: ${items.length} items of task ${options.taskName}`,
-      });
+      return (await this.client.workflow.getHandle(batchId).describe()).status.name;
     } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new Error(`batch "${batchId}" already exists; follow it with \`batch-llm status ${batchId}\` or choose another --batch-id`, { cause: error });
-      }
+      if (error instanceof WorkflowNotFoundError) throw new BatchNotFoundError(`no batch "${batchId}" in namespace ${this.client.options.namespace}`, { cause: error });
       throw error;
     }
-    return { batchId, itemCount: items.length, url: workflowUrl(this.config, batchId), itemsUrl: batchItemsUrl(this.config, batchId) };
   }
 
   /** Live counters of a running (or finished) batch. */
@@ -122,13 +164,19 @@ export class BatchClient {
     return this.client.workflow.getHandle(batchId).query(batchProgressQuery);
   }
 
-  /** Waits for the batch to end and returns its summary. */
+  /**
+   * Waits for the batch to end and returns its summary. A batch whose input a worker refused throws
+   * InputError naming the problems (as `start` does for problems it finds itself); one that failed
+   * otherwise throws BatchFailedError with the root cause's message.
+   */
   async summary(batchId: string): Promise<BatchSummary> {
     const handle = this.client.workflow.getHandle<typeof batchWorkflow>(batchId);
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await handle.result();
       } catch (error) {
+        if (error instanceof WorkflowFailedError) throw batchFailure(batchId, error);
+        if (error instanceof WorkflowNotFoundError) throw new BatchNotFoundError(`no batch "${batchId}" in namespace ${this.client.options.namespace}`, { cause: error });
         // A wait of hours can outlive a gRPC deadline or meet a server restart: wait again.
         if (attempt >= SUMMARY_ATTEMPTS || !isTransientRpcFailure(error)) throw error;
         await sleep(SUMMARY_RETRY_DELAY_MS);
@@ -149,6 +197,26 @@ export class BatchClient {
     }
     return result;
   }
+}
+
+/** Why a batch workflow failed, as the error a user acts on. */
+function batchFailure(batchId: string, error: WorkflowFailedError): Error {
+  let cause: unknown = error.cause;
+  while (cause instanceof TemporalFailure && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
+  if (cause instanceof ApplicationFailure && (cause.type === 'invalid_input' || cause.type === 'unknown_task')) {
+    const details = Array.isArray(cause.details?.[0]) ? (cause.details[0] as Array<Partial<InputProblem & ValidationIssue>>) : [];
+    const problems: InputProblem[] = details.length > 0
+      ? details.map(({ line, itemId, field, path: issuePath, message }) => ({
+          ...(line !== undefined ? { line } : {}),
+          ...(itemId !== undefined ? { itemId } : {}),
+          ...((field ?? issuePath) !== undefined ? { field: field ?? issuePath } : {}),
+          message: message ?? cause.message,
+        }))
+      : [{ message: cause.message }];
+    return new InputError(`batch "${batchId}" (checked by a worker)`, problems, { cause: error });
+  }
+  const message = cause instanceof Error ? cause.message : error.message;
+  return new BatchFailedError(`batch "${batchId}" failed: ${message}`, { cause: error });
 }
 
 function defaultBatchId(taskName: string): string {
