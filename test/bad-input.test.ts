@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { EXIT_CODES } from '../src/client/errors';
 import { runCli } from './helpers/cli';
 import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
 
@@ -51,21 +52,21 @@ describe('bad input is refused before anything starts', () => {
 
   test('a malformed JSONL line: the CLI names the line and starts nothing', async () => {
     const { run, batchId } = await startThroughCli(['{"id":"a"}', '{"id":"b"', '{"id":"c"}'], 'demo-enrichment');
-    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.code, EXIT_CODES.input, run.stderr);
     assert.match(run.stderr, /line 2: not valid JSON/);
     assert.deepEqual(await workflowsOfBatch(batchId), []);
   });
 
   test('duplicate ids: the CLI names both lines and starts nothing', async () => {
     const { run, batchId } = await startThroughCli(['{"id":"a"}', '{"id":"b"}', '{"id":"a"}'], 'demo-enrichment');
-    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.code, EXIT_CODES.input, run.stderr);
     assert.match(run.stderr, /line 3, item "a": duplicate id \(first seen on line 1\)/);
     assert.deepEqual(await workflowsOfBatch(batchId), []);
   });
 
   test('an unknown task: the CLI lists the known ones and starts nothing', async () => {
     const { run, batchId } = await startThroughCli(['{"id":"a"}'], 'no-such-task');
-    assert.equal(run.code, 2, run.stderr);
+    assert.equal(run.code, EXIT_CODES.input, run.stderr);
     assert.match(run.stderr, /unknown task "no-such-task"; known tasks: demo-enrichment/);
     assert.deepEqual(await workflowsOfBatch(batchId), []);
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RequestLogEntry } from '../src/emulator';
+import { EXIT_CODES } from '../src/client/errors';
 import { FileResultStore } from '../src/results';
 import type { BatchSummary } from '../src/schemas';
 import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../workflows/queries';
@@ -203,16 +204,16 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
     assert.equal(widen.code, 0, widen.stderr);
     assert.equal((await batchClient.progress(batchId)).control.concurrency, 5);
     const bad = await runCli(['set-concurrency', batchId, 'lots'], env);
-    assert.equal(bad.code, 2);
+    assert.equal(bad.code, EXIT_CODES.usage);
     const cancel = await runCli(['cancel', batchId, '--reason', 'test over'], env);
     assert.equal(cancel.code, 0, cancel.stderr);
     const summary = await batchClient.summary(batchId);
     assert.deepEqual(summary.control.stop, { kind: 'cancelled', reason: 'test over' });
     const late = await runCli(['pause', batchId], env);
-    assert.equal(late.code, 2);
+    assert.equal(late.code, EXIT_CODES.notFound);
     assert.match(late.stderr, new RegExp(`batch "${batchId}" has already ended \\(COMPLETED\\); there is nothing to pause`));
     const unknown = await runCli(['resume', `${batchId}-nope`], env);
-    assert.equal(unknown.code, 2);
+    assert.equal(unknown.code, EXIT_CODES.notFound);
     assert.match(unknown.stderr, /no batch ".*-nope" in namespace default/);
   });
 

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GeminiEmulator } from '../src/emulator';
+import { EXIT_CODES } from '../src/client/errors';
 import { runCli } from './helpers/cli';
 
 describe('start --dry-run', () => {
@@ -36,7 +37,7 @@ describe('start --dry-run', () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'batch-llm-dry-')), 'bad.jsonl');
     writeFileSync(file, ['{"id":"a","name":"Kettle","description":"Boils water."}', '{"id":"b","name":"Lamp"}'].join('\n'));
     const run = await runCli(['start', '--dry-run', '--input', file, '--task', 'demo-enrichment'], env());
-    assert.equal(run.code, 2);
+    assert.equal(run.code, EXIT_CODES.input);
     assert.match(run.stderr, /line 2, item "b", field "description"/);
     assert.equal(emulator.log.length, 0);
   });

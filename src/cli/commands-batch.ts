@@ -4,6 +4,7 @@ import { Client, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/
 import { BatchClient } from '../client/batch-client';
 import { batchStateOf } from '../batch-state';
 import { BatchNotFoundError, EXIT_CODES } from '../client/errors';
+import { InputError } from '../input';
 import { CALL_MODES, DEFAULT_CONCURRENCY } from '../constants';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
@@ -43,7 +44,7 @@ export async function runStart(argv: string[]): Promise<number> {
   const tasks = await createTaskRegistry(asStrings(values.tasks));
   if (values['dry-run']) {
     const task = tasks.get(values.task);
-    if (!task) throw new UsageError(`start: unknown task "${values.task}"; known tasks: ${tasks.names().join(', ')}`);
+    if (!task) throw new InputError('--task', [{ message: `unknown task "${values.task}"; known tasks: ${tasks.names().join(', ')}` }]);
     const report = await dryRun({
       task,
       inputFile: values.input,
@@ -138,16 +139,19 @@ function describeControl(batchId: string, state: BatchControlState): string {
 }
 
 /** Runs one control update on a batch and prints the resulting state. */
-async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string[], send: (batchId: string, handle: WorkflowHandle, extra: string[], reason: string | undefined) => Promise<BatchControlState>): Promise<number> {
+async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string[], prepare: (extra: string[], reason: string | undefined) => (handle: WorkflowHandle) => Promise<BatchControlState>): Promise<number> {
   const { values, positionals } = parseCommandArgs(spec, argv);
   if (values.help) return printHelp(spec);
   const [batchId, ...extra] = positionals;
   if (!batchId) throw new UsageError(`${spec.name}: expected BATCH_ID`);
+  // Arguments are checked before connecting: a usage error is reported even when no server answers.
+  const workflowId = flagValue('BATCH_ID', BatchIdSchema, batchId);
+  const send = prepare(extra, values.reason);
   const config = temporalConfigFromEnv();
   const batchClient = await connectBatchClient(config);
-  const handle = batchClient.client.workflow.getHandle(flagValue('BATCH_ID', BatchIdSchema, batchId));
+  const handle = batchClient.client.workflow.getHandle(workflowId);
   try {
-    out(describeControl(batchId, await send(batchId, handle, extra, values.reason)));
+    out(describeControl(batchId, await send(handle)));
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new BatchNotFoundError(await whyNoRunningBatch(handle, batchId, spec.name, config));
     throw error;
@@ -166,11 +170,12 @@ async function whyNoRunningBatch(handle: WorkflowHandle, batchId: string, comman
   }
 }
 
-export const runPause = (argv: string[]) => controlCommand(pauseSpec, argv, (_id, handle) => handle.executeUpdate(pauseBatchUpdate));
-export const runResume = (argv: string[]) => controlCommand(resumeSpec, argv, (_id, handle) => handle.executeUpdate(resumeBatchUpdate));
-export const runCancel = (argv: string[]) => controlCommand(cancelSpec, argv, (_id, handle, _extra, reason) => handle.executeUpdate(cancelBatchUpdate, { args: [reason ?? 'cancelled from the command line'] }));
+export const runPause = (argv: string[]) => controlCommand(pauseSpec, argv, () => (handle) => handle.executeUpdate(pauseBatchUpdate));
+export const runResume = (argv: string[]) => controlCommand(resumeSpec, argv, () => (handle) => handle.executeUpdate(resumeBatchUpdate));
+export const runCancel = (argv: string[]) => controlCommand(cancelSpec, argv, (_extra, reason) => (handle) => handle.executeUpdate(cancelBatchUpdate, { args: [reason ?? 'cancelled from the command line'] }));
 export const runSetConcurrency = (argv: string[]) =>
-  controlCommand(setConcurrencySpec, argv, (_id, handle, extra) => {
+  controlCommand(setConcurrencySpec, argv, (extra) => {
     if (extra.length !== 1) throw new UsageError('set-concurrency: expected BATCH_ID N');
-    return handle.executeUpdate(setConcurrencyUpdate, { args: [flagValue('N', PositiveInt, extra[0])] });
+    const concurrency = flagValue('N', PositiveInt, extra[0]);
+    return (handle) => handle.executeUpdate(setConcurrencyUpdate, { args: [concurrency] });
   });

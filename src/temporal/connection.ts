@@ -14,6 +14,10 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 1_500;
 /** Connects a client, or throws TemporalUnreachableError within the connect timeout. */
 export async function connectClient(config: TemporalConfig): Promise<Connection> {
   const connectTimeout = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  // A plain socket first: a refused port or unknown host is known at once, and said plainly
+  // (gRPC would wait out the timeout and report only "failed to connect before the deadline").
+  const socketProblem = await probeSocket(config.address, connectTimeout);
+  if (socketProblem) throw new TemporalUnreachableError(config.address, config.namespace, socketProblem);
   try {
     return await Connection.connect({ ...connectionOptions(config), connectTimeout });
   } catch (error) {
@@ -25,11 +29,10 @@ export async function connectClient(config: TemporalConfig): Promise<Connection>
 export async function unreachableError(config: TemporalConfig, error: unknown): Promise<TemporalUnreachableError> {
   const timeoutMs = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const socketProblem = await probeSocket(config.address, timeoutMs);
-  const detail = socketProblem ?? describeFailure(error, timeoutMs);
-  return new TemporalUnreachableError(config.address, config.namespace, detail);
+  return new TemporalUnreachableError(config.address, config.namespace, socketProblem ?? describeFailure(error, timeoutMs));
 }
 
-/** gRPC only says "failed to connect before the deadline"; a plain socket says refused / unknown host. */
+/** Opens and closes a TCP socket to the address: undefined when it opened, else why not. */
 function probeSocket(address: string, timeoutMs: number): Promise<string | undefined> {
   const separator = address.lastIndexOf(':');
   const host = (separator > 0 ? address.slice(0, separator) : address).replace(/^\[|\]$/g, '');
