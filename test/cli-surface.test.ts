@@ -3,7 +3,7 @@
  * `npx batch-llm` does), from the repository or from another directory.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -30,7 +30,7 @@ const { defineTask } = require('durable-batch-llm/src/tasks/task');
 module.exports = defineTask({ name: '${name}', outputSchema: z.object({ label: z.string() }), prompt: (item${typed ? ': Record<string, unknown>' : ''}) => 'Label ' + JSON.stringify(item) });
 `;
 
-/** One task module of each kind the README promises: TypeScript or JavaScript, ESM or CommonJS. */
+/** One task module of each kind: TypeScript or JavaScript, ESM or CommonJS. */
 const TASK_MODULES = [
   { file: 'esm.ts', task: 'user-esm-ts', body: ESM_BODY('user-esm-ts', true) },
   { file: 'commonjs.ts', task: 'user-cjs-ts', body: CJS_BODY('user-cjs-ts', true) },
@@ -38,6 +38,8 @@ const TASK_MODULES = [
   { file: 'commonjs.js', task: 'user-cjs-js', body: CJS_BODY('user-cjs-js', false) },
   { file: 'module.mjs', task: 'user-mjs', body: ESM_BODY('user-mjs', false) },
   { file: 'commonjs.cjs', task: 'user-cjs', body: CJS_BODY('user-cjs', false) },
+  // Top-level await: cannot be required, so it takes the import path.
+  { file: 'awaits.mts', task: 'user-tla', body: `${ESM_BODY('user-tla', true)}await Promise.resolve();\n` },
 ];
 
 /** stderr as lines, without the trailing newline. */
@@ -58,7 +60,7 @@ describe('custom task modules through the bin', () => {
   });
 
   test('TypeScript and JavaScript modules, ESM or CommonJS, load by a path relative to a working directory outside the repository', async () => {
-    assert.equal(TASK_MODULES.length, 6);
+    assert.equal(TASK_MODULES.length, 7);
     for (const module of TASK_MODULES) {
       const run = await runCli(
         ['start', '--dry-run', '--tasks', `./tasks/${module.file}`, '--task', module.task, '--input', 'items.jsonl', '--sample', '1'],
@@ -169,5 +171,16 @@ describe('errors and exit codes', () => {
     assert.match(run.stdout, /^Usage: batch-llm start /m);
     const main = await runCli(['--help']);
     assert.match(main.stdout, new RegExp(`^Exit codes: ${EXIT_CODES.ok} ok, `, 'm'));
+  });
+});
+
+describe('the README', () => {
+  test('its exit-code table lists every code the command line uses, and no other', () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Exit codes'), readme.indexOf('\n## ', readme.indexOf('### Exit codes')));
+    const documented = [...section.matchAll(/^\| (\d+) \|/gm)].map((match) => Number(match[1]));
+    const codes = Object.values(EXIT_CODES);
+    assert.equal(documented.length, codes.length);
+    assert.deepEqual(documented, [...codes].sort((a, b) => a - b));
   });
 });

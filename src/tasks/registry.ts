@@ -50,7 +50,8 @@ export async function loadTaskModule(modulePath: string): Promise<AnyTask[]> {
     throw new Error(`cannot load tasks from ${absolute}: ${(error as Error).message}`, { cause: error });
   }
   const candidates: unknown[] = [];
-  for (const value of Object.values(loaded)) {
+  // `module.exports = task` arrives as the task itself.
+  for (const value of isTaskDefinition(loaded) ? [loaded] : Object.values(loaded)) {
     if (Array.isArray(value)) candidates.push(...value);
     else if (typeof value === 'object' && value !== null && !isTaskDefinition(value) && 'default' in value) {
       // CommonJS interop nests exports one level down.
@@ -62,19 +63,25 @@ export async function loadTaskModule(modulePath: string): Promise<AnyTask[]> {
   return tasks;
 }
 
+const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.cts', '.mts', '.tsx']);
+
 /**
- * A plain import() works for JavaScript, and for TypeScript when tsx's ESM hooks are registered
- * (`node --import tsx`). The bin registers only tsx's CommonJS hook (its ESM hooks cost every
- * command ~0.1 s at start-up), so TypeScript, and JavaScript importing TypeScript, go through
- * tsx's tsImport, which registers them for this one import.
+ * TypeScript under tsx (the bin registers its CommonJS hook; tests run with `node --import tsx`)
+ * is required like the program's own modules: tsx compiles it, ESM included, to CommonJS, and it
+ * shares the program's instances of src/ and zod. JavaScript is imported as Node would. What
+ * neither can load (top-level await; TypeScript without tsx; JavaScript importing TypeScript) goes
+ * through tsx's tsImport, registered for this one import: the bin skips tsx's ESM hooks, which
+ * would cost every command ~0.1 s.
  */
 async function importTaskModule(absolute: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(absolute).href;
   try {
+    if (TYPESCRIPT_EXTENSIONS.has(path.extname(absolute)) && '.ts' in require.extensions) return require(absolute) as Record<string, unknown>;
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' && code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_UNSUPPORTED_DIR_IMPORT') throw error;
+    const loadable = ['ERR_REQUIRE_ESM', 'ERR_REQUIRE_ASYNC_MODULE', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_MODULE_NOT_FOUND'].includes(code ?? '') || /top-level await/i.test((error as Error).message);
+    if (!loadable) throw error;
     // The ESM entry: tsx 4's CommonJS build of this API points at a file it does not ship.
     const { tsImport } = (await import('tsx/esm/api')) as typeof import('tsx/esm/api');
     return (await tsImport(url, url)) as Record<string, unknown>;
