@@ -11,9 +11,11 @@ import { connectionOptions, type TemporalConfig } from './config';
  */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1_500;
 
+const connectTimeoutOf = (config: TemporalConfig) => config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+
 /** Connects a client, or throws TemporalUnreachableError within the connect timeout. */
 export async function connectClient(config: TemporalConfig): Promise<Connection> {
-  const connectTimeout = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const connectTimeout = connectTimeoutOf(config);
   // A plain socket first: a refused port or unknown host is known at once, and said plainly
   // (gRPC would wait out the timeout and report only "failed to connect before the deadline").
   const socketProblem = await probeSocket(config.address, connectTimeout);
@@ -27,7 +29,7 @@ export async function connectClient(config: TemporalConfig): Promise<Connection>
 
 /** A connection failure as the user should read it: where, and why if the socket can tell. */
 export async function unreachableError(config: TemporalConfig, error: unknown): Promise<TemporalUnreachableError> {
-  const timeoutMs = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const timeoutMs = connectTimeoutOf(config);
   const socketProblem = await probeSocket(config.address, timeoutMs);
   return new TemporalUnreachableError(config.address, config.namespace, socketProblem ?? describeFailure(error, timeoutMs));
 }
