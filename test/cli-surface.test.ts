@@ -11,6 +11,7 @@ import { EXIT_CODES } from '../src/client/errors';
 import { GeminiEmulator } from '../src/emulator';
 import { REPO_ROOT, runCli, type CliRun } from './helpers/cli';
 import { freePort } from './helpers/ports';
+import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
 
 /** A directory outside the repository, with the package and zod installed as a user would have them. */
 function userProject(): string {
@@ -182,5 +183,32 @@ describe('the README', () => {
     const codes = Object.values(EXIT_CODES);
     assert.equal(documented.length, codes.length);
     assert.deepEqual(documented, [...codes].sort((a, b) => a - b));
+  });
+});
+
+describe('errors that need a server to be known', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack();
+  });
+  after(async () => {
+    await stack?.teardown();
+  });
+
+  test('status of an unknown batch is "not found" (exit 4); starting a batch id again is a conflict (exit 5); neither shows the usage hint', async () => {
+    const env = { TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: uniqueName('tq') };
+    const unknown = await runCli(['status', uniqueName('nope')], env);
+    assert.equal(unknown.code, EXIT_CODES.notFound, unknown.stderr);
+    assert.deepEqual(stderrLines(unknown).length, 1, unknown.stderr);
+    assert.match(unknown.stderr, /^batch-llm status: no batch ".*nope.*"/);
+
+    const batchId = uniqueName('twice');
+    const first = await runCli(['start', '--input', 'data/demo-products.jsonl', '--task', 'demo-enrichment', '--batch-id', batchId], env);
+    assert.equal(first.code, EXIT_CODES.ok, first.stderr);
+    const second = await runCli(['start', '--input', 'data/demo-products.jsonl', '--task', 'demo-enrichment', '--batch-id', batchId], env);
+    assert.equal(second.code, EXIT_CODES.conflict, second.stderr);
+    assert.equal(stderrLines(second).length, 1, second.stderr);
+    assert.match(second.stderr, new RegExp(`^batch-llm start: batch "${batchId}" is already running`));
+    await stack.client.workflow.getHandle(batchId).terminate('test over');
   });
 });
