@@ -1,9 +1,9 @@
 import type { GenerateContentConfig, GenerateContentResponse, GoogleGenAI } from '@google/genai';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { ITEM_HEADER } from '../src/constants';
+import { ITEM_HEADER, LOST_IN_CRASH } from '../src/constants';
 import type { ErrorCategory } from '../src/errors/categories';
-import type { ErrorInfo } from '../src/errors/classify';
+import { makeErrorInfo, type ErrorInfo } from '../src/errors/classify';
 import { classifyError } from '../src/errors/classifier';
 import type { CallMetadata, FilterHit, GenerationSettings, Usage, WorkItem } from '../src/schemas';
 import type { PartialState } from '../src/stages';
@@ -29,11 +29,15 @@ export interface CallModelInput {
   /** Context cache holding the task's shared prefix (full prompts only). */
   cachedContent?: string;
   /**
-   * Physical calls this stage already made before this activity (its local first call), and
-   * how they failed: the attempt numbers and the failure list continue from them.
+   * Requests this stage already sent without an answer before this activity (its local first
+   * call, or one lost with a crashed worker): the call numbers and the failure list continue from them.
    */
-  callsBefore?: number;
   priorFailures?: FailedCall[];
+  /**
+   * Requests this stage may send in all, prior failures included (the item's remaining budget).
+   * The activity enforces it, so Temporal may retry attempts that never reached the model freely.
+   */
+  maxCalls?: number;
 }
 
 /**
@@ -43,7 +47,10 @@ export interface CallModelInput {
  */
 export interface DeferredCall {
   kind: 'deferred';
-  reason: 'admission' | 'cooldown';
+  /** `scope_unreachable`: the scope's workflow did not answer; the regular activity waits that out. */
+  reason: 'admission' | 'cooldown' | 'scope_unreachable';
+  /** Requests of this stage lost before (as the local call was told): the regular activity carries them on. */
+  failures?: FailedCall[];
 }
 
 /** The model answered: a valid output, or an answer the stage logic must judge. */
@@ -54,9 +61,9 @@ export type CallModelOutput = {
   filteredBy?: FilterHit[];
   /** Only when the task sets includeRawResponse. */
   rawResponse?: unknown;
-  /** Physical call number of this stage's answer (1 + the transient failures before it). */
+  /** Requests this stage sent, this one included: 1 + the failures before it (lost ones too). */
   activityAttempt: number;
-  /** Transient failures Temporal retried before this answer (as recorded by heartbeats). */
+  /** This stage's requests before this answer that brought none (as recorded by heartbeats). */
   previousFailures: FailedCall[];
   durationMs: number;
   /** Time spent waiting for the quota scope (admission or a 429 cooldown) before the call. */
@@ -65,10 +72,14 @@ export type CallModelOutput = {
 
 const HEARTBEAT_INTERVAL_MS = 1_000;
 
-/** A physical call that failed before any answer arrived. */
+/**
+ * A request sent to the model that brought no answer: it failed, or its answer was lost with the
+ * worker that sent it (`lost_in_crash`). Every one counts against the item's call budget.
+ */
 export interface FailedCall {
+  /** 1-based request number within the stage. */
   attempt: number;
-  category: ErrorCategory;
+  category: ErrorCategory | typeof LOST_IN_CRASH;
   message: string;
   durationMs: number;
 }
@@ -77,12 +88,29 @@ export interface FailedCall {
 export interface CallFailureDetails {
   error: ErrorInfo;
   failures: FailedCall[];
+  /** The stage's call budget is spent: no request may follow. */
+  budgetSpent?: boolean;
 }
 
-/** Failures of this stage's earlier calls: heartbeat details from earlier attempts, else the local call's. */
-function previousFailures(context: Context, input: CallModelInput): FailedCall[] {
-  const details: unknown = context.info.heartbeatDetails;
-  return Array.isArray(details) ? (details as FailedCall[]) : (input.priorFailures ?? []);
+/**
+ * The stage's record of requests sent, kept in heartbeat details so that it survives a retry or a
+ * crashed worker: failures so far, and the request in flight (set just before it is sent). An
+ * attempt that never reached the model leaves it as it was, so it costs nothing.
+ */
+interface CallLedger {
+  failures: FailedCall[];
+  sending?: { call: number; startedAt: number };
+}
+
+/** The ledger as the previous attempt left it (else the local call's failures), a request left in flight counted as lost. */
+function ledgerOf(context: Context, input: CallModelInput): CallLedger {
+  const details = context.info.heartbeatDetails as Partial<CallLedger> | undefined;
+  const failures = [...(Array.isArray(details?.failures) ? details.failures : (input.priorFailures ?? []))];
+  const sending = details?.sending;
+  if (sending && !failures.some((failure) => failure.attempt === sending.call)) {
+    failures.push({ attempt: sending.call, category: LOST_IN_CRASH, message: 'the request was sent, but the worker making it stopped before its answer was recorded', durationMs: Math.max(0, Date.now() - sending.startedAt) });
+  }
+  return { failures };
 }
 
 /**
@@ -99,37 +127,36 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   const local = context.info.isLocal;
   const scope = quota?.scopeOf(input.model);
   if (local && quota && scope) {
-    const reason = await quota.deferralOf(scope);
-    if (reason) return { kind: 'deferred', reason };
+    const reason = await deferralOf(quota, scope, context);
+    if (reason) return { kind: 'deferred', reason, ...(input.priorFailures?.length ? { failures: input.priorFailures } : {}) };
   }
+  const ledger = ledgerOf(context, input);
+  const budget = input.maxCalls ?? Infinity;
+  if (ledger.failures.length >= budget) throw budgetSpent(ledger.failures);
   const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
-  const call = (input.callsBefore ?? 0) + context.info.attempt;
+  const call = ledger.failures.length + 1;
   let started = Date.now();
-  const failure = async (error: unknown): Promise<ApplicationFailure | CancelledFailure> => {
-    if (context.cancellationSignal.aborted) return new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
-    const info = classifyError(error, task.classifier);
-    countCall(context, input.model, info.category);
-    if (info.isRateLimit && quota && scope) await reportRateLimit(quota, scope, info.suggestedWaitMs, context);
-    const failures = [...previousFailures(context, input), { attempt: call, category: info.category, message: info.message, durationMs: Date.now() - started }];
-    // Heartbeat details survive into the next attempt: that is how the final answer can list
-    // every transient failure before it, although Temporal retried them out of the workflow's sight.
-    if (info.retryable && !local) context.heartbeat(failures);
-    return toApplicationFailure(info, failures, error);
+  // Heartbeats carry the ledger (see CallLedger) and let a cancellation in. A local activity is
+  // cancelled in-process and cannot heartbeat: its lost requests are counted by the workflow.
+  const heartbeat = () => {
+    if (!local) context.heartbeat(ledger);
   };
   let request: PromptRequest;
   try {
     request = input.mode === 'partial' && input.partial ? partialPrompt(task, input.item, input.partial) : fullPrompt(task, input.item, cachedContent !== undefined);
   } catch (error) {
-    throw await failure(error);
+    // Nothing was sent: the task's own code failed. No request counted.
+    const info = classifyError(error, task.classifier);
+    throw toApplicationFailure({ ...info, retryable: false }, ledger.failures, error);
   }
   const promptChars = request.prompt.length + (request.systemInstruction?.length ?? 0);
   const estimatedTokens = quota ? quota.estimateTokens(input.model, promptChars, cachedContent) : 0;
-  const admissionWaitMs = quota && scope ? await quota.awaitClearance(scope, context, estimatedTokens) : 0;
+  const admissionWaitMs = quota && scope ? await waitForClearance(quota, scope, context, estimatedTokens, heartbeat) : 0;
   started = Date.now();
-  // Heartbeats carry the failures so far (see previousFailures) and let a cancellation in; the
-  // first goes out after a second, so a call that answers sooner costs the server no heartbeat.
-  // A local activity is cancelled in-process and cannot heartbeat.
-  const heartbeats = local ? undefined : setInterval(() => context.heartbeat(previousFailures(context, input)), HEARTBEAT_INTERVAL_MS);
+  // The request is in the ledger before it leaves: if this worker dies, the next attempt counts it.
+  ledger.sending = { call, startedAt: started };
+  heartbeat();
+  const heartbeats = local ? undefined : setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
   let response: GenerateContentResponse;
   try {
     response = await gemini.models.generateContent({
@@ -141,10 +168,20 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
       },
     });
   } catch (error) {
-    throw await failure(error);
-  } finally {
     clearInterval(heartbeats);
+    delete ledger.sending;
+    if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
+    const info = classifyError(error, task.classifier);
+    countCall(context, input.model, info.category);
+    if (info.isRateLimit && quota && scope) await reportRateLimit(quota, scope, info.suggestedWaitMs, context);
+    ledger.failures.push({ attempt: call, category: info.category, message: info.message, durationMs: Date.now() - started });
+    // Heartbeat details survive into the next attempt: that is how the final answer can list
+    // every request before it, although Temporal retried them out of the workflow's sight.
+    heartbeat();
+    if (info.retryable && ledger.failures.length >= budget) throw budgetSpent(ledger.failures, error);
+    throw toApplicationFailure(info, ledger.failures, error);
   }
+  clearInterval(heartbeats);
   const usage = usageOf(response);
   if (quota && scope) quota.settle(scope, input.model, { promptChars, estimatedTokens, inputTokens: usage.inputTokens, cachedTokens: usage.cachedTokens, cachedContent });
   const metadata = metadataOf(response, usage);
@@ -158,11 +195,57 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
     // A plain JSON copy: the SDK's response object carries getters and headers.
     ...(task.includeRawResponse ? { rawResponse: JSON.parse(JSON.stringify({ ...response, sdkHttpResponse: undefined })) as unknown } : {}),
     activityAttempt: call,
-    previousFailures: previousFailures(context, input),
+    previousFailures: ledger.failures,
     durationMs: Date.now() - started,
     ...(admissionWaitMs >= 1 ? { admissionWaitMs } : {}),
     ...judgement,
   };
+}
+
+/** The stage may send no more requests: a non-retryable failure of the last request's category. */
+function budgetSpent(failures: FailedCall[], cause?: unknown): ApplicationFailure {
+  const last = failures[failures.length - 1];
+  const category: ErrorCategory = last && last.category !== LOST_IN_CRASH ? last.category : 'unknown';
+  const details: CallFailureDetails = { error: makeErrorInfo(category, last?.message ?? 'no request could be sent'), failures, budgetSpent: true };
+  return ApplicationFailure.create({ type: category, message: last?.message ?? 'call budget spent', nonRetryable: true, details: [details], ...(cause instanceof Error ? { cause } : {}) });
+}
+
+/**
+ * Why a local call should not start now. A scope that does not answer is our plumbing, not the
+ * model: the call goes to a regular activity, which waits it out.
+ */
+async function deferralOf(quota: QuotaGate, scope: string, context: Context): Promise<DeferredCall['reason'] | undefined> {
+  try {
+    return await quota.deferralOf(scope);
+  } catch (error) {
+    context.log.warn('quota scope did not answer; the call goes to a regular activity, which waits for it', { scope, error: String(error) });
+    return 'scope_unreachable';
+  }
+}
+
+/** Longest pause between tries at reaching a quota scope that does not answer. */
+const PLUMBING_RETRY_MAX_MS = 10_000;
+
+/**
+ * Admission and cooldown, with failures of our own plumbing (the scope's workflow not answering,
+ * its worker gone) waited out here, heartbeating: they are never a model call, nor an item's end.
+ */
+async function waitForClearance(quota: QuotaGate, scope: string, context: Context, tokens: number, heartbeat: () => void): Promise<number> {
+  const began = Date.now();
+  for (let tries = 1; ; tries += 1) {
+    try {
+      await quota.awaitClearance(scope, context, tokens, heartbeat);
+      return Date.now() - began;
+    } catch (error) {
+      if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
+      const waitMs = Math.min(PLUMBING_RETRY_MAX_MS, 500 * 2 ** Math.min(tries, 5));
+      context.log.warn('quota scope did not answer; waiting, then asking again (no model call is spent)', { scope, tries, waitMs, error: String(error) });
+      for (const until = Date.now() + waitMs; Date.now() < until; ) {
+        heartbeat();
+        await context.sleep(Math.min(1_000, until - Date.now()));
+      }
+    }
+  }
 }
 
 /** Tells the scope's workflow; a failure to do so must not hide the 429 itself. */

@@ -6,6 +6,8 @@ import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal, type quotaScopeWo
 
 /** How long a worker trusts what it last heard of a scope's cooldown. */
 const STATE_TTL_MS = 500;
+/** How long a worker waits for a scope's state before treating the scope as unreachable for now. */
+const SCOPE_QUERY_DEADLINE_MS = 2_000;
 /** Attempts at reaching the scope's workflow (it may be continuing as new or ending idle). */
 const ADMISSION_ATTEMPTS = 5;
 
@@ -76,16 +78,16 @@ export class QuotaGate {
    * Waits (heartbeating, cancellable) until the scope lets this call start: its admitted start
    * time under the limits, or the end of a 429 cooldown. Returns the ms waited.
    */
-  async awaitClearance(scope: string, context: Context, tokens = 0): Promise<number> {
+  async awaitClearance(scope: string, context: Context, tokens = 0, heartbeat: () => void = () => context.heartbeat(context.info.heartbeatDetails)): Promise<number> {
     const began = Date.now();
     if (this.admits) {
       for (;;) {
         const local = this.known.get(scope);
-        if (local?.state && Date.now() < local.state.cooldownUntil) await sleepHeartbeating(context, local.state.cooldownUntil);
+        if (local?.state && Date.now() < local.state.cooldownUntil) await sleepHeartbeating(context, local.state.cooldownUntil, heartbeat);
         const askedAt = Date.now();
         const delayMs = await this.admit(scope, tokens);
         if (delayMs > 0) context.log.debug('admitted by the quota scope; waiting for the start time', { scope, waitMs: delayMs });
-        await sleepHeartbeating(context, Date.now() + delayMs);
+        await sleepHeartbeating(context, Date.now() + delayMs, heartbeat);
         // A 429 this process saw while waiting: the grant predates the cooldown, so ask again.
         if ((this.known.get(scope)?.at ?? 0) <= askedAt) return Date.now() - began;
       }
@@ -94,7 +96,7 @@ export class QuotaGate {
     if (!state || Date.now() >= state.cooldownUntil) return 0;
     const until = state.cooldownUntil + Math.random() * state.rampMs;
     context.log.info('quota scope cooling down; waiting before the call', { scope, waitMs: Math.round(until - Date.now()) });
-    await sleepHeartbeating(context, until);
+    await sleepHeartbeating(context, until, heartbeat);
     return Date.now() - began;
   }
 
@@ -183,7 +185,8 @@ export class QuotaGate {
     if (cached && Date.now() - cached.at < STATE_TTL_MS) return cached.state;
     let state: QuotaScopeState | undefined;
     try {
-      state = await this.client.workflow.getHandle(scope).query(quotaScopeQuery);
+      // Bounded: a scope whose worker died would hold the query (and the call) for the RPC's whole deadline.
+      state = await this.client.connection.withDeadline(Date.now() + SCOPE_QUERY_DEADLINE_MS, () => this.client.workflow.getHandle(scope).query(quotaScopeQuery));
     } catch (error) {
       // No 429 yet in this scope (or it went idle and ended): nothing to wait for.
       if (!(error instanceof WorkflowNotFoundError)) throw error;
@@ -194,9 +197,9 @@ export class QuotaGate {
 }
 
 /** Sleeps until `until` (epoch ms) in steps of at most a second, heartbeating; a cancellation ends it. */
-async function sleepHeartbeating(context: Context, until: number): Promise<void> {
+async function sleepHeartbeating(context: Context, until: number, heartbeat: () => void): Promise<void> {
   while (Date.now() < until) {
-    context.heartbeat(context.info.heartbeatDetails);
+    heartbeat();
     await context.sleep(Math.min(1_000, until - Date.now()));
   }
 }

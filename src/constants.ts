@@ -47,3 +47,6 @@ export const DEFAULT_HISTORY_EVENTS_PER_RUN = 7_000;
 
 /** Error categories whose first occurrence stops a batch by default: no later item can do better. */
 export const DEFAULT_FAIL_FAST = ['authentication', 'permission_denied', 'quota_exhausted'] as const;
+
+/** The outcome recorded for a model request whose worker died before its answer was recorded (it still counts as a call). */
+export const LOST_IN_CRASH = 'lost_in_crash';

@@ -227,7 +227,8 @@ export interface AttemptRecord {
   cachedContent?: string;
   /** Finish reason, safety ratings, ids of this call (absent when no answer arrived). */
   metadata?: CallMetadata;
-  outcome: 'ok' | ErrorCategoryName;
+  /** `lost_in_crash`: the request was sent, but the worker making it died before its answer was recorded. */
+  outcome: 'ok' | ErrorCategoryName | 'lost_in_crash';
   message?: string;
 }
 type ErrorCategoryName = z.infer<typeof ErrorCategorySchema>;

@@ -92,7 +92,7 @@ describe('the batch-llm command line', () => {
       assert.ok(started.stdout.includes(`http://localhost:${uiPort}/namespaces/default/workflows/dev-batch`), started.stdout);
       const status = await runCli(['status', 'dev-batch'], env);
       assert.equal(status.code, 0, status.stderr);
-      assert.match(status.stdout, /Batch dev-batch: COMPLETED/);
+      assert.match(status.stdout, /Batch dev-batch: succeeded/);
     } finally {
       dev.kill('SIGINT');
       const [code] = (await once(dev, 'exit')) as [number | null];

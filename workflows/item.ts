@@ -33,7 +33,7 @@ import type {
   Usage,
 } from '../src/schemas';
 import { ErrorCategorySearchAttribute, ItemStatusSearchAttribute, StageSearchAttribute } from '../src/search-attributes';
-import { modelCallsTaskQueue } from '../src/constants';
+import { LOST_IN_CRASH, modelCallsTaskQueue } from '../src/constants';
 import { priceFor, usageCost } from '../src/pricing';
 import { DEFAULT_STAGE_PLAN, type PartialState } from '../src/stages';
 import { endingOf, itemOutcomeOf, roundUsd } from './item-result';
@@ -373,13 +373,13 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
     );
     return { answer, modelCalls: answer.activityAttempt, attempts };
   };
-  /** The stage's calls ended in a failure: non-retryable, or retries ran out (every remaining call spent). */
-  const failed = (failure: CallFailure, callsBefore: number, budgetSpent = failure.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED): StageCall => {
-    const { category, message, failures, retryable } = describeActivityFailure(failure);
-    budgetSpent &&= CATEGORY_TABLE[category].decision === 'retry' && retryable;
+  /** The stage's requests ended in a failure: non-retryable, or the call budget spent. Every request listed was sent. */
+  const failed = (failure: CallFailure, priorFailures: FailedCall[]): StageCall => {
+    const { category, message, failures, budgetSpent } = describeActivityFailure(failure);
+    const sent = failures.length > 0 ? failures : priorFailures;
     return {
-      modelCalls: budgetSpent ? remainingCalls : Math.max(failures.length, callsBefore + 1),
-      attempts: failures.map(failedCall),
+      modelCalls: sent.length,
+      attempts: sent.map(failedCall),
       error: budgetSpent
         ? { category: 'prompt_budget_exhausted', message: `model-call cap of ${state.maxModelCalls} reached at stage ${state.stage}; last error ${category}: ${message}` }
         : { category, message },
@@ -398,40 +398,65 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
     mode,
     ...(mode === 'partial' && state.partial ? { partial: state.partial } : {}),
     ...(cachedContent ? { cachedContent } : {}),
+    maxCalls: remainingCalls,
   };
   const summary = `stage ${state.stage} ${mode} t=${stage.temperature} ${model}`;
 
-  let callsBefore = 0;
   let priorFailures: FailedCall[] = [];
   // Only the item's first call: a local activity's result is recorded when the workflow task
   // ends, so a crash may repeat the one call in flight, never a finished stage.
   if (input.options.callMode === 'local-first' && state.modelCalls === 0) {
+    // Requests lost with a crashed worker go in the local call's input only (which replay does
+    // not check); what happens next follows from its recorded result alone.
+    const lost = lostLocalCalls();
     const { callModel, endsAtDeadline } = localCallModel(input, summary);
-    const local = await outcomeOf(callModel(request));
-    if (local.answer && local.answer.kind !== 'deferred') return answered(local.answer);
+    const local = await outcomeOf(callModel({ ...request, ...(lost.length > 0 ? { priorFailures: lost } : {}) }));
+    if (local.answer?.kind === 'deferred') priorFailures = local.answer.failures ?? [];
+    else if (local.answer) return answered(local.answer);
     if (local.failure && endsAtDeadline && local.failure.cause instanceof TimeoutFailure) {
       // The item's deadline cut the call: its timer, delivered with the next workflow task,
       // cancels this scope and the item ends deadline_exceeded (not retried, not out of budget).
       await condition(() => false);
     }
     if (local.failure) {
-      const { category, message, failures, retryable, retryDelayMs } = describeActivityFailure(local.failure);
-      if (!retryable || remainingCalls <= 1) return failed(local.failure, 0, retryable);
-      callsBefore = 1;
-      priorFailures = failures.length > 0 ? failures : [{ attempt: 1, category, message, durationMs: Date.now() - Date.parse(startedAt) }];
+      const { category, message, failures, retryable, budgetSpent, retryDelayMs } = describeActivityFailure(local.failure);
+      // A local activity that timed out at Temporal's level had sent its request.
+      const sent = failures.length > 0 ? failures : [{ attempt: 1, category, message, durationMs: Date.now() - Date.parse(startedAt) }];
+      if (!retryable || budgetSpent || sent.length >= remainingCalls) return failed(local.failure, sent);
+      priorFailures = sent;
       await sleep(retryDelayMs ?? FIRST_RETRY_DELAY_MS);
     }
   }
-  const remote = await outcomeOf(
-    activityCallModel(input, summary, remainingCalls - callsBefore, callsBefore > 0)({ ...request, ...(callsBefore > 0 ? { callsBefore, priorFailures } : {}) }),
-  );
-  if (remote.failure) return failed(remote.failure, callsBefore);
+  const handedOver = priorFailures.length > 0;
+  const remote = await outcomeOf(activityCallModel(input, summary, handedOver)({ ...request, ...(handedOver ? { priorFailures } : {}) }));
+  if (remote.failure) return failed(remote.failure, priorFailures);
   if (remote.answer.kind === 'deferred') {
     // Only a local activity defers; a regular one waits for its quota scope.
-    return { modelCalls: 0, attempts: [], error: { category: 'unknown', message: `a regular model-call activity deferred (${remote.answer.reason})` } };
+    return { modelCalls: priorFailures.length, attempts: priorFailures.map(failedCall), error: { category: 'unknown', message: `a regular model-call activity deferred (${remote.answer.reason})` } };
   }
   return answered(remote.answer);
 }
+
+/**
+ * Requests an earlier workflow task of this item may have sent with its local call and never
+ * recorded: that task's worker died (or its task timed out) mid-call. The item's first workflow
+ * task makes the first call, so it runs at history length 3; each lost task adds 3 events, and a
+ * call that outlived a task heartbeat before its worker died is seen while replaying (at most one
+ * such loss is counted). In a plain replay the call has its recorded result and this is unused.
+ */
+function lostLocalCalls(): FailedCall[] {
+  const info = workflowInfo();
+  const lost = info.unsafe.isReplaying ? 1 : Math.max(0, Math.floor((info.historyLength - FIRST_TASK_HISTORY_LENGTH) / 3));
+  return Array.from({ length: lost }, (_, index) => ({
+    attempt: index + 1,
+    category: LOST_IN_CRASH,
+    message: 'an earlier workflow task sent this request, but its worker stopped before the answer was recorded',
+    durationMs: 0,
+  }));
+}
+
+/** WorkflowExecutionStarted, WorkflowTaskScheduled, WorkflowTaskStarted. */
+const FIRST_TASK_HISTORY_LENGTH = 3;
 
 /** The wait before the regular activity takes over from a failed local call (the retry policy's first interval). */
 const FIRST_RETRY_DELAY_MS = 1_000;
@@ -453,8 +478,13 @@ function localCallModel(input: Input, summary: string): { callModel: BatchActivi
   return { callModel, endsAtDeadline: untilDeadlineMs < ownTimeoutMs };
 }
 
-/** The model call as a regular activity on the model-call queue, retried by Temporal within `maximumAttempts`. */
-function activityCallModel(input: Input, summary: string, maximumAttempts: number, afterLocalFailure: boolean): BatchActivities['callModel'] {
+/**
+ * The model call as a regular activity on the model-call queue. Temporal retries it without a
+ * cap on attempts: the activity counts the requests it sends against `maxCalls` and stops there,
+ * so an attempt that never reached the model (a dead worker, a quota scope that did not answer)
+ * costs the item nothing.
+ */
+function activityCallModel(input: Input, summary: string, afterLocalFailure: boolean): BatchActivities['callModel'] {
   return proxyActivities<BatchActivities>({
     // Model calls have a task queue of their own, so workers can size their slots apart.
     taskQueue: modelCallsTaskQueue(workflowInfo().taskQueue),
@@ -470,7 +500,6 @@ function activityCallModel(input: Input, summary: string, maximumAttempts: numbe
       initialInterval: afterLocalFailure ? FIRST_RETRY_DELAY_MS * 2 : FIRST_RETRY_DELAY_MS,
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
-      maximumAttempts,
       nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
     },
   }).callModel;
@@ -479,7 +508,10 @@ function activityCallModel(input: Input, summary: string, maximumAttempts: numbe
 interface DescribedFailure {
   category: ErrorCategory;
   message: string;
+  /** Requests sent without an answer, as the activity recorded them. */
   failures: FailedCall[];
+  /** The activity stopped because the stage's call budget is spent. */
+  budgetSpent: boolean;
   /** The retry policy would call again (a category that retries, not marked non-retryable). */
   retryable: boolean;
   /** Gemini's suggested wait (RetryInfo), when it gave one. */
@@ -495,12 +527,13 @@ function describeActivityFailure({ cause }: CallFailure): DescribedFailure {
       category,
       message: cause.message,
       failures: details?.failures ?? [],
+      budgetSpent: details?.budgetSpent === true,
       retryable: !cause.nonRetryable && CATEGORY_TABLE[category].decision === 'retry',
       ...(retryDelayMs !== undefined ? { retryDelayMs } : {}),
     };
   }
   if (cause instanceof TimeoutFailure) {
-    return { category: 'timeout', message: `model call exceeded Temporal's ${cause.timeoutType} timeout`, failures: [], retryable: true };
+    return { category: 'timeout', message: `model call exceeded Temporal's ${cause.timeoutType} timeout`, failures: [], budgetSpent: false, retryable: true };
   }
-  return { category: 'unknown', message: cause?.message ?? 'the model call failed without a cause', failures: [], retryable: false };
+  return { category: 'unknown', message: cause?.message ?? 'the model call failed without a cause', failures: [], budgetSpent: false, retryable: false };
 }

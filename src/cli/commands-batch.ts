@@ -123,13 +123,14 @@ export async function runStatus(argv: string[]): Promise<number> {
     out(formatProgress(progress, Date.now() - Date.parse(progress.startedAt)));
     return EXIT_CODES.ok;
   }
-  out(`Batch ${batchId}: ${status === 'COMPLETED' ? 'ended' : status}   ${workflowUrl(config, batchId)}`);
   if (status === 'COMPLETED' || status === 'FAILED') {
     // A failed batch (its input refused by a worker, say) throws the reason, as `start --wait` does.
     const summary = await batchClient.summary(batchId);
+    out(`Batch ${batchId}: ${batchStateOf(summary)}   ${workflowUrl(config, batchId)}`);
     out(formatSummary(summary));
     return exitCodeOf(summary);
   }
+  out(`Batch ${batchId}: ${status}   ${workflowUrl(config, batchId)}`);
   out(`  the batch workflow was ${status.toLowerCase().replace('_', ' ')} from outside (not through batch-llm cancel): its items may not all have a result`);
   return EXIT_CODES.batchStopped;
 }
