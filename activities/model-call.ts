@@ -7,7 +7,7 @@ import { makeErrorInfo, type ErrorInfo } from '../src/errors/classify';
 import { classifyError } from '../src/errors/classifier';
 import type { CallMetadata, FilterHit, GenerationSettings, Usage, WorkItem } from '../src/schemas';
 import type { PartialState } from '../src/stages';
-import type { TaskRegistry } from '../src/tasks/registry';
+import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
 import { judgeAnswer, type Judgement } from './answers';
 import { fullPrompt, partialPrompt, type PromptRequest } from './prompts';
 import type { QuotaGate } from './quota-gate';
@@ -108,7 +108,7 @@ function ledgerOf(context: Context, input: CallModelInput): CallLedger {
   const failures = [...(Array.isArray(details?.failures) ? details.failures : (input.priorFailures ?? []))];
   const sending = details?.sending;
   if (sending && !failures.some((failure) => failure.attempt === sending.call)) {
-    failures.push({ attempt: sending.call, category: LOST_IN_CRASH, message: 'the request was sent, but the worker making it stopped before its answer was recorded', durationMs: Math.max(0, Date.now() - sending.startedAt) });
+    failures.push({ attempt: sending.call, category: LOST_IN_CRASH, message: 'the request was sent, but its answer was never recorded (its worker stopped, or the attempt timed out)', durationMs: Math.max(0, Date.now() - sending.startedAt) });
   }
   return { failures };
 }
@@ -133,14 +133,37 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   const ledger = ledgerOf(context, input);
   const budget = input.maxCalls ?? Infinity;
   if (ledger.failures.length >= budget) throw budgetSpent(ledger.failures);
-  const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
-  const call = ledger.failures.length + 1;
-  let started = Date.now();
-  // Heartbeats carry the ledger (see CallLedger) and let a cancellation in. A local activity is
-  // cancelled in-process and cannot heartbeat: its lost requests are counted by the workflow.
+  // Heartbeats carry the ledger (see CallLedger) and let a cancellation in, every second for the
+  // attempt's whole life, whatever it waits on (admission, a quota scope that does not answer, the
+  // model): an attempt the server timed out while it still ran could send a request nobody counts.
+  // A local activity is cancelled in-process and cannot heartbeat: the workflow counts its losses.
   const heartbeat = () => {
     if (!local) context.heartbeat(ledger);
   };
+  const heartbeats = local ? undefined : setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
+  try {
+    return await sendRequest({ input, task, gemini, quota, scope, context, ledger, heartbeat });
+  } finally {
+    clearInterval(heartbeats);
+  }
+}
+
+interface RequestContext {
+  input: CallModelInput;
+  task: AnyTask;
+  gemini: GoogleGenAI;
+  quota: QuotaGate | undefined;
+  scope: string | undefined;
+  context: Context;
+  ledger: CallLedger;
+  heartbeat: () => void;
+}
+
+/** Builds the prompt, waits for the quota scope, sends the request (noted in the ledger first) and judges the answer. */
+async function sendRequest({ input, task, gemini, quota, scope, context, ledger, heartbeat }: RequestContext): Promise<CallModelOutput> {
+  const budget = input.maxCalls ?? Infinity;
+  const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
+  const call = ledger.failures.length + 1;
   let request: PromptRequest;
   try {
     request = input.mode === 'partial' && input.partial ? partialPrompt(task, input.item, input.partial) : fullPrompt(task, input.item, cachedContent !== undefined);
@@ -152,11 +175,12 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   const promptChars = request.prompt.length + (request.systemInstruction?.length ?? 0);
   const estimatedTokens = quota ? quota.estimateTokens(input.model, promptChars, cachedContent) : 0;
   const admissionWaitMs = quota && scope ? await waitForClearance(quota, scope, context, estimatedTokens, heartbeat) : 0;
-  started = Date.now();
+  // An attempt the server has given up on (its heartbeats were late) must not send: its successor will.
+  if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled before it was sent: ${String(context.cancellationSignal.reason)}`);
+  const started = Date.now();
   // The request is in the ledger before it leaves: if this worker dies, the next attempt counts it.
   ledger.sending = { call, startedAt: started };
   heartbeat();
-  const heartbeats = local ? undefined : setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
   let response: GenerateContentResponse;
   try {
     response = await gemini.models.generateContent({
@@ -168,7 +192,6 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
       },
     });
   } catch (error) {
-    clearInterval(heartbeats);
     delete ledger.sending;
     if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
     const info = classifyError(error, task.classifier);
@@ -181,7 +204,6 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
     if (info.retryable && ledger.failures.length >= budget) throw budgetSpent(ledger.failures, error);
     throw toApplicationFailure(info, ledger.failures, error);
   }
-  clearInterval(heartbeats);
   const usage = usageOf(response);
   if (quota && scope) quota.settle(scope, input.model, { promptChars, estimatedTokens, inputTokens: usage.inputTokens, cachedTokens: usage.cachedTokens, cachedContent });
   const metadata = metadataOf(response, usage);
@@ -224,7 +246,7 @@ async function deferralOf(quota: QuotaGate, scope: string, context: Context): Pr
 }
 
 /** Longest pause between tries at reaching a quota scope that does not answer. */
-const PLUMBING_RETRY_MAX_MS = 10_000;
+const PLUMBING_RETRY_MAX_MS = 5_000;
 
 /**
  * Admission and cooldown, with failures of our own plumbing (the scope's workflow not answering,
@@ -238,12 +260,9 @@ async function waitForClearance(quota: QuotaGate, scope: string, context: Contex
       return Date.now() - began;
     } catch (error) {
       if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
-      const waitMs = Math.min(PLUMBING_RETRY_MAX_MS, 500 * 2 ** Math.min(tries, 5));
+      const waitMs = Math.min(PLUMBING_RETRY_MAX_MS, 500 * 2 ** Math.min(tries - 1, 4));
       context.log.warn('quota scope did not answer; waiting, then asking again (no model call is spent)', { scope, tries, waitMs, error: String(error) });
-      for (const until = Date.now() + waitMs; Date.now() < until; ) {
-        heartbeat();
-        await context.sleep(Math.min(1_000, until - Date.now()));
-      }
+      await context.sleep(waitMs); // the attempt's heartbeat timer runs meanwhile
     }
   }
 }

@@ -7,7 +7,7 @@ import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal, type quotaScopeWo
 /** How long a worker trusts what it last heard of a scope's cooldown. */
 const STATE_TTL_MS = 500;
 /** How long a worker waits for a scope's state before treating the scope as unreachable for now. */
-const SCOPE_QUERY_DEADLINE_MS = 2_000;
+const SCOPE_QUERY_DEADLINE_MS = 1_000;
 /** Attempts at reaching the scope's workflow (it may be continuing as new or ending idle). */
 const ADMISSION_ATTEMPTS = 5;
 
@@ -185,8 +185,8 @@ export class QuotaGate {
     if (cached && Date.now() - cached.at < STATE_TTL_MS) return cached.state;
     let state: QuotaScopeState | undefined;
     try {
-      // Bounded: a scope whose worker died would hold the query (and the call) for the RPC's whole deadline.
-      state = await this.client.connection.withDeadline(Date.now() + SCOPE_QUERY_DEADLINE_MS, () => this.client.workflow.getHandle(scope).query(quotaScopeQuery));
+      // Bounded: a scope whose worker died would hold the query (and the call) for many seconds.
+      state = await withinMs(this.client.workflow.getHandle(scope).query(quotaScopeQuery), SCOPE_QUERY_DEADLINE_MS, `the quota scope ${scope} did not answer its state query`);
     } catch (error) {
       // No 429 yet in this scope (or it went idle and ended): nothing to wait for.
       if (!(error instanceof WorkflowNotFoundError)) throw error;
@@ -202,4 +202,14 @@ async function sleepHeartbeating(context: Context, until: number, heartbeat: () 
     heartbeat();
     await context.sleep(Math.min(1_000, until - Date.now()));
   }
+}
+
+/** `promise`, or an error after `ms` (the promise is left to settle unobserved). */
+function withinMs<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

@@ -35,10 +35,15 @@ export function priceFor(model: string, overrides: PriceTable = {}): Price | und
   return key ? table[key] : undefined;
 }
 
+/** Dollars, to a billionth: enough for a cost per call, without float noise like 0.00012300000000000001. */
+export function roundUsd(value: number): number {
+  return Math.round(value * 1e9) / 1e9;
+}
+
 /** Estimated USD for one call's usage; cached input is billed at the cached rate, thoughts as output. */
 export function usageCost(usage: Usage, price: Price): number {
   const freshInput = Math.max(usage.inputTokens - usage.cachedTokens, 0);
-  return (freshInput * price.input + usage.cachedTokens * price.cachedInput + (usage.outputTokens + usage.thoughtsTokens) * price.output) / 1e6;
+  return roundUsd((freshInput * price.input + usage.cachedTokens * price.cachedInput + (usage.outputTokens + usage.thoughtsTokens) * price.output) / 1e6);
 }
 
 /** Cached share of input tokens (0 when there was no input). */

@@ -98,7 +98,7 @@ describe('batch of items on a real dev server and the emulator', () => {
       const markers = local.filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity');
       const calls = markers.filter((event) => event.userMetadata?.summary);
       assert.equal(markers.length, 2, 'the model call and the result record');
-      assert.deepEqual(calls.map((event) => summaryOf(event.userMetadata?.summary)), ['stage 1 full t=0 gemini-test-model'], 'the Web UI shows the call with its stage');
+      assert.deepEqual(calls.map((event) => summaryOf(event.userMetadata?.summary)), ['stage 1 full t=0 gemini-test-model', 'record the item result'], 'the Web UI shows the call with its stage, and the result record');
 
       const scheduled = (await eventsOf(activityBatch)).filter((event) => event.activityTaskScheduledEventAttributes);
       assert.deepEqual(

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { FileResultStore } from '../src/results';
 import type { ItemResult } from '../src/schemas';
-import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
+import { startTestStack, uniqueName, type RunningWorker, type TestStack } from './helpers/stack';
 
 describe('the call ledger', () => {
   let stack: TestStack;
@@ -27,7 +27,7 @@ describe('the call ledger', () => {
       if (result.modelCalls !== received.length) {
         // What a failure needs to be understood: the item's history, event by event.
         const events = (await stack.client.workflow.getHandle(`${batchId}/${result.itemId}`).fetchHistory()).events ?? [];
-        const history = events.map((event, index) => `${index + 1} ${Object.keys(event).find((key) => key.endsWith('Attributes')) ?? '?'}`).join(', ');
+        const history = events.map((event, index) => `${index + 1} ${Object.keys(event).find((key) => key.endsWith('Attributes')) ?? '?'}${event.activityTaskStartedEventAttributes ? ` (attempt ${event.activityTaskStartedEventAttributes.attempt ?? '?'}, last failure: ${event.activityTaskStartedEventAttributes.lastFailure?.message ?? 'none'})` : ''}`).join(', ');
         assert.fail(`${result.itemId}: modelCalls ${result.modelCalls}, the emulator received ${received.length} at ${received.map((entry) => entry.startedAtMs).join(', ')} (${result.attempts.map((attempt) => attempt.outcome).join(', ')}); history: ${history}`);
       }
       assert.equal(result.attempts.length, received.length, `${result.itemId}: one attempt record per request`);
@@ -39,7 +39,7 @@ describe('the call ledger', () => {
 
   test('SIGKILL with slow calls in flight (local first calls and regular activities): modelCalls and attempts equal the emulator log, item by item', async () => {
     const taskQueue = uniqueName('tq');
-    const total = 16;
+    const total = 12;
     const batchClient = stack.batchClient(taskQueue);
     let worker = stack.spawnWorkerProcess(taskQueue);
     const batches = [
@@ -94,7 +94,9 @@ describe('the call ledger', () => {
     const running = await stack.startWorker(taskQueue);
     // The scope's workflow exists, but no worker serves it (its worker died): queries to it fail.
     const scopeId = `quota/${taskQueue}/gemini-test-model/default`;
-    const deadScope = await stack.client.workflow.start('quotaScopeWorkflow', { workflowId: scopeId, taskQueue: uniqueName('nobody-home'), args: [{ scope: scopeId }] });
+    const scopeQueue = uniqueName('scope-home');
+    await stack.client.workflow.start('quotaScopeWorkflow', { workflowId: scopeId, taskQueue: scopeQueue, args: [{ scope: scopeId }] });
+    let scopeWorker: RunningWorker | undefined;
     try {
       const batchId = uniqueName('deadscope');
       const batchClient = stack.batchClient(taskQueue);
@@ -102,12 +104,11 @@ describe('the call ledger', () => {
         await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }, { id: 'b' }], batchId: `${batchId}-${index}`, options: { callMode } });
       }
       // While the scope is unreachable nothing is called, and nothing ends.
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
       assert.equal(stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}-` }).length, 0, 'no request while the scope is unreachable');
       for (const index of [0, 1]) assert.equal((await batchClient.progress(`${batchId}-${index}`)).failed, 0);
-      // The scope goes away (deleted; no cooldown to honour): the items go on.
-      await deadScope.terminate('test over');
-      await stack.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: scopeId } });
+      // The scope's worker is back (no cooldown to honour): the items go on.
+      scopeWorker = await stack.startWorker(scopeQueue);
       for (const index of [0, 1]) {
         const summary = await batchClient.summary(`${batchId}-${index}`);
         assert.equal(summary.succeeded, 2, `batch ${index}: every item succeeded`);
@@ -117,7 +118,9 @@ describe('the call ledger', () => {
         await compareWithEmulator(`${batchId}-${index}`, results);
       }
     } finally {
+      await scopeWorker?.stop();
       await running.stop();
+      await stack.client.workflow.getHandle(scopeId).terminate('test over').catch(() => undefined);
       stack.emulator.configure({ latency: { baseMs: 3_000, jitterMs: 0 } });
     }
   });

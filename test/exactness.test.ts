@@ -14,6 +14,7 @@ import { defaultResponder } from '../src/emulator';
 import { InputError } from '../src/input';
 import { FileResultStore } from '../src/results';
 import type { BatchSummary, ItemResult, ItemStatus } from '../src/schemas';
+import { cacheNameSignal, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../workflows/queries';
 import { runCli } from './helpers/cli';
 import { startTestStack, uniqueName, type RunningWorker, type TestStack } from './helpers/stack';
 
@@ -208,11 +209,11 @@ describe('exact and truthful: every item accounted for, once, the same everywher
     const batchId = uniqueName('exhausted');
     stack.emulator.configure({ faults: [{ fault: 'schema_invalid', itemKey: `${batchId}/bad` }] });
     try {
-      const batchClient = stack.batchClient(taskQueue);
-      await batchClient.start({ taskName: 'test-echo', records: [{ id: 'bad' }, { id: 'good' }], batchId });
-      const summary = await batchClient.summary(batchId);
-      assert.equal(summary.failed, 1);
-      assert.equal(summary.succeeded, 1);
+      const run = await cli([...startArgs(inputFile([{ id: 'bad' }, { id: 'good' }]), batchId), '--wait']);
+      assert.equal(run.code, EXIT_CODES.itemsUnsuccessful, run.stderr);
+      assert.deepEqual(printedCounts(run.stdout).counts, { succeeded: 1, failed: 1 });
+      assert.match(run.stdout, /completed; 1 of 2 items did not succeed/);
+      const summary = await stack.batchClient(taskQueue).summary(batchId);
       const failure = await stack.client.workflow.getHandle(`${batchId}/bad`).result().then(
         () => assert.fail('a failed item fails its workflow'),
         (error: unknown) => error,
@@ -276,6 +277,38 @@ describe('exact and truthful: every item accounted for, once, the same everywher
       assert.equal(summary.succeeded, 0);
       const [result] = await assertOneTruth(batchId, summary, 1);
       assert.equal(result?.status, 'cancelled');
+    } finally {
+      stack.emulator.configure({ latency: { baseMs: 20, jitterMs: 10 } });
+    }
+  });
+
+  test('controls arriving while items finish (pause, resume, set-concurrency, a cache-name signal): every item ends once, the same everywhere', async () => {
+    stack.emulator.configure({ latency: { baseMs: 100, jitterMs: 200 } });
+    try {
+      const batchId = uniqueName('storm');
+      const total = 40;
+      const batchClient = stack.batchClient(taskQueue);
+      await batchClient.start({ taskName: 'test-echo', records: ids(total), batchId, concurrency: 8 });
+      const handle = stack.client.workflow.getHandle(batchId);
+      let sent = 0;
+      for (let round = 0; round < 200; round += 1) {
+        try {
+          await handle.executeUpdate(pauseBatchUpdate);
+          await handle.executeUpdate(setConcurrencyUpdate, { args: [1 + (round % 9)] });
+          await handle.signal(cacheNameSignal, { name: `cachedContents/none-${round}` });
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          await handle.executeUpdate(resumeBatchUpdate);
+          sent += 4;
+        } catch (error) {
+          // The batch ended between two controls: that is the end of the storm.
+          if ((await handle.describe()).status.name !== 'RUNNING') break;
+          throw error;
+        }
+      }
+      const summary = await batchClient.summary(batchId);
+      assert.ok(sent >= 30, `controls kept arriving while items finished (${sent})`);
+      assert.equal(summary.succeeded, total);
+      await assertOneTruth(batchId, summary, total);
     } finally {
       stack.emulator.configure({ latency: { baseMs: 20, jitterMs: 10 } });
     }

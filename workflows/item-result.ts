@@ -8,11 +8,6 @@ import type { ItemOutcome, ItemResult, ItemStatus } from '../src/schemas';
 /** Statuses whose item workflow completes; the others fail it, so the Web UI lists them as failed. */
 const COMPLETING: ReadonlySet<ItemStatus> = new Set(['succeeded', 'filtered']);
 
-/** Dollars, to a billionth: enough for a cost per call, without float noise like 0.00012300000000000001. */
-export function roundUsd(value: number): number {
-  return Math.round(value * 1e9) / 1e9;
-}
-
 /** What the batch counts of an item: its committed record without the model output. */
 export function itemOutcomeOf(result: ItemResult): ItemOutcome {
   const unpricedModels = [...new Set(result.attempts.filter((attempt) => attempt.costUsd === undefined).map((attempt) => attempt.model))];

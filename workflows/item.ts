@@ -34,9 +34,9 @@ import type {
 } from '../src/schemas';
 import { ErrorCategorySearchAttribute, ItemStatusSearchAttribute, StageSearchAttribute } from '../src/search-attributes';
 import { LOST_IN_CRASH, modelCallsTaskQueue } from '../src/constants';
-import { priceFor, usageCost } from '../src/pricing';
+import { priceFor, roundUsd, usageCost } from '../src/pricing';
 import { DEFAULT_STAGE_PLAN, type PartialState } from '../src/stages';
-import { endingOf, itemOutcomeOf, roundUsd } from './item-result';
+import { endingOf, itemOutcomeOf } from './item-result';
 import { cacheNameSignal, itemStateQuery } from './queries';
 
 /**
@@ -84,6 +84,7 @@ const { postProcessItem } = proxyActivities<BatchActivities>({
 const { recordItemResult } = proxyLocalActivities<BatchActivities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  summary: 'record the item result',
 });
 
 type Input = z.output<typeof ItemWorkflowInputSchema>;

@@ -1,4 +1,4 @@
-import { cacheHitRate, effectiveInputTokens, type Price } from '../src/pricing';
+import { cacheHitRate, effectiveInputTokens, roundUsd, type Price } from '../src/pricing';
 import type { BatchProgress, ItemOutcome } from '../src/schemas';
 import { addUsage, emptyUsage } from '../src/usage';
 
@@ -52,7 +52,7 @@ export function markFinished(progress: BatchProgress, outcome: ItemOutcome, pric
   progress.usage = addUsage(progress.usage, outcome.usage);
   progress.cacheHitRate = cacheHitRate(progress.usage);
   progress.effectiveInputTokens = effectiveInputTokens(progress.usage, price);
-  progress.costUsd += outcome.costUsd;
+  progress.costUsd = roundUsd(progress.costUsd + outcome.costUsd);
   for (const model of outcome.unpricedModels ?? []) if (!progress.unpricedModels.includes(model)) progress.unpricedModels.push(model);
   progress.modelCalls += outcome.modelCalls;
   if (outcome.finishReason) progress.byFinishReason[outcome.finishReason] = (progress.byFinishReason[outcome.finishReason] ?? 0) + 1;

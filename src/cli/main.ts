@@ -96,12 +96,14 @@ function classify(error: unknown): { code: number; usage: boolean } {
   // Loaded here, not at the top: the command that threw has loaded them already.
   const { UsageError } = require('./args') as typeof import('./args');
   const { InputError } = require('../input') as typeof import('../input');
-  const { BatchExistsError, BatchNotFoundError, TemporalUnreachableError } = require('../client/errors') as typeof import('../client/errors');
+  const { BatchExistsError, BatchFailedError, BatchNotFoundError, TemporalUnreachableError } = require('../client/errors') as typeof import('../client/errors');
   if (error instanceof UsageError) return { code: EXIT_CODES.usage, usage: true };
   if (error instanceof InputError) return { code: EXIT_CODES.input, usage: false };
   if (error instanceof BatchNotFoundError) return { code: EXIT_CODES.notFound, usage: false };
   if (error instanceof BatchExistsError) return { code: EXIT_CODES.conflict, usage: false };
   if (error instanceof TemporalUnreachableError) return { code: EXIT_CODES.connection, usage: false };
+  // The batch workflow itself failed (not its items): it stopped early.
+  if (error instanceof BatchFailedError) return { code: EXIT_CODES.batchStopped, usage: false };
   return { code: EXIT_CODES.error, usage: false };
 }
 
