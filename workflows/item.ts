@@ -15,7 +15,6 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { RetryState } from '@temporalio/common';
 import type { z } from 'zod';
 import type { BatchActivities, CallModelInput, CallModelOutput, DeferredCall } from '../activities';
 import type { CallFailureDetails, FailedCall } from '../activities/model-call';
@@ -311,10 +310,9 @@ interface StageCall {
   attempts: AttemptRecord[];
 }
 
-/** Why a model-call activity failed: the activity's own error, and whether its retries ran out. */
+/** Why a model-call activity failed: the activity's own error. */
 interface CallFailure {
   cause: Error | undefined;
-  retryState?: RetryState;
 }
 
 /** A call's outcome as the stage logic sees it: an answer (or a deferral), or the activity's failure. */
@@ -326,7 +324,7 @@ async function outcomeOf(call: Promise<CallModelOutput | DeferredCall>): Promise
     return { answer: await call };
   } catch (error) {
     if (isCancellation(error)) throw error;
-    if (error instanceof ActivityFailure) return { failure: { cause: error.cause, retryState: error.retryState } };
+    if (error instanceof ActivityFailure) return { failure: { cause: error.cause } };
     // A local activity's failure arrives as the activity's own error, not wrapped in an ActivityFailure.
     if (error instanceof ApplicationFailure || error instanceof TimeoutFailure) return { failure: { cause: error } };
     throw error;
@@ -375,8 +373,9 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
     return { answer, modelCalls: answer.activityAttempt, attempts };
   };
   /** The stage's requests ended in a failure: non-retryable, or the call budget spent. Every request listed was sent. */
-  const failed = (failure: CallFailure, priorFailures: FailedCall[]): StageCall => {
-    const { category, message, failures, budgetSpent } = describeActivityFailure(failure);
+  const failed = (failure: CallFailure, priorFailures: FailedCall[], outOfBudget = false): StageCall => {
+    const { category, message, failures, budgetSpent: spent, retryable } = describeActivityFailure(failure);
+    const budgetSpent = spent || (outOfBudget && retryable);
     const sent = failures.length > 0 ? failures : priorFailures;
     return {
       modelCalls: sent.length,
@@ -423,7 +422,7 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
       const { category, message, failures, retryable, budgetSpent, retryDelayMs } = describeActivityFailure(local.failure);
       // A local activity that timed out at Temporal's level had sent its request.
       const sent = failures.length > 0 ? failures : [{ attempt: 1, category, message, durationMs: Date.now() - Date.parse(startedAt) }];
-      if (!retryable || budgetSpent || sent.length >= remainingCalls) return failed(local.failure, sent);
+      if (!retryable || budgetSpent || sent.length >= remainingCalls) return failed(local.failure, sent, sent.length >= remainingCalls);
       priorFailures = sent;
       await sleep(retryDelayMs ?? FIRST_RETRY_DELAY_MS);
     }
