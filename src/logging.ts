@@ -19,8 +19,14 @@ export class BatchLlmLogger extends DefaultLogger {
   }
 }
 
-/** The failure an item workflow ends with on purpose carries the item's outcome as its details. */
-function carriesItemOutcome(error: unknown): error is Error {
-  const details = (error as { details?: unknown } | undefined)?.details;
-  return error instanceof Error && Array.isArray(details) && typeof (details[0] as { itemId?: unknown } | undefined)?.itemId === 'string';
+/**
+ * The failure an item workflow ends with on purpose (workflows/item-result.ts `endingOf`), known by
+ * its message: it reaches the logger through a worker thread, which keeps an error's message and
+ * stack but not its class or details.
+ */
+function carriesItemOutcome(error: unknown): error is { message: string } {
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' && ITEM_ENDING.test(message);
 }
+
+const ITEM_ENDING = /^item ".*" (failed|blocked|cancelled|deadline_exceeded)\b/s;

@@ -139,6 +139,7 @@ describe('exact and truthful: every item accounted for, once, the same everywher
       const stopped = await cli([...startArgs(file, batchId), '--concurrency', '3', '--wait']);
       assert.equal(stopped.code, EXIT_CODES.batchStopped, stopped.stderr);
       assert.match(stopped.stdout, /stopped early \(fail-fast\): item "r2" ended authentication/);
+      assert.match(stopped.stderr, /^STOPPED \[#{24}\] 8\/8 \|.*\| \d+ succeeded, 1 failed, \d+ cancelled/m, 'the live bar ends on its 100 % frame, every item counted');
       const printed = printedCounts(stopped.stdout);
       assert.equal(printed.total, 8);
       assert.equal(Object.values(printed.counts).reduce((sum, count) => (sum ?? 0) + (count ?? 0), 0), 8, `the printed counts add up to the total: ${stopped.stdout}`);

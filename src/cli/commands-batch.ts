@@ -89,8 +89,7 @@ async function watchToEnd(batchClient: BatchClient, batchId: string): Promise<nu
   const elapsed = (progress: BatchProgress) => Date.now() - Date.parse(progress.startedAt) || Date.now() - started;
   const summary = await batchClient.watch(batchId, (progress) => printer.update(formatProgress(progress, elapsed(progress))));
   // The bar's last frame is the batch's end, not the last poll before it.
-  printer.update(formatProgress(summary, summary.durationMs));
-  printer.end();
+  printer.end(formatProgress(summary, summary.durationMs));
   out(formatSummary(summary));
   return exitCodeOf(summary);
 }

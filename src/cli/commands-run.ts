@@ -73,7 +73,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     const started = Date.now();
     const printer = new ProgressPrinter(process.stderr, 2000);
     const summary = await batchClient.watch(batch.batchId, (progress) => printer.update(formatProgress(progress, Date.now() - started)), 500);
-    printer.end();
+    printer.end(formatProgress(summary, summary.durationMs));
     out(formatSummary(summary));
     const resultsDir = path.join(settings.stateDirectory, 'results');
     out(`Results: batch-llm results ${batch.batchId} --results-dir ${resultsDir} --out results.jsonl`);

@@ -78,7 +78,12 @@ export class ProgressPrinter {
     }
   }
 
-  end(): void {
+  /** The last frame (the batch's end, at 100 %), drawn whatever the throttle, then a newline. */
+  end(finalLine?: string): void {
+    if (finalLine !== undefined) {
+      this.lastPrinted = 0;
+      this.update(finalLine);
+    }
     if (this.stream.isTTY) this.stream.write('\n');
   }
 }
