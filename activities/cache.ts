@@ -7,7 +7,7 @@ import { CATEGORY_TABLE } from '../src/errors/categories';
 import type { CacheGrant, CachePlan } from '../src/caching/spec';
 import type { TaskRegistry } from '../src/tasks/registry';
 import type { cacheOwnerWorkflow } from '../workflows/cache-owner';
-import { acquireCacheUpdate, refreshCacheUpdate, releaseCacheSignal } from '../workflows/queries';
+import { acquireCacheUpdate, refreshCacheUpdate, releaseCacheSignal } from '../src/contract/messages';
 
 export interface CacheActivityDependencies {
   tasks: TaskRegistry;

@@ -8,10 +8,10 @@ import { classifyError } from '../src/errors/classifier';
 import type { CallMetadata, FilterHit, GenerationSettings, Usage, WorkItem } from '../src/schemas';
 import type { PartialState } from '../src/stages';
 import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
-import { judgeAnswer, type Judgement } from './answers';
-import { fullPrompt, partialPrompt, type PromptRequest } from './prompts';
+import { judgeAnswer, type Judgement } from '../src/providers/gemini/answers';
+import { fullPrompt, partialPrompt, type PromptRequest } from '../src/providers/gemini/prompts';
 import type { QuotaGate } from './quota-gate';
-import { filterHits, metadataOf } from './safety';
+import { filterHits, metadataOf } from '../src/providers/gemini/metadata';
 
 export interface CallModelInput {
   batchId: string;

@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { AdmissionLimits } from '../workflows/admission';
-import type { AdmitCallsOutput, QuotaScopeInput, QuotaScopeState } from '../workflows/quota-scope';
-import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal, type quotaScopeWorkflow } from '../workflows/quota-scope';
+import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal } from '../src/contract/messages';
+import type { AdmissionLimits, AdmitCallsOutput, QuotaScopeInput, QuotaScopeState } from '../src/contract/states';
+import type { quotaScopeWorkflow } from '../workflows/quota-scope';
 
 /** How long a worker trusts what it last heard of a scope's cooldown. */
 const STATE_TTL_MS = 500;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { GenerateContentResponse } from '@google/genai';
-import { judgeAnswer, mergePartial, partialStateOf } from '../activities/answers';
-import { describeShape, fullPrompt, partialPrompt } from '../activities/prompts';
+import { judgeAnswer, mergePartial, partialStateOf } from '../src/providers/gemini/answers';
+import { describeShape, fullPrompt, partialPrompt } from '../src/providers/gemini/prompts';
 import { ProductEnrichmentSchema, demoEnrichmentTask } from '../src/tasks/demo-enrichment';
 import type { AnyTask } from '../src/tasks/registry';
 

@@ -4,7 +4,7 @@ import type { RequestLogEntry } from '../src/emulator';
 import { EXIT_CODES } from '../src/client/errors';
 import { FileResultStore } from '../src/results';
 import type { BatchSummary } from '../src/schemas';
-import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../workflows/queries';
+import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../src/contract';
 import { runCli } from './helpers/cli';
 import { uniqueName, useStackWithWorker, type TestStack } from './helpers/stack';
 

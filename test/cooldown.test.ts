@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FileResultStore } from '../src/results';
-import { quotaScopeQuery } from '../workflows/quota-scope';
+import { quotaScopeQuery } from '../src/contract';
 import { uniqueName, useStackWithWorker, type TestStack } from './helpers/stack';
 
 describe('coordinated 429 cooldown', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { FileResultStore } from '../src/results';
-import { itemStateQuery } from '../workflows/queries';
+import { itemStateQuery } from '../src/contract';
 import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
 
 describe('a worker killed between stages', () => {

@@ -14,7 +14,7 @@ import { defaultResponder } from '../src/emulator';
 import { InputError } from '../src/input';
 import { FileResultStore } from '../src/results';
 import type { BatchSummary, ItemResult, ItemStatus } from '../src/schemas';
-import { cacheNameSignal, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../workflows/queries';
+import { cacheNameSignal, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../src/contract';
 import { runCli } from './helpers/cli';
 import { startTestStack, uniqueName, type RunningWorker, type TestStack } from './helpers/stack';
 

@@ -48,7 +48,7 @@ describe('an installed copy of the package', () => {
       path.join(project, 'my-tasks.ts'),
       [
         "import { z } from 'zod';",
-        "import { defineTask } from 'durable-batch-llm/src/tasks/task';",
+        "import { defineTask } from 'durable-batch-llm';",
         'export const tasks = [defineTask({ name: "installed-ts", outputSchema: z.object({ label: z.string() }), prompt: (item: Record<string, unknown>) => `Label ${JSON.stringify(item)}` })];',
       ].join('\n'),
     );
@@ -56,7 +56,7 @@ describe('an installed copy of the package', () => {
       path.join(project, 'more-tasks.cjs'),
       [
         "const { z } = require('zod');",
-        "const { defineTask } = require('durable-batch-llm/src/tasks/task');",
+        "const { defineTask } = require('durable-batch-llm/task');",
         'module.exports = defineTask({ name: "installed-cjs", outputSchema: z.object({ label: z.string() }), prompt: (item) => `Label ${JSON.stringify(item)}` });',
       ].join('\n'),
     );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { quotaScopeQuery } from '../workflows/quota-scope';
+import { quotaScopeQuery } from '../src/contract';
 import { startTestStack, uniqueName, type TestStack } from './helpers/stack';
 
 /**

@@ -5,23 +5,9 @@
  * instead of bursting: pacing (one request every 60 s / RPM, and tokens at TPM / 60 s) plus an
  * exact sliding-window check on what was granted.
  */
+import type { AdmissionLimits, AdmissionState } from '../src/contract/states';
 
-/** Limits of a quota scope; an omitted limit is not enforced. */
-export interface AdmissionLimits {
-  requestsPerMinute?: number;
-  tokensPerMinute?: number;
-}
-
-export interface AdmissionState {
-  /** Earliest start of the next call under request pacing. */
-  nextRequestAt: number;
-  /** Earliest start of the next call under token pacing. */
-  nextTokenAt: number;
-  /** Grants whose start is within the last minute or later: [startAt, tokens], by start time. */
-  recent: Array<[number, number]>;
-  granted: number;
-  grantedTokens: number;
-}
+export type { AdmissionLimits, AdmissionState } from '../src/contract/states';
 
 /** The window Google's per-minute quotas slide over. */
 export const WINDOW_MS = 60_000;

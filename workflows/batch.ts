@@ -25,7 +25,7 @@ import { BatchIdSearchAttribute, ItemStatusSearchAttribute, TaskNameSearchAttrib
 import { batchStateOf } from '../src/batch-state';
 import { itemWorkflow } from './item';
 import { isItemOutcome } from './item-result';
-import { batchProgressQuery, cacheNameSignal, cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from './queries';
+import { batchProgressQuery, cacheNameSignal, cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../src/contract/messages';
 import { markFinished, markSkipped, markStarted, newProgress } from './progress';
 
 /** Item workflow ids are `<batchId>/<itemId>`: navigable in the Web UI and idempotent on restart. */

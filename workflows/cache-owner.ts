@@ -8,33 +8,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BatchActivities } from '../activities';
-import type { CacheGrant, CachePlan } from '../src/caching/spec';
-import { acquireCacheUpdate, cacheStateQuery, refreshCacheUpdate, releaseCacheSignal } from './queries';
-
-/** What the owner of one context cache knows; carried across continue-as-new. */
-export interface CacheOwnerState {
-  plan: CachePlan;
-  grant?: CacheGrant | undefined;
-  /** Batch ids holding a lease. */
-  leases: string[];
-  creations: number;
-  renewals: number;
-  /** When this owner started holding the current cache (for storage accounting). */
-  heldSince?: string;
-}
-
-export interface CacheOwnerInput {
-  plan: CachePlan;
-  carried?: Omit<CacheOwnerState, 'plan'>;
-}
-
-export interface CacheOwnerOutput {
-  displayName: string;
-  lastName?: string;
-  creations: number;
-  renewals: number;
-  deleted: boolean;
-}
+import type { CacheGrant } from '../src/caching/spec';
+import { acquireCacheUpdate, cacheStateQuery, refreshCacheUpdate, releaseCacheSignal } from '../src/contract/messages';
+import type { CacheOwnerInput, CacheOwnerOutput, CacheOwnerState } from '../src/contract/states';
 
 const { findOrCreateCache, renewCache, deleteCache } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '2 minutes',

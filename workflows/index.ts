@@ -3,4 +3,4 @@ export { batchWorkflow, itemWorkflowId } from './batch';
 export { itemWorkflow } from './item';
 export { cacheOwnerWorkflow } from './cache-owner';
 export { quotaScopeWorkflow } from './quota-scope';
-export { batchProgressQuery, itemStateQuery, cacheStateQuery } from './queries';
+export { batchProgressQuery, itemStateQuery, cacheStateQuery } from '../src/contract/messages';

@@ -29,39 +29,15 @@ import type {
   ItemWorkflowInput,
   ItemWorkflowInputSchema,
   Stage,
-  Usage,
 } from '../src/schemas';
 import { ErrorCategorySearchAttribute, ItemStatusSearchAttribute, StageSearchAttribute } from '../src/search-attributes';
 import { LOST_IN_CRASH, modelCallsTaskQueue } from '../src/constants';
 import { priceFor, roundUsd, usageCost } from '../src/pricing';
-import { DEFAULT_STAGE_PLAN, type PartialState } from '../src/stages';
+import { DEFAULT_STAGE_PLAN } from '../src/stages';
 import { endingOf, itemOutcomeOf } from './item-result';
-import { cacheNameSignal, itemStateQuery } from './queries';
+import { cacheNameSignal, itemStateQuery } from '../src/contract/messages';
+import type { ItemState } from '../src/contract/states';
 
-/**
- * Live state of one item. The workflow's local variables are the whole retry state: a crash at
- * any point resumes from history exactly here, never from activity memory.
- */
-export interface ItemState {
-  status: 'running' | ItemStatus;
-  /** 1-based index into the stage plan. */
-  stage: number;
-  stagePlan: Stage[];
-  /** Physical model calls so far, transient retries included. */
-  modelCalls: number;
-  maxModelCalls: number;
-  usage: Usage;
-  attempts: AttemptRecord[];
-  /** Fields that validated so far, and those still to repair. */
-  partial?: PartialState;
-  /** Why a `cancelled` or `deadline_exceeded` item stopped. */
-  stopReason?: string;
-  /** Set while the one retry after a safety block (if the task allows it) is under way. */
-  retryAfterBlock?: boolean;
-  /** The context cache full prompts use (refreshed once per stage if it vanishes). */
-  cache?: { name: string; ownerWorkflowId: string; model: string } | undefined;
-  lastError?: ItemError;
-}
 
 const { refreshCache } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '1 minute',

@@ -1,48 +1,7 @@
-import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
-import { admitCall, correctTokens, emptyAdmission, type AdmissionLimits, type AdmissionState } from './admission';
-
-/** What callers of one quota scope (model + API key + task queue) must respect right now. */
-export interface QuotaScopeState {
-  /** Epoch ms until which no new call may start. */
-  cooldownUntil: number;
-  /** After a cooldown, callers spread their restart over this many ms (the ramp back). */
-  rampMs: number;
-  /** 429s in a row (each within the previous cooldown's reach); the cooldown grows with them. */
-  consecutive: number;
-  /** Cooldowns started (several 429s inside one cooldown count once). */
-  cooldowns: number;
-  rateLimits: number;
-  /** Admission (when workers run with RPM/TPM limits): pacing and what was granted. */
-  admission?: AdmissionState;
-  /** The limits the last admission request carried. */
-  limits?: AdmissionLimits;
-}
-
-export interface QuotaScopeInput {
-  scope: string;
-  baseCooldownMs?: number;
-  maxCooldownMs?: number;
-  carried?: QuotaScopeState;
-}
-
-/** Calls a worker wants to start, with their estimated input tokens. */
-export interface AdmitCallsInput {
-  limits: AdmissionLimits;
-  calls: Array<{ tokens: number }>;
-  /** Input tokens this worker's finished calls used beyond (or, negative, below) their estimates. */
-  tokenCorrection?: number;
-}
-
-/** For each call, how long to wait (from when the answer arrives) before starting it. */
-export interface AdmitCallsOutput {
-  delaysMs: number[];
-}
-
-/** A call was answered 429: start (or extend) the scope's cooldown. */
-export const rateLimitedSignal = defineSignal<[{ suggestedWaitMs?: number }]>('rateLimited');
-export const quotaScopeQuery = defineQuery<QuotaScopeState>('quotaScope');
-/** Grants start times to calls so the scope stays within its per-minute limits. */
-export const admitCallsUpdate = defineUpdate<AdmitCallsOutput, [AdmitCallsInput]>('admitCalls');
+import { allHandlersFinished, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal } from '../src/contract/messages';
+import type { QuotaScopeInput, QuotaScopeState } from '../src/contract/states';
+import { admitCall, correctTokens, emptyAdmission } from './admission';
 
 /** Ends after this long without a 429 or an admission: the next one starts it again. */
 const IDLE_MS = 10 * 60_000;

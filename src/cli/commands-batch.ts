@@ -1,18 +1,15 @@
 /** Batch commands: start, status and the controls. They talk to Temporal as a client only. */
 import { z } from 'zod';
-import { Client, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { BatchClient } from '../client/batch-client';
 import { batchStateOf } from '../batch-state';
-import { BatchNotFoundError, EXIT_CODES } from '../client/errors';
+import { EXIT_CODES } from '../client/errors';
 import { InputError } from '../input';
 import { CALL_MODES, DEFAULT_CONCURRENCY } from '../constants';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
 import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
-import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../../workflows/queries';
 import { createTaskRegistry } from '../tasks/registry';
 import { temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
-import { connectClient } from '../temporal/connection';
 import { asStrings, batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
 import { cancelSpec, controlSpec, pauseSpec, resumeSpec, setConcurrencySpec, startSpec, statusSpec } from './command-specs';
 import { printHelp } from './help';
@@ -20,9 +17,7 @@ import { formatProgress, formatSummary, ProgressPrinter } from './progress-view'
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-async function connectBatchClient(config: TemporalConfig): Promise<BatchClient> {
-  return new BatchClient(new Client({ connection: await connectClient(config), namespace: config.namespace }), config);
-}
+const connectBatchClient = (config: TemporalConfig) => BatchClient.connect(config);
 
 export async function runStart(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(startSpec, argv);
@@ -138,8 +133,8 @@ function describeControl(batchId: string, state: BatchControlState): string {
   return `Batch ${batchId}: ${state.stop ? `stopping (${state.stop.kind}: ${state.stop.reason})` : state.paused ? 'paused' : 'running'}, concurrency ${state.concurrency}`;
 }
 
-/** Runs one control update on a batch and prints the resulting state. */
-async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string[], prepare: (extra: string[], reason: string | undefined) => (handle: WorkflowHandle) => Promise<BatchControlState>): Promise<number> {
+/** Runs one control on a batch (through BatchClient) and prints the resulting state. */
+async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string[], prepare: (extra: string[], reason: string | undefined) => (client: BatchClient, batchId: string) => Promise<BatchControlState>): Promise<number> {
   const { values, positionals } = parseCommandArgs(spec, argv);
   if (values.help) return printHelp(spec);
   const [batchId, ...extra] = positionals;
@@ -147,35 +142,17 @@ async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string
   // Arguments are checked before connecting: a usage error is reported even when no server answers.
   const workflowId = flagValue('BATCH_ID', BatchIdSchema, batchId);
   const send = prepare(extra, values.reason);
-  const config = temporalConfigFromEnv();
-  const batchClient = await connectBatchClient(config);
-  const handle = batchClient.client.workflow.getHandle(workflowId);
-  try {
-    out(describeControl(batchId, await send(handle)));
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new BatchNotFoundError(await whyNoRunningBatch(handle, batchId, spec.name, config));
-    throw error;
-  }
+  const batchClient = await connectBatchClient(temporalConfigFromEnv());
+  out(describeControl(batchId, await send(batchClient, workflowId)));
   return 0;
 }
 
-/** An update finds no running batch: either there is none, or it has already ended (the server says "not found" to both). */
-async function whyNoRunningBatch(handle: WorkflowHandle, batchId: string, command: string, config: TemporalConfig): Promise<string> {
-  try {
-    const { status } = await handle.describe();
-    return `batch "${batchId}" has already ended (${status.name}); there is nothing to ${command}. Its summary: batch-llm status ${batchId}`;
-  } catch (error) {
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-    return `no batch "${batchId}" in namespace ${config.namespace} at ${config.address}`;
-  }
-}
-
-export const runPause = (argv: string[]) => controlCommand(pauseSpec, argv, () => (handle) => handle.executeUpdate(pauseBatchUpdate));
-export const runResume = (argv: string[]) => controlCommand(resumeSpec, argv, () => (handle) => handle.executeUpdate(resumeBatchUpdate));
-export const runCancel = (argv: string[]) => controlCommand(cancelSpec, argv, (_extra, reason) => (handle) => handle.executeUpdate(cancelBatchUpdate, { args: [reason ?? 'cancelled from the command line'] }));
+export const runPause = (argv: string[]) => controlCommand(pauseSpec, argv, () => (client, batchId) => client.pause(batchId));
+export const runResume = (argv: string[]) => controlCommand(resumeSpec, argv, () => (client, batchId) => client.resume(batchId));
+export const runCancel = (argv: string[]) => controlCommand(cancelSpec, argv, (_extra, reason) => (client, batchId) => client.cancel(batchId, reason ?? 'cancelled from the command line'));
 export const runSetConcurrency = (argv: string[]) =>
   controlCommand(setConcurrencySpec, argv, (extra) => {
     if (extra.length !== 1) throw new UsageError('set-concurrency: expected BATCH_ID N');
     const concurrency = flagValue('N', PositiveInt, extra[0]);
-    return (handle) => handle.executeUpdate(setConcurrencyUpdate, { args: [concurrency] });
+    return (client, batchId) => client.setConcurrency(batchId, concurrency);
   });

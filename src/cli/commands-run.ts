@@ -1,13 +1,11 @@
 /** Long-running commands: dev, demo, worker, emulator. */
 import path from 'node:path';
-import { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { BatchClient } from '../client/batch-client';
 import { GeminiEmulator, FAULT_KINDS, type FaultRule, type EmulatorOptions } from '../emulator';
 import { geminiOptionsFromEnv } from '../gemini';
 import { createTaskRegistry } from '../tasks/registry';
 import { temporalConfigFromEnv } from '../temporal/config';
-import { connectClient } from '../temporal/connection';
 import { connectBatchWorker } from '../worker';
 import { asStrings, flagValue, NonNegativeInt, parseCommandArgs, PortNumber, PositiveInt, UsageError } from './args';
 import { demoSpec, devSpec, emulatorSpec, workerSpec } from './command-specs';
@@ -65,7 +63,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   const stack = await startLocalStack(settings);
   let exitCode = 0;
   try {
-    const batchClient = new BatchClient(new Client({ connection: await connectClient(stack.config), namespace: stack.config.namespace }), stack.config);
+    const batchClient = await BatchClient.connect(stack.config);
     const batch = await batchClient.start({ taskName: 'demo-enrichment', inputFile: DEMO_DATA, concurrency, knownTasks: stack.tasks.names() });
     out(`Started demo batch ${batch.batchId}: ${batch.itemCount} items`);
     out(`  batch:  ${batch.url}`);

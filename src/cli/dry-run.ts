@@ -4,7 +4,7 @@
  * and time at the configured limits. No workflow starts; generateContent is never called.
  */
 import { readFile } from 'node:fs/promises';
-import { fullPrompt } from '../../activities/prompts';
+import { fullPrompt } from '../providers/gemini/prompts';
 import { DEFAULT_MODEL } from '../constants';
 import { createGeminiClient, geminiOptionsFromEnv } from '../gemini';
 import { checkItemsAgainstTask, InputError, parseJsonlItems } from '../input';

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { Client, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { connectClient } from '../temporal/connection';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { BatchExistsError, BatchFailedError, BatchNotFoundError } from './errors';
 import type { z } from 'zod';
@@ -9,6 +10,7 @@ import {
   BatchIdSchema,
   BatchInputSchema,
   describeZodError,
+  type BatchControlState,
   type BatchInput,
   type ValidationIssue,
   type BatchProgress,
@@ -16,9 +18,8 @@ import {
   type ItemOptions,
   type WorkItem,
 } from '../schemas';
-import { batchItemsUrl, workflowUrl, type TemporalConfig } from '../temporal/config';
-import type { batchWorkflow } from '../../workflows/batch';
-import { batchProgressQuery } from '../../workflows/queries';
+import { batchItemsUrl, temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
+import { batchProgressQuery, cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../contract/messages';
 
 
 /** Inline items up to this size travel in the workflow input; larger inputs are read by workers. */
@@ -61,12 +62,20 @@ export interface StartedBatch {
   itemsUrl: string;
 }
 
-/** Client API: start batches, follow their progress, read their summaries. */
+/** Client API: start batches, follow their progress, control them, read their summaries. */
 export class BatchClient {
   constructor(
     readonly client: Client,
     readonly config: Pick<TemporalConfig, 'taskQueue' | 'namespace' | 'webUiUrl'>,
   ) {}
+
+  /**
+   * Connects to Temporal as configured (TEMPORAL_* variables by default: address, namespace, task
+   * queue, TLS or API key); TemporalUnreachableError, naming the address, when nothing answers.
+   */
+  static async connect(config: TemporalConfig = temporalConfigFromEnv()): Promise<BatchClient> {
+    return new BatchClient(new Client({ connection: await connectClient(config), namespace: config.namespace }), config);
+  }
 
   /**
    * Checks the input locally (JSON, ids, duplicates, task name) and starts the batch workflow.
@@ -76,7 +85,7 @@ export class BatchClient {
   async start(options: StartBatchOptions | PreparedBatch): Promise<StartedBatch> {
     const { batchId, itemCount, input } = 'input' in options ? options : await BatchClient.prepare(options);
     try {
-      await this.client.workflow.start<typeof batchWorkflow>('batchWorkflow', {
+      await this.client.workflow.start<BatchWorkflow>('batchWorkflow', {
         workflowId: batchId,
         taskQueue: this.config.taskQueue,
         args: [input],
@@ -159,6 +168,38 @@ export class BatchClient {
     }
   }
 
+  /** Stops starting items (those in flight finish). BatchNotFoundError when there is no running batch of that id. */
+  pause(batchId: string): Promise<BatchControlState> {
+    return this.control(batchId, 'pause', (handle) => handle.executeUpdate(pauseBatchUpdate));
+  }
+
+  /** Starts items of a paused batch again. */
+  resume(batchId: string): Promise<BatchControlState> {
+    return this.control(batchId, 'resume', (handle) => handle.executeUpdate(resumeBatchUpdate));
+  }
+
+  /** How many items run at once (1 to 10,000), from now on. */
+  setConcurrency(batchId: string, concurrency: number): Promise<BatchControlState> {
+    return this.control(batchId, 'set-concurrency', (handle) => handle.executeUpdate(setConcurrencyUpdate, { args: [concurrency] }));
+  }
+
+  /** Stops dispatch, cancels the items in flight and their model calls, marks the rest `cancelled`. */
+  cancel(batchId: string, reason = 'cancelled on request'): Promise<BatchControlState> {
+    return this.control(batchId, 'cancel', (handle) => handle.executeUpdate(cancelBatchUpdate, { args: [reason] }));
+  }
+
+  /** One control update; a batch that is not running (none, or already ended) is BatchNotFoundError saying which. */
+  private async control(batchId: string, what: string, send: (handle: WorkflowHandle) => Promise<BatchControlState>): Promise<BatchControlState> {
+    try {
+      return await send(this.client.workflow.getHandle(batchId));
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      // The server says "not found" both when there is no such batch and when it has ended.
+      const status = await this.statusOf(batchId);
+      throw new BatchNotFoundError(`batch "${batchId}" has already ended (${status}); there is nothing to ${what}. Its summary: batch-llm status ${batchId}`, { cause: error });
+    }
+  }
+
   /** Live counters of a running (or finished) batch. */
   async progress(batchId: string): Promise<BatchProgress> {
     return this.client.workflow.getHandle(batchId).query(batchProgressQuery);
@@ -170,7 +211,7 @@ export class BatchClient {
    * otherwise throws BatchFailedError with the root cause's message.
    */
   async summary(batchId: string): Promise<BatchSummary> {
-    const handle = this.client.workflow.getHandle<typeof batchWorkflow>(batchId);
+    const handle = this.client.workflow.getHandle<BatchWorkflow>(batchId);
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await handle.result();
@@ -200,6 +241,9 @@ export class BatchClient {
 }
 
 /** Why a batch workflow failed, as the error a user acts on. */
+/** The batch workflow as clients see it (its second argument is for its own continue-as-new). */
+type BatchWorkflow = (input: BatchInput) => Promise<BatchSummary>;
+
 function batchFailure(batchId: string, error: WorkflowFailedError): Error {
   let cause: unknown = error.cause;
   while (cause instanceof TemporalFailure && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;

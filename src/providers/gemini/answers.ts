@@ -1,9 +1,9 @@
 import type { GenerateContentResponse } from '@google/genai';
 import { z } from 'zod';
-import type { ErrorCategory } from '../src/errors/categories';
-import { describeZodError, formatIssue, type ValidationIssue } from '../src/schemas';
-import type { PartialState } from '../src/stages';
-import type { AnyTask } from '../src/tasks/registry';
+import type { ErrorCategory } from '../../errors/categories';
+import { describeZodError, formatIssue, type ValidationIssue } from '../../schemas';
+import type { PartialState } from '../../stages';
+import type { AnyTask } from '../../tasks/registry';
 
 /** What a 200 answer amounts to: a valid output, or why it cannot be used. */
 export type Judgement =

@@ -1,8 +1,12 @@
+/**
+ * Every signal, query and update of our workflows (batch, item, cache owner, quota scope), in one
+ * leaf module: workflows set their handlers from it, and the client, the CLI and activities send
+ * them from it, without importing workflow code.
+ */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { CacheGrant } from '../src/caching/spec';
-import type { BatchControlState, BatchProgress } from '../src/schemas';
-import type { CacheOwnerState } from './cache-owner';
-import type { ItemState } from './item';
+import type { CacheGrant } from '../caching/spec';
+import type { BatchControlState, BatchProgress } from '../schemas';
+import type { AdmitCallsInput, AdmitCallsOutput, CacheOwnerState, ItemState, QuotaScopeState } from './states';
 
 /** Live counters of a batch (also answered after it ends). */
 export const batchProgressQuery = defineQuery<BatchProgress>('batchProgress');
@@ -36,3 +40,9 @@ export const setConcurrencyUpdate = defineUpdate<BatchControlState, [number]>('s
 
 /** Stop dispatching, cancel in-flight items and their model calls, mark the rest `cancelled`. */
 export const cancelBatchUpdate = defineUpdate<BatchControlState, [string]>('cancelBatch');
+
+/** A call was answered 429: start (or extend) the scope's cooldown. */
+export const rateLimitedSignal = defineSignal<[{ suggestedWaitMs?: number }]>('rateLimited');
+export const quotaScopeQuery = defineQuery<QuotaScopeState>('quotaScope');
+/** Grants start times to calls so the scope stays within its per-minute limits. */
+export const admitCallsUpdate = defineUpdate<AdmitCallsOutput, [AdmitCallsInput]>('admitCalls');

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { PartialState } from '../src/stages';
-import type { WorkItem } from '../src/schemas';
-import type { AnyTask } from '../src/tasks/registry';
-import { outputJsonSchema } from '../src/tasks/task';
+import type { PartialState } from '../../stages';
+import type { WorkItem } from '../../schemas';
+import type { AnyTask } from '../../tasks/registry';
+import { outputJsonSchema } from '../../tasks/task';
 
 /** What one model call sends, apart from transport settings. */
 export interface PromptRequest {

@@ -1,5 +1,5 @@
 import type { GenerateContentResponse } from '@google/genai';
-import { HARM_PROBABILITIES, type CallMetadata, type FilterHit, type HarmProbability, type Usage } from '../src/schemas';
+import { HARM_PROBABILITIES, type CallMetadata, type FilterHit, type HarmProbability, type Usage } from '../../schemas';
 
 /** The compact record of one answer: finish reason, ratings, block reason, ids, usage. */
 export function metadataOf(response: GenerateContentResponse, usage: Usage): CallMetadata {

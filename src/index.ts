@@ -1,0 +1,15 @@
+/**
+ * `durable-batch-llm`: the client API, the worker, tasks, the contract of messages and records,
+ * and the Gemini emulator. Task modules may import the lighter `durable-batch-llm/task`.
+ */
+export * from './tasks/index';
+export { BatchClient, type StartBatchOptions, type StartedBatch } from './client/batch-client';
+export { BatchExistsError, BatchFailedError, BatchNotFoundError, EXIT_CODES, TemporalUnreachableError } from './client/errors';
+export { InputError, type InputProblem } from './input';
+export { batchStateOf, type BatchState } from './batch-state';
+export * from './contract/index';
+export { createBatchWorker, connectBatchWorker, type BatchWorker, type BatchWorkerOptions, type ConnectedWorkerOptions } from './worker';
+export { createTaskRegistry, TaskRegistry } from './tasks/registry';
+export { temporalConfigFromEnv, type TemporalConfig } from './temporal/config';
+export { FileResultStore, type ResultSink, type PostProcessLedger } from './results';
+export { GeminiEmulator, type EmulatorOptions, type FaultRule } from './emulator/index';
