@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { type Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal } from '../src/contract/messages';
 import type { AdmissionLimits, AdmitCallsOutput, QuotaScopeInput, QuotaScopeState } from '../src/contract/states';

@@ -21,7 +21,7 @@ import { CATEGORY_TABLE } from '../src/errors/categories';
 import type { BatchControlState, BatchInput, BatchProgress, BatchStop, BatchSummary, ItemOutcome, ItemWorkflowInput, ParsedBatchInput, WorkItem } from '../src/schemas';
 import { emptyUsage } from '../src/usage';
 import { DEFAULT_CONCURRENCY } from '../src/constants';
-import { BatchIdSearchAttribute, ItemStatusSearchAttribute, TaskNameSearchAttribute } from '../src/search-attributes';
+import { BatchIdSearchAttribute, ItemStatusSearchAttribute, StageSearchAttribute, TaskNameSearchAttribute } from '../src/search-attributes';
 import { batchStateOf } from '../src/batch-state';
 import { itemWorkflow } from './item';
 import { isItemOutcome } from './item-result';
@@ -312,7 +312,12 @@ async function runItemWorkflow(args: ItemWorkflowInput): Promise<ItemOutcome> {
     const handle = await startChild(itemWorkflow, {
       workflowId: itemWorkflowId(batchId, item.id),
       args: [args],
-      searchAttributes: { BatchId: [batchId], TaskName: [taskName], ItemStatus: ['running'], Stage: [1] },
+      typedSearchAttributes: [
+        { key: BatchIdSearchAttribute, value: batchId },
+        { key: TaskNameSearchAttribute, value: taskName },
+        { key: ItemStatusSearchAttribute, value: 'running' },
+        { key: StageSearchAttribute, value: 1 },
+      ],
       staticSummary: `item ${item.id} of batch ${batchId}`,
       // A local model call holds the item's workflow task; the SDK renews the task at 80 % of this
       // timeout, which is when a cancellation (batch cancel) reaches the call.

@@ -11,7 +11,7 @@ import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOpt
 import { createTaskRegistry } from '../tasks/registry';
 import { temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
 import { asStrings, batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
-import { cancelSpec, controlSpec, pauseSpec, resumeSpec, setConcurrencySpec, startSpec, statusSpec } from './command-specs';
+import { cancelSpec, type controlSpec, pauseSpec, resumeSpec, setConcurrencySpec, startSpec, statusSpec } from './command-specs';
 import { printHelp } from './help';
 import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
 

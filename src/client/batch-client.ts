@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../temporal/connection';
+import { BatchIdSearchAttribute, TaskNameSearchAttribute } from '../search-attributes';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { BatchExistsError, BatchFailedError, BatchNotFoundError } from './errors';
 import type { z } from 'zod';
@@ -89,7 +90,10 @@ export class BatchClient {
         workflowId: batchId,
         taskQueue: this.config.taskQueue,
         args: [input],
-        searchAttributes: { BatchId: [batchId], TaskName: [input.taskName] },
+        typedSearchAttributes: [
+          { key: BatchIdSearchAttribute, value: batchId },
+          { key: TaskNameSearchAttribute, value: input.taskName },
+        ],
         staticSummary: `batch ${batchId}: ${itemCount} items of task ${input.taskName}`,
         // A batch id names one run, running or ended: starting it again would re-run (and re-pay)
         // every item while results, status and the Web UI described different runs.

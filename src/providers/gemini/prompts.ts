@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { type z } from 'zod';
 import type { PartialState } from '../../stages';
 import type { WorkItem } from '../../schemas';
 import type { AnyTask } from '../../tasks/registry';

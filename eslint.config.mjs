@@ -1,0 +1,69 @@
+// Lint: the house rules that types alone do not enforce. The important one is the workflow
+// boundary: workflows/ and the shared modules they import run in Temporal's deterministic sandbox,
+// so they may not import Node, I/O libraries or activity code (types excepted).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+/** Modules the workflow bundle imports from src/: held to the same rules as workflows/. */
+const WORKFLOW_SAFE = [
+  'workflows/**/*.ts',
+  'src/contract/**/*.ts',
+  'src/batch-state.ts',
+  'src/constants.ts',
+  'src/errors/categories.ts',
+  'src/pricing.ts',
+  'src/search-attributes.ts',
+  'src/stages.ts',
+  'src/usage.ts',
+];
+
+const NOT_IN_WORKFLOWS = 'Workflows are deterministic and run in a sandbox: no I/O, Node modules or activity code here (import types only, or move the work to an activity).';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.batch-llm/**', 'test/fixtures/histories/**', 'dist/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', fetch: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', NodeJS: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly', performance: 'readonly', Response: 'readonly', Request: 'readonly', Headers: 'readonly' },
+    },
+    rules: {
+      // No floating promises: every promise is awaited, returned, or explicitly `void`ed with a reason.
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] }],
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      // Type-only imports say so (they vanish from the workflow bundle); `import()` types serve the CLI's lazy requires.
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/no-require-imports': 'off', // the CLI loads commands lazily with require()
+    },
+  },
+  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: WORKFLOW_SAFE,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...builtinModules, ...builtinModules.map((name) => `node:${name}`)].map((name) => ({ name, message: NOT_IN_WORKFLOWS })),
+          patterns: [
+            { group: ['zod', '@google/genai', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: NOT_IN_WORKFLOWS, allowTypeImports: true },
+            { group: ['**/activities', '**/activities/**', '**/src/cli/**', '**/src/client/**', '**/src/emulator/**', '**/src/providers/**'], message: NOT_IN_WORKFLOWS, allowTypeImports: true },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', { name: 'process', message: NOT_IN_WORKFLOWS }, { name: 'console', message: 'Use the SDK\'s `log` in workflows.' }, { name: 'require', message: NOT_IN_WORKFLOWS }],
+    },
+  },
+  {
+    // The client and the CLI talk to workflows through the contract only.
+    files: ['src/cli/**/*.ts', 'src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/workflows', '**/workflows/**', '**/activities', '**/activities/**'], message: 'Use src/contract (messages, states) and BatchClient, not workflow or activity code.' }] },
+      ],
+    },
+  },
+);
