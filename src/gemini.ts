@@ -11,13 +11,7 @@ export function describeGeminiTarget(options: GeminiClientOptions): string {
   return options.baseUrl ? `Gemini emulator at ${options.baseUrl}` : 'Google Gemini API';
 }
 
-/** Reads GEMINI_API_KEY / GOOGLE_API_KEY and GOOGLE_GEMINI_BASE_URL. */
-export function geminiOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): GeminiClientOptions {
-  return {
-    apiKey: env['GEMINI_API_KEY'] || env['GOOGLE_API_KEY'] || undefined,
-    baseUrl: env['GOOGLE_GEMINI_BASE_URL'] || undefined,
-  };
-}
+export { geminiOptionsFromEnv } from './config';
 
 /**
  * The one place a `@google/genai` client is made. SDK retries stay off (no `retryOptions`):

@@ -4,6 +4,7 @@ import type { GoogleGenAI } from '@google/genai';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { batchLlmSettings } from './config';
 import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
 import { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './gemini';
 import { connectionOptions, type TemporalConfig } from './temporal/config';
@@ -92,7 +93,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     tasks: options.tasks,
     gemini: options.gemini,
     results: new FileResultStore(options.resultsDirectory),
-    defaultModel: options.defaultModel ?? process.env['BATCH_LLM_MODEL'] ?? DEFAULT_MODEL,
+    defaultModel: options.defaultModel ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL,
     temporal: new Client({ connection: options.connection, namespace: options.namespace }),
     taskQueue: options.taskQueue,
     ...(options.keyFingerprint ? { keyFingerprint: options.keyFingerprint } : {}),
@@ -128,17 +129,10 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
 
 /** RPM and TPM from the options, else from BATCH_LLM_RPM / BATCH_LLM_TPM. */
 function admissionLimits(options: Pick<BatchWorkerOptions, 'requestsPerMinute' | 'tokensPerMinute'>): AdmissionLimits {
-  const requestsPerMinute = options.requestsPerMinute ?? perMinuteFromEnv('BATCH_LLM_RPM', 'requests');
-  const tokensPerMinute = options.tokensPerMinute ?? perMinuteFromEnv('BATCH_LLM_TPM', 'input tokens');
+  const settings = batchLlmSettings();
+  const requestsPerMinute = options.requestsPerMinute ?? settings.BATCH_LLM_RPM;
+  const tokensPerMinute = options.tokensPerMinute ?? settings.BATCH_LLM_TPM;
   return { ...(requestsPerMinute !== undefined ? { requestsPerMinute } : {}), ...(tokensPerMinute !== undefined ? { tokensPerMinute } : {}) };
-}
-
-function perMinuteFromEnv(name: string, what: string): number | undefined {
-  const value = process.env[name];
-  if (!value) return undefined;
-  const limit = Number(value);
-  if (!Number.isFinite(limit) || limit <= 0) throw new Error(`${name} must be a positive number of ${what} per minute, got "${value}"`);
-  return limit;
 }
 
 export interface ConnectedWorkerOptions {

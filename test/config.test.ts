@@ -55,3 +55,29 @@ describe('configuration', () => {
     assert.throws(() => createGeminiClient({}), /set GEMINI_API_KEY .* or GOOGLE_GEMINI_BASE_URL/);
   });
 });
+
+describe('BATCH_LLM_* settings', () => {
+  test('are read once, checked: a typo in a name or a bad value is an error naming the variable', async () => {
+    const { batchLlmSettings, ConfigError } = await import('../src/config');
+    assert.deepEqual(batchLlmSettings({ BATCH_LLM_RPM: '120', BATCH_LLM_LOG_LEVEL: 'debug', PATH: '/bin' }), { BATCH_LLM_RPM: 120, BATCH_LLM_LOG_LEVEL: 'DEBUG' });
+    assert.throws(() => batchLlmSettings({ BATCH_LLM_RPMM: '120' }), (error: unknown) => error instanceof ConfigError && /unknown setting BATCH_LLM_RPMM \(known: .*BATCH_LLM_RPM/.test(error.message));
+    assert.throws(() => batchLlmSettings({ BATCH_LLM_TPM: 'lots' }), /BATCH_LLM_TPM="lots": must be a number of input tokens per minute/);
+    assert.throws(() => batchLlmSettings({ BATCH_LLM_METRICS_PORT: '99999' }), /BATCH_LLM_METRICS_PORT/);
+    assert.throws(() => batchLlmSettings({ BATCH_LLM_LOG_LEVEL: 'loud' }), /BATCH_LLM_LOG_LEVEL="loud": must be one of TRACE, DEBUG, INFO, WARN, ERROR/);
+  });
+
+  test('through the bin, a misspelt setting stops any command with exit 2, and --help still answers', async () => {
+    const { runCli } = await import('./helpers/cli');
+    const run = await runCli(['status', 'some-batch'], { BATCH_LLM_RPMM: '60' });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /^batch-llm status: unknown setting BATCH_LLM_RPMM/);
+    const help = await runCli(['status', '--help'], { BATCH_LLM_RPMM: '60' });
+    assert.equal(help.code, 0, help.stderr);
+  });
+
+  test('environment variables are read in one module', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const readers = execFileSync('git', ['grep', '--untracked', '-l', 'process\\.env', '--', 'src', 'activities', 'workflows', ':!src/emulator'], { cwd: path.join(__dirname, '..'), encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(readers, ['src/config.ts']);
+  });
+});

@@ -15,7 +15,7 @@ import type { BatchSummary, ItemResult } from '../src/schemas';
 import { startTestStack, uniqueName, useStackWithWorker, type TestStack } from './helpers/stack';
 
 const HOOK_DIRECTORY = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-hooks-'));
-process.env['BATCH_LLM_TEST_HOOK_DIR'] = HOOK_DIRECTORY;
+process.env['TEST_POST_PROCESS_HOOK_DIR'] = HOOK_DIRECTORY;
 
 describe('safety ratings, response metadata, content filtering and post-processing', () => {
   let stack!: TestStack;
@@ -127,7 +127,7 @@ describe('the post-processing hook under a worker crash', () => {
       readFileSync(path.join(HOOK_DIRECTORY, 'invocations.log'), 'utf8')
         .split('\n')
         .filter((line) => line.startsWith(encodeURIComponent(`${batchId}/${itemId}`) + ' ')).length;
-    let worker = stack.spawnWorkerProcess(taskQueue, { BATCH_LLM_TEST_HOOK_DIR: HOOK_DIRECTORY });
+    let worker = stack.spawnWorkerProcess(taskQueue, { TEST_POST_PROCESS_HOOK_DIR: HOOK_DIRECTORY });
     const batchClient = stack.batchClient(taskQueue);
     const records = [{ id: 'fast-1' }, { id: 'fast-2' }, { id: 'slow', slow: true }];
     await batchClient.start({ taskName: 'test-post', batchId, records, concurrency: 3, options: { callTimeoutMs: 2000 } });
@@ -138,7 +138,7 @@ describe('the post-processing hook under a worker crash', () => {
     }
     worker.kill('SIGKILL');
     await once(worker, 'exit');
-    worker = stack.spawnWorkerProcess(taskQueue, { BATCH_LLM_TEST_HOOK_DIR: HOOK_DIRECTORY });
+    worker = stack.spawnWorkerProcess(taskQueue, { TEST_POST_PROCESS_HOOK_DIR: HOOK_DIRECTORY });
     const summary = await batchClient.summary(batchId);
     worker.kill('SIGTERM');
 

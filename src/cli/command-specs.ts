@@ -4,8 +4,7 @@
  */
 import type { CommandSpec } from './args';
 import { EXIT_CODES } from '../client/errors';
-import { DEFAULT_FAIL_FAST } from '../constants';
-import { DEFAULT_STATE_DIRECTORY } from './state-directory';
+import { DEFAULT_FAIL_FAST, DEFAULT_STATE_DIR } from '../constants';
 
 const stackOptions = {
   port: { type: 'string' },
@@ -19,7 +18,7 @@ const stackOptions = {
 const stackOptionHelp: Array<[string, string]> = [
   ['--port N', 'Temporal frontend port (default 7233; reused if a server already answers there)'],
   ['--ui-port N', 'Web UI port (default 8233)'],
-  ['--state-dir DIR', `dev-server database and results (default ${DEFAULT_STATE_DIRECTORY}, or BATCH_LLM_STATE_DIR)`],
+  ['--state-dir DIR', `dev-server database and results (default BATCH_LLM_STATE_DIR, else ./${DEFAULT_STATE_DIR})`],
   ['--tasks MODULE', 'register the tasks a module exports (repeatable)'],
   ['--latency-ms N', 'emulator base latency when it runs (default 250)'],
   ['--jitter-ms N', 'emulator latency jitter (default 250)'],

@@ -11,7 +11,7 @@ import { asStrings, flagValue, NonNegativeInt, parseCommandArgs, PortNumber, Pos
 import { demoSpec, devSpec, emulatorSpec, workerSpec } from './command-specs';
 import { printHelp } from './help';
 import { startLocalStack } from './local-stack';
-import { DEFAULT_STATE_DIRECTORY, resultsDirectoryOf } from './state-directory';
+import { resultsDirectoryOf, stateDirectory } from './state-directory';
 import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -23,7 +23,7 @@ function stackSettings(values: Record<string, string | boolean | (string | boole
   const port = flagValue('port', PortNumber, values['port'] ?? '7233');
   return {
     config: temporalConfigFromEnv(),
-    stateDirectory: path.resolve(typeof values['state-dir'] === 'string' ? values['state-dir'] : DEFAULT_STATE_DIRECTORY),
+    stateDirectory: stateDirectory(typeof values['state-dir'] === 'string' ? values['state-dir'] : undefined),
     port,
     uiPort: flagValue('ui-port', PortNumber, values['ui-port'] ?? '8233'),
     taskModules: asStrings(values['tasks']),

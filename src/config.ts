@@ -1,0 +1,130 @@
+/**
+ * Every setting the environment gives, read in this one module and checked with zod: TEMPORAL_*
+ * (where Temporal is), GEMINI_API_KEY / GOOGLE_* (where the model is) and BATCH_LLM_* (ours). A bad
+ * value, or a BATCH_LLM_* name we do not know (a typo), is a ConfigError naming the variable, never
+ * a silent default.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DEFAULT_STATE_DIR, DEFAULT_TASK_QUEUE } from './constants';
+import type { GeminiClientOptions } from './gemini';
+import type { TemporalConfig } from './temporal/config';
+
+/** A setting in the environment is wrong: the message names the variable and what it must be. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The process environment: everything else takes settings as arguments. */
+export function environment(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+const PerMinute = (what: string) => z.coerce.number({ error: `must be a number of ${what} per minute` }).positive(`must be a positive number of ${what} per minute`);
+
+const BatchLlmEnvSchema = z
+  .object({
+    /** Model when neither the batch nor the task names one. */
+    BATCH_LLM_MODEL: z.string().min(1).optional(),
+    BATCH_LLM_STATE_DIR: z.string().min(1).optional(),
+    BATCH_LLM_RESULTS_DIR: z.string().min(1).optional(),
+    BATCH_LLM_RPM: PerMinute('requests').optional(),
+    BATCH_LLM_TPM: PerMinute('input tokens').optional(),
+    BATCH_LLM_LOG_LEVEL: z
+      .string()
+      .transform((level) => level.toUpperCase())
+      .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }))
+      .optional(),
+    BATCH_LLM_METRICS_PORT: z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(1).max(65535).optional(),
+  })
+  .strict();
+
+export type BatchLlmSettings = z.output<typeof BatchLlmEnvSchema>;
+
+/** The BATCH_LLM_* settings; an unknown BATCH_LLM_ name or a bad value is a ConfigError. */
+export function batchLlmSettings(env: NodeJS.ProcessEnv = environment()): BatchLlmSettings {
+  const ours = Object.fromEntries(Object.entries(env).filter(([name, value]) => name.startsWith('BATCH_LLM_') && value !== undefined && value !== ''));
+  const parsed = BatchLlmEnvSchema.safeParse(ours);
+  if (parsed.success) return parsed.data;
+  const known = Object.keys(BatchLlmEnvSchema.shape).join(', ');
+  throw new ConfigError(
+    parsed.error.issues
+      .map((issue) =>
+        issue.code === 'unrecognized_keys' ? `unknown setting ${issue.keys.join(', ')} (known: ${known})` : `${issue.path.join('.')}=${JSON.stringify(ours[String(issue.path[0])])}: ${issue.message}`,
+      )
+      .join('; '),
+  );
+}
+
+/** Where local state lives (dev-server database, results): BATCH_LLM_STATE_DIR, else .batch-llm. */
+export function stateDirectoryOf(settings: BatchLlmSettings): string {
+  return settings.BATCH_LLM_STATE_DIR ?? DEFAULT_STATE_DIR;
+}
+
+const GeminiEnvSchema = z.object({
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  GOOGLE_API_KEY: z.string().min(1).optional(),
+  GOOGLE_GEMINI_BASE_URL: z.url({ error: 'must be a URL, e.g. http://127.0.0.1:8787' }).optional(),
+});
+
+/** GEMINI_API_KEY (or GOOGLE_API_KEY) and GOOGLE_GEMINI_BASE_URL. The key is never logged. */
+export function geminiOptionsFromEnv(env: NodeJS.ProcessEnv = environment()): GeminiClientOptions {
+  const parsed = GeminiEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+  return { apiKey: parsed.data.GEMINI_API_KEY ?? parsed.data.GOOGLE_API_KEY, baseUrl: parsed.data.GOOGLE_GEMINI_BASE_URL };
+}
+
+const TemporalEnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  TEMPORAL_UI_URL: z.string().url().optional(),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
+});
+
+/** Reads TEMPORAL_* variables; a bad value is named, a missing key/cert pair half is an error. */
+export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = environment()): TemporalConfig {
+  const parsed = TemporalEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  if (!parsed.success) {
+    throw new ConfigError(`invalid Temporal settings: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+  }
+  const vars = parsed.data;
+  if (Boolean(vars.TEMPORAL_TLS_CERT) !== Boolean(vars.TEMPORAL_TLS_KEY)) {
+    throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (paths to the client certificate and key) or neither');
+  }
+  const config: TemporalConfig = {
+    address: vars.TEMPORAL_ADDRESS,
+    namespace: vars.TEMPORAL_NAMESPACE,
+    taskQueue: vars.TEMPORAL_TASK_QUEUE,
+    webUiUrl: vars.TEMPORAL_UI_URL ?? defaultWebUi(vars.TEMPORAL_ADDRESS),
+  };
+  const wantsTls = vars.TEMPORAL_TLS_CERT || vars.TEMPORAL_TLS_CA || vars.TEMPORAL_API_KEY;
+  if (wantsTls) {
+    config.tls = {
+      ...(vars.TEMPORAL_TLS_CERT && vars.TEMPORAL_TLS_KEY
+        ? { clientCertPair: { crt: readFileSync(vars.TEMPORAL_TLS_CERT), key: readFileSync(vars.TEMPORAL_TLS_KEY) } }
+        : {}),
+      ...(vars.TEMPORAL_TLS_CA ? { serverRootCACertificate: readFileSync(vars.TEMPORAL_TLS_CA) } : {}),
+      ...(vars.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: vars.TEMPORAL_TLS_SERVER_NAME } : {}),
+    };
+  }
+  if (vars.TEMPORAL_API_KEY) config.apiKey = vars.TEMPORAL_API_KEY;
+  if (vars.TEMPORAL_CONNECT_TIMEOUT_MS !== undefined) config.connectTimeoutMs = vars.TEMPORAL_CONNECT_TIMEOUT_MS;
+  return config;
+}
+
+function defaultWebUi(address: string): string {
+  const host = address.split(':')[0] ?? 'localhost';
+  if (host.endsWith('.tmprl.cloud')) return 'https://cloud.temporal.io';
+  const port = Number(address.split(':')[1] ?? 7233);
+  return `http://${host}:${port + 1000}`;
+}
+
