@@ -123,7 +123,8 @@ describe('fault matrix: every category from a real emulator condition, through t
     assert.equal(result?.status, 'failed');
     assert.equal(result?.error?.category, 'unknown');
     assert.match(result?.error?.message ?? '', /TypeError: cannot read "code"/);
-    assert.equal(result?.modelCalls, 1, 'one attempt, no retries');
+    assert.equal(result?.modelCalls, 0, 'no request reached the model, and none is counted');
+    assert.deepEqual(result?.attempts, [], 'no retries');
     assert.deepEqual(summary.byCategory, { unknown: 1 });
     assert.equal(stack.emulator.generateCalls({ itemKeyPrefix: `${buggyBatch}/` }).length, 0);
   });

@@ -35,6 +35,7 @@ import { LOST_IN_CRASH, modelCallsTaskQueue } from '../src/constants';
 import { priceFor, roundUsd, usageCost } from '../src/pricing';
 import { DEFAULT_STAGE_PLAN } from '../src/stages';
 import { endingOf, itemOutcomeOf } from './item-result';
+import { afterCall, fail, nextCall, type CallResult, type StepState } from './item-step';
 import { cacheNameSignal, itemStateQuery } from '../src/contract/messages';
 import type { ItemState } from '../src/contract/states';
 
@@ -79,7 +80,7 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
   // parsed again here, which would put zod in every item workflow (see src/usage.ts).
   const input = rawInput as Input;
   const startedAt = new Date(workflowInfo().startTime).toISOString();
-  const state: ItemState = {
+  const state: StepState = {
     status: 'running',
     stage: 1,
     stagePlan: input.options.stagePlan ?? DEFAULT_STAGE_PLAN,
@@ -88,6 +89,8 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
     usage: emptyUsage(),
     attempts: [],
     cache: input.cache,
+    cacheRefreshedAtStage: 0,
+    safetyRetryTemperature: input.traits?.safetyRetryTemperature,
   };
   setHandler(itemStateQuery, () => state);
 
@@ -128,81 +131,28 @@ interface StagesOutcome {
   lastAnswer?: CallModelOutput;
 }
 
-/** The stage machine proper: runs until the item has a terminal status. */
-async function runStages(input: Input, state: ItemState): Promise<StagesOutcome> {
+/** The stage machine (workflows/item-step.ts) run: a call, its outcome folded in, until the item ends. */
+async function runStages(input: Input, state: StepState): Promise<StagesOutcome> {
   let output: unknown;
   let accepted: CallModelOutput | undefined;
   let lastAnswer: CallModelOutput | undefined;
-  let cacheRefreshedAtStage = 0;
-  let safetyRetryTemperature = input.traits?.safetyRetryTemperature;
-  while (state.status === 'running') {
-    const plannedStage = state.stagePlan[state.stage - 1];
-    // After a safety block the task may have opted into one more try at another temperature.
-    const usingSafetyRetry = state.retryAfterBlock === true && safetyRetryTemperature !== undefined;
-    const stage = plannedStage && usingSafetyRetry ? { ...plannedStage, temperature: safetyRetryTemperature ?? plannedStage.temperature } : plannedStage;
-    if (!stage) {
-      const last = state.lastError ?? { category: 'validation_error' as const, message: 'no answer was judged' };
-      fail(state, { ...last, message: `stage plan exhausted after ${state.stagePlan.length} stages (${state.modelCalls} model calls); the last answer: ${last.message}` });
-      break;
-    }
-    if (state.modelCalls >= state.maxModelCalls) {
-      fail(state, {
-        category: 'prompt_budget_exhausted',
-        message: `model-call cap of ${state.maxModelCalls} reached at stage ${state.stage}${state.lastError ? `; last error ${state.lastError.category}: ${state.lastError.message}` : ''}`,
-        ...(state.lastError?.validationIssues ? { validationIssues: state.lastError.validationIssues } : {}),
-      });
-      break;
-    }
-    // A partial stage needs something to repair; after an unparseable answer it sends the full prompt.
-    const mode = stage.mode === 'partial' && state.partial ? 'partial' : 'full';
+  for (let next = nextCall(state); next.kind === 'call'; next = nextCall(state)) {
     // The batch starts every item with Stage 1; later stages are worth an event each.
     if (state.stage > 1) upsertSearchAttributes([{ key: StageSearchAttribute, value: state.stage }]);
-    const call = await callStage(input, stage, mode, state);
+    const call = await callStage(input, next.stage, next.mode, state);
     state.modelCalls += call.modelCalls;
     state.attempts.push(...call.attempts);
     if (call.answer) {
       state.usage = addUsage(state.usage, call.answer.usage);
       lastAnswer = call.answer;
     }
-    if (usingSafetyRetry) {
-      // That was the one retry a blocked answer gets.
-      state.retryAfterBlock = false;
-      safetyRetryTemperature = undefined;
-    }
-
     if (call.answer?.kind === 'ok') {
       output = call.answer.output;
       accepted = call.answer;
-      state.status = call.answer.filteredBy ? 'filtered' : 'succeeded';
-    } else if (call.answer?.kind === 'unusable' && call.answer.category === 'safety_blocked') {
-      state.lastError = { category: 'safety_blocked', message: call.answer.message };
-      if (safetyRetryTemperature !== undefined) {
-        state.retryAfterBlock = true;
-        log.info('blocked by safety filters; the task allows one more try', { itemId: input.item.id, temperature: safetyRetryTemperature });
-      } else {
-        state.status = 'blocked';
-      }
-    } else if (call.answer?.kind === 'unusable') {
-      state.lastError = {
-        category: call.answer.category,
-        message: call.answer.message,
-        ...(call.answer.validationIssues ? { validationIssues: call.answer.validationIssues } : {}),
-      };
-      if (CATEGORY_TABLE[call.answer.category].decision !== 'stage') {
-        fail(state, state.lastError);
-      } else {
-        // An answer that parsed replaces the repair material; an unparseable one leaves the last.
-        if (call.answer.partial) state.partial = call.answer.partial;
-        state.stage += 1;
-        log.info('item moves to the next stage', { itemId: input.item.id, stage: state.stage, after: call.answer.category });
-      }
-    } else if (call.error?.category === 'cache_expired' && state.cache && cacheRefreshedAtStage !== state.stage) {
-      // The cache expired or was deleted behind our back: a fresh one from its owner, same stage, once.
-      cacheRefreshedAtStage = state.stage;
-      await useFreshCache(input, state);
-    } else {
-      fail(state, call.error ?? { category: 'unknown', message: 'model call ended without an answer or an error' });
     }
+    const action = afterCall(state, next, resultOf(call));
+    if (action.kind === 'continue' && action.note) log.info(`item ${action.note}`, { itemId: input.item.id });
+    if (action.kind === 'refreshCache') await useFreshCache(input, state);
   }
 
   if (output !== undefined && accepted && input.traits?.postProcess) {
@@ -211,6 +161,16 @@ async function runStages(input: Input, state: ItemState): Promise<StagesOutcome>
     else if (decision.output !== undefined) output = decision.output;
   }
   return { output, ...(accepted ? { accepted } : {}), ...(lastAnswer ? { lastAnswer } : {}) };
+}
+
+/** A stage call as the stage machine reads it. */
+function resultOf(call: StageCall): CallResult {
+  if (call.answer?.kind === 'ok') return { kind: 'answer', filtered: call.answer.filteredBy !== undefined };
+  if (call.answer?.kind === 'unusable') {
+    const { category, message, validationIssues, partial } = call.answer;
+    return { kind: 'unusable', category, message, ...(validationIssues ? { validationIssues } : {}), ...(partial ? { partial } : {}) };
+  }
+  return { kind: 'error', error: call.error ?? { category: 'unknown', message: 'model call ended without an answer or an error' } };
 }
 
 function finishItem(input: Input, state: ItemState, outcome: StagesOutcome, startedAt: string): Promise<ItemOutcome> {
@@ -227,11 +187,6 @@ async function useFreshCache(input: Input, state: ItemState): Promise<void> {
   if (parent && grant.status === 'ready' && grant.name !== stale.name) {
     await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(cacheNameSignal, { name: grant.name });
   }
-}
-
-function fail(state: ItemState, error: ItemError): void {
-  state.status = 'failed';
-  state.lastError = error;
 }
 
 async function finish(input: Input, state: ItemState, output: unknown, startedAt: string, answer: CallModelOutput | undefined): Promise<ItemOutcome> {
@@ -396,8 +351,10 @@ async function callStage(input: Input, stage: Stage, mode: 'full' | 'partial', s
     }
     if (local.failure) {
       const { category, message, failures, retryable, budgetSpent, retryDelayMs } = describeActivityFailure(local.failure);
-      // A local activity that timed out at Temporal's level had sent its request.
-      const sent = failures.length > 0 ? failures : [{ attempt: 1, category, message, durationMs: Date.now() - Date.parse(startedAt) }];
+      // A local activity that timed out at Temporal's level had sent its request; one that failed
+      // before sending (the task's prompt builder threw, say) sent none.
+      const timedOut = local.failure.cause instanceof TimeoutFailure;
+      const sent = failures.length > 0 || !timedOut ? failures : [{ attempt: 1, category, message, durationMs: Date.now() - Date.parse(startedAt) }];
       if (!retryable || budgetSpent || sent.length >= remainingCalls) return failed(local.failure, sent, sent.length >= remainingCalls);
       priorFailures = sent;
       await sleep(retryDelayMs ?? FIRST_RETRY_DELAY_MS);

@@ -7,8 +7,13 @@
  *   the item ends failed.
  * - `stage`: the model answered but the answer is unusable; the activity returns it as data and
  *   the item workflow's stage logic decides (next stage, or fail when the plan is exhausted).
+ * - `recover`: not retried by Temporal; the item recovers in the way `recovery` names, once
+ *   (`retry_after_block`: one more try at the task's safety-retry temperature if it opted in, else
+ *   the item ends `blocked`; `refresh_cache`: a fresh context cache, then the same stage again).
  */
-export type RetryDecision = 'retry' | 'fail' | 'stage';
+export type RetryDecision = 'retry' | 'fail' | 'stage' | 'recover';
+
+export type Recovery = 'retry_after_block' | 'refresh_cache';
 
 export const ERROR_CATEGORIES = [
   'rate_limit',
@@ -39,6 +44,8 @@ export type ErrorCategory = (typeof ERROR_CATEGORIES)[number];
 
 export interface CategoryBehaviour {
   decision: RetryDecision;
+  /** For `recover`: how. */
+  recovery?: Recovery;
   /** What an operator should do about it. */
   hint: string;
 }
@@ -57,10 +64,10 @@ export const CATEGORY_TABLE: Readonly<Record<ErrorCategory, CategoryBehaviour>> 
   timeout: { decision: 'retry', hint: 'No answer within the call timeout; retried.' },
   validation_error: { decision: 'stage', hint: 'Output did not match the schema; the stage plan decides the next prompt.' },
   empty_response: { decision: 'stage', hint: 'The model returned no text.' },
-  safety_blocked: { decision: 'fail', hint: 'Blocked by safety filters (prompt or output); the item ends `blocked` with its ratings.' },
+  safety_blocked: { decision: 'recover', recovery: 'retry_after_block', hint: 'Blocked by safety filters (prompt or output); the item ends `blocked` with its ratings.' },
   recitation: { decision: 'stage', hint: 'Output stopped for recitation; a later stage may rephrase.' },
   truncated: { decision: 'stage', hint: 'Output hit maxOutputTokens; raise it or shorten the output schema.' },
-  cache_expired: { decision: 'stage', hint: 'The context cache expired or was deleted; a fresh cache is fetched.' },
+  cache_expired: { decision: 'recover', recovery: 'refresh_cache', hint: 'The context cache expired or was deleted; a fresh cache is fetched.' },
   prompt_budget_exhausted: { decision: 'fail', hint: 'The item used its whole model-call budget.' },
   post_process_rejected: { decision: 'fail', hint: "The task's postProcess hook rejected the output; see its reason." },
   invalid_input: { decision: 'fail', hint: 'The batch or item input is invalid; fix it and start again.' },
