@@ -23,11 +23,11 @@ function userProject(): string {
 }
 
 const ESM_BODY = (name: string, typed: boolean) => `import { z } from 'zod';
-import { defineTask } from 'durable-batch-llm/src/tasks/task';
+import { defineTask } from 'durable-batch-llm/task';
 export const tasks = [defineTask({ name: '${name}', outputSchema: z.object({ label: z.string() }), prompt: (item${typed ? ': Record<string, unknown>' : ''}) => 'Label ' + JSON.stringify(item) })];
 `;
 const CJS_BODY = (name: string, typed: boolean) => `const { z } = require('zod');
-const { defineTask } = require('durable-batch-llm/src/tasks/task');
+const { defineTask } = require('durable-batch-llm/task');
 module.exports = defineTask({ name: '${name}', outputSchema: z.object({ label: z.string() }), prompt: (item${typed ? ': Record<string, unknown>' : ''}) => 'Label ' + JSON.stringify(item) });
 `;
 
