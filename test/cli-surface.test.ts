@@ -138,6 +138,18 @@ describe('no Temporal server', () => {
     assert.equal(run.code, EXIT_CODES.usage, run.stderr);
     assert.deepEqual(stderrLines(run), ['batch-llm set-concurrency: N must be at least 1 (got "0")', 'See: batch-llm set-concurrency --help']);
   });
+
+  test('pause, resume and cancel take the batch id alone, checked before connecting', async () => {
+    const commands = ['pause', 'resume', 'cancel'];
+    assert.equal(commands.length, 3);
+    for (const command of commands) {
+      const run = await runCli([command, 'some-batch', 'other-batch'], { TEMPORAL_ADDRESS: address });
+      assert.equal(run.code, EXIT_CODES.usage, `${command}: ${run.stderr}`);
+      assert.match(stderrLines(run)[0] ?? '', new RegExp(`^batch-llm ${command}: expected BATCH_ID alone, got also "other-batch"`));
+    }
+    const unquoted = await runCli(['cancel', 'some-batch', 'too', 'slow'], { TEMPORAL_ADDRESS: address });
+    assert.match(unquoted.stderr, /quote a reason: --reason/);
+  });
 });
 
 describe('errors and exit codes', () => {

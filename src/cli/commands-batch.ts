@@ -147,9 +147,15 @@ async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string
   return 0;
 }
 
-export const runPause = (argv: string[]) => controlCommand(pauseSpec, argv, () => (client, batchId) => client.pause(batchId));
-export const runResume = (argv: string[]) => controlCommand(resumeSpec, argv, () => (client, batchId) => client.resume(batchId));
-export const runCancel = (argv: string[]) => controlCommand(cancelSpec, argv, (_extra, reason) => (client, batchId) => client.cancel(batchId, reason ?? 'cancelled from the command line'));
+/** pause, resume and cancel take the batch id alone: a stray word (a second id, an unquoted reason) is refused. */
+function onlyBatchId(command: string, extra: string[]): void {
+  if (extra.length > 0) throw new UsageError(`${command}: expected BATCH_ID alone, got also ${extra.map((word) => JSON.stringify(word)).join(' ')}${command === 'cancel' ? ' (quote a reason: --reason "…")' : ''}`);
+}
+
+export const runPause = (argv: string[]) => controlCommand(pauseSpec, argv, (extra) => (onlyBatchId('pause', extra), (client, batchId) => client.pause(batchId)));
+export const runResume = (argv: string[]) => controlCommand(resumeSpec, argv, (extra) => (onlyBatchId('resume', extra), (client, batchId) => client.resume(batchId)));
+export const runCancel = (argv: string[]) =>
+  controlCommand(cancelSpec, argv, (extra, reason) => (onlyBatchId('cancel', extra), (client, batchId) => client.cancel(batchId, reason ?? 'cancelled from the command line')));
 export const runSetConcurrency = (argv: string[]) =>
   controlCommand(setConcurrencySpec, argv, (extra) => {
     if (extra.length !== 1) throw new UsageError('set-concurrency: expected BATCH_ID N');
