@@ -76,9 +76,10 @@ export class QuotaGate {
 
   /**
    * Waits (heartbeating, cancellable) until the scope lets this call start: its admitted start
-   * time under the limits, or the end of a 429 cooldown. Returns the ms waited.
+   * time under the limits, or the end of a 429 cooldown, calling `heartbeat` (the call's ledger) as
+   * it waits. Returns the ms waited.
    */
-  async awaitClearance(scope: string, context: Context, tokens = 0, heartbeat: () => void = () => context.heartbeat(context.info.heartbeatDetails)): Promise<number> {
+  async awaitClearance(scope: string, context: Context, tokens: number, heartbeat: () => void): Promise<number> {
     const began = Date.now();
     if (this.admits) {
       for (;;) {
