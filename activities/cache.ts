@@ -1,17 +1,15 @@
-import type { GoogleGenAI } from '@google/genai';
 import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { classifyError } from '../src/errors/classifier';
-import { CATEGORY_TABLE } from '../src/errors/categories';
 import type { CacheGrant, CachePlan } from '../src/caching/spec';
+import type { ContextCaches, ModelProvider } from '../src/providers/types';
 import type { TaskRegistry } from '../src/tasks/registry';
 import type { cacheOwnerWorkflow } from '../workflows/cache-owner';
 import { acquireCacheUpdate, refreshCacheUpdate, releaseCacheSignal } from '../src/contract/messages';
 
 export interface CacheActivityDependencies {
   tasks: TaskRegistry;
-  gemini: GoogleGenAI;
+  provider: ModelProvider;
   temporal: Client;
   taskQueue: string;
 }
@@ -19,19 +17,23 @@ export interface CacheActivityDependencies {
 /** Found or made: the grant, and whether this call created the cache. */
 export type EnsureCacheOutput = CacheGrant & { created: boolean };
 
-const TOO_SMALL = /Cached content is too small/i;
-
-/** Cache activities: the Gemini side (find, create, renew, delete) and the owner-workflow side (acquire, refresh, release). */
+/** Cache activities: the provider side (find, create, renew, delete) and the owner-workflow side (acquire, refresh, release). */
 export function createCacheActivities(deps: CacheActivityDependencies) {
+  const { provider } = deps;
   /** Throws a classified failure: transient ones are retried by the activity retry policy. */
   function rethrow(error: unknown): never {
-    const info = classifyError(error);
+    const info = provider.classify(error);
     throw ApplicationFailure.create({
       type: info.category,
       message: info.message,
-      nonRetryable: CATEGORY_TABLE[info.category].decision !== 'retry',
+      nonRetryable: !info.retryable,
       ...(info.suggestedWaitMs !== undefined ? { nextRetryDelay: info.suggestedWaitMs } : {}),
     });
+  }
+  /** The provider's caches (findOrCreateCache answers `uncached` for a provider without them, so nothing else asks). */
+  function caches(): ContextCaches {
+    if (!provider.caches) throw ApplicationFailure.nonRetryable(`the ${provider.name} provider has no context caches`, 'invalid_request');
+    return provider.caches;
   }
 
   return {
@@ -41,13 +43,13 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
      */
     async findOrCreateCache(plan: CachePlan): Promise<EnsureCacheOutput> {
       const minimumLifetimeMs = plan.renewBeforeSeconds * 1000;
+      if (!provider.caches) return { status: 'uncached', reason: `the ${provider.name} provider has no context caches`, created: false };
       try {
-        const pager = await deps.gemini.caches.list({ config: { pageSize: 100 } });
-        for await (const cache of pager) {
+        for await (const cache of caches().list()) {
           const expires = Date.parse(cache.expireTime ?? '');
-          if (cache.displayName === plan.displayName && cache.model?.replace(/^models\//, '') === plan.model && expires - Date.now() > minimumLifetimeMs && cache.name) {
+          if (cache.displayName === plan.displayName && cache.model === plan.model && expires - Date.now() > minimumLifetimeMs) {
             Context.current().log.info('reusing context cache', { name: cache.name, displayName: plan.displayName });
-            return { status: 'ready', name: cache.name, expireTime: new Date(expires).toISOString(), tokenCount: cache.usageMetadata?.totalTokenCount ?? 0, created: false };
+            return { status: 'ready', name: cache.name, expireTime: new Date(expires).toISOString(), tokenCount: cache.tokenCount ?? 0, created: false };
           }
         }
       } catch (error) {
@@ -58,30 +60,18 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
       if (!task || !declaration) throw ApplicationFailure.nonRetryable(`task "${plan.taskName}" declares no cache on this worker`, 'unknown_task');
       const systemInstruction = task.systemInstruction;
       try {
-        const cache = await deps.gemini.caches.create({
-          model: plan.model,
-          config: {
-            displayName: plan.displayName,
-            ttl: `${plan.ttlSeconds}s`,
-            ...(systemInstruction ? { systemInstruction } : {}),
-            ...(declaration.contents ? { contents: [{ role: 'user', parts: [{ text: declaration.contents }] }] } : {}),
-          },
-        });
-        if (!cache.name) throw ApplicationFailure.nonRetryable('Gemini created a cache without a name', 'server_error');
+        const cache = await caches().create({ model: plan.model, displayName: plan.displayName, ttlSeconds: plan.ttlSeconds, systemInstruction, contents: declaration.contents });
+        if ('tooSmall' in cache) return { status: 'uncached', reason: cache.tooSmall, created: false };
         Context.current().log.info('created context cache', { name: cache.name, displayName: plan.displayName });
         return {
           status: 'ready',
           name: cache.name,
           expireTime: new Date(Date.parse(cache.expireTime ?? '') || Date.now() + plan.ttlSeconds * 1000).toISOString(),
-          tokenCount: cache.usageMetadata?.totalTokenCount ?? 0,
+          tokenCount: cache.tokenCount ?? 0,
           created: true,
         };
       } catch (error) {
         if (error instanceof ApplicationFailure) throw error;
-        const info = classifyError(error);
-        if (info.category === 'invalid_request' && TOO_SMALL.test(info.message)) {
-          return { status: 'uncached', reason: `below Gemini's minimum cacheable size: ${info.message}`, created: false };
-        }
         rethrow(error);
       }
     },
@@ -89,10 +79,11 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
     /** Extends a cache's TTL; `missing` when it expired or was deleted meanwhile. */
     async renewCache(input: { plan: CachePlan; name: string }): Promise<{ expireTime: string } | { missing: true }> {
       try {
-        const cache = await deps.gemini.caches.update({ name: input.name, config: { ttl: `${input.plan.ttlSeconds}s` } });
+        const cache = await caches().renew(input.name, input.plan.ttlSeconds);
         return { expireTime: new Date(Date.parse(cache.expireTime ?? '') || Date.now() + input.plan.ttlSeconds * 1000).toISOString() };
       } catch (error) {
-        const info = classifyError(error);
+        if (error instanceof ApplicationFailure) throw error;
+        const info = provider.classify(error);
         if (info.category === 'not_found' || info.category === 'cache_expired' || info.category === 'permission_denied') return { missing: true };
         rethrow(error);
       }
@@ -100,10 +91,11 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
 
     async deleteCache(input: { name: string }): Promise<{ deleted: boolean }> {
       try {
-        await deps.gemini.caches.delete({ name: input.name });
+        await caches().delete(input.name);
         return { deleted: true };
       } catch (error) {
-        const info = classifyError(error);
+        if (error instanceof ApplicationFailure) throw error;
+        const info = provider.classify(error);
         if (info.category === 'not_found' || info.category === 'cache_expired') return { deleted: false };
         rethrow(error);
       }

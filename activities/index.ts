@@ -1,10 +1,10 @@
-import type { GoogleGenAI } from '@google/genai';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import type { PostProcessLedger, RecordedResult, ResultSink } from '../src/results';
 import { BatchInputSchema, type ItemResult, type ParsedBatchInput } from '../src/schemas';
 import { parseWorkflowInput } from '../src/validation';
+import type { ModelProvider } from '../src/providers/types';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { prepareBatchInput, readInputPage, type PrepareBatchInput, type ReadInputPageInput } from './batch-input';
 import { createCacheActivities } from './cache';
@@ -18,7 +18,8 @@ export type { PrepareBatchInput, PrepareBatchOutput } from './batch-input';
 
 export interface ActivityDependencies {
   tasks: TaskRegistry;
-  gemini: GoogleGenAI;
+  /** The model provider (Gemini first): generate, count tokens, classify errors, context caches. */
+  provider: ModelProvider;
   /** Where item results go (a JSONL file per batch by default), and the post-processing ledger. */
   results: ResultSink & PostProcessLedger;
   /** Model used when neither the batch nor the task names one. */
@@ -59,7 +60,7 @@ export function createActivities(deps: ActivityDependencies) {
       return readInputPage(input);
     },
     async callModel(input: CallModelInput) {
-      return callModel(input, deps.tasks, deps.gemini, quota);
+      return callModel(input, deps.tasks, deps.provider, quota);
     },
     /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */
     async recordSkippedItems(input: { batchId: string; items: Array<{ id: string; index: number }>; status: 'cancelled' | 'deadline_exceeded'; reason: string }): Promise<{ recorded: number }> {

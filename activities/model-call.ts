@@ -1,17 +1,16 @@
-import type { GenerateContentConfig, GenerateContentResponse, GoogleGenAI } from '@google/genai';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { ITEM_HEADER, LOST_IN_CRASH } from '../src/constants';
+import { LOST_IN_CRASH } from '../src/constants';
 import type { ErrorCategory } from '../src/errors/categories';
 import { makeErrorInfo, type ErrorInfo } from '../src/errors/classify';
 import { classifyError } from '../src/errors/classifier';
+import { filterHits, judgeAnswer, type Judgement } from '../src/providers/judge';
+import { fullPrompt, partialPrompt, type PromptRequest } from '../src/providers/prompts';
+import type { ModelAnswer, ModelProvider } from '../src/providers/types';
 import type { CallMetadata, FilterHit, GenerationSettings, Usage, WorkItem } from '../src/schemas';
 import type { PartialState } from '../src/stages';
 import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
-import { judgeAnswer, type Judgement } from '../src/providers/gemini/answers';
-import { fullPrompt, partialPrompt, type PromptRequest } from '../src/providers/gemini/prompts';
 import type { QuotaGate } from './quota-gate';
-import { filterHits, metadataOf } from '../src/providers/gemini/metadata';
 
 export interface CallModelInput {
   batchId: string;
@@ -114,13 +113,13 @@ function ledgerOf(context: Context, input: CallModelInput): CallLedger {
 }
 
 /**
- * One physical model call for one item: build the (full or partial) prompt, call Gemini, judge
- * the answer. Failures before an answer are classified and thrown as ApplicationFailure (type =
+ * One physical model call for one item: build the (full or partial) prompt, call the provider,
+ * judge the answer. Failures before an answer are classified and thrown as ApplicationFailure (type =
  * category), so Temporal's retry policy retries the transient ones; answers that arrived but are
  * unusable are returned as data for the item workflow's stage logic. Run as a local activity,
  * it does not heartbeat (local activities cannot) and defers rather than wait for its quota scope.
  */
-export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemini: GoogleGenAI, quota?: QuotaGate): Promise<CallModelOutput | DeferredCall> {
+export async function callModel(input: CallModelInput, tasks: TaskRegistry, provider: ModelProvider, quota?: QuotaGate): Promise<CallModelOutput | DeferredCall> {
   const task = tasks.get(input.taskName);
   if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${input.taskName}" on this worker`, 'unknown_task');
   const context = Context.current();
@@ -142,7 +141,7 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
   };
   const heartbeats = local ? undefined : setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
   try {
-    return await sendRequest({ input, task, gemini, quota, scope, context, ledger, heartbeat });
+    return await sendRequest({ input, task, provider, quota, scope, context, ledger, heartbeat });
   } finally {
     clearInterval(heartbeats);
   }
@@ -151,7 +150,7 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, gemi
 interface RequestContext {
   input: CallModelInput;
   task: AnyTask;
-  gemini: GoogleGenAI;
+  provider: ModelProvider;
   quota: QuotaGate | undefined;
   scope: string | undefined;
   context: Context;
@@ -160,7 +159,7 @@ interface RequestContext {
 }
 
 /** Builds the prompt, waits for the quota scope, sends the request (noted in the ledger first) and judges the answer. */
-async function sendRequest({ input, task, gemini, quota, scope, context, ledger, heartbeat }: RequestContext): Promise<CallModelOutput> {
+async function sendRequest({ input, task, provider, quota, scope, context, ledger, heartbeat }: RequestContext): Promise<CallModelOutput> {
   const budget = input.maxCalls ?? Infinity;
   const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
   const call = ledger.failures.length + 1;
@@ -169,7 +168,7 @@ async function sendRequest({ input, task, gemini, quota, scope, context, ledger,
     request = input.mode === 'partial' && input.partial ? partialPrompt(task, input.item, input.partial) : fullPrompt(task, input.item, cachedContent !== undefined);
   } catch (error) {
     // Nothing was sent: the task's own code failed. No request counted.
-    const info = classifyError(error, task.classifier);
+    const info = classifyError(error, task.classifier, provider.classify);
     throw toApplicationFailure({ ...info, retryable: false }, ledger.failures, error);
   }
   const promptChars = request.prompt.length + (request.systemInstruction?.length ?? 0);
@@ -181,20 +180,23 @@ async function sendRequest({ input, task, gemini, quota, scope, context, ledger,
   // The request is in the ledger before it leaves: if this worker dies, the next attempt counts it.
   ledger.sending = { call, startedAt: started };
   heartbeat();
-  let response: GenerateContentResponse;
+  let answer: ModelAnswer;
   try {
-    response = await gemini.models.generateContent({
+    answer = await provider.generate({
       model: input.model,
-      contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
-      config: {
-        ...requestConfig(request, { ...task.generation, ...input.generation }, input, context.cancellationSignal),
-        ...(cachedContent ? { cachedContent } : {}),
-      },
+      prompt: request.prompt,
+      systemInstruction: request.systemInstruction,
+      responseJsonSchema: request.responseJsonSchema,
+      generation: { ...task.generation, ...input.generation },
+      cachedContent,
+      timeoutMs: input.callTimeoutMs,
+      signal: context.cancellationSignal,
+      itemKey: `${input.batchId}/${input.itemId}`,
     });
   } catch (error) {
     delete ledger.sending;
     if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
-    const info = classifyError(error, task.classifier);
+    const info = classifyError(error, task.classifier, provider.classify);
     countCall(context, input.model, info.category);
     if (info.isRateLimit && quota && scope) await reportRateLimit(quota, scope, info.suggestedWaitMs, context);
     ledger.failures.push({ attempt: call, category: info.category, message: info.message, durationMs: Date.now() - started });
@@ -204,18 +206,16 @@ async function sendRequest({ input, task, gemini, quota, scope, context, ledger,
     if (info.retryable && ledger.failures.length >= budget) throw budgetSpent(ledger.failures, error);
     throw toApplicationFailure(info, ledger.failures, error);
   }
-  const usage = usageOf(response);
+  const { usage, metadata } = answer;
   if (quota && scope) quota.settle(scope, input.model, { promptChars, estimatedTokens, inputTokens: usage.inputTokens, cachedTokens: usage.cachedTokens, cachedContent });
-  const metadata = metadataOf(response, usage);
-  const judgement = judgeAnswer(task, response, input.mode === 'partial' ? input.partial : undefined, input.item.data);
+  const judgement = judgeAnswer(task, answer, input.mode === 'partial' ? input.partial : undefined, input.item.data);
   countCall(context, input.model, judgement.kind === 'ok' ? 'ok' : judgement.category, usage);
   const hits = judgement.kind === 'ok' ? filterHits(metadata, task.safetyFilter) : [];
   return {
     usage,
     metadata,
     ...(hits.length > 0 ? { filteredBy: hits } : {}),
-    // A plain JSON copy: the SDK's response object carries getters and headers.
-    ...(task.includeRawResponse ? { rawResponse: JSON.parse(JSON.stringify({ ...response, sdkHttpResponse: undefined })) as unknown } : {}),
+    ...(task.includeRawResponse ? { rawResponse: answer.raw() } : {}),
     activityAttempt: call,
     previousFailures: ledger.failures,
     durationMs: Date.now() - started,
@@ -284,37 +284,6 @@ function countCall(context: Context, model: string, outcome: string, usage?: Usa
   for (const [kind, count] of [['input', usage.inputTokens], ['output', usage.outputTokens], ['cached', usage.cachedTokens], ['thoughts', usage.thoughtsTokens]] as const) {
     if (count > 0) tokens.add(count, { model, kind });
   }
-}
-
-function requestConfig(request: PromptRequest, settings: GenerationSettings, input: CallModelInput, abortSignal: AbortSignal): GenerateContentConfig {
-  const config: GenerateContentConfig = {
-    responseMimeType: 'application/json',
-    responseJsonSchema: request.responseJsonSchema,
-    abortSignal,
-    httpOptions: {
-      // The SDK aborts a hung request itself, so it ends as `timeout` before Temporal's backstop.
-      timeout: input.callTimeoutMs,
-      headers: { [ITEM_HEADER]: `${input.batchId}/${input.itemId}` },
-    },
-  };
-  if (request.systemInstruction) config.systemInstruction = request.systemInstruction;
-  if (settings.temperature !== undefined) config.temperature = settings.temperature;
-  if (settings.topP !== undefined) config.topP = settings.topP;
-  if (settings.topK !== undefined) config.topK = settings.topK;
-  if (settings.maxOutputTokens !== undefined) config.maxOutputTokens = settings.maxOutputTokens;
-  if (settings.seed !== undefined) config.seed = settings.seed;
-  if (settings.thinkingBudget !== undefined) config.thinkingConfig = { thinkingBudget: settings.thinkingBudget };
-  return config;
-}
-
-function usageOf(response: GenerateContentResponse): Usage {
-  const usage = response.usageMetadata;
-  return {
-    inputTokens: usage?.promptTokenCount ?? 0,
-    outputTokens: usage?.candidatesTokenCount ?? 0,
-    cachedTokens: usage?.cachedContentTokenCount ?? 0,
-    thoughtsTokens: usage?.thoughtsTokenCount ?? 0,
-  };
 }
 
 function toApplicationFailure(info: ErrorInfo, failures: FailedCall[], cause: unknown): ApplicationFailure {

@@ -17,12 +17,13 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { GenerateContentConfig, GoogleGenAI } from '@google/genai';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { judgeAnswer } from '../src/providers/gemini/answers';
-import { fullPrompt } from '../src/providers/gemini/prompts';
+import { answerOf } from '../src/providers/gemini/answers';
+import { judgeAnswer } from '../src/providers/judge';
+import { fullPrompt } from '../src/providers/prompts';
 import { BatchClient } from '../src/client/batch-client';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MODEL, ITEM_HEADER } from '../src/constants';
-import { GeminiEmulator } from '../src/emulator';
-import { createGeminiClient } from '../src/gemini';
+import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
+import { createGeminiClient } from '../src/providers/gemini/client';
 import { itemsFromRecords } from '../src/input';
 import type { GenerationSettings } from '../src/schemas';
 import { DEFAULT_STAGE_PLAN } from '../src/stages';
@@ -185,14 +186,14 @@ async function runLoop(gemini: GoogleGenAI, task: AnyTask, emulator: GeminiEmula
       contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
       config: stageOneConfig(request, { ...task.generation, temperature }, `${batchId}/${item.id}`),
     });
-    return judgeAnswer(task, response).kind;
+    return judgeAnswer(task, answerOf(response)).kind;
   });
   const wallMs = performance.now() - started;
   return { wallMs, succeeded: outcomes.filter((kind) => kind === 'ok').length, meanInFlight: inFlight.stop(), ...cpu.stop(row.items) };
 }
 
 /**
- * What callModel's requestConfig (activities/model-call.ts) sends for a full, uncached prompt with
+ * What the Gemini provider's requestConfig (src/providers/gemini/index.ts) sends for a full, uncached prompt with
  * the settings test-echo uses (no topP, topK, seed or thinking budget).
  */
 function stageOneConfig(request: ReturnType<typeof fullPrompt>, settings: GenerationSettings, itemKey: string): GenerateContentConfig {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_STATE_DIR, DEFAULT_TASK_QUEUE } from './constants';
-import type { GeminiClientOptions } from './gemini';
+import type { GeminiClientOptions } from './providers/gemini/client';
 import type { TemporalConfig } from './temporal/config';
 
 /** A setting in the environment is wrong: the message names the variable and what it must be. */

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { GoogleGenAI } from '@google/genai';
-import { Client } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { batchLlmSettings } from './config';
 import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
-import { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './gemini';
-import { connectionOptions, type TemporalConfig } from './temporal/config';
-import { connectClient, unreachableError } from './temporal/connection';
+import { createGeminiProvider, type GeminiClientOptions } from './providers/gemini/index';
+import type { ModelProvider } from './providers/types';
+import type { TemporalConfig } from './temporal/config';
+import { connectWorkerConnection, createTemporalClient } from './temporal/connection';
 import { FileResultStore } from './results';
 import type { TaskRegistry } from './tasks/registry';
 import type { AdmissionLimits } from '../workflows/admission';
@@ -18,7 +18,10 @@ export interface BatchWorkerOptions {
   namespace: string;
   taskQueue: string;
   tasks: TaskRegistry;
-  gemini: GoogleGenAI;
+  /** Where model calls go: a ModelProvider (createGeminiProvider), or a `@google/genai` client wrapped as one. */
+  provider?: ModelProvider;
+  /** Shorthand for `provider: createGeminiProvider({ client: gemini })`. */
+  gemini?: GoogleGenAI;
   resultsDirectory: string;
   defaultModel?: string;
   /** Model calls one worker process runs at once (as regular activities, and as local ones). */
@@ -89,12 +92,14 @@ const quietBundlerLogger = {
  * model calls on its companion queue (admitted under the quota scope's RPM/TPM when set).
  */
 export async function createBatchWorker(options: BatchWorkerOptions): Promise<BatchWorker> {
+  const provider = options.provider ?? (options.gemini ? createGeminiProvider({ client: options.gemini }) : undefined);
+  if (!provider) throw new Error('createBatchWorker: give a model provider (provider, or gemini: a @google/genai client)');
   const activities = createActivities({
     tasks: options.tasks,
-    gemini: options.gemini,
+    provider,
     results: new FileResultStore(options.resultsDirectory),
     defaultModel: options.defaultModel ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL,
-    temporal: new Client({ connection: options.connection, namespace: options.namespace }),
+    temporal: createTemporalClient(options.connection, options.namespace),
     taskQueue: options.taskQueue,
     ...(options.keyFingerprint ? { keyFingerprint: options.keyFingerprint } : {}),
     limits: admissionLimits(options),
@@ -147,29 +152,22 @@ export interface ConnectedWorkerOptions {
 
 /** Connects to Temporal and creates a batch worker from configuration: what `worker`, `dev` and `demo` run. */
 export async function connectBatchWorker(options: ConnectedWorkerOptions): Promise<{ worker: BatchWorker; connection: NativeConnection; banner: string }> {
-  // NativeConnection has no connect timeout and reports a missing server as a raw transport
-  // error: a client connection tries first, and fails fast with the address and what to do.
-  await (await connectClient(options.config)).close();
-  let connection: NativeConnection;
+  const connection = await connectWorkerConnection(options.config);
   try {
-    connection = await NativeConnection.connect(connectionOptions(options.config));
-  } catch (error) {
-    throw await unreachableError(options.config, error);
-  }
-  try {
+    const provider = createGeminiProvider(options.gemini);
     const worker = await createBatchWorker({
       connection,
       namespace: options.config.namespace,
       taskQueue: options.config.taskQueue,
       tasks: options.tasks,
-      gemini: createGeminiClient(options.gemini),
+      provider,
       resultsDirectory: options.resultsDirectory,
       keyFingerprint: keyFingerprintOf(options.gemini),
       ...(options.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: options.maxConcurrentActivities } : {}),
       ...(options.requestsPerMinute !== undefined ? { requestsPerMinute: options.requestsPerMinute } : {}),
       ...(options.tokensPerMinute !== undefined ? { tokensPerMinute: options.tokensPerMinute } : {}),
     });
-    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${describeGeminiTarget(options.gemini)}; tasks: ${options.tasks.names().join(', ')}`;
+    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${provider.target}; tasks: ${options.tasks.names().join(', ')}`;
     return { worker, connection, banner };
   } catch (error) {
     await connection.close();

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { GenerateContentResponse } from '@google/genai';
-import { judgeAnswer, mergePartial, partialStateOf } from '../src/providers/gemini/answers';
-import { describeShape, fullPrompt, partialPrompt } from '../src/providers/gemini/prompts';
+import { answerOf } from '../src/providers/gemini/answers';
+import { judgeAnswer as judge, mergePartial, partialStateOf } from '../src/providers/judge';
+import { describeShape, fullPrompt, partialPrompt } from '../src/providers/prompts';
+import type { PartialState } from '../src/stages';
 import { ProductEnrichmentSchema, demoEnrichmentTask } from '../src/tasks/demo-enrichment';
 import type { AnyTask } from '../src/tasks/registry';
 
@@ -17,6 +19,9 @@ function answer(text: string | undefined, finishReason = 'STOP'): GenerateConten
     },
   } as unknown as GenerateContentResponse;
 }
+
+/** A Gemini response as the activity judges it: read by the Gemini provider, then judged. */
+const judgeAnswer = (t: typeof task, response: GenerateContentResponse, partial?: PartialState) => judge(t, answerOf(response), partial);
 
 describe('judging answers', () => {
   test('a valid answer is the output', () => {

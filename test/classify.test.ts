@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiError } from '@google/genai';
 import { CATEGORY_TABLE, ERROR_CATEGORIES, NON_RETRYABLE_ERROR_TYPES } from '../src/errors/categories';
-import { classifyDefault, makeErrorInfo, parseGoogleErrorBody, parseRetryDelay } from '../src/errors/classify';
+import { makeErrorInfo } from '../src/errors/classify';
+import { classifyGemini as classifyDefault, parseGoogleErrorBody, parseRetryDelay } from '../src/providers/gemini/errors';
 import { classifyError } from '../src/errors/classifier';
 
 function apiError(status: number, error: Record<string, unknown>): ApiError {
@@ -67,9 +68,9 @@ describe('error classification', () => {
       classifyCustom: (error: unknown) => (error instanceof Error && error.message.includes('flaky-proxy') ? makeErrorInfo('network_error', 'proxy hiccup') : undefined),
       postClassify: (_error: unknown, info: ReturnType<typeof makeErrorInfo>) => (info.category === 'invalid_request' ? { ...info, hint: 'check the prompt template' } : info),
     };
-    assert.equal(classifyError(new Error('flaky-proxy dropped us'), classifier).category, 'network_error');
-    assert.equal(classifyError(apiError(503, { message: 'x' }), classifier).category, 'server_overload');
-    assert.equal(classifyError(apiError(400, { message: 'x' }), classifier).hint, 'check the prompt template');
+    assert.equal(classifyError(new Error('flaky-proxy dropped us'), classifier, classifyDefault).category, 'network_error');
+    assert.equal(classifyError(apiError(503, { message: 'x' }), classifier, classifyDefault).category, 'server_overload');
+    assert.equal(classifyError(apiError(400, { message: 'x' }), classifier, classifyDefault).hint, 'check the prompt template');
   });
 
   test('one table: every category has a decision, and exactly the retried ones are left out of nonRetryableErrorTypes', () => {

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { createGeminiClient } from '../src/gemini';
+import { createGeminiClient } from '../src/providers/gemini/client';
 import { batchItemsUrl, temporalConfigFromEnv, workflowUrl } from '../src/temporal/config';
 import { locateTemporalCli } from '../src/temporal/dev-server';
 
@@ -77,7 +77,7 @@ describe('BATCH_LLM_* settings', () => {
 
   test('environment variables are read in one module', async () => {
     const { execFileSync } = await import('node:child_process');
-    const readers = execFileSync('git', ['grep', '--untracked', '-l', 'process\\.env', '--', 'src', 'activities', 'workflows', ':!src/emulator'], { cwd: path.join(__dirname, '..'), encoding: 'utf8' }).trim().split('\n');
+    const readers = execFileSync('git', ['grep', '--untracked', '-l', 'process\\.env', '--', 'src', 'activities', 'workflows'], { cwd: path.join(__dirname, '..'), encoding: 'utf8' }).trim().split('\n');
     assert.deepEqual(readers, ['src/config.ts']);
   });
 });

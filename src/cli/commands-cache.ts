@@ -1,7 +1,8 @@
 /** `cache list` and `cache delete`: the project's context caches on Gemini, found by their tags. */
-import type { CachedContent } from '@google/genai';
 import { decodeDisplayName, tagsMatch } from '../caching/spec';
-import { createGeminiClient, geminiOptionsFromEnv } from '../gemini';
+import { geminiOptionsFromEnv } from '../config';
+import { createGeminiProvider } from '../providers/gemini/index';
+import type { CacheEntry, ContextCaches } from '../providers/types';
 import { asStrings, parseCommandArgs, UsageError } from './args';
 import { cacheSpec } from './command-specs';
 import { printHelp } from './help';
@@ -19,15 +20,20 @@ function parseTags(values: string[]): Record<string, string> {
 }
 
 interface ListedCache {
-  cache: CachedContent;
+  cache: CacheEntry;
   tags?: Record<string, string>;
   fingerprint?: string;
 }
 
-async function listCaches(wanted: Record<string, string>, includeForeign: boolean): Promise<ListedCache[]> {
-  const gemini = createGeminiClient(geminiOptionsFromEnv());
+function providerCaches(): ContextCaches {
+  const caches = createGeminiProvider(geminiOptionsFromEnv()).caches;
+  if (!caches) throw new Error('this provider has no context caches');
+  return caches;
+}
+
+async function listCaches(caches: ContextCaches, wanted: Record<string, string>, includeForeign: boolean): Promise<ListedCache[]> {
   const found: ListedCache[] = [];
-  for await (const cache of await gemini.caches.list({ config: { pageSize: 100 } })) {
+  for await (const cache of caches.list()) {
     const decoded = decodeDisplayName(cache.displayName);
     if (decoded ? tagsMatch(decoded.tags, wanted) : includeForeign && Object.keys(wanted).length === 0) {
       found.push({ cache, ...(decoded ? { tags: decoded.tags, fingerprint: decoded.fingerprint } : {}) });
@@ -39,7 +45,7 @@ async function listCaches(wanted: Record<string, string>, includeForeign: boolea
 function describe(entry: ListedCache): string {
   const { cache } = entry;
   const tags = entry.tags ? Object.entries(entry.tags).map(([key, value]) => `${key}=${value}`).join(' ') : `(not ours: "${cache.displayName ?? ''}")`;
-  return `${cache.name}  ${cache.model?.replace(/^models\//, '')}  ${cache.usageMetadata?.totalTokenCount ?? '?'} tokens  expires ${cache.expireTime}  ${tags}${entry.fingerprint ? `  fp=${entry.fingerprint}` : ''}`;
+  return `${cache.name}  ${cache.model}  ${cache.tokenCount ?? '?'} tokens  expires ${cache.expireTime}  ${tags}${entry.fingerprint ? `  fp=${entry.fingerprint}` : ''}`;
 }
 
 export async function runCache(argv: string[]): Promise<number> {
@@ -49,18 +55,18 @@ export async function runCache(argv: string[]): Promise<number> {
   const wanted = parseTags(asStrings(values.tag));
   if (action === 'list') {
     if (names.length > 0) throw new UsageError('cache list: takes no names (filter with --tag)');
-    const caches = await listCaches(wanted, values.all === true);
-    for (const entry of caches) out(describe(entry));
-    out(`${caches.length} cache${caches.length === 1 ? '' : 's'}`);
+    const listed = await listCaches(providerCaches(), wanted, values.all === true);
+    for (const entry of listed) out(describe(entry));
+    out(`${listed.length} cache${listed.length === 1 ? '' : 's'}`);
     return 0;
   }
   if (action === 'delete') {
     if (names.length === 0 && Object.keys(wanted).length === 0) throw new UsageError('cache delete: give cache names or at least one --tag (refusing to delete everything)');
     if (names.length > 0 && Object.keys(wanted).length > 0) throw new UsageError('cache delete: give names or --tag, not both');
-    const gemini = createGeminiClient(geminiOptionsFromEnv());
-    const targets = names.length > 0 ? names.map((name) => (name.startsWith('cachedContents/') ? name : `cachedContents/${name}`)) : (await listCaches(wanted, false)).map((entry) => entry.cache.name ?? '');
+    const caches = providerCaches();
+    const targets = names.length > 0 ? names.map((name) => (name.startsWith('cachedContents/') ? name : `cachedContents/${name}`)) : (await listCaches(caches, wanted, false)).map((entry) => entry.cache.name);
     for (const name of targets) {
-      await gemini.caches.delete({ name });
+      await caches.delete(name);
       out(`deleted ${name}`);
     }
     out(`${targets.length} deleted`);

@@ -2,8 +2,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { BatchClient } from '../client/batch-client';
-import { GeminiEmulator, FAULT_KINDS, type FaultRule, type EmulatorOptions } from '../emulator';
-import { geminiOptionsFromEnv } from '../gemini';
+import { GeminiEmulator, FAULT_KINDS, type FaultRule, type EmulatorOptions } from '@durable-batch-llm/gemini-emulator';
+import { geminiOptionsFromEnv } from '../config';
 import { createTaskRegistry } from '../tasks/registry';
 import { temporalConfigFromEnv } from '../temporal/config';
 import { connectBatchWorker } from '../worker';

@@ -4,10 +4,10 @@
  * and time at the configured limits. No workflow starts; generateContent is never called.
  */
 import { readFile } from 'node:fs/promises';
-import { fullPrompt } from '../providers/gemini/prompts';
-import { batchLlmSettings } from '../config';
+import { batchLlmSettings, geminiOptionsFromEnv } from '../config';
 import { DEFAULT_MODEL } from '../constants';
-import { createGeminiClient, geminiOptionsFromEnv } from '../gemini';
+import { createGeminiProvider } from '../providers/gemini/index';
+import { fullPrompt } from '../providers/prompts';
 import { checkItemsAgainstTask, InputError, parseJsonlItems } from '../input';
 import { priceFor, usageCost } from '../pricing';
 import type { AnyTask } from '../tasks/registry';
@@ -53,14 +53,13 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   if (problems.length > 0) throw new InputError(options.inputFile, problems);
 
   const model = options.model ?? task.model ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL;
-  const gemini = createGeminiClient(geminiOptionsFromEnv());
+  const provider = createGeminiProvider(geminiOptionsFromEnv());
   const step = Math.max(1, Math.ceil(items.length / options.sample));
   const sampled = prompts.filter((_, index) => index % step === 0);
   let sampledTokens = 0;
   for (const prompt of sampled) {
     const text = [prompt?.systemInstruction, prompt?.prompt].filter(Boolean).join('\n\n');
-    const counted = await gemini.models.countTokens({ model, contents: [{ role: 'user', parts: [{ text }] }] });
-    sampledTokens += counted.totalTokens ?? 0;
+    sampledTokens += await provider.countTokens(model, text);
   }
   const averagePromptTokens = sampled.length > 0 ? sampledTokens / sampled.length : 0;
   const estimatedInputTokens = Math.round(averagePromptTokens * items.length);

@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { BatchWorker } from '../worker';
-import { GeminiEmulator, type EmulatorOptions } from '../emulator';
-import { geminiOptionsFromEnv, type GeminiClientOptions } from '../gemini';
+import { GeminiEmulator, type EmulatorOptions } from '@durable-batch-llm/gemini-emulator';
+import { geminiOptionsFromEnv } from '../config';
+import type { GeminiClientOptions } from '../providers/gemini/client';
 import { createTaskRegistry, type TaskRegistry } from '../tasks/registry';
-import { connectionOptions, type TemporalConfig } from '../temporal/config';
+import type { TemporalConfig } from '../temporal/config';
+import { temporalAnswers } from '../temporal/connection';
 import { startDevServer } from '../temporal/dev-server';
 import { connectBatchWorker } from '../worker';
 
@@ -27,17 +28,6 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-/** True when a Temporal frontend already answers at `address`. */
-async function temporalAnswers(config: TemporalConfig): Promise<boolean> {
-  try {
-    const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 1500 });
-    await connection.close();
-    return true;
-  } catch {
-    return false; // nothing there: we start our own
-  }
-}
-
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { log } = options;
   const stops: Array<() => Promise<void>> = [];
@@ -45,7 +35,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let server: TestWorkflowEnvironment | undefined;
   try {
     const address = `127.0.0.1:${options.port}`;
-    if (await temporalAnswers({ ...config, address })) {
+    if (await temporalAnswers({ ...config, address, connectTimeoutMs: 1500 })) {
       log(`Temporal already running at ${address}; using it.`);
       config = { ...config, address };
     } else {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Client, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { connectClient } from '../temporal/connection';
+import { type Client, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { connectTemporalClient } from '../temporal/connection';
 import { BatchIdSearchAttribute, TaskNameSearchAttribute } from '../search-attributes';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { BatchExistsError, BatchFailedError, BatchNotFoundError } from './errors';
@@ -75,7 +75,7 @@ export class BatchClient {
    * queue, TLS or API key); TemporalUnreachableError, naming the address, when nothing answers.
    */
   static async connect(config: TemporalConfig = temporalConfigFromEnv()): Promise<BatchClient> {
-    return new BatchClient(new Client({ connection: await connectClient(config), namespace: config.namespace }), config);
+    return new BatchClient(await connectTemporalClient(config), config);
   }
 
   /**

@@ -1,6 +1,11 @@
-/** Client connections to Temporal that give up quickly, naming the address, when nothing answers. */
+/**
+ * The one place connections to Temporal and clients are made, for the worker, the CLI, the
+ * scripts and the tests: they give up quickly, naming the address, when nothing answers, and a
+ * data converter (payload encryption) is added here once for all of them.
+ */
 import { Socket } from 'node:net';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import { TemporalUnreachableError } from '../client/errors';
 import { connectionOptions, type TemporalConfig } from './config';
 
@@ -24,6 +29,42 @@ export async function connectClient(config: TemporalConfig): Promise<Connection>
     return await Connection.connect({ ...connectionOptions(config), connectTimeout });
   } catch (error) {
     throw await unreachableError(config, error);
+  }
+}
+
+/** A Temporal client over a connection (a client's, or a worker's NativeConnection). */
+export function createTemporalClient(connection: Connection | NativeConnection, namespace: string): Client {
+  return new Client({ connection, namespace });
+}
+
+/** Connects and makes a client: what the CLI and BatchClient.connect use. */
+export async function connectTemporalClient(config: TemporalConfig): Promise<Client> {
+  return createTemporalClient(await connectClient(config), config.namespace);
+}
+
+/**
+ * A worker's connection. NativeConnection has no connect timeout and reports a missing server
+ * as a raw transport error: a client connection tries first, and fails fast with the address.
+ */
+export async function connectWorkerConnection(config: TemporalConfig): Promise<NativeConnection> {
+  await (await connectClient(config)).close();
+  // Loaded here: the worker package is heavy, and CLI commands that only need a client never pay for it.
+  const { NativeConnection } = await import('@temporalio/worker');
+  try {
+    return await NativeConnection.connect(connectionOptions(config));
+  } catch (error) {
+    throw await unreachableError(config, error);
+  }
+}
+
+/** True when a Temporal frontend answers at the configured address (within the connect timeout). */
+export async function temporalAnswers(config: TemporalConfig): Promise<boolean> {
+  try {
+    await (await connectClient(config)).close();
+    return true;
+  } catch (error) {
+    if (error instanceof TemporalUnreachableError) return false;
+    throw error;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { GenerateContentResponse } from '@google/genai';
-import { HARM_PROBABILITIES, type CallMetadata, type FilterHit, type HarmProbability, type Usage } from '../../schemas';
+import type { CallMetadata, Usage } from '../../schemas';
 
 /** The compact record of one answer: finish reason, ratings, block reason, ids, usage. */
 export function metadataOf(response: GenerateContentResponse, usage: Usage): CallMetadata {
@@ -22,20 +22,4 @@ export function metadataOf(response: GenerateContentResponse, usage: Usage): Cal
     ...(response.responseId ? { responseId: response.responseId } : {}),
     usage,
   };
-}
-
-function rank(probability: string): number {
-  return HARM_PROBABILITIES.indexOf(probability as HarmProbability);
-}
-
-/** Ratings at or above the task's thresholds (empty: the answer passes the filter). */
-export function filterHits(metadata: CallMetadata, thresholds: Partial<Record<string, HarmProbability>> | undefined): FilterHit[] {
-  const hits: FilterHit[] = [];
-  for (const [category, threshold] of Object.entries(thresholds ?? {})) {
-    const probability = metadata.safetyRatings[category];
-    if (threshold && probability !== undefined && rank(probability) >= 0 && rank(probability) >= rank(threshold)) {
-      hits.push({ category, probability, threshold });
-    }
-  }
-  return hits;
 }

@@ -11,8 +11,6 @@ export function describeGeminiTarget(options: GeminiClientOptions): string {
   return options.baseUrl ? `Gemini emulator at ${options.baseUrl}` : 'Google Gemini API';
 }
 
-export { geminiOptionsFromEnv } from './config';
-
 /**
  * The one place a `@google/genai` client is made. SDK retries stay off (no `retryOptions`):
  * Temporal is the only retry layer, so every physical call is counted.

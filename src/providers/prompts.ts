@@ -1,8 +1,8 @@
 import { type z } from 'zod';
-import type { PartialState } from '../../stages';
-import type { WorkItem } from '../../schemas';
-import type { AnyTask } from '../../tasks/registry';
-import { outputJsonSchema } from '../../tasks/task';
+import type { PartialState } from '../stages';
+import type { WorkItem } from '../schemas';
+import type { AnyTask } from '../tasks/registry';
+import { outputJsonSchema } from '../tasks/task';
 
 /** What one model call sends, apart from transport settings. */
 export interface PromptRequest {

@@ -1,0 +1,62 @@
+/**
+ * Gemini as a ModelProvider, through the real `@google/genai` client (v1beta): Google's API with
+ * a key, or any Gemini-compatible endpoint (our emulator) by base URL.
+ */
+import type { GenerateContentConfig, GoogleGenAI } from '@google/genai';
+import { ITEM_HEADER } from '../../constants';
+import type { GenerationSettings } from '../../schemas';
+import type { GenerateRequest, ModelProvider } from '../types';
+import { answerOf } from './answers';
+import { geminiCaches } from './caches';
+import { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './client';
+import { classifyGemini } from './errors';
+
+export { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './client';
+export { classifyGemini } from './errors';
+
+/** From settings (a key, or an emulator's URL), or around a client already made. */
+export function createGeminiProvider(from: GeminiClientOptions | { client: GoogleGenAI; target?: string }): ModelProvider {
+  const client = 'client' in from ? from.client : createGeminiClient(from);
+  const target = 'client' in from ? (from.target ?? 'Gemini') : describeGeminiTarget(from);
+  return {
+    name: 'gemini',
+    target,
+    async generate(request) {
+      const response = await client.models.generateContent({
+        model: request.model,
+        contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
+        config: requestConfig(request),
+      });
+      return answerOf(response);
+    },
+    async countTokens(model, text) {
+      const counted = await client.models.countTokens({ model, contents: [{ role: 'user', parts: [{ text }] }] });
+      return counted.totalTokens ?? 0;
+    },
+    classify: classifyGemini,
+    caches: geminiCaches(client),
+  };
+}
+
+function requestConfig(request: GenerateRequest): GenerateContentConfig {
+  const settings: GenerationSettings = request.generation;
+  const config: GenerateContentConfig = {
+    responseMimeType: 'application/json',
+    responseJsonSchema: request.responseJsonSchema,
+    abortSignal: request.signal,
+    httpOptions: {
+      // The SDK aborts a hung request itself, so it ends as `timeout` before Temporal's backstop.
+      timeout: request.timeoutMs,
+      headers: { [ITEM_HEADER]: request.itemKey },
+    },
+    ...(request.cachedContent ? { cachedContent: request.cachedContent } : {}),
+  };
+  if (request.systemInstruction) config.systemInstruction = request.systemInstruction;
+  if (settings.temperature !== undefined) config.temperature = settings.temperature;
+  if (settings.topP !== undefined) config.topP = settings.topP;
+  if (settings.topK !== undefined) config.topK = settings.topK;
+  if (settings.maxOutputTokens !== undefined) config.maxOutputTokens = settings.maxOutputTokens;
+  if (settings.seed !== undefined) config.seed = settings.seed;
+  if (settings.thinkingBudget !== undefined) config.thinkingConfig = { thinkingBudget: settings.thinkingBudget };
+  return config;
+}
