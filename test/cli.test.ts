@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
 import { once } from 'node:events';
 import type { ItemResult } from '../src/schemas';
+import { connectTemporalClient } from '../src/temporal/connection';
 import { runCli, spawnCli } from './helpers/cli';
 import { freePort } from './helpers/ports';
 
@@ -82,12 +82,12 @@ describe('the batch-llm command line', () => {
       const started = await runCli(['start', '--input', input, '--task', 'demo-enrichment', '--batch-id', 'dev-batch', '--call-mode', 'activity', '--wait'], env);
       assert.equal(started.code, 0, started.stderr);
       assert.match(started.stdout, /items: +2 total: 2 succeeded/);
-      const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+      const client = await connectTemporalClient({ address: env.TEMPORAL_ADDRESS, namespace: 'default', taskQueue: 'batch-llm', webUiUrl: '' });
       try {
-        const events = (await new Client({ connection }).workflow.getHandle('dev-batch/a').fetchHistory()).events ?? [];
+        const events = (await client.workflow.getHandle('dev-batch/a').fetchHistory()).events ?? [];
         assert.deepEqual(events.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name), ['callModel'], '--call-mode activity: the call is a regular activity');
       } finally {
-        await connection.close();
+        await client.connection.close();
       }
       assert.ok(started.stdout.includes(`http://localhost:${uiPort}/namespaces/default/workflows/dev-batch`), started.stdout);
       const status = await runCli(['status', 'dev-batch'], env);

@@ -3,10 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { BatchClient } from '../src/client/batch-client';
-import { GeminiEmulator } from '../src/emulator';
+import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { FileResultStore } from '../src/results';
 import { startDevServer } from '../src/temporal/dev-server';
 import { spawnCli } from './helpers/cli';
@@ -37,7 +36,7 @@ describe('the Temporal server restarted mid-batch', () => {
     worker.stderr?.resume();
     cleanups.push(() => void worker.kill('SIGKILL'));
 
-    const connect = async () => new BatchClient(new Client({ connection: await Connection.connect({ address }) }), { taskQueue: 'restart', namespace: 'default', webUiUrl: '' });
+    const connect = () => BatchClient.connect({ address, taskQueue: 'restart', namespace: 'default', webUiUrl: '', connectTimeoutMs: 10_000 });
     let batchClient = await connect();
     const total = 30;
     await batchClient.start({ taskName: 'test-echo', batchId: 'survivor', records: Array.from({ length: total }, (_, index) => ({ id: `r${index}` })), concurrency: 3 });
