@@ -1,5 +1,5 @@
 /**
- * `durable-batch-llm`: the client API, the worker, tasks, the contract of messages and records,
+ * `durable-batch-llm`: the client API, the worker, tasks, the model-provider seam, the contract of messages and records,
  * and the Gemini emulator. Task modules may import the lighter `durable-batch-llm/task`.
  */
 export * from './tasks/index';
@@ -11,5 +11,8 @@ export * from './contract/index';
 export { createBatchWorker, connectBatchWorker, type BatchWorker, type BatchWorkerOptions, type ConnectedWorkerOptions } from './worker';
 export { createTaskRegistry, TaskRegistry } from './tasks/registry';
 export { temporalConfigFromEnv, type TemporalConfig } from './temporal/config';
+export { connectTemporalClient, connectWorkerConnection, createTemporalClient } from './temporal/connection';
+export { createGeminiProvider, createGeminiClient, classifyGemini, type GeminiClientOptions } from './providers/gemini/index';
+export type { CacheCreation, CacheEntry, ContextCaches, GenerateRequest, ModelAnswer, ModelProvider } from './providers/types';
 export { FileResultStore, type ResultSink, type PostProcessLedger } from './results';
-export { GeminiEmulator, type EmulatorOptions, type FaultRule } from './emulator/index';
+export { GeminiEmulator, type EmulatorOptions, type FaultRule } from '@durable-batch-llm/gemini-emulator';
