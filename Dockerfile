@@ -7,11 +7,14 @@ WORKDIR /app
 
 # Dependencies first, so source edits do not invalidate the npm layer.
 # tsx is a runtime dependency: the worker runs TypeScript directly.
+# The workspace packages' manifests too: npm ci links them from the lockfile.
 COPY package.json package-lock.json ./
+COPY packages/gemini-emulator/package.json ./packages/gemini-emulator/
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY tsconfig.json ./
 COPY src ./src
+COPY packages ./packages
 COPY workflows ./workflows
 COPY activities ./activities
 COPY bin ./bin

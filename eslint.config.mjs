@@ -49,7 +49,10 @@ export default tseslint.config(
           paths: [...builtinModules, ...builtinModules.map((name) => `node:${name}`)].map((name) => ({ name, message: NOT_IN_WORKFLOWS })),
           patterns: [
             { group: ['zod', '@google/genai', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: NOT_IN_WORKFLOWS, allowTypeImports: true },
-            { group: ['**/activities', '**/activities/**', '**/src/cli/**', '**/src/client/**', '**/src/emulator/**', '**/src/providers/**'], message: NOT_IN_WORKFLOWS, allowTypeImports: true },
+            { group: ['**/activities', '**/activities/**', '**/src/cli/**', '**/src/client/**', '**/src/providers/**'], message: NOT_IN_WORKFLOWS, allowTypeImports: true },
+            // The emulator is an HTTP server; only its import-free header constant is shared with workflow code.
+            { regex: '^@durable-batch-llm/gemini-emulator(?!/item-header$)', message: NOT_IN_WORKFLOWS, allowTypeImports: true },
+            { group: ['**/packages/**'], message: 'Import workspace packages by their package name.' },
           ],
         },
       ],

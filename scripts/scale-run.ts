@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { BatchClient } from '../src/client/batch-client';
-import { GeminiEmulator } from '../src/emulator';
+import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { startDevServer } from '../src/temporal/dev-server';
 import { cpuMsOf, devServerPid, peakRssMiB } from './process-stats';
 

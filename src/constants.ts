@@ -9,8 +9,11 @@ export const DEFAULT_TASK_QUEUE = 'batch-llm';
  */
 export const DEFAULT_MODEL = 'gemini-3.5-flash';
 
-/** Header our activity sends with each model call so the emulator can key faults and logs by item. */
-export const ITEM_HEADER = 'x-batch-llm-item';
+/**
+ * Header our activity sends with each model call so the emulator can key faults and logs by item.
+ * The emulator package owns the name (its import-free leaf module, so this file stays workflow-safe).
+ */
+export { ITEM_KEY_HEADER as ITEM_HEADER } from '@durable-batch-llm/gemini-emulator/item-header';
 
 /** Where local state lives by default (dev-server database, results). */
 export const DEFAULT_STATE_DIR = '.batch-llm';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { QuotaWindow } from '../src/emulator/quota';
+import { QuotaWindow } from '@durable-batch-llm/gemini-emulator';
 import { admitCall, correctTokens, emptyAdmission, HEADROOM, WINDOW_MS, type AdmissionLimits } from '../workflows/admission';
 
 const noCooldown = { until: 0, rampMs: 0 };

@@ -37,6 +37,13 @@ describe('boundaries', () => {
     assert.deepEqual(await violations('src/usage.ts', "import { writeFileSync } from 'node:fs';\nexport const write = writeFileSync;\n"), ['1:no-restricted-imports']);
   });
 
+  test("workflow code may share the emulator's import-free header constant, not the emulator", async () => {
+    assert.deepEqual(await violations('src/constants.ts', "export { ITEM_KEY_HEADER } from '@durable-batch-llm/gemini-emulator/item-header';\n"), []);
+    assert.deepEqual(await violations('src/constants.ts', "export { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';\n"), ['1:no-restricted-imports']);
+    assert.deepEqual(await violations('src/constants.ts', "export { FAULT_KINDS } from '@durable-batch-llm/gemini-emulator/faults';\n"), ['1:no-restricted-imports']);
+    assert.deepEqual(await violations('workflows/probe.ts', "export { ITEM_KEY_HEADER } from '../packages/gemini-emulator/src/item-header';\n"), ['1:no-restricted-imports']);
+  });
+
   test('the CLI and the client reach workflows through the contract only', async () => {
     assert.deepEqual(await violations('src/cli/probe.ts', "import { pauseBatchUpdate } from '../../workflows/batch';\nexport const update = pauseBatchUpdate;\n"), ['1:no-restricted-imports']);
     assert.deepEqual(await violations('src/cli/probe.ts', "import { pauseBatchUpdate } from '../contract';\nexport const update = pauseBatchUpdate;\n"), []);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { GoogleGenAI } from '@google/genai';
 import { encodeDisplayName } from '../src/caching/spec';
-import { GeminiEmulator } from '../src/emulator';
+import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { runCli } from './helpers/cli';
 
 const GUIDE = 'A long shared guide line for the cache. '.repeat(120);

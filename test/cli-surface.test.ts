@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EXIT_CODES } from '../src/client/errors';
-import { GeminiEmulator } from '../src/emulator';
+import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { REPO_ROOT, runCli, type CliRun } from './helpers/cli';
 import { freePort } from './helpers/ports';
 import { startTestStack, uniqueName, type TestStack } from './helpers/stack';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RequestLogEntry } from '../src/emulator';
+import type { RequestLogEntry } from '@durable-batch-llm/gemini-emulator';
 import { EXIT_CODES } from '../src/client/errors';
 import { FileResultStore } from '../src/results';
 import type { BatchSummary } from '../src/schemas';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GeminiEmulator } from '../src/emulator';
+import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { EXIT_CODES } from '../src/client/errors';
 import { runCli } from './helpers/cli';
 

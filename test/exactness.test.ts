@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { EXIT_CODES } from '../src/client/errors';
-import { defaultResponder } from '../src/emulator';
+import { defaultResponder } from '@durable-batch-llm/gemini-emulator';
 import { InputError } from '../src/input';
 import { FileResultStore } from '../src/results';
 import type { BatchSummary, ItemResult, ItemStatus } from '../src/schemas';

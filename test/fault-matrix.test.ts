@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { FaultRule } from '../src/emulator';
+import type { FaultRule } from '@durable-batch-llm/gemini-emulator';
 import { CATEGORY_TABLE, type ErrorCategory } from '../src/errors/categories';
 import { FileResultStore } from '../src/results';
 import type { ItemResult } from '../src/schemas';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { GeminiEmulator } from '../src/emulator';
+import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { cliEnv, REPO_ROOT } from './helpers/cli';
 
 const run = promisify(execFile);
@@ -41,6 +41,23 @@ describe('an installed copy of the package', () => {
     const help = await npx(['--help']);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^Usage: batch-llm <command>/m);
+  });
+
+  test('the emulator comes bundled: the bin lists its fault kinds, and the package export starts one', async () => {
+    const help = await npx(['emulator', '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /--fault KIND=RATE.*overloaded/);
+    writeFileSync(
+      path.join(project, 'start-emulator.mts'),
+      [
+        "import { GeminiEmulator } from 'durable-batch-llm';",
+        'const emulator = await GeminiEmulator.start();',
+        'console.log(`emulator at ${emulator.url}`);',
+        'await emulator.stop();',
+      ].join('\n'),
+    );
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'start-emulator.mts'], { cwd: project, timeout: 60_000 });
+    assert.match(stdout, /^emulator at http:\/\/127\.0\.0\.1:\d+$/m);
   });
 
   test("the project's .ts (ESM) and .cjs task modules load through the installed bin", async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { countTextTokens } from '../src/emulator';
+import { countTextTokens } from '@durable-batch-llm/gemini-emulator';
 import { FileResultStore } from '../src/results';
 import type { ItemResult } from '../src/schemas';
 import { uniqueName, useStackWithWorker, type TestStack } from './helpers/stack';

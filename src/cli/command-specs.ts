@@ -82,7 +82,7 @@ export const emulatorSpec = {
   options: emulatorOptions,
   // A getter: the fault table pulls in zod (~0.2 s), which `batch-llm --help` does not need.
   get optionHelp(): Array<[string, string]> {
-    const { FAULT_KINDS } = require('../emulator/faults') as typeof import('../emulator/faults');
+    const { FAULT_KINDS } = require('@durable-batch-llm/gemini-emulator/faults') as typeof import('@durable-batch-llm/gemini-emulator/faults');
     return [
       ['--port N', 'port (default 8787; 0 picks a free one)'],
       ['--host HOST', 'address to bind (default 127.0.0.1)'],

@@ -1,11 +1,13 @@
 /**
  * An offline Gemini API emulator for tests: point `@google/genai` at `GeminiEmulator.url`.
  */
-export { GeminiEmulator, ITEM_KEY_HEADER } from './server';
+export { GeminiEmulator } from './server';
+export { ITEM_KEY_HEADER } from './item-header';
 export type { EmulatorPatch } from './server';
 export { CACHE_ROUTES, FAULT_KINDS, FAULT_ROUTES } from './faults';
 export type { CacheRoute, FaultKind, FaultRoute, FaultRule } from './faults';
 export type { CachedContentResource } from './caches';
+export { QuotaWindow } from './quota';
 export type { QuotaLimits, QuotaStats } from './quota';
 export type { EmulatedRequest, EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
 export { HARM_CATEGORIES, HARM_PROBABILITIES, KNOWN_BLOCK_REASONS, KNOWN_FINISH_REASONS } from './safety';

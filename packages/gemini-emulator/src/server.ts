@@ -24,9 +24,8 @@ import { seededUnit } from './seeded';
 import { CONTROL_PREFIX, serveControl } from './control';
 import { parseJson, readBody, sendJson } from './wire';
 import type { EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
+import { ITEM_KEY_HEADER } from './item-header';
 
-/** Header through which the project's activity names the batch item a request belongs to. */
-export const ITEM_KEY_HEADER = 'x-batch-llm-item';
 
 const API_ROUTE = /^\/(?:v1beta|v1)\/models\/([^/:]+):([A-Za-z]+)$/;
 const DEFAULT_MIN_CACHE_TOKENS = 1024;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiError, type GoogleGenAI } from '@google/genai';
-import { countTextTokens } from '../src/emulator';
+import { countTextTokens, ITEM_KEY_HEADER } from '../src';
 import { withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
@@ -256,14 +256,14 @@ describe('faults and raw requests on cache routes', () => {
         );
         assert.equal(emulator.caches().length, 1, 'a faulted create leaves no cache behind');
 
-        const headers = { 'x-batch-llm-item': 'essay/1' };
+        const headers = { [ITEM_KEY_HEADER]: 'essay/1' };
         assert.ok(await ai.caches.get({ name, config: { httpOptions: { headers } } }), 'rules without route stay on generateContent');
         const call = { model: MODEL, contents: 'x', config: { cachedContent: name, httpOptions: { headers } } };
         assert.equal((await apiErrorOf(ai.models.generateContent(call))).status, 500);
 
         // Attempts count per route and item key: this key's first create is attempt 1 again.
         emulator.configure({ faults: [{ fault: 'rate_limit', route: 'cacheCreate', attempts: [1] }, { fault: 'cache_expired', route: 'cacheGet' }] });
-        const owner = { 'x-batch-llm-item': 'cache-owner/b1' };
+        const owner = { [ITEM_KEY_HEADER]: 'cache-owner/b1' };
         const created = () => ai.caches.create({ model: MODEL, config: { contents: textOfTokens(1100), httpOptions: { headers: owner } } });
         assert.equal((await apiErrorOf(created())).status, 429);
         assert.ok((await created()).name);

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { ApiError, GoogleGenAI, Type } from '@google/genai';
 import type { GenerateContentParameters } from '@google/genai';
 import { z } from 'zod';
-import { countTextTokens, GeminiEmulator, synthesizeFromSchema } from '../src/emulator';
-import type { FaultKind } from '../src/emulator';
+import { countTextTokens, GeminiEmulator, ITEM_KEY_HEADER, synthesizeFromSchema } from '../src';
+import type { FaultKind } from '../src';
 import { clientFor, withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
@@ -42,7 +42,7 @@ function itemCall(itemKey: string | undefined, extra: Partial<GenerateContentPar
     config: {
       responseMimeType: 'application/json',
       responseJsonSchema: reviewJsonSchema,
-      ...(itemKey === undefined ? {} : { httpOptions: { headers: { 'x-batch-llm-item': itemKey } } }),
+      ...(itemKey === undefined ? {} : { httpOptions: { headers: { [ITEM_KEY_HEADER]: itemKey } } }),
       ...extra,
     },
   };
@@ -101,6 +101,7 @@ describe('answers', () => {
   });
 
   test('the per-call x-batch-llm-item header arrives as the item key; without it the key is undefined', async () => {
+    assert.equal(ITEM_KEY_HEADER, 'x-batch-llm-item', 'the header name is a wire contract with the model-call activity');
     await withEmulator({}, async (emulator, ai) => {
       await ai.models.generateContent(itemCall('b/7'));
       await ai.models.generateContent(itemCall(undefined));

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiError } from '@google/genai';
-import { GeminiEmulator } from '../src/emulator';
-import type { QuotaStats } from '../src/emulator';
+import { GeminiEmulator, ITEM_KEY_HEADER } from '../src';
+import type { QuotaStats } from '../src';
 import { withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
@@ -24,7 +24,7 @@ function call(tokens: number, itemKey?: string) {
   return {
     model: MODEL,
     contents: 'q'.repeat(tokens * 4),
-    ...(itemKey === undefined ? {} : { config: { httpOptions: { headers: { 'x-batch-llm-item': itemKey } } } }),
+    ...(itemKey === undefined ? {} : { config: { httpOptions: { headers: { [ITEM_KEY_HEADER]: itemKey } } } }),
   };
 }
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { GenerateContentParameters } from '@google/genai';
 import { z } from 'zod';
-import { GeminiEmulator } from '../src/emulator';
-import type { SafetyRatingSpec } from '../src/emulator';
+import { GeminiEmulator, ITEM_KEY_HEADER } from '../src';
+import type { SafetyRatingSpec } from '../src';
 import { withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
@@ -35,7 +35,7 @@ function itemCall(itemKey: string): GenerateContentParameters {
     config: {
       responseMimeType: 'application/json',
       responseJsonSchema: verdictJsonSchema,
-      httpOptions: { headers: { 'x-batch-llm-item': itemKey } },
+      httpOptions: { headers: { [ITEM_KEY_HEADER]: itemKey } },
     },
   };
 }

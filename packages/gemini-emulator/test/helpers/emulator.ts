@@ -1,5 +1,5 @@
 import { GoogleGenAI } from '@google/genai';
-import { GeminiEmulator, type EmulatorOptions } from '../../src/emulator';
+import { GeminiEmulator, type EmulatorOptions } from '../../src';
 
 /** The real `@google/genai` client, pointed at an emulator. */
 export function clientFor(emulator: GeminiEmulator, options: { apiKey?: string; apiVersion?: string } = {}): GoogleGenAI {
