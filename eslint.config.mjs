@@ -18,6 +18,8 @@ const WORKFLOW_SAFE = [
   'src/usage.ts',
 ];
 
+const PROVIDER_ONLY = 'Model calls go through the ModelProvider seam (src/providers/types.ts): only src/providers/<provider>/ imports its SDK.';
+
 const NOT_IN_WORKFLOWS = 'Workflows are deterministic and run in a sandbox: no I/O, Node modules or activity code here (import types only, or move the work to an activity).';
 
 export default tseslint.config(
@@ -65,8 +67,21 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/workflows', '**/workflows/**', '**/activities', '**/activities/**'], message: 'Use src/contract (messages, states) and BatchClient, not workflow or activity code.' }] },
+        {
+          patterns: [
+            { group: ['**/workflows', '**/workflows/**', '**/activities', '**/activities/**'], message: 'Use src/contract (messages, states) and BatchClient, not workflow or activity code.' },
+            { group: ['@google/genai'], message: PROVIDER_ONLY },
+          ],
+        },
       ],
+    },
+  },
+  {
+    // Activities and the rest of src/ reach the model through the provider seam (types allowed).
+    files: ['activities/**/*.ts', 'src/**/*.ts'],
+    ignores: ['src/providers/gemini/**', 'src/cli/**', 'src/client/**', ...WORKFLOW_SAFE],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@google/genai'], message: PROVIDER_ONLY, allowTypeImports: true }] }],
     },
   },
 );
