@@ -4,6 +4,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
+import prettier from 'eslint-config-prettier';
 
 /** Modules the workflow bundle imports from src/: held to the same rules as workflows/. */
 const WORKFLOW_SAFE = [
@@ -18,9 +19,11 @@ const WORKFLOW_SAFE = [
   'src/usage.ts',
 ];
 
-const PROVIDER_ONLY = 'Model calls go through the ModelProvider seam (src/providers/types.ts): only src/providers/<provider>/ imports its SDK.';
+const PROVIDER_ONLY =
+  'Model calls go through the ModelProvider seam (src/providers/types.ts): only src/providers/<provider>/ imports its SDK.';
 
-const NOT_IN_WORKFLOWS = 'Workflows are deterministic and run in a sandbox: no I/O, Node modules or activity code here (import types only, or move the work to an activity).';
+const NOT_IN_WORKFLOWS =
+  'Workflows are deterministic and run in a sandbox: no I/O, Node modules or activity code here (import types only, or move the work to an activity).';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.batch-llm/**', 'test/fixtures/histories/**', 'dist/**'] },
@@ -29,15 +32,56 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', fetch: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', NodeJS: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly', performance: 'readonly', Response: 'readonly', Request: 'readonly', Headers: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        __dirname: 'readonly',
+        require: 'readonly',
+        module: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        URL: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        fetch: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        NodeJS: 'readonly',
+        structuredClone: 'readonly',
+        queueMicrotask: 'readonly',
+        performance: 'readonly',
+        Response: 'readonly',
+        Request: 'readonly',
+        Headers: 'readonly',
+      },
     },
     rules: {
       // No floating promises: every promise is awaited, returned, or explicitly `void`ed with a reason.
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'it', 'describe', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
+      ],
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       // Type-only imports say so (they vanish from the workflow bundle); `import()` types serve the CLI's lazy requires.
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       '@typescript-eslint/no-require-imports': 'off', // the CLI loads commands lazily with require()
     },
   },
@@ -48,17 +92,44 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [...builtinModules, ...builtinModules.map((name) => `node:${name}`)].map((name) => ({ name, message: NOT_IN_WORKFLOWS })),
+          paths: [...builtinModules, ...builtinModules.map((name) => `node:${name}`)].map((name) => ({
+            name,
+            message: NOT_IN_WORKFLOWS,
+          })),
           patterns: [
-            { group: ['zod', '@google/genai', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: NOT_IN_WORKFLOWS, allowTypeImports: true },
-            { group: ['**/activities', '**/activities/**', '**/src/cli/**', '**/src/client/**', '**/src/providers/**'], message: NOT_IN_WORKFLOWS, allowTypeImports: true },
+            {
+              group: [
+                'zod',
+                '@google/genai',
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+                '@temporalio/testing',
+              ],
+              message: NOT_IN_WORKFLOWS,
+              allowTypeImports: true,
+            },
+            {
+              group: ['**/activities', '**/activities/**', '**/src/cli/**', '**/src/client/**', '**/src/providers/**'],
+              message: NOT_IN_WORKFLOWS,
+              allowTypeImports: true,
+            },
             // The emulator is an HTTP server; only its import-free header constant is shared with workflow code.
-            { regex: '^@durable-batch-llm/gemini-emulator(?!/item-header$)', message: NOT_IN_WORKFLOWS, allowTypeImports: true },
+            {
+              regex: '^@durable-batch-llm/gemini-emulator(?!/item-header$)',
+              message: NOT_IN_WORKFLOWS,
+              allowTypeImports: true,
+            },
             { group: ['**/packages/**'], message: 'Import workspace packages by their package name.' },
           ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'process', message: NOT_IN_WORKFLOWS }, { name: 'console', message: 'Use the SDK\'s `log` in workflows.' }, { name: 'require', message: NOT_IN_WORKFLOWS }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: NOT_IN_WORKFLOWS },
+        { name: 'console', message: "Use the SDK's `log` in workflows." },
+        { name: 'require', message: NOT_IN_WORKFLOWS },
+      ],
     },
   },
   {
@@ -69,7 +140,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/workflows', '**/workflows/**', '**/activities', '**/activities/**'], message: 'Use src/contract (messages, states) and BatchClient, not workflow or activity code.' },
+            {
+              group: ['**/workflows', '**/workflows/**', '**/activities', '**/activities/**'],
+              message: 'Use src/contract (messages, states) and BatchClient, not workflow or activity code.',
+            },
             { group: ['@google/genai'], message: PROVIDER_ONLY },
           ],
         },
@@ -81,7 +155,12 @@ export default tseslint.config(
     files: ['activities/**/*.ts', 'src/**/*.ts'],
     ignores: ['src/providers/gemini/**', 'src/cli/**', 'src/client/**', ...WORKFLOW_SAFE],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@google/genai'], message: PROVIDER_ONLY, allowTypeImports: true }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@google/genai'], message: PROVIDER_ONLY, allowTypeImports: true }] },
+      ],
     },
   },
+  // Formatting is prettier's (npm run format); no lint rule argues with it.
+  prettier,
 );

@@ -1,7 +1,14 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { INPUT_PAGE_SIZE } from '../src/constants';
 import { ApplicationFailure } from '@temporalio/common';
-import { checkItemsAgainstTask, findDuplicateIds, InputError, parseJsonlItems, parseJsonlPage, type InputProblem } from '../src/input';
+import {
+  checkItemsAgainstTask,
+  findDuplicateIds,
+  InputError,
+  parseJsonlItems,
+  parseJsonlPage,
+  type InputProblem,
+} from '../src/input';
 import type { StagePlan, WorkItem } from '../src/schemas';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { planCache } from '../src/caching/fingerprint';
@@ -70,14 +77,18 @@ export async function prepareBatchInput(
     problems.push(...checkItemsAgainstTask(task, items, lines));
     if (problems.length > 0) throw new InputError(source, problems);
   } catch (error) {
-    if (error instanceof InputError) throw ApplicationFailure.nonRetryable(error.message, 'invalid_input', error.problems);
+    if (error instanceof InputError)
+      throw ApplicationFailure.nonRetryable(error.message, 'invalid_input', error.problems);
     throw error;
   }
   const model = input.modelOverride ?? task.model ?? defaultModel;
   let cachePlan: CachePlan | undefined;
   try {
     cachePlan = task.cache
-      ? planCache(task.name, model, applyCacheOverride(task.cache, input.cacheOverride), { systemInstruction: task.systemInstruction, contents: task.cache.contents })
+      ? planCache(task.name, model, applyCacheOverride(task.cache, input.cacheOverride), {
+          systemInstruction: task.systemInstruction,
+          contents: task.cache.contents,
+        })
       : undefined;
   } catch (error) {
     throw ApplicationFailure.nonRetryable(`task "${task.name}": ${(error as Error).message}`, 'invalid_input');
@@ -109,7 +120,11 @@ export interface ReadInputPageInput {
  * read from the page's own bytes: the worker indexes where each item's line starts once per file.
  */
 export async function readInputPage(input: ReadInputPageInput): Promise<WorkItem[]> {
-  const changed = () => ApplicationFailure.nonRetryable(`the input file ${input.inputFile} changed after the batch checked it; start a new batch`, 'invalid_input');
+  const changed = () =>
+    ApplicationFailure.nonRetryable(
+      `the input file ${input.inputFile} changed after the batch checked it; start a new batch`,
+      'invalid_input',
+    );
   if ((await fileVersion(input.inputFile)) !== input.inputVersion) throw changed();
   const starts = await itemLineStarts(input.inputFile, input.inputVersion);
   const count = starts.length - 1;
@@ -157,7 +172,7 @@ function itemLineStarts(file: string, version: string): Promise<number[]> {
 /** Starts of the non-blank lines (the items, in order), as parseJsonlItems counts them, plus the end. */
 function indexItemLines(bytes: Buffer): number[] {
   const starts: number[] = [];
-  for (let lineStart = 0; lineStart < bytes.length; ) {
+  for (let lineStart = 0; lineStart < bytes.length;) {
     const newline = bytes.indexOf(10, lineStart);
     const lineEnd = newline === -1 ? bytes.length : newline;
     if (!isBlankLine(bytes, lineStart, lineEnd)) starts.push(lineStart);
@@ -189,4 +204,3 @@ async function readInputFile(file: string): Promise<string> {
     throw new InputError(file, [{ message: `cannot read the input file on this worker: ${(error as Error).message}` }]);
   }
 }
-

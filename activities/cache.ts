@@ -1,5 +1,10 @@
 import { Context } from '@temporalio/activity';
-import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowIdConflictPolicy,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CacheGrant, CachePlan } from '../src/caching/spec';
 import type { ContextCaches, ModelProvider } from '../src/providers/types';
@@ -32,7 +37,8 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
   }
   /** The provider's caches (findOrCreateCache answers `uncached` for a provider without them, so nothing else asks). */
   function caches(): ContextCaches {
-    if (!provider.caches) throw ApplicationFailure.nonRetryable(`the ${provider.name} provider has no context caches`, 'invalid_request');
+    if (!provider.caches)
+      throw ApplicationFailure.nonRetryable(`the ${provider.name} provider has no context caches`, 'invalid_request');
     return provider.caches;
   }
 
@@ -43,13 +49,24 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
      */
     async findOrCreateCache(plan: CachePlan): Promise<EnsureCacheOutput> {
       const minimumLifetimeMs = plan.renewBeforeSeconds * 1000;
-      if (!provider.caches) return { status: 'uncached', reason: `the ${provider.name} provider has no context caches`, created: false };
+      if (!provider.caches)
+        return { status: 'uncached', reason: `the ${provider.name} provider has no context caches`, created: false };
       try {
         for await (const cache of caches().list()) {
           const expires = Date.parse(cache.expireTime ?? '');
-          if (cache.displayName === plan.displayName && cache.model === plan.model && expires - Date.now() > minimumLifetimeMs) {
+          if (
+            cache.displayName === plan.displayName &&
+            cache.model === plan.model &&
+            expires - Date.now() > minimumLifetimeMs
+          ) {
             Context.current().log.info('reusing context cache', { name: cache.name, displayName: plan.displayName });
-            return { status: 'ready', name: cache.name, expireTime: new Date(expires).toISOString(), tokenCount: cache.tokenCount ?? 0, created: false };
+            return {
+              status: 'ready',
+              name: cache.name,
+              expireTime: new Date(expires).toISOString(),
+              tokenCount: cache.tokenCount ?? 0,
+              created: false,
+            };
           }
         }
       } catch (error) {
@@ -57,10 +74,20 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
       }
       const task = deps.tasks.get(plan.taskName);
       const declaration = task?.cache;
-      if (!task || !declaration) throw ApplicationFailure.nonRetryable(`task "${plan.taskName}" declares no cache on this worker`, 'unknown_task');
+      if (!task || !declaration)
+        throw ApplicationFailure.nonRetryable(
+          `task "${plan.taskName}" declares no cache on this worker`,
+          'unknown_task',
+        );
       const systemInstruction = task.systemInstruction;
       try {
-        const cache = await caches().create({ model: plan.model, displayName: plan.displayName, ttlSeconds: plan.ttlSeconds, systemInstruction, contents: declaration.contents });
+        const cache = await caches().create({
+          model: plan.model,
+          displayName: plan.displayName,
+          ttlSeconds: plan.ttlSeconds,
+          systemInstruction,
+          contents: declaration.contents,
+        });
         if ('tooSmall' in cache) return { status: 'uncached', reason: cache.tooSmall, created: false };
         Context.current().log.info('created context cache', { name: cache.name, displayName: plan.displayName });
         return {
@@ -80,11 +107,16 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
     async renewCache(input: { plan: CachePlan; name: string }): Promise<{ expireTime: string } | { missing: true }> {
       try {
         const cache = await caches().renew(input.name, input.plan.ttlSeconds);
-        return { expireTime: new Date(Date.parse(cache.expireTime ?? '') || Date.now() + input.plan.ttlSeconds * 1000).toISOString() };
+        return {
+          expireTime: new Date(
+            Date.parse(cache.expireTime ?? '') || Date.now() + input.plan.ttlSeconds * 1000,
+          ).toISOString(),
+        };
       } catch (error) {
         if (error instanceof ApplicationFailure) throw error;
         const info = provider.classify(error);
-        if (info.category === 'not_found' || info.category === 'cache_expired' || info.category === 'permission_denied') return { missing: true };
+        if (info.category === 'not_found' || info.category === 'cache_expired' || info.category === 'permission_denied')
+          return { missing: true };
         rethrow(error);
       }
     },
@@ -110,17 +142,24 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
         staticSummary: `context cache ${input.plan.displayName} for ${input.plan.model}`,
       });
-      return deps.temporal.workflow.executeUpdateWithStart(acquireCacheUpdate, { args: [{ batchId: input.batchId }], startWorkflowOperation: startOperation });
+      return deps.temporal.workflow.executeUpdateWithStart(acquireCacheUpdate, {
+        args: [{ batchId: input.batchId }],
+        startWorkflowOperation: startOperation,
+      });
     },
 
     /** An item whose cache vanished asks the owner for a fresh one. */
     async refreshCache(input: { ownerWorkflowId: string; batchId: string; staleName: string }): Promise<CacheGrant> {
-      return deps.temporal.workflow.getHandle(input.ownerWorkflowId).executeUpdate(refreshCacheUpdate, { args: [input] });
+      return deps.temporal.workflow
+        .getHandle(input.ownerWorkflowId)
+        .executeUpdate(refreshCacheUpdate, { args: [input] });
     },
 
     async releaseCache(input: { ownerWorkflowId: string; batchId: string }): Promise<{ released: boolean }> {
       try {
-        await deps.temporal.workflow.getHandle(input.ownerWorkflowId).signal(releaseCacheSignal, { batchId: input.batchId });
+        await deps.temporal.workflow
+          .getHandle(input.ownerWorkflowId)
+          .signal(releaseCacheSignal, { batchId: input.batchId });
         return { released: true };
       } catch (error) {
         // An owner that already ended holds no lease to release.

@@ -63,7 +63,12 @@ export function createActivities(deps: ActivityDependencies) {
       return callModel(input, deps.tasks, deps.provider, quota);
     },
     /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */
-    async recordSkippedItems(input: { batchId: string; items: Array<{ id: string; index: number }>; status: 'cancelled' | 'deadline_exceeded'; reason: string }): Promise<{ recorded: number }> {
+    async recordSkippedItems(input: {
+      batchId: string;
+      items: Array<{ id: string; index: number }>;
+      status: 'cancelled' | 'deadline_exceeded';
+      reason: string;
+    }): Promise<{ recorded: number }> {
       const now = new Date().toISOString();
       await results.writeMany(
         input.batchId,
@@ -88,7 +93,11 @@ export function createActivities(deps: ActivityDependencies) {
     /** Writes the item's full record to the results store; idempotent by item id. */
     async recordItemResult(result: ItemResult): Promise<RecordedResult> {
       const recorded = await deps.results.write(result);
-      Context.current().log.info('item result recorded', { batchId: result.batchId, itemId: result.itemId, status: (recorded.kept ?? result).status });
+      Context.current().log.info('item result recorded', {
+        batchId: result.batchId,
+        itemId: result.itemId,
+        status: (recorded.kept ?? result).status,
+      });
       return recorded;
     },
   };

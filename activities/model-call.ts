@@ -107,7 +107,12 @@ function ledgerOf(context: Context, input: CallModelInput): CallLedger {
   const failures = [...(Array.isArray(details?.failures) ? details.failures : (input.priorFailures ?? []))];
   const sending = details?.sending;
   if (sending && !failures.some((failure) => failure.attempt === sending.call)) {
-    failures.push({ attempt: sending.call, category: LOST_IN_CRASH, message: 'the request was sent, but its answer was never recorded (its worker stopped, or the attempt timed out)', durationMs: Math.max(0, Date.now() - sending.startedAt) });
+    failures.push({
+      attempt: sending.call,
+      category: LOST_IN_CRASH,
+      message: 'the request was sent, but its answer was never recorded (its worker stopped, or the attempt timed out)',
+      durationMs: Math.max(0, Date.now() - sending.startedAt),
+    });
   }
   return { failures };
 }
@@ -119,7 +124,12 @@ function ledgerOf(context: Context, input: CallModelInput): CallLedger {
  * unusable are returned as data for the item workflow's stage logic. Run as a local activity,
  * it does not heartbeat (local activities cannot) and defers rather than wait for its quota scope.
  */
-export async function callModel(input: CallModelInput, tasks: TaskRegistry, provider: ModelProvider, quota?: QuotaGate): Promise<CallModelOutput | DeferredCall> {
+export async function callModel(
+  input: CallModelInput,
+  tasks: TaskRegistry,
+  provider: ModelProvider,
+  quota?: QuotaGate,
+): Promise<CallModelOutput | DeferredCall> {
   const task = tasks.get(input.taskName);
   if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${input.taskName}" on this worker`, 'unknown_task');
   const context = Context.current();
@@ -127,7 +137,8 @@ export async function callModel(input: CallModelInput, tasks: TaskRegistry, prov
   const scope = quota?.scopeOf(input.model);
   if (local && quota && scope) {
     const reason = await deferralOf(quota, scope, context);
-    if (reason) return { kind: 'deferred', reason, ...(input.priorFailures?.length ? { failures: input.priorFailures } : {}) };
+    if (reason)
+      return { kind: 'deferred', reason, ...(input.priorFailures?.length ? { failures: input.priorFailures } : {}) };
   }
   const ledger = ledgerOf(context, input);
   const budget = input.maxCalls ?? Infinity;
@@ -159,13 +170,25 @@ interface RequestContext {
 }
 
 /** Builds the prompt, waits for the quota scope, sends the request (noted in the ledger first) and judges the answer. */
-async function sendRequest({ input, task, provider, quota, scope, context, ledger, heartbeat }: RequestContext): Promise<CallModelOutput> {
+async function sendRequest({
+  input,
+  task,
+  provider,
+  quota,
+  scope,
+  context,
+  ledger,
+  heartbeat,
+}: RequestContext): Promise<CallModelOutput> {
   const budget = input.maxCalls ?? Infinity;
   const cachedContent = input.mode === 'full' ? input.cachedContent : undefined;
   const call = ledger.failures.length + 1;
   let request: PromptRequest;
   try {
-    request = input.mode === 'partial' && input.partial ? partialPrompt(task, input.item, input.partial) : fullPrompt(task, input.item, cachedContent !== undefined);
+    request =
+      input.mode === 'partial' && input.partial
+        ? partialPrompt(task, input.item, input.partial)
+        : fullPrompt(task, input.item, cachedContent !== undefined);
   } catch (error) {
     // Nothing was sent: the task's own code failed. No request counted.
     const info = classifyError(error, task.classifier, provider.classify);
@@ -173,9 +196,11 @@ async function sendRequest({ input, task, provider, quota, scope, context, ledge
   }
   const promptChars = request.prompt.length + (request.systemInstruction?.length ?? 0);
   const estimatedTokens = quota ? quota.estimateTokens(input.model, promptChars, cachedContent) : 0;
-  const admissionWaitMs = quota && scope ? await waitForClearance(quota, scope, context, estimatedTokens, heartbeat) : 0;
+  const admissionWaitMs =
+    quota && scope ? await waitForClearance(quota, scope, context, estimatedTokens, heartbeat) : 0;
   // An attempt the server has given up on (its heartbeats were late) must not send: its successor will.
-  if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled before it was sent: ${String(context.cancellationSignal.reason)}`);
+  if (context.cancellationSignal.aborted)
+    throw new CancelledFailure(`model call cancelled before it was sent: ${String(context.cancellationSignal.reason)}`);
   const started = Date.now();
   // The request is in the ledger before it leaves: if this worker dies, the next attempt counts it.
   ledger.sending = { call, startedAt: started };
@@ -195,11 +220,17 @@ async function sendRequest({ input, task, provider, quota, scope, context, ledge
     });
   } catch (error) {
     delete ledger.sending;
-    if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
+    if (context.cancellationSignal.aborted)
+      throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
     const info = classifyError(error, task.classifier, provider.classify);
     countCall(context, input.model, info.category);
     if (info.isRateLimit && quota && scope) await reportRateLimit(quota, scope, info.suggestedWaitMs, context);
-    ledger.failures.push({ attempt: call, category: info.category, message: info.message, durationMs: Date.now() - started });
+    ledger.failures.push({
+      attempt: call,
+      category: info.category,
+      message: info.message,
+      durationMs: Date.now() - started,
+    });
     // Heartbeat details survive into the next attempt: that is how the final answer can list
     // every request before it, although Temporal retried them out of the workflow's sight.
     heartbeat();
@@ -207,7 +238,14 @@ async function sendRequest({ input, task, provider, quota, scope, context, ledge
     throw toApplicationFailure(info, ledger.failures, error);
   }
   const { usage, metadata } = answer;
-  if (quota && scope) quota.settle(scope, input.model, { promptChars, estimatedTokens, inputTokens: usage.inputTokens, cachedTokens: usage.cachedTokens, cachedContent });
+  if (quota && scope)
+    quota.settle(scope, input.model, {
+      promptChars,
+      estimatedTokens,
+      inputTokens: usage.inputTokens,
+      cachedTokens: usage.cachedTokens,
+      cachedContent,
+    });
   const judgement = judgeAnswer(task, answer, input.mode === 'partial' ? input.partial : undefined, input.item.data);
   countCall(context, input.model, judgement.kind === 'ok' ? 'ok' : judgement.category, usage);
   const hits = judgement.kind === 'ok' ? filterHits(metadata, task.safetyFilter) : [];
@@ -228,19 +266,36 @@ async function sendRequest({ input, task, provider, quota, scope, context, ledge
 function budgetSpent(failures: FailedCall[], cause?: unknown): ApplicationFailure {
   const last = failures[failures.length - 1];
   const category: ErrorCategory = last && last.category !== LOST_IN_CRASH ? last.category : 'unknown';
-  const details: CallFailureDetails = { error: makeErrorInfo(category, last?.message ?? 'no request could be sent'), failures, budgetSpent: true };
-  return ApplicationFailure.create({ type: category, message: last?.message ?? 'call budget spent', nonRetryable: true, details: [details], ...(cause instanceof Error ? { cause } : {}) });
+  const details: CallFailureDetails = {
+    error: makeErrorInfo(category, last?.message ?? 'no request could be sent'),
+    failures,
+    budgetSpent: true,
+  };
+  return ApplicationFailure.create({
+    type: category,
+    message: last?.message ?? 'call budget spent',
+    nonRetryable: true,
+    details: [details],
+    ...(cause instanceof Error ? { cause } : {}),
+  });
 }
 
 /**
  * Why a local call should not start now. A scope that does not answer is our plumbing, not the
  * model: the call goes to a regular activity, which waits it out.
  */
-async function deferralOf(quota: QuotaGate, scope: string, context: Context): Promise<DeferredCall['reason'] | undefined> {
+async function deferralOf(
+  quota: QuotaGate,
+  scope: string,
+  context: Context,
+): Promise<DeferredCall['reason'] | undefined> {
   try {
     return await quota.deferralOf(scope);
   } catch (error) {
-    context.log.warn('quota scope did not answer; the call goes to a regular activity, which waits for it', { scope, error: String(error) });
+    context.log.warn('quota scope did not answer; the call goes to a regular activity, which waits for it', {
+      scope,
+      error: String(error),
+    });
     return 'scope_unreachable';
   }
 }
@@ -252,36 +307,67 @@ const PLUMBING_RETRY_MAX_MS = 5_000;
  * Admission and cooldown, with failures of our own plumbing (the scope's workflow not answering,
  * its worker gone) waited out here, heartbeating: they are never a model call, nor an item's end.
  */
-async function waitForClearance(quota: QuotaGate, scope: string, context: Context, tokens: number, heartbeat: () => void): Promise<number> {
+async function waitForClearance(
+  quota: QuotaGate,
+  scope: string,
+  context: Context,
+  tokens: number,
+  heartbeat: () => void,
+): Promise<number> {
   const began = Date.now();
   for (let tries = 1; ; tries += 1) {
     try {
       await quota.awaitClearance(scope, context, tokens, heartbeat);
       return Date.now() - began;
     } catch (error) {
-      if (context.cancellationSignal.aborted) throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
+      if (context.cancellationSignal.aborted)
+        throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
       const waitMs = Math.min(PLUMBING_RETRY_MAX_MS, 500 * 2 ** Math.min(tries - 1, 4));
-      context.log.warn('quota scope did not answer; waiting, then asking again (no model call is spent)', { scope, tries, waitMs, error: String(error) });
+      context.log.warn('quota scope did not answer; waiting, then asking again (no model call is spent)', {
+        scope,
+        tries,
+        waitMs,
+        error: String(error),
+      });
       await context.sleep(waitMs); // the attempt's heartbeat timer runs meanwhile
     }
   }
 }
 
 /** Tells the scope's workflow; a failure to do so must not hide the 429 itself. */
-async function reportRateLimit(quota: QuotaGate, scope: string, suggestedWaitMs: number | undefined, context: Context): Promise<void> {
+async function reportRateLimit(
+  quota: QuotaGate,
+  scope: string,
+  suggestedWaitMs: number | undefined,
+  context: Context,
+): Promise<void> {
   try {
     await quota.reportRateLimit(scope, suggestedWaitMs);
   } catch (error) {
-    context.log.warn('could not start the coordinated cooldown; this call still retries after its own delay', { scope, error: String(error) });
+    context.log.warn('could not start the coordinated cooldown; this call still retries after its own delay', {
+      scope,
+      error: String(error),
+    });
   }
 }
 
 /** Prometheus (when the worker exports metrics): calls by outcome and tokens by kind, per model. */
 function countCall(context: Context, model: string, outcome: string, usage?: Usage): void {
-  context.metricMeter.createCounter('batch_llm_model_calls', 'calls', 'Physical model calls by outcome (ok or error category)').add(1, { model, outcome });
+  context.metricMeter
+    .createCounter('batch_llm_model_calls', 'calls', 'Physical model calls by outcome (ok or error category)')
+    .add(1, { model, outcome });
   if (!usage) return;
-  const tokens = context.metricMeter.createCounter('batch_llm_tokens', 'tokens', 'Tokens by kind (input includes cached)');
-  for (const [kind, count] of [['input', usage.inputTokens], ['output', usage.outputTokens], ['cached', usage.cachedTokens], ['thoughts', usage.thoughtsTokens]] as const) {
+  const tokens = context.metricMeter.createCounter(
+    'batch_llm_tokens',
+    'tokens',
+    'Tokens by kind (input includes cached)',
+  );
+  for (const [kind, count] of [
+    ['input', usage.inputTokens],
+    ['output', usage.outputTokens],
+    ['cached', usage.cachedTokens],
+    ['thoughts', usage.thoughtsTokens],
+  ] as const) {
     if (count > 0) tokens.add(count, { model, kind });
   }
 }

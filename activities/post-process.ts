@@ -21,11 +21,19 @@ export interface PostProcessItemInput {
  * item id, and a retry (worker died after the hook, before Temporal heard) returns the record
  * instead of running the hook again.
  */
-export async function postProcessItem(input: PostProcessItemInput, tasks: TaskRegistry, store: PostProcessLedger): Promise<PostProcessDecision> {
+export async function postProcessItem(
+  input: PostProcessItemInput,
+  tasks: TaskRegistry,
+  store: PostProcessLedger,
+): Promise<PostProcessDecision> {
   const recorded = await store.readPostProcessed<PostProcessDecision>(input.batchId, input.item.id);
   if (recorded) return recorded;
   const task = tasks.get(input.taskName);
-  if (!task?.postProcess) throw ApplicationFailure.nonRetryable(`task "${input.taskName}" has no postProcess hook on this worker`, 'unknown_task');
+  if (!task?.postProcess)
+    throw ApplicationFailure.nonRetryable(
+      `task "${input.taskName}" has no postProcess hook on this worker`,
+      'unknown_task',
+    );
   const hook = task.postProcess as (hookInput: unknown) => PostProcessDecision | Promise<PostProcessDecision>;
   let decision: PostProcessDecision;
   // Heartbeats while the hook runs: a worker that dies mid-hook is noticed in seconds (the
@@ -43,11 +51,18 @@ export async function postProcessItem(input: PostProcessItemInput, tasks: TaskRe
     });
   } catch (error) {
     // A hook that throws is retried like any activity; say which item it was.
-    throw new Error(`postProcess hook of task "${input.taskName}" failed for item "${input.item.id}": ${(error as Error).message}`, { cause: error });
+    throw new Error(
+      `postProcess hook of task "${input.taskName}" failed for item "${input.item.id}": ${(error as Error).message}`,
+      { cause: error },
+    );
   } finally {
     clearInterval(heartbeats);
   }
   await store.writePostProcessed(input.batchId, input.item.id, decision);
-  context.log.info('post-processed item', { batchId: input.batchId, itemId: input.item.id, rejected: 'reject' in decision });
+  context.log.info('post-processed item', {
+    batchId: input.batchId,
+    itemId: input.item.id,
+    rejected: 'reject' in decision,
+  });
   return decision;
 }

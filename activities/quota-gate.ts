@@ -1,5 +1,10 @@
 import { type Context } from '@temporalio/activity';
-import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowIdConflictPolicy,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal } from '../src/contract/messages';
 import type { AdmissionLimits, AdmitCallsOutput, QuotaScopeInput, QuotaScopeState } from '../src/contract/states';
 import type { quotaScopeWorkflow } from '../workflows/quota-scope';
@@ -63,7 +68,17 @@ export class QuotaGate {
   }
 
   /** What a call really used: corrects the scope's pacing and this worker's next estimates. */
-  settle(scope: string, model: string, call: { promptChars: number; estimatedTokens: number; inputTokens: number; cachedTokens: number; cachedContent: string | undefined }): void {
+  settle(
+    scope: string,
+    model: string,
+    call: {
+      promptChars: number;
+      estimatedTokens: number;
+      inputTokens: number;
+      cachedTokens: number;
+      cachedContent: string | undefined;
+    },
+  ): void {
     if (call.cachedContent && call.cachedTokens > 0) this.cacheTokens.set(call.cachedContent, call.cachedTokens);
     const textTokens = call.inputTokens - call.cachedTokens;
     if (call.promptChars > 0 && textTokens > 0) {
@@ -84,10 +99,12 @@ export class QuotaGate {
     if (this.admits) {
       for (;;) {
         const local = this.known.get(scope);
-        if (local?.state && Date.now() < local.state.cooldownUntil) await sleepHeartbeating(context, local.state.cooldownUntil, heartbeat);
+        if (local?.state && Date.now() < local.state.cooldownUntil)
+          await sleepHeartbeating(context, local.state.cooldownUntil, heartbeat);
         const askedAt = Date.now();
         const delayMs = await this.admit(scope, tokens);
-        if (delayMs > 0) context.log.debug('admitted by the quota scope; waiting for the start time', { scope, waitMs: delayMs });
+        if (delayMs > 0)
+          context.log.debug('admitted by the quota scope; waiting for the start time', { scope, waitMs: delayMs });
         await sleepHeartbeating(context, Date.now() + delayMs, heartbeat);
         // A 429 this process saw while waiting: the grant predates the cooldown, so ask again.
         if ((this.known.get(scope)?.at ?? 0) <= askedAt) return Date.now() - began;
@@ -96,7 +113,10 @@ export class QuotaGate {
     const state = await this.stateOf(scope);
     if (!state || Date.now() >= state.cooldownUntil) return 0;
     const until = state.cooldownUntil + Math.random() * state.rampMs;
-    context.log.info('quota scope cooling down; waiting before the call', { scope, waitMs: Math.round(until - Date.now()) });
+    context.log.info('quota scope cooling down; waiting before the call', {
+      scope,
+      waitMs: Math.round(until - Date.now()),
+    });
     await sleepHeartbeating(context, until, heartbeat);
     return Date.now() - began;
   }
@@ -114,17 +134,34 @@ export class QuotaGate {
   /** Starts (or extends) the scope's cooldown after a 429. */
   async reportRateLimit(scope: string, suggestedWaitMs: number | undefined): Promise<void> {
     // Locally at once, so this worker's next calls wait even before the workflow answers.
-    this.known.set(scope, { state: { cooldownUntil: Date.now() + Math.max(suggestedWaitMs ?? 0, 1_000), rampMs: 0, consecutive: 1, cooldowns: 1, rateLimits: 1 }, at: Date.now() });
-    await this.client.workflow.signalWithStart<typeof quotaScopeWorkflow, [{ suggestedWaitMs?: number }]>('quotaScopeWorkflow', {
-      ...this.scopeWorkflowStart(scope),
-      signal: rateLimitedSignal,
-      signalArgs: [suggestedWaitMs !== undefined ? { suggestedWaitMs } : {}],
+    this.known.set(scope, {
+      state: {
+        cooldownUntil: Date.now() + Math.max(suggestedWaitMs ?? 0, 1_000),
+        rampMs: 0,
+        consecutive: 1,
+        cooldowns: 1,
+        rateLimits: 1,
+      },
+      at: Date.now(),
     });
+    await this.client.workflow.signalWithStart<typeof quotaScopeWorkflow, [{ suggestedWaitMs?: number }]>(
+      'quotaScopeWorkflow',
+      {
+        ...this.scopeWorkflowStart(scope),
+        signal: rateLimitedSignal,
+        signalArgs: [suggestedWaitMs !== undefined ? { suggestedWaitMs } : {}],
+      },
+    );
   }
 
   /** How the scope's workflow is started, by the first 429 (signal-with-start) or the first admission (update-with-start). */
   private scopeWorkflowStart(scope: string) {
-    return { workflowId: scope, taskQueue: this.taskQueue, args: [{ scope }] as [QuotaScopeInput], staticSummary: `quota scope ${scope}` };
+    return {
+      workflowId: scope,
+      taskQueue: this.taskQueue,
+      args: [{ scope }] as [QuotaScopeInput],
+      staticSummary: `quota scope ${scope}`,
+    };
   }
 
   private queueOf(scope: string): ScopeQueue {
@@ -163,8 +200,16 @@ export class QuotaGate {
     void this.send(scope, queue);
   }
 
-  private async requestAdmission(scope: string, batch: PendingCall[], tokenCorrection: number): Promise<AdmitCallsOutput> {
-    const args = { limits: this.limits, calls: batch.map(({ tokens }) => ({ tokens })), ...(tokenCorrection ? { tokenCorrection } : {}) };
+  private async requestAdmission(
+    scope: string,
+    batch: PendingCall[],
+    tokenCorrection: number,
+  ): Promise<AdmitCallsOutput> {
+    const args = {
+      limits: this.limits,
+      calls: batch.map(({ tokens }) => ({ tokens })),
+      ...(tokenCorrection ? { tokenCorrection } : {}),
+    };
     for (let attempt = 1; ; attempt += 1) {
       // Update-with-start: the scope's workflow starts with the first call and ends when idle.
       const startWorkflowOperation = new WithStartWorkflowOperation<typeof quotaScopeWorkflow>('quotaScopeWorkflow', {
@@ -172,7 +217,10 @@ export class QuotaGate {
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       });
       try {
-        return await this.client.workflow.executeUpdateWithStart(admitCallsUpdate, { args: [args], startWorkflowOperation });
+        return await this.client.workflow.executeUpdateWithStart(admitCallsUpdate, {
+          args: [args],
+          startWorkflowOperation,
+        });
       } catch (error) {
         // The run may have been closing (continue-as-new, idle end) as the update arrived.
         if (attempt >= ADMISSION_ATTEMPTS) throw error;
@@ -187,7 +235,11 @@ export class QuotaGate {
     let state: QuotaScopeState | undefined;
     try {
       // Bounded: a scope whose worker died would hold the query (and the call) for many seconds.
-      state = await withinMs(this.client.workflow.getHandle(scope).query(quotaScopeQuery), SCOPE_QUERY_DEADLINE_MS, `the quota scope ${scope} did not answer its state query`);
+      state = await withinMs(
+        this.client.workflow.getHandle(scope).query(quotaScopeQuery),
+        SCOPE_QUERY_DEADLINE_MS,
+        `the quota scope ${scope} did not answer its state query`,
+      );
     } catch (error) {
       // No 429 yet in this scope (or it went idle and ended): nothing to wait for.
       if (!(error instanceof WorkflowNotFoundError)) throw error;

@@ -35,7 +35,14 @@ interface Run {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rpm: { type: 'string' }, tpm: { type: 'string' }, items: { type: 'string' }, 'latency-ms': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      rpm: { type: 'string' },
+      tpm: { type: 'string' },
+      items: { type: 'string' },
+      'latency-ms': { type: 'string' },
+    },
+  });
   const rpm = Number(values.rpm ?? 120);
   const tpm = Number(values.tpm ?? 12_000);
   const items = Number(values.items ?? 300);
@@ -46,7 +53,12 @@ async function main(): Promise<void> {
   // ~100 prompt tokens a call: T = 12,000 a minute binds at ~2 calls a second.
   const padding = 'lorem ipsum '.repeat(30);
   const runs: Run[] = [
-    { label: `--rpm ${rpm} + cooldown`, quota: { requestsPerMinute: rpm }, limits: { requestsPerMinute: rpm }, padding: '' },
+    {
+      label: `--rpm ${rpm} + cooldown`,
+      quota: { requestsPerMinute: rpm },
+      limits: { requestsPerMinute: rpm },
+      padding: '',
+    },
     { label: 'cooldown only', quota: { requestsPerMinute: rpm }, limits: {}, padding: '' },
     { label: `--tpm ${tpm} + cooldown`, quota: { tokensPerMinute: tpm }, limits: { tokensPerMinute: tpm }, padding },
   ];
@@ -71,7 +83,10 @@ async function main(): Promise<void> {
       await batchClient.start({
         taskName: 'test-echo',
         batchId,
-        records: Array.from({ length: items }, (_, index) => ({ id: `r${index}`, ...(run.padding ? { text: run.padding } : {}) })),
+        records: Array.from({ length: items }, (_, index) => ({
+          id: `r${index}`,
+          ...(run.padding ? { text: run.padding } : {}),
+        })),
         concurrency: 50,
         options: { maxModelCalls: 20 },
       });

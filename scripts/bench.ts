@@ -100,7 +100,15 @@ async function main(): Promise<void> {
   const runId = Date.now().toString(36);
   const project = async (label: string, row: Row): Promise<Run> => {
     const taskQueue = `bench-${runId}-${label}`;
-    const worker = await createBatchWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, tasks, gemini, resultsDirectory, ...workerTuning });
+    const worker = await createBatchWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      tasks,
+      gemini,
+      resultsDirectory,
+      ...workerTuning,
+    });
     const running = worker.run();
     try {
       const batchClient = new BatchClient(env.client, { taskQueue, namespace: 'default', webUiUrl: '' });
@@ -125,7 +133,9 @@ async function main(): Promise<void> {
       const projectRun = await project(label, row);
       const loopRun = await runLoop(gemini, task, emulator, `bench-${runId}-${label}-loop`, row);
       measured.push({ row, project: projectRun, loop: loopRun });
-      console.error(`done: ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}`);
+      console.error(
+        `done: ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}`,
+      );
     }
   } finally {
     await emulator.stop();
@@ -139,15 +149,23 @@ function selectRows(selected: string[] | undefined, items: string | undefined, q
   const rows = selected?.length
     ? selected.map((spec) => {
         const match = /^(\d+)x(\d+)$/.exec(spec);
-        const row = match && ROWS.find((candidate) => candidate.latencyMs === Number(match[1]) && candidate.concurrency === Number(match[2]));
-        if (!row) throw new Error(`--row ${spec}: expected one of ${ROWS.map((candidate) => `${candidate.latencyMs}x${candidate.concurrency}`).join(', ')}`);
+        const row =
+          match &&
+          ROWS.find(
+            (candidate) => candidate.latencyMs === Number(match[1]) && candidate.concurrency === Number(match[2]),
+          );
+        if (!row)
+          throw new Error(
+            `--row ${spec}: expected one of ${ROWS.map((candidate) => `${candidate.latencyMs}x${candidate.concurrency}`).join(', ')}`,
+          );
         return row;
       })
     : ROWS;
   return rows.map((row) => ({
     ...row,
     // --quick keeps the window full for a few rounds, no more.
-    items: items !== undefined ? Number(items) : quick ? Math.max(row.concurrency * 2, Math.ceil(row.items / 5)) : row.items,
+    items:
+      items !== undefined ? Number(items) : quick ? Math.max(row.concurrency * 2, Math.ceil(row.items / 5)) : row.items,
   }));
 }
 
@@ -161,17 +179,34 @@ async function runProject(batchClient: BatchClient, emulator: GeminiEmulator, ba
   const inFlight = sampleInFlight(emulator);
   const cpu = measureCpu();
   const started = performance.now();
-  await batchClient.start({ taskName: TASK_NAME, batchId, records: recordsFor('r', row.items), concurrency: row.concurrency });
+  await batchClient.start({
+    taskName: TASK_NAME,
+    batchId,
+    records: recordsFor('r', row.items),
+    concurrency: row.concurrency,
+  });
   const summary = await batchClient.summary(batchId);
   const wallMs = performance.now() - started;
-  return { wallMs, succeeded: summary.succeeded, meanInFlight: inFlight.stop(), ...cpu.stop(row.items), batchDurationMs: summary.durationMs };
+  return {
+    wallMs,
+    succeeded: summary.succeeded,
+    meanInFlight: inFlight.stop(),
+    ...cpu.stop(row.items),
+    batchDurationMs: summary.durationMs,
+  };
 }
 
 /**
  * Loop side: what the project's stage-1 model call does — the same prompt (fullPrompt), the same
  * request config, the same answer judgement — with a plain limiter instead of Temporal.
  */
-async function runLoop(gemini: GoogleGenAI, task: AnyTask, emulator: GeminiEmulator, batchId: string, row: Row): Promise<Run> {
+async function runLoop(
+  gemini: GoogleGenAI,
+  task: AnyTask,
+  emulator: GeminiEmulator,
+  batchId: string,
+  row: Row,
+): Promise<Run> {
   const items = itemsFromRecords(recordsFor('r', row.items));
   const model = task.model ?? DEFAULT_MODEL;
   const temperature = DEFAULT_STAGE_PLAN[0]?.temperature ?? 0;
@@ -189,14 +224,23 @@ async function runLoop(gemini: GoogleGenAI, task: AnyTask, emulator: GeminiEmula
     return judgeAnswer(task, answerOf(response)).kind;
   });
   const wallMs = performance.now() - started;
-  return { wallMs, succeeded: outcomes.filter((kind) => kind === 'ok').length, meanInFlight: inFlight.stop(), ...cpu.stop(row.items) };
+  return {
+    wallMs,
+    succeeded: outcomes.filter((kind) => kind === 'ok').length,
+    meanInFlight: inFlight.stop(),
+    ...cpu.stop(row.items),
+  };
 }
 
 /**
  * What the Gemini provider's requestConfig (src/providers/gemini/index.ts) sends for a full, uncached prompt with
  * the settings test-echo uses (no topP, topK, seed or thinking budget).
  */
-function stageOneConfig(request: ReturnType<typeof fullPrompt>, settings: GenerationSettings, itemKey: string): GenerateContentConfig {
+function stageOneConfig(
+  request: ReturnType<typeof fullPrompt>,
+  settings: GenerationSettings,
+  itemKey: string,
+): GenerateContentConfig {
   return {
     responseMimeType: 'application/json',
     responseJsonSchema: request.responseJsonSchema,
@@ -236,7 +280,9 @@ function measureCpu(): { stop: (items: number) => Pick<Run, 'cpuMsPerItem' | 'se
       const total = machine.total - machineBefore.total;
       return {
         cpuMsPerItem: (own.user + own.system) / 1000 / items,
-        ...(serverAfter !== undefined && serverBefore !== undefined ? { serverCpuMsPerItem: (serverAfter - serverBefore) / items } : {}),
+        ...(serverAfter !== undefined && serverBefore !== undefined
+          ? { serverCpuMsPerItem: (serverAfter - serverBefore) / items }
+          : {}),
         machineBusy: total > 0 ? (machine.busy - machineBefore.busy) / total : 0,
       };
     },
@@ -293,8 +339,12 @@ function printReport(measured: Measured[], workerTuning: object, loadAtStart: nu
     for (const { row, project, loop } of throughputRows) {
       const projectRate = itemsPerSecond(row.items, project.wallMs);
       const loopRate = itemsPerSecond(row.items, loop.wallMs);
-      const batchRate = project.batchDurationMs !== undefined ? `${formatSeconds(project.batchDurationMs)} → ${itemsPerSecond(row.items, project.batchDurationMs).toFixed(1)}` : '';
-      const target = row.latencyMs >= 1000 ? ` (target ≥ 0.9: ${projectRate / loopRate >= 0.9 ? 'met' : 'missed'})` : '';
+      const batchRate =
+        project.batchDurationMs !== undefined
+          ? `${formatSeconds(project.batchDurationMs)} → ${itemsPerSecond(row.items, project.batchDurationMs).toFixed(1)}`
+          : '';
+      const target =
+        row.latencyMs >= 1000 ? ` (target ≥ 0.9: ${projectRate / loopRate >= 0.9 ? 'met' : 'missed'})` : '';
       lines.push(
         `| ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${failures(row, project, loop)} | ${projectRate.toFixed(1)} | ${batchRate} | ${loopRate.toFixed(1)} | ${(projectRate / loopRate).toFixed(2)}${target} | ${project.meanInFlight.toFixed(1)} / ${loop.meanInFlight.toFixed(1)} | ${project.cpuMsPerItem.toFixed(1)} / ${loop.cpuMsPerItem.toFixed(1)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(loop.serverCpuMsPerItem)} | ${percent(project.machineBusy)} / ${percent(loop.machineBusy)} |`,
       );
@@ -312,7 +362,9 @@ function printReport(measured: Measured[], workerTuning: object, loadAtStart: nu
 
 /** Flags a run in which not every item succeeded: its rate would not be comparable. */
 function failures(row: Row, project: Run, loop: Run): string {
-  return project.succeeded === row.items && loop.succeeded === row.items ? '' : ` (succeeded: a ${project.succeeded}, b ${loop.succeeded})`;
+  return project.succeeded === row.items && loop.succeeded === row.items
+    ? ''
+    : ` (succeeded: a ${project.succeeded}, b ${loop.succeeded})`;
 }
 
 function formatMs(ms: number | undefined): string {

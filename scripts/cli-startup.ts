@@ -35,12 +35,19 @@ async function main(): Promise<void> {
   const resultsDirectory = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-startup-'));
   const store = new FileResultStore(resultsDirectory);
   for (let index = 0; index < 20; index++) await store.write(sampleResult('startup', index));
-  const commands = [['--help'], ['status', '--help'], ['results', '--help'], ['results', 'startup', '--results-dir', resultsDirectory]];
+  const commands = [
+    ['--help'],
+    ['status', '--help'],
+    ['results', '--help'],
+    ['results', 'startup', '--results-dir', resultsDirectory],
+  ];
   for (const args of commands) timeOnce(args); // warm the file cache and tsx's transpile cache
   for (const args of commands) {
     const times = Array.from({ length: runs }, () => timeOnce(args));
     const label = args[1] === 'startup' ? 'results BATCH_ID' : args.join(' ');
-    process.stdout.write(`batch-llm ${label.padEnd(17)} median ${median(times).toFixed(3)} s  (min ${Math.min(...times).toFixed(3)}, max ${Math.max(...times).toFixed(3)}, ${runs} runs)\n`);
+    process.stdout.write(
+      `batch-llm ${label.padEnd(17)} median ${median(times).toFixed(3)} s  (min ${Math.min(...times).toFixed(3)}, max ${Math.max(...times).toFixed(3)}, ${runs} runs)\n`,
+    );
   }
 }
 

@@ -34,15 +34,26 @@ async function main(): Promise<void> {
 
     // An item whose every call is a regular activity (callMode: activity, as under admission).
     const activityBatchId = 'replay-activity-mode';
-    await batchClient.start({ taskName: 'test-echo', batchId: activityBatchId, records: [{ id: 'a1' }], options: { callMode: 'activity' } });
+    await batchClient.start({
+      taskName: 'test-echo',
+      batchId: activityBatchId,
+      records: [{ id: 'a1' }],
+      options: { callMode: 'activity' },
+    });
     await batchClient.summary(activityBatchId);
 
     // A cached batch, and the cache owner it leased from (it ends once the lease is released).
     const cachedBatchId = 'replay-cached';
-    await batchClient.start({ taskName: 'test-cached', batchId: cachedBatchId, records: [{ id: 'c1' }, { id: 'c2' }], options: { cache: { tags: { run: 'replay' } } } });
+    await batchClient.start({
+      taskName: 'test-cached',
+      batchId: cachedBatchId,
+      records: [{ id: 'c1' }, { id: 'c2' }],
+      options: { cache: { tags: { run: 'replay' } } },
+    });
     await batchClient.summary(cachedBatchId);
     const owners: string[] = [];
-    for await (const execution of stack.client.workflow.list({ query: 'WorkflowType = "cacheOwnerWorkflow"' })) owners.push(execution.workflowId);
+    for await (const execution of stack.client.workflow.list({ query: 'WorkflowType = "cacheOwnerWorkflow"' }))
+      owners.push(execution.workflowId);
     const [ownerId] = owners;
     if (!ownerId) throw new Error('no cache owner workflow ran');
     await stack.client.workflow.getHandle(ownerId).result();
@@ -60,7 +71,11 @@ async function main(): Promise<void> {
     ];
     for (const [workflowId, fileName] of fixtures) {
       // The CLI writes the standard JSON form that historyFromJSON reads back.
-      const json = execFileSync(locateTemporalCli(), ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', stack.address], { encoding: 'utf8' });
+      const json = execFileSync(
+        locateTemporalCli(),
+        ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', stack.address],
+        { encoding: 'utf8' },
+      );
       const file = path.join(directory, fileName);
       writeFileSync(file, json);
       console.log(`wrote ${file} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);

@@ -35,14 +35,27 @@ async function countLines(file: string): Promise<{ lines: number; ids: number }>
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { items: { type: 'string' }, concurrency: { type: 'string' }, 'latency-ms': { type: 'string' }, 'events-per-run': { type: 'string' }, 'in-memory': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      items: { type: 'string' },
+      concurrency: { type: 'string' },
+      'latency-ms': { type: 'string' },
+      'events-per-run': { type: 'string' },
+      'in-memory': { type: 'boolean', default: false },
+    },
+  });
   const total = Number(values.items ?? 100_000);
   const concurrency = Number(values.concurrency ?? 200);
   const latencyMs = Number(values['latency-ms'] ?? 5);
   const eventsPerRun = values['events-per-run'] ? Number(values['events-per-run']) : undefined;
   const work = mkdtempSync(path.join(os.tmpdir(), 'scale-run-'));
   const inputFile = path.join(work, 'items.jsonl');
-  writeFileSync(inputFile, Array.from({ length: total }, (_, index) => JSON.stringify({ id: `r${index}`, text: `record number ${index}` })).join('\n') + '\n');
+  writeFileSync(
+    inputFile,
+    Array.from({ length: total }, (_, index) =>
+      JSON.stringify({ id: `r${index}`, text: `record number ${index}` }),
+    ).join('\n') + '\n',
+  );
   const resultsDirectory = path.join(work, 'results');
 
   // In memory, the dev server keeps every closed item's history, state and visibility rows in its
@@ -52,11 +65,30 @@ async function main(): Promise<void> {
   const server = devServerPid();
   const emulator = await GeminiEmulator.start({ latency: { baseMs: latencyMs, jitterMs: latencyMs / 2 } });
   const taskQueue = `scale-${Date.now()}`;
-  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), 'worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', resultsDirectory], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, TEMPORAL_ADDRESS: env.connection.options.address, TEMPORAL_TASK_QUEUE: taskQueue, GOOGLE_GEMINI_BASE_URL: emulator.url, BATCH_LLM_LOG_LEVEL: 'WARN' },
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
+  const worker = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(REPO_ROOT, 'src', 'cli', 'main.ts'),
+      'worker',
+      '--tasks',
+      'test/fixtures/tasks.ts',
+      '--results-dir',
+      resultsDirectory,
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.connection.options.address,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        GOOGLE_GEMINI_BASE_URL: emulator.url,
+        BATCH_LLM_LOG_LEVEL: 'WARN',
+      },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     worker.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve());
     worker.once('exit', (code) => reject(new Error(`the worker exited (code ${code}) before it was ready`)));
@@ -69,7 +101,13 @@ async function main(): Promise<void> {
     const batchClient = new BatchClient(env.client, { taskQueue, namespace: 'default', webUiUrl: '' });
     const batchId = `scale-${total}-${Date.now()}`;
     const began = Date.now();
-    await batchClient.start({ taskName: 'test-echo', batchId, inputFile, concurrency, ...(eventsPerRun ? { historyEventsPerRun: eventsPerRun } : {}) });
+    await batchClient.start({
+      taskName: 'test-echo',
+      batchId,
+      inputFile,
+      concurrency,
+      ...(eventsPerRun ? { historyEventsPerRun: eventsPerRun } : {}),
+    });
     const progressTimer = setInterval(() => {
       batchClient.progress(batchId).then(
         (progress) =>
@@ -90,7 +128,8 @@ async function main(): Promise<void> {
     }
     const results = await countLines(path.join(resultsDirectory, batchId, 'results.jsonl'));
     peak = Math.max(peak, peakRssMiB(worker.pid) ?? 0);
-    const cpuPerItem = (pid: number | undefined, before: number) => `${(((cpuMsOf(pid) ?? before) - before) / total).toFixed(1)} ms`;
+    const cpuPerItem = (pid: number | undefined, before: number) =>
+      `${(((cpuMsOf(pid) ?? before) - before) / total).toFixed(1)} ms`;
     const rows: Array<[string, string]> = [
       ['items', String(total)],
       ['succeeded / failed', `${summary.succeeded} / ${summary.failed}`],
@@ -98,11 +137,20 @@ async function main(): Promise<void> {
       ['wall time (start → summary)', `${wallSeconds.toFixed(1)} s`],
       ['items/s', (total / wallSeconds).toFixed(1)],
       ['worker peak RSS, CPU per item', `${peak.toFixed(0)} MiB, ${cpuPerItem(worker.pid, cpuBefore.worker)}`],
-      ['dev server peak RSS, CPU per item', `${(peakRssMiB(server) ?? 0).toFixed(0)} MiB, ${cpuPerItem(server, cpuBefore.server)}`],
-      ['dev server database', dbFilename ? `${(statSync(dbFilename).size / 2 ** 20).toFixed(0)} MiB (SQLite file)` : 'in memory'],
+      [
+        'dev server peak RSS, CPU per item',
+        `${(peakRssMiB(server) ?? 0).toFixed(0)} MiB, ${cpuPerItem(server, cpuBefore.server)}`,
+      ],
+      [
+        'dev server database',
+        dbFilename ? `${(statSync(dbFilename).size / 2 ** 20).toFixed(0)} MiB (SQLite file)` : 'in memory',
+      ],
       ['batch runs (continue-as-new)', `${runs} (summary says ${summary.runs})`],
       ['largest batch-run history', `${largest} events`],
-      ['results lines / distinct items', `${results.lines} / ${results.ids}${results.lines === total && results.ids === total ? ' = input count' : ' — MISMATCH'}`],
+      [
+        'results lines / distinct items',
+        `${results.lines} / ${results.ids}${results.lines === total && results.ids === total ? ' = input count' : ' — MISMATCH'}`,
+      ],
     ];
     const width = Math.max(...rows.map(([name]) => name.length)) + 2;
     for (const [name, value] of rows) console.log(`${name.padEnd(width)}${value}`);

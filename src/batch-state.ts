@@ -5,12 +5,20 @@
 import type { BatchProgress, ItemStatus } from './schemas';
 
 /** Every terminal item status, in the order summaries list them. */
-export const SUMMARY_STATUSES: readonly ItemStatus[] = ['succeeded', 'filtered', 'failed', 'blocked', 'deadline_exceeded', 'cancelled'];
+export const SUMMARY_STATUSES: readonly ItemStatus[] = [
+  'succeeded',
+  'filtered',
+  'failed',
+  'blocked',
+  'deadline_exceeded',
+  'cancelled',
+];
 
 /** Statuses that count as the item's job done: an answer that parsed (filtered ones keep their output). */
 const SUCCESSFUL: ReadonlySet<ItemStatus> = new Set(['succeeded', 'filtered']);
 
-export type BatchState = 'preparing' | 'running' | 'paused' | 'stopping' | 'succeeded' | 'completed_with_failures' | 'stopped';
+export type BatchState =
+  'preparing' | 'running' | 'paused' | 'stopping' | 'succeeded' | 'completed_with_failures' | 'stopped';
 
 /** Items that have ended, whatever their status. */
 export function finishedCount(progress: Pick<BatchProgress, ItemStatus>): number {
@@ -19,7 +27,10 @@ export function finishedCount(progress: Pick<BatchProgress, ItemStatus>): number
 
 /** Items that ended without a usable answer: failed, blocked, deadline_exceeded, cancelled. */
 export function unsuccessfulCount(progress: Pick<BatchProgress, ItemStatus>): number {
-  return SUMMARY_STATUSES.filter((status) => !SUCCESSFUL.has(status)).reduce((sum, status) => sum + progress[status], 0);
+  return SUMMARY_STATUSES.filter((status) => !SUCCESSFUL.has(status)).reduce(
+    (sum, status) => sum + progress[status],
+    0,
+  );
 }
 
 export function batchStateOf(progress: BatchProgress): BatchState {
@@ -34,7 +45,9 @@ export function batchStateOf(progress: BatchProgress): BatchState {
 
 /** `done/total` and every status with a count, e.g. "182 succeeded, 3 failed, 215 cancelled". */
 export function describeCounts(progress: Pick<BatchProgress, ItemStatus | 'total' | 'pending' | 'running'>): string {
-  const parts = SUMMARY_STATUSES.filter((status) => status === 'succeeded' || status === 'failed' || progress[status] > 0).map((status) => `${progress[status]} ${status}`);
+  const parts = SUMMARY_STATUSES.filter(
+    (status) => status === 'succeeded' || status === 'failed' || progress[status] > 0,
+  ).map((status) => `${progress[status]} ${status}`);
   if (progress.running > 0) parts.push(`${progress.running} running`);
   if (progress.pending > 0) parts.push(`${progress.pending} pending`);
   return parts.join(', ');

@@ -23,7 +23,10 @@ export function environment(): NodeJS.ProcessEnv {
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
-const PerMinute = (what: string) => z.coerce.number({ error: `must be a number of ${what} per minute` }).positive(`must be a positive number of ${what} per minute`);
+const PerMinute = (what: string) =>
+  z.coerce
+    .number({ error: `must be a number of ${what} per minute` })
+    .positive(`must be a positive number of ${what} per minute`);
 
 const BatchLlmEnvSchema = z
   .object({
@@ -38,7 +41,12 @@ const BatchLlmEnvSchema = z
       .transform((level) => level.toUpperCase())
       .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }))
       .optional(),
-    BATCH_LLM_METRICS_PORT: z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(1).max(65535).optional(),
+    BATCH_LLM_METRICS_PORT: z.coerce
+      .number({ error: 'must be a port number' })
+      .int('must be a port number')
+      .min(1)
+      .max(65535)
+      .optional(),
   })
   .strict();
 
@@ -46,14 +54,18 @@ export type BatchLlmSettings = z.output<typeof BatchLlmEnvSchema>;
 
 /** The BATCH_LLM_* settings; an unknown BATCH_LLM_ name or a bad value is a ConfigError. */
 export function batchLlmSettings(env: NodeJS.ProcessEnv = environment()): BatchLlmSettings {
-  const ours = Object.fromEntries(Object.entries(env).filter(([name, value]) => name.startsWith('BATCH_LLM_') && value !== undefined && value !== ''));
+  const ours = Object.fromEntries(
+    Object.entries(env).filter(([name, value]) => name.startsWith('BATCH_LLM_') && value !== undefined && value !== ''),
+  );
   const parsed = BatchLlmEnvSchema.safeParse(ours);
   if (parsed.success) return parsed.data;
   const known = Object.keys(BatchLlmEnvSchema.shape).join(', ');
   throw new ConfigError(
     parsed.error.issues
       .map((issue) =>
-        issue.code === 'unrecognized_keys' ? `unknown setting ${issue.keys.join(', ')} (known: ${known})` : `${issue.path.join('.')}=${JSON.stringify(ours[String(issue.path[0])])}: ${issue.message}`,
+        issue.code === 'unrecognized_keys'
+          ? `unknown setting ${issue.keys.join(', ')} (known: ${known})`
+          : `${issue.path.join('.')}=${JSON.stringify(ours[String(issue.path[0])])}: ${issue.message}`,
       )
       .join('; '),
   );
@@ -73,8 +85,12 @@ const GeminiEnvSchema = z.object({
 /** GEMINI_API_KEY (or GOOGLE_API_KEY) and GOOGLE_GEMINI_BASE_URL. The key is never logged. */
 export function geminiOptionsFromEnv(env: NodeJS.ProcessEnv = environment()): GeminiClientOptions {
   const parsed = GeminiEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
-  return { apiKey: parsed.data.GEMINI_API_KEY ?? parsed.data.GOOGLE_API_KEY, baseUrl: parsed.data.GOOGLE_GEMINI_BASE_URL };
+  if (!parsed.success)
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+  return {
+    apiKey: parsed.data.GEMINI_API_KEY ?? parsed.data.GOOGLE_API_KEY,
+    baseUrl: parsed.data.GOOGLE_GEMINI_BASE_URL,
+  };
 }
 
 const TemporalEnvSchema = z.object({
@@ -92,13 +108,19 @@ const TemporalEnvSchema = z.object({
 
 /** Reads TEMPORAL_* variables; a bad value is named, a missing key/cert pair half is an error. */
 export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = environment()): TemporalConfig {
-  const parsed = TemporalEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  const parsed = TemporalEnvSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')),
+  );
   if (!parsed.success) {
-    throw new ConfigError(`invalid Temporal settings: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    throw new ConfigError(
+      `invalid Temporal settings: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
   }
   const vars = parsed.data;
   if (Boolean(vars.TEMPORAL_TLS_CERT) !== Boolean(vars.TEMPORAL_TLS_KEY)) {
-    throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (paths to the client certificate and key) or neither');
+    throw new ConfigError(
+      'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (paths to the client certificate and key) or neither',
+    );
   }
   const config: TemporalConfig = {
     address: vars.TEMPORAL_ADDRESS,
@@ -127,4 +149,3 @@ function defaultWebUi(address: string): string {
   const port = Number(address.split(':')[1] ?? 7233);
   return `http://${host}:${port + 1000}`;
 }
-

@@ -35,7 +35,9 @@ export async function withFileLock<T>(lockPath: string, critical: () => T): Prom
     }
     if (removeIfAbandoned(lockPath)) continue;
     if (Date.now() - started > WAIT_LIMIT_MS) {
-      throw new Error(`waited ${WAIT_LIMIT_MS / 1000} s for the lock ${lockPath}, held by ${readHolder(lockPath) || 'an unknown process'}; delete it if that process is not running`);
+      throw new Error(
+        `waited ${WAIT_LIMIT_MS / 1000} s for the lock ${lockPath}, held by ${readHolder(lockPath) || 'an unknown process'}; delete it if that process is not running`,
+      );
     }
     await sleep(Math.min(2 ** attempt, 20) * (0.5 + Math.random()));
   }
@@ -101,7 +103,8 @@ function lockState(lockPath: string): 'held' | 'abandoned' | 'gone' {
   if (holder === HOLDER) return 'abandoned';
   const [processAndThread, host] = holder.split(' ');
   const pid = Number(processAndThread?.split(':')[0]);
-  if (host === HOST && Number.isInteger(pid) && pid > 0 && pid !== process.pid) return isRunning(pid) ? 'held' : 'abandoned';
+  if (host === HOST && Number.isInteger(pid) && pid > 0 && pid !== process.pid)
+    return isRunning(pid) ? 'held' : 'abandoned';
   // Another host, another thread of ours, or a lock being created right now (no holder yet): only its age can tell.
   return Date.now() - modifiedMs > FOREIGN_LOCK_STALE_MS ? 'abandoned' : 'held';
 }

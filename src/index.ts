@@ -4,15 +4,39 @@
  */
 export * from './tasks/index';
 export { BatchClient, type StartBatchOptions, type StartedBatch } from './client/batch-client';
-export { BatchExistsError, BatchFailedError, BatchNotFoundError, EXIT_CODES, TemporalUnreachableError } from './client/errors';
+export {
+  BatchExistsError,
+  BatchFailedError,
+  BatchNotFoundError,
+  EXIT_CODES,
+  TemporalUnreachableError,
+} from './client/errors';
 export { InputError, type InputProblem } from './input';
 export { batchStateOf, type BatchState } from './batch-state';
 export * from './contract/index';
-export { createBatchWorker, connectBatchWorker, type BatchWorker, type BatchWorkerOptions, type ConnectedWorkerOptions } from './worker';
+export {
+  createBatchWorker,
+  connectBatchWorker,
+  type BatchWorker,
+  type BatchWorkerOptions,
+  type ConnectedWorkerOptions,
+} from './worker';
 export { createTaskRegistry, TaskRegistry } from './tasks/registry';
 export { temporalConfigFromEnv, type TemporalConfig } from './temporal/config';
 export { connectTemporalClient, connectWorkerConnection, createTemporalClient } from './temporal/connection';
-export { createGeminiProvider, createGeminiClient, classifyGemini, type GeminiClientOptions } from './providers/gemini/index';
-export type { CacheCreation, CacheEntry, ContextCaches, GenerateRequest, ModelAnswer, ModelProvider } from './providers/types';
+export {
+  createGeminiProvider,
+  createGeminiClient,
+  classifyGemini,
+  type GeminiClientOptions,
+} from './providers/gemini/index';
+export type {
+  CacheCreation,
+  CacheEntry,
+  ContextCaches,
+  GenerateRequest,
+  ModelAnswer,
+  ModelProvider,
+} from './providers/types';
 export { FileResultStore, type ResultSink, type PostProcessLedger } from './results';
 export { GeminiEmulator, type EmulatorOptions, type FaultRule } from '@durable-batch-llm/gemini-emulator';

@@ -38,7 +38,8 @@ function formatProblems(source: string, problems: InputProblem[]): string {
       .join(', ');
     return `  - ${where ? `${where}: ` : ''}${problem.message}`;
   });
-  const more = problems.length > MAX_REPORTED_PROBLEMS ? `\n  … and ${problems.length - MAX_REPORTED_PROBLEMS} more` : '';
+  const more =
+    problems.length > MAX_REPORTED_PROBLEMS ? `\n  … and ${problems.length - MAX_REPORTED_PROBLEMS} more` : '';
   return `invalid input in ${source} (${problems.length} problem${problems.length === 1 ? '' : 's'}); nothing was started:\n${lines.join('\n')}${more}`;
 }
 
@@ -100,9 +101,12 @@ export function parseJsonlPage(text: string, source: string, firstIndex: number)
     try {
       checked = checkRecord(JSON.parse(rawLine));
     } catch (error) {
-      throw new InputError(source, [{ message: `item ${firstIndex + items.length} is no longer valid JSON (${(error as Error).message})` }]);
+      throw new InputError(source, [
+        { message: `item ${firstIndex + items.length} is no longer valid JSON (${(error as Error).message})` },
+      ]);
     }
-    if ('problem' in checked) throw new InputError(source, [{ message: `item ${firstIndex + items.length}: ${checked.problem.message}` }]);
+    if ('problem' in checked)
+      throw new InputError(source, [{ message: `item ${firstIndex + items.length}: ${checked.problem.message}` }]);
     items.push({ id: checked.id, index: firstIndex + items.length, data: checked.data });
   }
   return items;
@@ -140,7 +144,15 @@ function checkRecord(
   const idText = typeof rawId === 'number' && Number.isInteger(rawId) ? String(rawId) : rawId;
   const id = ItemIdSchema.safeParse(idText);
   if (!id.success) {
-    return { problem: { field: 'id', message: typeof idText === 'string' ? id.error.issues[0]?.message ?? 'invalid id' : 'id must be a string or an integer' } };
+    return {
+      problem: {
+        field: 'id',
+        message:
+          typeof idText === 'string'
+            ? (id.error.issues[0]?.message ?? 'invalid id')
+            : 'id must be a string or an integer',
+      },
+    };
   }
   return { id: id.data, data };
 }
@@ -149,7 +161,11 @@ function checkRecord(
  * Every record a task's item schema refuses, named by line (when known), item and field, with the
  * value refused: the CLI runs it before starting a batch, the batch's first activity again.
  */
-export function checkItemsAgainstTask(task: { itemSchema?: z.ZodType<unknown> | undefined }, items: readonly WorkItem[], lines?: readonly number[]): InputProblem[] {
+export function checkItemsAgainstTask(
+  task: { itemSchema?: z.ZodType<unknown> | undefined },
+  items: readonly WorkItem[],
+  lines?: readonly number[],
+): InputProblem[] {
   const problems: InputProblem[] = [];
   if (!task.itemSchema) return problems;
   for (const item of items) {

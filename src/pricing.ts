@@ -43,7 +43,12 @@ export function roundUsd(value: number): number {
 /** Estimated USD for one call's usage; cached input is billed at the cached rate, thoughts as output. */
 export function usageCost(usage: Usage, price: Price): number {
   const freshInput = Math.max(usage.inputTokens - usage.cachedTokens, 0);
-  return roundUsd((freshInput * price.input + usage.cachedTokens * price.cachedInput + (usage.outputTokens + usage.thoughtsTokens) * price.output) / 1e6);
+  return roundUsd(
+    (freshInput * price.input +
+      usage.cachedTokens * price.cachedInput +
+      (usage.outputTokens + usage.thoughtsTokens) * price.output) /
+      1e6,
+  );
 }
 
 /** Cached share of input tokens (0 when there was no input). */

@@ -27,7 +27,9 @@ export function lineKey(bytes: Buffer, start: number, end: number): LineKey | un
   if (match?.[1] && match[2]) return { itemId: JSON.parse(match[1]) as string, index: Number(match[2]) };
   try {
     const record = JSON.parse(bytes.toString('utf8', start, end)) as Partial<ItemResult> | null;
-    return typeof record?.itemId === 'string' && typeof record.index === 'number' ? { itemId: record.itemId, index: record.index } : undefined;
+    return typeof record?.itemId === 'string' && typeof record.index === 'number'
+      ? { itemId: record.itemId, index: record.index }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -86,14 +88,17 @@ async function* scanResultChunks(file: string): AsyncGenerator<ScannedChunk> {
   try {
     const { size } = await handle.stat();
     let lineNumber = 0;
-    for (let position = 0; ; ) {
+    for (let position = 0; ;) {
       const chunk = await readCompleteLines(handle, position, size);
       if (!chunk) return;
       const lines: LineSpan[] = [];
       for (let start = 0, end = chunk.indexOf(10); end !== -1; start = end + 1, end = chunk.indexOf(10, start)) {
         lineNumber++;
         const key = lineKey(chunk, start, end);
-        if (!key) throw new Error(`${file}, line ${lineNumber}: not a result record (${chunk.toString('utf8', start, Math.min(end, start + 80))}…); fix or delete the line`);
+        if (!key)
+          throw new Error(
+            `${file}, line ${lineNumber}: not a result record (${chunk.toString('utf8', start, Math.min(end, start + 80))}…); fix or delete the line`,
+          );
         lines.push({ key, start, end: end + 1 });
       }
       yield { chunk, position, lines };
@@ -147,7 +152,8 @@ export async function* inputOrderJsonl(file: string): AsyncGenerator<Buffer> {
   positions.sort((a, b) => a.index - b.index);
   const handle = await open(file, 'r');
   try {
-    for (let start = 0; start < positions.length; start += INPUT_ORDER_WINDOW) yield await readPositions(handle, positions.slice(start, start + INPUT_ORDER_WINDOW));
+    for (let start = 0; start < positions.length; start += INPUT_ORDER_WINDOW)
+      yield await readPositions(handle, positions.slice(start, start + INPUT_ORDER_WINDOW));
   } finally {
     await handle.close();
   }

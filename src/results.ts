@@ -2,7 +2,14 @@ import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } fr
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withFileLock } from './file-lock';
-import { findResult, finishOrderJsonl, indexLines, inputOrderJsonl, readCompleteLines, resultLine } from './results-jsonl';
+import {
+  findResult,
+  finishOrderJsonl,
+  indexLines,
+  inputOrderJsonl,
+  readCompleteLines,
+  resultLine,
+} from './results-jsonl';
 import type { ItemResult } from './schemas';
 
 /** What a write did: where the records are, and how many of them were new. */
@@ -98,7 +105,8 @@ export class FileResultStore implements ResultSink, PostProcessLedger {
 
   async writeMany(batchId: string, results: readonly ItemResult[]): Promise<RecordedResults> {
     const stranger = results.find((result) => result.batchId !== batchId);
-    if (stranger) throw new Error(`writeMany for batch "${batchId}" got item "${stranger.itemId}" of batch "${stranger.batchId}"`);
+    if (stranger)
+      throw new Error(`writeMany for batch "${batchId}" got item "${stranger.itemId}" of batch "${stranger.batchId}"`);
     const file = this.resultsFile(batchId);
     for (;;) {
       const added = await withFileLock(`${file}.lock`, () => this.appendLocked(batchId, file, results));
@@ -122,7 +130,8 @@ export class FileResultStore implements ResultSink, PostProcessLedger {
         if (index.indexedBytes < size) ftruncateSync(descriptor, index.indexedBytes);
       }
       const lines = new Map<string, string>();
-      for (const result of results) if (!index.ids.has(result.itemId) && !lines.has(result.itemId)) lines.set(result.itemId, resultLine(result));
+      for (const result of results)
+        if (!index.ids.has(result.itemId) && !lines.has(result.itemId)) lines.set(result.itemId, resultLine(result));
       if (lines.size === 0) return 0;
       const bytes = Buffer.from([...lines.values()].join(''));
       writeFully(descriptor, bytes);
@@ -191,7 +200,9 @@ export class FileResultStore implements ResultSink, PostProcessLedger {
   /** The recorded decision of an item's post-processing hook, if it has completed. */
   async readPostProcessed<T>(batchId: string, itemId: string): Promise<T | undefined> {
     try {
-      return JSON.parse(await readFile(path.join(this.postProcessDirectory(batchId), `${encodeURIComponent(itemId)}.json`), 'utf8')) as T;
+      return JSON.parse(
+        await readFile(path.join(this.postProcessDirectory(batchId), `${encodeURIComponent(itemId)}.json`), 'utf8'),
+      ) as T;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -220,7 +231,7 @@ function resetIndex(index: BatchIndex, inode: number): void {
 }
 
 function readFully(descriptor: number, buffer: Buffer, position: number): void {
-  for (let done = 0; done < buffer.length; ) {
+  for (let done = 0; done < buffer.length;) {
     const read = readSync(descriptor, buffer, done, buffer.length - done, position + done);
     if (read === 0) throw new Error('results file shrank while locked');
     done += read;
@@ -228,7 +239,7 @@ function readFully(descriptor: number, buffer: Buffer, position: number): void {
 }
 
 function writeFully(descriptor: number, bytes: Buffer): void {
-  for (let done = 0; done < bytes.length; ) done += writeSync(descriptor, bytes, done);
+  for (let done = 0; done < bytes.length;) done += writeSync(descriptor, bytes, done);
 }
 
 async function writeAtomically(directory: string, itemId: string, value: unknown): Promise<string> {

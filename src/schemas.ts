@@ -5,7 +5,15 @@
  */
 import { z } from 'zod';
 import { ERROR_CATEGORIES } from './errors/categories';
-import { CALL_MODES, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_FAIL_FAST, DEFAULT_CONCURRENCY, DEFAULT_HISTORY_EVENTS_PER_RUN, DEFAULT_MAX_MODEL_CALLS, INPUT_PAGE_SIZE } from './constants';
+import {
+  CALL_MODES,
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_FAIL_FAST,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_HISTORY_EVENTS_PER_RUN,
+  DEFAULT_MAX_MODEL_CALLS,
+  INPUT_PAGE_SIZE,
+} from './constants';
 import { CacheOverrideSchema } from './caching/spec';
 import type { Price } from './pricing';
 
@@ -76,7 +84,9 @@ export const StagePlanSchema = z
   .array(StageSchema)
   .min(1)
   .max(12)
-  .refine((plan) => plan[0]?.mode === 'full', { message: 'the first stage must be a full prompt (a partial one has nothing to repair)' });
+  .refine((plan) => plan[0]?.mode === 'full', {
+    message: 'the first stage must be a full prompt (a partial one has nothing to repair)',
+  });
 export type StagePlan = z.infer<typeof StagePlanSchema>;
 
 export const ItemOptionsSchema = z
@@ -155,11 +165,13 @@ export const ItemWorkflowInputSchema = z
       .strict()
       .optional(),
     /** The batch's context cache, when its task has one and it is big enough. */
-    cache: z.object({ name: z.string().min(1), ownerWorkflowId: z.string().min(1), model: z.string().min(1) }).strict().optional(),
+    cache: z
+      .object({ name: z.string().min(1), ownerWorkflowId: z.string().min(1), model: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type ItemWorkflowInput = z.input<typeof ItemWorkflowInputSchema>;
-
 
 export const UsageSchema = z.object({
   inputTokens: z.number().int().min(0),

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { GoogleGenAI } from '@google/genai';
-import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  type NativeConnection,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { batchLlmSettings } from './config';
 import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
@@ -40,7 +45,10 @@ export interface BatchWorkerOptions {
 
 /** A short, one-way name for an API key (or endpoint), safe for workflow ids and logs. */
 export function keyFingerprintOf(gemini: GeminiClientOptions): string {
-  return createHash('sha256').update(gemini.apiKey ?? gemini.baseUrl ?? 'none').digest('hex').slice(0, 10);
+  return createHash('sha256')
+    .update(gemini.apiKey ?? gemini.baseUrl ?? 'none')
+    .digest('hex')
+    .slice(0, 10);
 }
 
 /** The two workers of a process: workflows and bookkeeping activities, and the rate-limited model calls. */
@@ -93,7 +101,8 @@ const quietBundlerLogger = {
  */
 export async function createBatchWorker(options: BatchWorkerOptions): Promise<BatchWorker> {
   const provider = options.provider ?? (options.gemini ? createGeminiProvider({ client: options.gemini }) : undefined);
-  if (!provider) throw new Error('createBatchWorker: give a model provider (provider, or gemini: a @google/genai client)');
+  if (!provider)
+    throw new Error('createBatchWorker: give a model provider (provider, or gemini: a @google/genai client)');
   const activities = createActivities({
     tasks: options.tasks,
     provider,
@@ -137,7 +146,10 @@ function admissionLimits(options: Pick<BatchWorkerOptions, 'requestsPerMinute' |
   const settings = batchLlmSettings();
   const requestsPerMinute = options.requestsPerMinute ?? settings.BATCH_LLM_RPM;
   const tokensPerMinute = options.tokensPerMinute ?? settings.BATCH_LLM_TPM;
-  return { ...(requestsPerMinute !== undefined ? { requestsPerMinute } : {}), ...(tokensPerMinute !== undefined ? { tokensPerMinute } : {}) };
+  return {
+    ...(requestsPerMinute !== undefined ? { requestsPerMinute } : {}),
+    ...(tokensPerMinute !== undefined ? { tokensPerMinute } : {}),
+  };
 }
 
 export interface ConnectedWorkerOptions {
@@ -151,7 +163,9 @@ export interface ConnectedWorkerOptions {
 }
 
 /** Connects to Temporal and creates a batch worker from configuration: what `worker`, `dev` and `demo` run. */
-export async function connectBatchWorker(options: ConnectedWorkerOptions): Promise<{ worker: BatchWorker; connection: NativeConnection; banner: string }> {
+export async function connectBatchWorker(
+  options: ConnectedWorkerOptions,
+): Promise<{ worker: BatchWorker; connection: NativeConnection; banner: string }> {
   const connection = await connectWorkerConnection(options.config);
   try {
     const provider = createGeminiProvider(options.gemini);
@@ -163,7 +177,9 @@ export async function connectBatchWorker(options: ConnectedWorkerOptions): Promi
       provider,
       resultsDirectory: options.resultsDirectory,
       keyFingerprint: keyFingerprintOf(options.gemini),
-      ...(options.maxConcurrentActivities !== undefined ? { maxConcurrentActivities: options.maxConcurrentActivities } : {}),
+      ...(options.maxConcurrentActivities !== undefined
+        ? { maxConcurrentActivities: options.maxConcurrentActivities }
+        : {}),
       ...(options.requestsPerMinute !== undefined ? { requestsPerMinute: options.requestsPerMinute } : {}),
       ...(options.tokensPerMinute !== undefined ? { tokensPerMinute: options.tokensPerMinute } : {}),
     });

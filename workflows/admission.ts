@@ -33,7 +33,13 @@ export interface Cooldown {
  * A call larger than the whole token limit is charged the limit: it can never fit, and the API's
  * own 429 tells the caller so.
  */
-export function admitCall(state: AdmissionState, limits: AdmissionLimits, now: number, tokens: number, cooldown: Cooldown): number {
+export function admitCall(
+  state: AdmissionState,
+  limits: AdmissionLimits,
+  now: number,
+  tokens: number,
+  cooldown: Cooldown,
+): number {
   prune(state, now);
   const requestLimit = limits.requestsPerMinute === undefined ? undefined : limits.requestsPerMinute * HEADROOM;
   const tokenLimit = limits.tokensPerMinute === undefined ? undefined : limits.tokensPerMinute * HEADROOM;

@@ -18,14 +18,36 @@ import type { BatchActivities, PrepareBatchOutput } from '../activities';
 import type { CachePlan } from '../src/caching/spec';
 import { cacheStorageCost, priceFor } from '../src/pricing';
 import { CATEGORY_TABLE } from '../src/errors/categories';
-import type { BatchControlState, BatchInput, BatchProgress, BatchStop, BatchSummary, ItemOutcome, ItemWorkflowInput, ParsedBatchInput, WorkItem } from '../src/schemas';
+import type {
+  BatchControlState,
+  BatchInput,
+  BatchProgress,
+  BatchStop,
+  BatchSummary,
+  ItemOutcome,
+  ItemWorkflowInput,
+  ParsedBatchInput,
+  WorkItem,
+} from '../src/schemas';
 import { emptyUsage } from '../src/usage';
 import { DEFAULT_CONCURRENCY } from '../src/constants';
-import { BatchIdSearchAttribute, ItemStatusSearchAttribute, StageSearchAttribute, TaskNameSearchAttribute } from '../src/search-attributes';
+import {
+  BatchIdSearchAttribute,
+  ItemStatusSearchAttribute,
+  StageSearchAttribute,
+  TaskNameSearchAttribute,
+} from '../src/search-attributes';
 import { batchStateOf } from '../src/batch-state';
 import { itemWorkflow } from './item';
 import { isItemOutcome } from './item-result';
-import { batchProgressQuery, cacheNameSignal, cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../src/contract/messages';
+import {
+  batchProgressQuery,
+  cacheNameSignal,
+  cancelBatchUpdate,
+  pauseBatchUpdate,
+  resumeBatchUpdate,
+  setConcurrencyUpdate,
+} from '../src/contract/messages';
 import { markFinished, markSkipped, markStarted, newProgress } from './progress';
 
 /** Item workflow ids are `<batchId>/<itemId>`: navigable in the Web UI and idempotent on restart. */
@@ -33,10 +55,11 @@ export function itemWorkflowId(batchId: string, itemId: string): string {
   return `${batchId}/${itemId}`;
 }
 
-const { checkBatchInput, prepareBatch, readInputPage, acquireCache, releaseCache, recordSkippedItems } = proxyActivities<BatchActivities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
-});
+const { checkBatchInput, prepareBatch, readInputPage, acquireCache, releaseCache, recordSkippedItems } =
+  proxyActivities<BatchActivities>({
+    startToCloseTimeout: '5 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+  });
 
 type ItemCache = NonNullable<ItemWorkflowInput['cache']>;
 
@@ -60,7 +83,12 @@ class ItemSource {
     if (this.inMemory) return this.inMemory[index] as WorkItem;
     if (index < this.pageStart || index >= this.pageStart + this.page.length) {
       this.pageStart = index;
-      this.page = await readInputPage({ inputFile: this.inputFile ?? '', inputVersion: this.inputVersion ?? '', offset: index, limit: this.pageSize });
+      this.page = await readInputPage({
+        inputFile: this.inputFile ?? '',
+        inputVersion: this.inputVersion ?? '',
+        offset: index,
+        limit: this.pageSize,
+      });
     }
     return this.page[index - this.pageStart] as WorkItem;
   }
@@ -100,7 +128,9 @@ const SKIPPED_PER_ACTIVITY = 1000;
 export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry): Promise<BatchSummary> {
   const startedAt = carried?.progress.startedAt ?? new Date(workflowInfo().startTime).toISOString();
   // Queries and controls are answered from the first moment, while the input is still being checked.
-  let progress: BatchProgress = carried?.progress ?? newProgress(String(rawInput?.batchId ?? ''), String(rawInput?.taskName ?? ''), 0, startedAt, DEFAULT_CONCURRENCY);
+  let progress: BatchProgress =
+    carried?.progress ??
+    newProgress(String(rawInput?.batchId ?? ''), String(rawInput?.taskName ?? ''), 0, startedAt, DEFAULT_CONCURRENCY);
   const control: BatchControlState = progress.control;
   const inFlight = new Map<string, CancellationScope>();
   /** Stops dispatching (once); cancelling in-flight items too when asked. */
@@ -114,11 +144,16 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   setHandler(pauseBatchUpdate, () => ((control.paused = true), control));
   setHandler(resumeBatchUpdate, () => ((control.paused = false), control));
   let concurrencySet = false;
-  setHandler(setConcurrencyUpdate, (concurrency) => ((concurrencySet = true), (control.concurrency = concurrency), control), {
-    validator: (concurrency) => {
-      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) throw new Error(`concurrency must be an integer from 1 to 10000, got ${concurrency}`);
+  setHandler(
+    setConcurrencyUpdate,
+    (concurrency) => ((concurrencySet = true), (control.concurrency = concurrency), control),
+    {
+      validator: (concurrency) => {
+        if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000)
+          throw new Error(`concurrency must be an integer from 1 to 10000, got ${concurrency}`);
+      },
     },
-  });
+  );
   setHandler(cancelBatchUpdate, (reason) => (stop('cancelled', reason || 'cancelled on request', true), control));
   const input = carried?.input ?? (await checkedInput(rawInput));
   // The checked input's concurrency, unless a control update already changed it.
@@ -140,16 +175,31 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
       cacheOverride: input.options.cache,
       pageSize: input.inputPageSize,
     }));
-  const items = new ItemSource(prepared.items ?? input.items, input.inputFile, prepared.inputVersion, prepared.itemCount, input.inputPageSize);
-  if (!carried) progress = { ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency), control };
+  const items = new ItemSource(
+    prepared.items ?? input.items,
+    input.inputFile,
+    prepared.inputVersion,
+    prepared.itemCount,
+    input.inputPageSize,
+  );
+  if (!carried)
+    progress = { ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency), control };
   const price = priceFor(prepared.model, input.options.prices);
 
   // The batch's stage plan wins over the task's; items get it resolved. Calls that must wait for
   // admission run as regular activities.
   const stagePlan = input.options.stagePlan ?? prepared.stagePlan;
-  const itemOptions = { ...input.options, ...(stagePlan ? { stagePlan } : {}), ...(prepared.admission ? { callMode: 'activity' as const } : {}) };
+  const itemOptions = {
+    ...input.options,
+    ...(stagePlan ? { stagePlan } : {}),
+    ...(prepared.admission ? { callMode: 'activity' as const } : {}),
+  };
   // The lease is the batch's, not a run's: taken by the first run, released by the last.
-  const cache = carried ? carried.cache : prepared.cachePlan ? await takeCacheLease(prepared.cachePlan, input.batchId, progress) : undefined;
+  const cache = carried
+    ? carried.cache
+    : prepared.cachePlan
+      ? await takeCacheLease(prepared.cachePlan, input.batchId, progress)
+      : undefined;
   setHandler(cacheNameSignal, ({ name }) => {
     // An item found the cache recreated: items started from now on use the new one.
     if (cache && progress.cache) {
@@ -185,10 +235,15 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   /** Fail-fast categories stop everything; budgets stop dispatch (in-flight items bound the overshoot). */
   const checkLimits = (outcome: ItemOutcome): void => {
     if (outcome.category && input.failFast.includes(outcome.category)) {
-      stop('fail_fast', `item "${outcome.itemId}" ended ${outcome.category}: ${CATEGORY_TABLE[outcome.category].hint}`, true);
+      stop(
+        'fail_fast',
+        `item "${outcome.itemId}" ended ${outcome.category}: ${CATEGORY_TABLE[outcome.category].hint}`,
+        true,
+      );
     }
     const tokens = progress.usage.inputTokens + progress.usage.outputTokens + progress.usage.thoughtsTokens;
-    if (input.maxTokens !== undefined && tokens >= input.maxTokens) stop('budget', `token budget of ${input.maxTokens} reached (${tokens} used)`, false);
+    if (input.maxTokens !== undefined && tokens >= input.maxTokens)
+      stop('budget', `token budget of ${input.maxTokens} reached (${tokens} used)`, false);
     if (input.maxCostUsd !== undefined && progress.costUsd >= input.maxCostUsd) {
       stop('budget', `cost budget of $${input.maxCostUsd} reached ($${progress.costUsd.toFixed(4)} spent)`, false);
     }
@@ -202,7 +257,11 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     while (next < items.length && !control.stop) {
       if (historyFull()) {
         continuing = true;
-        log.info('batch run history is full: draining the items in flight, then continuing as new', { batchId: input.batchId, next, inFlight: running });
+        log.info('batch run history is full: draining the items in flight, then continuing as new', {
+          batchId: input.batchId,
+          next,
+          inFlight: running,
+        });
         break;
       }
       const ready = () => control.stop !== undefined || (!control.paused && running < control.concurrency);
@@ -228,7 +287,12 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
       const status = control.stop?.kind === 'deadline' ? 'deadline_exceeded' : 'cancelled';
       const skipped = (await items.from(next)).map(({ id, index }) => ({ id, index }));
       for (let start = 0; start < skipped.length; start += SKIPPED_PER_ACTIVITY) {
-        await recordSkippedItems({ batchId: input.batchId, items: skipped.slice(start, start + SKIPPED_PER_ACTIVITY), status, reason: control.stop?.reason ?? 'not started' });
+        await recordSkippedItems({
+          batchId: input.batchId,
+          items: skipped.slice(start, start + SKIPPED_PER_ACTIVITY),
+          status,
+          reason: control.stop?.reason ?? 'not started',
+        });
       }
       markSkipped(progress, skipped.length, status);
       next = items.length;
@@ -253,15 +317,29 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     await condition(allHandlersFinished);
     // Inline items travel once, in the checked input; the raw one keeps the rest for the Web UI.
     const { items: _carriedInInput, ...rawWithoutItems } = rawInput;
-    return await continueAsNew<typeof batchWorkflow>(rawWithoutItems as BatchInput, { input, next, progress, prepared, ...(cache ? { cache } : {}) });
+    return await continueAsNew<typeof batchWorkflow>(rawWithoutItems as BatchInput, {
+      input,
+      next,
+      progress,
+      prepared,
+      ...(cache ? { cache } : {}),
+    });
   }
   progress.largestRunEvents = Math.max(progress.largestRunEvents, workflowInfo().historyLength);
   progress.done = true;
   const state = batchStateOf(progress);
-  upsertSearchAttributes([{ key: ItemStatusSearchAttribute, value: state === 'stopped' && control.stop ? `stopped_${control.stop.kind}` : state }]);
+  upsertSearchAttributes([
+    {
+      key: ItemStatusSearchAttribute,
+      value: state === 'stopped' && control.stop ? `stopped_${control.stop.kind}` : state,
+    },
+  ]);
   const finishedAt = new Date().toISOString();
   const durationMs = Date.parse(finishedAt) - Date.parse(startedAt);
-  const storage = progress.cache?.status === 'ready' && price ? cacheStorageCost(progress.cache.tokenCount ?? 0, durationMs / 3_600_000, price) : undefined;
+  const storage =
+    progress.cache?.status === 'ready' && price
+      ? cacheStorageCost(progress.cache.tokenCount ?? 0, durationMs / 3_600_000, price)
+      : undefined;
   return {
     ...progress,
     ...(storage !== undefined ? { cacheStorageCostUsd: storage, costUsd: progress.costUsd + storage } : {}),
@@ -280,13 +358,22 @@ async function checkedInput(rawInput: BatchInput): Promise<ParsedBatchInput> {
   try {
     return await checkBatchInput(rawInput);
   } catch (error) {
-    if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === 'invalid_input') throw error.cause;
+    if (
+      error instanceof ActivityFailure &&
+      error.cause instanceof ApplicationFailure &&
+      error.cause.type === 'invalid_input'
+    )
+      throw error.cause;
     throw error;
   }
 }
 
 /** Leases the task's context cache from its owner; the summary says when the batch runs uncached, and why. */
-async function takeCacheLease(plan: CachePlan, batchId: string, progress: BatchProgress): Promise<ItemCache | undefined> {
+async function takeCacheLease(
+  plan: CachePlan,
+  batchId: string,
+  progress: BatchProgress,
+): Promise<ItemCache | undefined> {
   const grant = await acquireCache({ plan, batchId });
   if (grant.status === 'ready') {
     progress.cache = { displayName: plan.displayName, status: 'ready', name: grant.name, tokenCount: grant.tokenCount };
@@ -328,12 +415,22 @@ async function runItemWorkflow(args: ItemWorkflowInput): Promise<ItemOutcome> {
     if (isCancellation(error)) {
       // Cancelled before its workflow could record anything: record it here, once.
       await CancellationScope.nonCancellable(() =>
-        recordSkippedItems({ batchId, items: [{ id: item.id, index: item.index }], status: 'cancelled', reason: 'batch stopped before the item started' }),
+        recordSkippedItems({
+          batchId,
+          items: [{ id: item.id, index: item.index }],
+          status: 'cancelled',
+          reason: 'batch stopped before the item started',
+        }),
       );
       return failedOutcome('cancelled');
     }
     // An item that did not succeed fails its workflow with its outcome as the failure's details.
-    if (error instanceof ChildWorkflowFailure && error.cause instanceof ApplicationFailure && isItemOutcome(error.cause.details?.[0])) return error.cause.details[0];
+    if (
+      error instanceof ChildWorkflowFailure &&
+      error.cause instanceof ApplicationFailure &&
+      isItemOutcome(error.cause.details?.[0])
+    )
+      return error.cause.details[0];
     // One that failed otherwise (terminated, a bug) still counts, once, as failed.
     if (!(error instanceof ChildWorkflowFailure) && !(error instanceof ApplicationFailure)) throw error;
     return failedOutcome('failed', 'unknown');

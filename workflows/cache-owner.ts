@@ -37,8 +37,10 @@ export async function cacheOwnerWorkflow(input: CacheOwnerInput): Promise<CacheO
   const plan = input.plan;
   let ensuring: Promise<void> | undefined;
 
-  const renewAt = (grant: Extract<CacheGrant, { status: 'ready' }>) => Date.parse(grant.expireTime) - plan.renewBeforeSeconds * 1000;
-  const fresh = () => state.grant !== undefined && (state.grant.status === 'uncached' || Date.now() < renewAt(state.grant));
+  const renewAt = (grant: Extract<CacheGrant, { status: 'ready' }>) =>
+    Date.parse(grant.expireTime) - plan.renewBeforeSeconds * 1000;
+  const fresh = () =>
+    state.grant !== undefined && (state.grant.status === 'uncached' || Date.now() < renewAt(state.grant));
 
   /** One find-or-create at a time, however many callers wait for it. */
   async function ensureCache(): Promise<CacheGrant> {

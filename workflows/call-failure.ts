@@ -9,7 +9,8 @@ import type { CallFailureDetails, FailedCall } from '../activities/model-call';
 import { isErrorCategory, type ErrorCategory } from '../src/errors/categories';
 
 /** A call's outcome: an answer (or a deferral), or the activity's failure (its own error). */
-export type CallOutcome = { answer: CallModelOutput | DeferredCall; failure?: never } | { failure: Error | undefined; answer?: never };
+export type CallOutcome =
+  { answer: CallModelOutput | DeferredCall; failure?: never } | { failure: Error | undefined; answer?: never };
 
 /** Waits for a call; cancellation (item deadline, batch cancel) is not a failure of the call and goes through. */
 export async function outcomeOf(call: Promise<CallModelOutput | DeferredCall>): Promise<CallOutcome> {
@@ -57,7 +58,21 @@ export function describeFailure(cause: Error | undefined): DescribedFailure {
     };
   }
   if (cause instanceof TimeoutFailure) {
-    return { category: 'timeout', message: `model call exceeded Temporal's ${cause.timeoutType} timeout`, failures: [], budgetSpent: false, retryable: true, timedOut: true };
+    return {
+      category: 'timeout',
+      message: `model call exceeded Temporal's ${cause.timeoutType} timeout`,
+      failures: [],
+      budgetSpent: false,
+      retryable: true,
+      timedOut: true,
+    };
   }
-  return { category: 'unknown', message: cause?.message ?? 'the model call failed without a cause', failures: [], budgetSpent: false, retryable: false, timedOut: false };
+  return {
+    category: 'unknown',
+    message: cause?.message ?? 'the model call failed without a cause',
+    failures: [],
+    budgetSpent: false,
+    retryable: false,
+    timedOut: false,
+  };
 }

@@ -42,7 +42,12 @@ const FIRST_TASK_HISTORY_LENGTH = 3;
  * The stage's call. Temporal's retry policy repeats transient failures (a 429 included) within
  * the item's remaining call budget, so they never advance the stage.
  */
-export async function callOnce(input: Input, state: StepState, stage: Stage, mode: 'full' | 'partial'): Promise<StageCall> {
+export async function callOnce(
+  input: Input,
+  state: StepState,
+  stage: Stage,
+  mode: 'full' | 'partial',
+): Promise<StageCall> {
   const model = stage.model ?? input.model;
   const remainingCalls = state.maxModelCalls - state.modelCalls;
   // A cache serves only the model it was made for, and only the full prompt.
@@ -82,7 +87,8 @@ export async function callOnce(input: Input, state: StepState, stage: Stage, mod
       if (endsAtDeadline && failure.timedOut) await condition(() => false);
       // A local activity that timed out at Temporal's level had sent its request; one that failed
       // before sending (the task's prompt builder threw, say) sent none.
-      const sent = failure.failures.length > 0 || !failure.timedOut ? failure.failures : [record.timedOutRequest(failure)];
+      const sent =
+        failure.failures.length > 0 || !failure.timedOut ? failure.failures : [record.timedOutRequest(failure)];
       const outOfBudget = sent.length >= remainingCalls;
       if (!failure.retryable || failure.budgetSpent || outOfBudget) return record.failed(failure, sent, outOfBudget);
       priorFailures = sent;
@@ -90,11 +96,16 @@ export async function callOnce(input: Input, state: StepState, stage: Stage, mod
     }
   }
   const handedOver = priorFailures.length > 0;
-  const remote = await outcomeOf(activityCallModel(input, summary, handedOver)({ ...request, ...(handedOver ? { priorFailures } : {}) }));
+  const remote = await outcomeOf(
+    activityCallModel(input, summary, handedOver)({ ...request, ...(handedOver ? { priorFailures } : {}) }),
+  );
   if (remote.answer === undefined) return record.failed(describeFailure(remote.failure), priorFailures);
   if (remote.answer.kind === 'deferred') {
     // Only a local activity defers; a regular one waits for its quota scope.
-    return record.error(priorFailures, { category: 'unknown', message: `a regular model-call activity deferred (${remote.answer.reason})` });
+    return record.error(priorFailures, {
+      category: 'unknown',
+      message: `a regular model-call activity deferred (${remote.answer.reason})`,
+    });
   }
   return record.answered(remote.answer);
 }
@@ -104,16 +115,33 @@ export function resultOf(call: StageCall): CallResult {
   if (call.answer?.kind === 'ok') return { kind: 'answer', filtered: call.answer.filteredBy !== undefined };
   if (call.answer?.kind === 'unusable') {
     const { category, message, validationIssues, partial } = call.answer;
-    return { kind: 'unusable', category, message, ...(validationIssues ? { validationIssues } : {}), ...(partial ? { partial } : {}) };
+    return {
+      kind: 'unusable',
+      category,
+      message,
+      ...(validationIssues ? { validationIssues } : {}),
+      ...(partial ? { partial } : {}),
+    };
   }
-  return { kind: 'error', error: call.error ?? { category: 'unknown', message: 'model call ended without an answer or an error' } };
+  return {
+    kind: 'error',
+    error: call.error ?? { category: 'unknown', message: 'model call ended without an answer or an error' },
+  };
 }
 
 /** Builds the stage's StageCall and its attempt records (one per request sent, priced when the model has a price). */
-function attemptRecorder(input: Input, state: StepState, call: { mode: 'full' | 'partial'; model: string; temperature: number; cachedContent: string | undefined }) {
+function attemptRecorder(
+  input: Input,
+  state: StepState,
+  call: { mode: 'full' | 'partial'; model: string; temperature: number; cachedContent: string | undefined },
+) {
   const startedAt = new Date().toISOString();
   const price = priceFor(call.model, input.options.prices);
-  const attemptOf = (number: number, fields: Pick<AttemptRecord, 'durationMs' | 'usage' | 'outcome'> & Pick<Partial<AttemptRecord>, 'metadata'> & { message?: string }): AttemptRecord => ({
+  const attemptOf = (
+    number: number,
+    fields: Pick<AttemptRecord, 'durationMs' | 'usage' | 'outcome'> &
+      Pick<Partial<AttemptRecord>, 'metadata'> & { message?: string },
+  ): AttemptRecord => ({
     call: state.modelCalls + number,
     stage: state.stage,
     mode: call.mode,
@@ -124,13 +152,31 @@ function attemptRecorder(input: Input, state: StepState, call: { mode: 'full' | 
     ...(call.cachedContent ? { cachedContent: call.cachedContent } : {}),
     ...fields,
   });
-  const failedCall = (failure: FailedCall) => attemptOf(failure.attempt, { durationMs: failure.durationMs, usage: emptyUsage(), outcome: failure.category, message: failure.message });
-  const error = (sent: FailedCall[], itemError: ItemError): StageCall => ({ modelCalls: sent.length, attempts: sent.map(failedCall), error: itemError });
+  const failedCall = (failure: FailedCall) =>
+    attemptOf(failure.attempt, {
+      durationMs: failure.durationMs,
+      usage: emptyUsage(),
+      outcome: failure.category,
+      message: failure.message,
+    });
+  const error = (sent: FailedCall[], itemError: ItemError): StageCall => ({
+    modelCalls: sent.length,
+    attempts: sent.map(failedCall),
+    error: itemError,
+  });
   return {
     answered(answer: CallModelOutput): StageCall {
       const attempts = answer.previousFailures.map(failedCall);
       const outcome = answer.kind === 'ok' ? 'ok' : answer.category;
-      attempts.push(attemptOf(answer.activityAttempt, { durationMs: answer.durationMs, usage: answer.usage, metadata: answer.metadata, outcome, ...(answer.kind === 'unusable' ? { message: answer.message } : {}) }));
+      attempts.push(
+        attemptOf(answer.activityAttempt, {
+          durationMs: answer.durationMs,
+          usage: answer.usage,
+          metadata: answer.metadata,
+          outcome,
+          ...(answer.kind === 'unusable' ? { message: answer.message } : {}),
+        }),
+      );
       return { answer, modelCalls: answer.activityAttempt, attempts };
     },
     error,
@@ -139,11 +185,24 @@ function attemptRecorder(input: Input, state: StepState, call: { mode: 'full' | 
       const budgetSpent = failure.budgetSpent || (outOfBudget && failure.retryable);
       const sent = failure.failures.length > 0 ? failure.failures : priorFailures;
       const { category, message } = failure;
-      return error(sent, budgetSpent ? { category: 'prompt_budget_exhausted', message: `model-call cap of ${state.maxModelCalls} reached at stage ${state.stage}; last error ${category}: ${message}` } : { category, message });
+      return error(
+        sent,
+        budgetSpent
+          ? {
+              category: 'prompt_budget_exhausted',
+              message: `model-call cap of ${state.maxModelCalls} reached at stage ${state.stage}; last error ${category}: ${message}`,
+            }
+          : { category, message },
+      );
     },
     /** A request Temporal timed out: sent, its answer never recorded. */
     timedOutRequest(failure: ReturnType<typeof describeFailure>): FailedCall {
-      return { attempt: 1, category: failure.category, message: failure.message, durationMs: Date.now() - Date.parse(startedAt) };
+      return {
+        attempt: 1,
+        category: failure.category,
+        message: failure.message,
+        durationMs: Date.now() - Date.parse(startedAt),
+      };
     },
   };
 }
@@ -157,7 +216,9 @@ function attemptRecorder(input: Input, state: StepState, call: { mode: 'full' | 
  */
 function lostLocalCalls(): FailedCall[] {
   const info = workflowInfo();
-  const lost = info.unsafe.isReplaying ? 1 : Math.max(0, Math.floor((info.historyLength - FIRST_TASK_HISTORY_LENGTH) / 3));
+  const lost = info.unsafe.isReplaying
+    ? 1
+    : Math.max(0, Math.floor((info.historyLength - FIRST_TASK_HISTORY_LENGTH) / 3));
   return Array.from({ length: lost }, (_, index) => ({
     attempt: index + 1,
     category: LOST_IN_CRASH,
@@ -171,9 +232,13 @@ function lostLocalCalls(): FailedCall[] {
  * them), and cut at the item deadline, which this workflow task could otherwise only see once the
  * call ends (a local activity holds the task).
  */
-function localCallModel(input: Input, summary: string): { callModel: BatchActivities['callModel']; endsAtDeadline: boolean } {
+function localCallModel(
+  input: Input,
+  summary: string,
+): { callModel: BatchActivities['callModel']; endsAtDeadline: boolean } {
   const itemDeadlineMs = input.options.itemDeadlineMs;
-  const untilDeadlineMs = itemDeadlineMs === undefined ? Infinity : itemDeadlineMs - (Date.now() - workflowInfo().startTime.getTime());
+  const untilDeadlineMs =
+    itemDeadlineMs === undefined ? Infinity : itemDeadlineMs - (Date.now() - workflowInfo().startTime.getTime());
   const ownTimeoutMs = input.options.callTimeoutMs + 5_000;
   const { callModel } = proxyLocalActivities<BatchActivities>({
     startToCloseTimeout: Math.max(1, Math.min(ownTimeoutMs, untilDeadlineMs)),

@@ -3,7 +3,13 @@
  * the committed one reported in search attributes and metrics, and an item that did not succeed
  * failing its workflow with the outcome in the failure's details.
  */
-import { ApplicationFailure, log, metricMeter, proxyLocalActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  log,
+  metricMeter,
+  proxyLocalActivities,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { BatchActivities, CallModelOutput } from '../activities';
 import { roundUsd } from '../src/pricing';
 import type { ItemOutcome, ItemResult, ItemStatus, ItemWorkflowInput } from '../src/schemas';
@@ -29,7 +35,11 @@ export interface ItemEnd {
   startedAt: string;
 }
 
-export async function finishItem(input: Pick<ItemWorkflowInput, 'batchId' | 'item' | 'model' | 'taskName'>, state: ItemState, { output, answer, startedAt }: ItemEnd): Promise<ItemOutcome> {
+export async function finishItem(
+  input: Pick<ItemWorkflowInput, 'batchId' | 'item' | 'model' | 'taskName'>,
+  state: ItemState,
+  { output, answer, startedAt }: ItemEnd,
+): Promise<ItemOutcome> {
   const finishedAt = new Date().toISOString();
   const status: ItemStatus = state.status === 'running' ? 'failed' : state.status;
   const error = status === 'failed' || status === 'blocked' ? state.lastError : undefined;
@@ -60,9 +70,20 @@ export async function finishItem(input: Pick<ItemWorkflowInput, 'batchId' | 'ite
   // result and search attributes, and the batch's counts all tell one story.
   const { kept } = await recordItemResult(offered);
   const outcome = itemOutcomeOf(kept ?? offered);
-  if (kept) log.info('the results store already held another record of this item; reporting that one', { itemId: outcome.itemId, committed: kept.status, offered: status });
+  if (kept)
+    log.info('the results store already held another record of this item; reporting that one', {
+      itemId: outcome.itemId,
+      committed: kept.status,
+      offered: status,
+    });
   // Emitted once, not on replay (the SDK's workflow meter skips replays).
-  metricMeter.createCounter('batch_llm_items', 'items', 'Items by terminal status').add(1, { task: input.taskName, status: outcome.status, ...(outcome.category ? { category: outcome.category } : {}) });
+  metricMeter
+    .createCounter('batch_llm_items', 'items', 'Items by terminal status')
+    .add(1, {
+      task: input.taskName,
+      status: outcome.status,
+      ...(outcome.category ? { category: outcome.category } : {}),
+    });
   upsertSearchAttributes([
     { key: ItemStatusSearchAttribute, value: outcome.status },
     ...(outcome.category ? [{ key: ErrorCategorySearchAttribute, value: outcome.category }] : []),
@@ -70,6 +91,12 @@ export async function finishItem(input: Pick<ItemWorkflowInput, 'batchId' | 'ite
   const ending = endingOf(outcome);
   // An item that did not succeed fails its workflow (red in the Web UI's list, with the reason);
   // the batch reads the outcome from the failure's details and counts it like any other.
-  if (!ending.completes) throw ApplicationFailure.create({ type: ending.type, message: ending.message, nonRetryable: true, details: [outcome] });
+  if (!ending.completes)
+    throw ApplicationFailure.create({
+      type: ending.type,
+      message: ending.message,
+      nonRetryable: true,
+      details: [outcome],
+    });
   return outcome;
 }

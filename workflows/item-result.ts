@@ -10,7 +10,9 @@ const COMPLETING: ReadonlySet<ItemStatus> = new Set(['succeeded', 'filtered']);
 
 /** What the batch counts of an item: its committed record without the model output. */
 export function itemOutcomeOf(result: ItemResult): ItemOutcome {
-  const unpricedModels = [...new Set(result.attempts.filter((attempt) => attempt.costUsd === undefined).map((attempt) => attempt.model))];
+  const unpricedModels = [
+    ...new Set(result.attempts.filter((attempt) => attempt.costUsd === undefined).map((attempt) => attempt.model)),
+  ];
   const metadata = result.metadata;
   const message = result.error?.message ?? result.stopReason;
   return {
@@ -24,7 +26,11 @@ export function itemOutcomeOf(result: ItemResult): ItemOutcome {
     ...(unpricedModels.length > 0 ? { unpricedModels } : {}),
     modelCalls: result.modelCalls,
     durationMs: result.durationMs,
-    ...(metadata?.finishReason ? { finishReason: metadata.finishReason } : metadata?.blockReason ? { finishReason: `PROMPT_BLOCKED_${metadata.blockReason}` } : {}),
+    ...(metadata?.finishReason
+      ? { finishReason: metadata.finishReason }
+      : metadata?.blockReason
+        ? { finishReason: `PROMPT_BLOCKED_${metadata.blockReason}` }
+        : {}),
     ...(metadata && Object.keys(metadata.safetyRatings).length > 0 ? { safety: metadata.safetyRatings } : {}),
   };
 }
@@ -34,14 +40,24 @@ export type ItemEnding = { completes: true } | { completes: false; type: string;
 
 export function endingOf(outcome: ItemOutcome): ItemEnding {
   if (COMPLETING.has(outcome.status)) return { completes: true };
-  const type = outcome.status === 'failed' || outcome.status === 'blocked' ? (outcome.category ?? outcome.status) : outcome.status;
+  const type =
+    outcome.status === 'failed' || outcome.status === 'blocked' ? (outcome.category ?? outcome.status) : outcome.status;
   const reason = outcome.message ?? (outcome.category ? `${outcome.category}` : 'no reason recorded');
-  return { completes: false, type, message: `item "${outcome.itemId}" ${outcome.status}${outcome.category && outcome.status === 'failed' ? ` (${outcome.category})` : ''}: ${reason}` };
+  return {
+    completes: false,
+    type,
+    message: `item "${outcome.itemId}" ${outcome.status}${outcome.category && outcome.status === 'failed' ? ` (${outcome.category})` : ''}: ${reason}`,
+  };
 }
 
 /** True for the details an item workflow's failure carries: its outcome, which the batch counts like a completed item's. */
 export function isItemOutcome(value: unknown): value is ItemOutcome {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Partial<ItemOutcome>;
-  return typeof candidate.itemId === 'string' && typeof candidate.status === 'string' && typeof candidate.modelCalls === 'number' && typeof candidate.usage === 'object';
+  return (
+    typeof candidate.itemId === 'string' &&
+    typeof candidate.status === 'string' &&
+    typeof candidate.modelCalls === 'number' &&
+    typeof candidate.usage === 'object'
+  );
 }

@@ -20,7 +20,13 @@ export interface StepState extends ItemState {
 /** What a model call came to, as the stage logic sees it. */
 export type CallResult =
   | { kind: 'answer'; filtered: boolean }
-  | { kind: 'unusable'; category: ErrorCategory; message: string; validationIssues?: ValidationIssue[]; partial?: PartialState }
+  | {
+      kind: 'unusable';
+      category: ErrorCategory;
+      message: string;
+      validationIssues?: ValidationIssue[];
+      partial?: PartialState;
+    }
   | { kind: 'error'; error: ItemError };
 
 export type NextCall = { kind: 'call'; stage: Stage; mode: 'full' | 'partial'; safetyRetry: boolean } | { kind: 'end' };
@@ -34,7 +40,10 @@ export function nextCall(state: StepState): NextCall {
   const planned = state.stagePlan[state.stage - 1];
   if (!planned) {
     const last = state.lastError ?? { category: 'validation_error' as const, message: 'no answer was judged' };
-    fail(state, { ...last, message: `stage plan exhausted after ${state.stagePlan.length} stages (${state.modelCalls} model calls); the last answer: ${last.message}` });
+    fail(state, {
+      ...last,
+      message: `stage plan exhausted after ${state.stagePlan.length} stages (${state.modelCalls} model calls); the last answer: ${last.message}`,
+    });
     return { kind: 'end' };
   }
   if (state.modelCalls >= state.maxModelCalls) {
@@ -47,7 +56,9 @@ export function nextCall(state: StepState): NextCall {
   }
   // After a safety block the task may have opted into one more try at another temperature.
   const safetyRetry = state.retryAfterBlock === true && state.safetyRetryTemperature !== undefined;
-  const stage = safetyRetry ? { ...planned, temperature: state.safetyRetryTemperature ?? planned.temperature } : planned;
+  const stage = safetyRetry
+    ? { ...planned, temperature: state.safetyRetryTemperature ?? planned.temperature }
+    : planned;
   // A partial stage needs something to repair; after an unparseable answer it sends the full prompt.
   const mode = stage.mode === 'partial' && state.partial ? 'partial' : 'full';
   return { kind: 'call', stage, mode, safetyRetry };
@@ -64,7 +75,14 @@ export function afterCall(state: StepState, call: Extract<NextCall, { kind: 'cal
     state.status = result.filtered ? 'filtered' : 'succeeded';
     return { kind: 'end' };
   }
-  const error: ItemError = result.kind === 'error' ? result.error : { category: result.category, message: result.message, ...(result.validationIssues ? { validationIssues: result.validationIssues } : {}) };
+  const error: ItemError =
+    result.kind === 'error'
+      ? result.error
+      : {
+          category: result.category,
+          message: result.message,
+          ...(result.validationIssues ? { validationIssues: result.validationIssues } : {}),
+        };
   const behaviour = CATEGORY_TABLE[error.category];
   if (result.kind === 'unusable' && behaviour.decision === 'stage') {
     state.lastError = error;
@@ -77,12 +95,20 @@ export function afterCall(state: StepState, call: Extract<NextCall, { kind: 'cal
     state.lastError = error;
     if (state.safetyRetryTemperature !== undefined) {
       state.retryAfterBlock = true;
-      return { kind: 'continue', note: `blocked by safety filters; the task allows one more try at temperature ${state.safetyRetryTemperature}` };
+      return {
+        kind: 'continue',
+        note: `blocked by safety filters; the task allows one more try at temperature ${state.safetyRetryTemperature}`,
+      };
     }
     state.status = 'blocked';
     return { kind: 'end' };
   }
-  if (behaviour.decision === 'recover' && behaviour.recovery === 'refresh_cache' && state.cache && state.cacheRefreshedAtStage !== state.stage) {
+  if (
+    behaviour.decision === 'recover' &&
+    behaviour.recovery === 'refresh_cache' &&
+    state.cache &&
+    state.cacheRefreshedAtStage !== state.stage
+  ) {
     // The cache expired or was deleted behind our back: a fresh one from its owner, same stage, once.
     state.cacheRefreshedAtStage = state.stage;
     return { kind: 'refreshCache' };

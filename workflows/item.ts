@@ -5,7 +5,16 @@
  * the next stage (full or partial prompt, its temperature and model); transient failures repeat
  * the same stage through the activity's retry policy; the model-call cap bounds everything.
  */
-import { CancellationScope, isCancellation, log, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { BatchActivities, CallModelOutput } from '../activities';
 import { itemStateQuery } from '../src/contract/messages';
@@ -53,20 +62,24 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
   const itemDeadlineMs = input.options.itemDeadlineMs;
   // Only an item with a deadline gets the scope (each scope and promise costs the worker a stack trace).
   const deadlineScope = itemDeadlineMs !== undefined ? new CancellationScope() : undefined;
-  deadlineScope?.run(() => sleep(itemDeadlineMs ?? 0)).then(
-    () => {
-      deadlineHit = true;
-      work.cancel();
-    },
-    () => undefined, // the item finished first and cancelled its deadline timer
-  );
+  deadlineScope
+    ?.run(() => sleep(itemDeadlineMs ?? 0))
+    .then(
+      () => {
+        deadlineHit = true;
+        work.cancel();
+      },
+      () => undefined, // the item finished first and cancelled its deadline timer
+    );
   let end: ItemEnd = { startedAt };
   try {
     end = await work.run(() => runStages(input, state, startedAt));
   } catch (error) {
     if (!isCancellation(error)) throw error;
     state.status = deadlineHit ? 'deadline_exceeded' : 'cancelled';
-    state.stopReason = deadlineHit ? `item deadline of ${itemDeadlineMs} ms passed at stage ${state.stage}` : 'cancelled by its batch';
+    state.stopReason = deadlineHit
+      ? `item deadline of ${itemDeadlineMs} ms passed at stage ${state.stage}`
+      : 'cancelled by its batch';
   } finally {
     deadlineScope?.cancel();
   }
@@ -95,7 +108,13 @@ async function runStages(input: Input, state: StepState, startedAt: string): Pro
 
   let output = accepted?.kind === 'ok' ? accepted.output : undefined;
   if (output !== undefined && accepted && input.traits?.postProcess) {
-    const decision = await postProcessItem({ batchId: input.batchId, taskName: input.taskName, item: input.item, output, metadata: accepted.metadata });
+    const decision = await postProcessItem({
+      batchId: input.batchId,
+      taskName: input.taskName,
+      item: input.item,
+      output,
+      metadata: accepted.metadata,
+    });
     if ('reject' in decision) fail(state, { category: 'post_process_rejected', message: decision.reject });
     else if (decision.output !== undefined) output = decision.output;
   }

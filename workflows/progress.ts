@@ -3,7 +3,13 @@ import type { BatchProgress, ItemOutcome } from '../src/schemas';
 import { addUsage, emptyUsage } from '../src/usage';
 
 /** Pure bookkeeping of a batch's counters; the batch workflow owns one and the query returns it. */
-export function newProgress(batchId: string, taskName: string, total: number, startedAt: string, concurrency: number): BatchProgress {
+export function newProgress(
+  batchId: string,
+  taskName: string,
+  total: number,
+  startedAt: string,
+  concurrency: number,
+): BatchProgress {
   return {
     batchId,
     taskName,
@@ -53,9 +59,11 @@ export function markFinished(progress: BatchProgress, outcome: ItemOutcome, pric
   progress.cacheHitRate = cacheHitRate(progress.usage);
   progress.effectiveInputTokens = effectiveInputTokens(progress.usage, price);
   progress.costUsd = roundUsd(progress.costUsd + outcome.costUsd);
-  for (const model of outcome.unpricedModels ?? []) if (!progress.unpricedModels.includes(model)) progress.unpricedModels.push(model);
+  for (const model of outcome.unpricedModels ?? [])
+    if (!progress.unpricedModels.includes(model)) progress.unpricedModels.push(model);
   progress.modelCalls += outcome.modelCalls;
-  if (outcome.finishReason) progress.byFinishReason[outcome.finishReason] = (progress.byFinishReason[outcome.finishReason] ?? 0) + 1;
+  if (outcome.finishReason)
+    progress.byFinishReason[outcome.finishReason] = (progress.byFinishReason[outcome.finishReason] ?? 0) + 1;
   for (const [category, probability] of Object.entries(outcome.safety ?? {})) {
     const counts = (progress.bySafety[category] ??= {});
     counts[probability] = (counts[probability] ?? 0) + 1;

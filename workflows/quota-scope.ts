@@ -20,7 +20,13 @@ const MAX_RAMP_MS = 5_000;
 export async function quotaScopeWorkflow(input: QuotaScopeInput): Promise<QuotaScopeState> {
   const base = input.baseCooldownMs ?? 1_000;
   const cap = input.maxCooldownMs ?? 120_000;
-  const state: QuotaScopeState = input.carried ?? { cooldownUntil: 0, rampMs: 0, consecutive: 0, cooldowns: 0, rateLimits: 0 };
+  const state: QuotaScopeState = input.carried ?? {
+    cooldownUntil: 0,
+    rampMs: 0,
+    consecutive: 0,
+    cooldowns: 0,
+    rateLimits: 0,
+  };
   let lastActivityAt = Date.now();
   let events = 0;
   setHandler(quotaScopeQuery, () => state);
@@ -53,7 +59,8 @@ export async function quotaScopeWorkflow(input: QuotaScopeInput): Promise<QuotaS
     {
       validator: ({ limits, calls }) => {
         for (const limit of [limits.requestsPerMinute, limits.tokensPerMinute]) {
-          if (limit !== undefined && !(limit > 0)) throw new Error(`admission limits must be positive, got ${JSON.stringify(limits)}`);
+          if (limit !== undefined && !(limit > 0))
+            throw new Error(`admission limits must be positive, got ${JSON.stringify(limits)}`);
         }
         if (!Array.isArray(calls) || calls.length === 0) throw new Error('admitCalls needs at least one call');
       },

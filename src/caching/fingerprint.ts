@@ -15,9 +15,17 @@ export interface CachedPrefix {
  * Resolves a task's cache declaration into a plan: the fingerprint covers the cached content,
  * the owner id covers model + tags + fingerprint, so any difference means another cache.
  */
-export function planCache(taskName: string, model: string, declaration: CacheDeclaration, prefix: CachedPrefix): CachePlan {
+export function planCache(
+  taskName: string,
+  model: string,
+  declaration: CacheDeclaration,
+  prefix: CachedPrefix,
+): CachePlan {
   const parsed = CacheDeclarationSchema.parse(declaration);
-  const fingerprint = hash({ systemInstruction: prefix.systemInstruction ?? null, contents: prefix.contents ?? null }, 16);
+  const fingerprint = hash(
+    { systemInstruction: prefix.systemInstruction ?? null, contents: prefix.contents ?? null },
+    16,
+  );
   const displayName = encodeDisplayName(fingerprint, parsed.tags);
   const ownerKey = hash({ model, tags: Object.entries(parsed.tags).sort(), fingerprint }, 20);
   return {

@@ -14,24 +14,40 @@ export const CacheDeclarationSchema = z
   .object({
     /** Shared reference text (documents, examples) placed in the cache before every item's prompt. */
     contents: z.string().min(1).optional(),
-    ttlSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(3600),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(3600),
     /** Renew this long before expiry. */
     renewBeforeSeconds: z.number().int().min(1).default(300),
     /** Labels to find the cache by (Gemini has none: they go into displayName). */
     tags: z
-      .record(z.string().regex(TAG_TEXT, 'tag keys: letters, digits, "_", ".", ":", "-" (max 40)'), z.string().regex(TAG_TEXT, 'tag values: letters, digits, "_", ".", ":", "-" (max 40)'))
+      .record(
+        z.string().regex(TAG_TEXT, 'tag keys: letters, digits, "_", ".", ":", "-" (max 40)'),
+        z.string().regex(TAG_TEXT, 'tag values: letters, digits, "_", ".", ":", "-" (max 40)'),
+      )
       .default({}),
     /** At the end of the last batch using it: keep it for reuse until its TTL ends, or delete it. */
     onEnd: z.enum(['keep', 'delete']).default('keep'),
   })
   .strict()
-  .refine((cache) => cache.renewBeforeSeconds < cache.ttlSeconds, { message: 'renewBeforeSeconds must be shorter than ttlSeconds', path: ['renewBeforeSeconds'] });
+  .refine((cache) => cache.renewBeforeSeconds < cache.ttlSeconds, {
+    message: 'renewBeforeSeconds must be shorter than ttlSeconds',
+    path: ['renewBeforeSeconds'],
+  });
 export type CacheDeclaration = z.input<typeof CacheDeclarationSchema>;
 
 /** What a batch may change of its task's cache declaration (tags are merged over the task's). */
 export const CacheOverrideSchema = z
   .object({
-    ttlSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional(),
     renewBeforeSeconds: z.number().int().min(1).optional(),
     tags: z.record(z.string().regex(TAG_TEXT), z.string().regex(TAG_TEXT)).optional(),
     onEnd: z.enum(['keep', 'delete']).optional(),
@@ -40,7 +56,10 @@ export const CacheOverrideSchema = z
 export type CacheOverride = z.infer<typeof CacheOverrideSchema>;
 
 /** A task's declaration with a batch's override applied. */
-export function applyCacheOverride(declaration: CacheDeclaration, override: CacheOverride | undefined): CacheDeclaration {
+export function applyCacheOverride(
+  declaration: CacheDeclaration,
+  override: CacheOverride | undefined,
+): CacheDeclaration {
   if (!override) return declaration;
   const { tags, ...rest } = override;
   return { ...declaration, ...rest, tags: { ...declaration.tags, ...tags } };
@@ -63,15 +82,20 @@ export interface CachePlan {
 
 /** What a batch learns from the owner. */
 export type CacheGrant =
-  | { status: 'ready'; name: string; expireTime: string; tokenCount: number }
-  | { status: 'uncached'; reason: string };
+  { status: 'ready'; name: string; expireTime: string; tokenCount: number } | { status: 'uncached'; reason: string };
 
 export const DISPLAY_NAME_PREFIX = 'dbl1';
 export const MAX_DISPLAY_NAME_LENGTH = 128;
 
 /** `dbl1 fp=<fingerprint> key=value …` (keys sorted). Throws when it exceeds Gemini's 128 characters. */
 export function encodeDisplayName(fingerprint: string, tags: Record<string, string>): string {
-  const parts = [DISPLAY_NAME_PREFIX, `fp=${fingerprint}`, ...Object.keys(tags).sort().map((key) => `${key}=${tags[key]}`)];
+  const parts = [
+    DISPLAY_NAME_PREFIX,
+    `fp=${fingerprint}`,
+    ...Object.keys(tags)
+      .sort()
+      .map((key) => `${key}=${tags[key]}`),
+  ];
   const displayName = parts.join(' ');
   if (displayName.length > MAX_DISPLAY_NAME_LENGTH) {
     throw new Error(
@@ -82,7 +106,9 @@ export function encodeDisplayName(fingerprint: string, tags: Record<string, stri
 }
 
 /** The fingerprint and tags of a displayName we wrote; undefined for anyone else's cache. */
-export function decodeDisplayName(displayName: string | undefined): { fingerprint: string; tags: Record<string, string> } | undefined {
+export function decodeDisplayName(
+  displayName: string | undefined,
+): { fingerprint: string; tags: Record<string, string> } | undefined {
   const parts = (displayName ?? '').split(' ');
   if (parts[0] !== DISPLAY_NAME_PREFIX || !parts[1]?.startsWith('fp=')) return undefined;
   const tags: Record<string, string> = {};

@@ -17,9 +17,17 @@ export interface CommandSpec<Options extends NonNullable<ParseArgsConfig['option
 }
 
 /** Parses argv for one command; unknown flags and missing values are usage errors. */
-export function parseCommandArgs<Options extends NonNullable<ParseArgsConfig['options']>>(spec: CommandSpec<Options>, argv: string[]) {
+export function parseCommandArgs<Options extends NonNullable<ParseArgsConfig['options']>>(
+  spec: CommandSpec<Options>,
+  argv: string[],
+) {
   try {
-    return parseArgs({ args: argv, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError(`${spec.name}: ${(error as Error).message}`);
   }
@@ -34,7 +42,9 @@ export function flagValue<T extends z.ZodType>(flag: string, schema: T, value: u
   if (!parsed.success) {
     const label = /^[A-Z][A-Z_]*$/.test(flag) ? flag : `--${flag}`;
     const message = parsed.error.issues[0]?.message ?? 'invalid value';
-    throw new UsageError(`${label}${message.startsWith('must ') ? ' ' : ': '}${message} (got ${JSON.stringify(value)})`);
+    throw new UsageError(
+      `${label}${message.startsWith('must ') ? ' ' : ': '}${message} (got ${JSON.stringify(value)})`,
+    );
   }
   return parsed.data;
 }
@@ -42,7 +52,10 @@ export function flagValue<T extends z.ZodType>(flag: string, schema: T, value: u
 const WholeNumber = z.coerce.number({ error: 'must be a number' }).int('must be a whole number');
 export const PositiveInt = WholeNumber.min(1, 'must be at least 1');
 export const NonNegativeInt = WholeNumber.min(0, 'must be 0 or more');
-export const PortNumber = WholeNumber.min(0, 'must be a port number (0–65535)').max(65535, 'must be a port number (0–65535)');
+export const PortNumber = WholeNumber.min(0, 'must be a port number (0–65535)').max(
+  65535,
+  'must be a port number (0–65535)',
+);
 
 export function asStrings(value: string | boolean | (string | boolean)[] | undefined): string[] {
   if (value === undefined) return [];

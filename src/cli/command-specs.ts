@@ -26,13 +26,18 @@ const stackOptionHelp: Array<[string, string]> = [
 
 export const devSpec = {
   name: 'dev',
-  summary: 'run a local stack in the foreground: Temporal dev server with Web UI, the Gemini emulator (when GEMINI_API_KEY is unset) and a worker',
+  summary:
+    'run a local stack in the foreground: Temporal dev server with Web UI, the Gemini emulator (when GEMINI_API_KEY is unset) and a worker',
   usage: 'batch-llm dev [options]',
   options: stackOptions,
   optionHelp: stackOptionHelp,
 } satisfies CommandSpec<typeof stackOptions>;
 
-const demoOptions = { ...stackOptions, 'exit-when-done': { type: 'boolean' }, concurrency: { type: 'string' } } as const;
+const demoOptions = {
+  ...stackOptions,
+  'exit-when-done': { type: 'boolean' },
+  concurrency: { type: 'string' },
+} as const;
 export const demoSpec = {
   name: 'demo',
   summary: 'bring up the local stack and run the bundled demo batch (50 products through the demo-enrichment task)',
@@ -59,11 +64,20 @@ export const workerSpec = {
   options: workerOptions,
   optionHelp: [
     ['--tasks MODULE', 'register the tasks a module exports (repeatable; built-in demo-enrichment is always there)'],
-    ['--results-dir DIR', 'where item results are written (default BATCH_LLM_RESULTS_DIR or .batch-llm/results; share it between workers)'],
+    [
+      '--results-dir DIR',
+      'where item results are written (default BATCH_LLM_RESULTS_DIR or .batch-llm/results; share it between workers)',
+    ],
     ['--max-concurrent-calls N', 'model calls this process runs at once (default 200)'],
-    ['--rpm N', 'model calls per minute per quota scope (task queue, model, API key), across all workers (or BATCH_LLM_RPM; give every worker the same value)'],
+    [
+      '--rpm N',
+      'model calls per minute per quota scope (task queue, model, API key), across all workers (or BATCH_LLM_RPM; give every worker the same value)',
+    ],
     ['--tpm N', 'input tokens per minute per quota scope, across all workers (or BATCH_LLM_TPM)'],
-    ['env', 'TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_TLS_CERT/KEY/CA, TEMPORAL_API_KEY, GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL'],
+    [
+      'env',
+      'TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_TLS_CERT/KEY/CA, TEMPORAL_API_KEY, GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL',
+    ],
   ],
 } satisfies CommandSpec<typeof workerOptions>;
 
@@ -82,7 +96,8 @@ export const emulatorSpec = {
   options: emulatorOptions,
   // A getter: the fault table pulls in zod (~0.2 s), which `batch-llm --help` does not need.
   get optionHelp(): Array<[string, string]> {
-    const { FAULT_KINDS } = require('@durable-batch-llm/gemini-emulator/faults') as typeof import('@durable-batch-llm/gemini-emulator/faults');
+    const { FAULT_KINDS } =
+      require('@durable-batch-llm/gemini-emulator/faults') as typeof import('@durable-batch-llm/gemini-emulator/faults');
     return [
       ['--port N', 'port (default 8787; 0 picks a free one)'],
       ['--host HOST', 'address to bind (default 127.0.0.1)'],
@@ -137,18 +152,30 @@ export const startSpec = {
   options: startOptions,
   optionHelp: [
     ['-i, --input FILE', 'JSONL: one JSON object per line, each with a unique "id"'],
-    ['-t, --task NAME', 'task to run (built-in: demo-enrichment; others via the worker\'s --tasks)'],
+    ['-t, --task NAME', "task to run (built-in: demo-enrichment; others via the worker's --tasks)"],
     ['--batch-id ID', 'batch id (default: task name + time); item workflows are <batchId>/<itemId>'],
     ['-c, --concurrency N', 'items in flight at once (default 10)'],
-    ['--model NAME', 'model for every item (default: the task\'s, else BATCH_LLM_MODEL on the worker)'],
+    ['--model NAME', "model for every item (default: the task's, else BATCH_LLM_MODEL on the worker)"],
     ['--max-model-calls N', 'cap on physical model calls per item, retries included (default 5)'],
     ['--call-timeout-ms N', 'timeout of one model call (default 120000)'],
-    ['--call-mode MODE', 'local-first (default): an item\'s first call runs as a local activity in its workflow task; activity: every call is a regular activity'],
+    [
+      '--call-mode MODE',
+      "local-first (default): an item's first call runs as a local activity in its workflow task; activity: every call is a regular activity",
+    ],
     ['--tasks MODULE', 'also accept the tasks this module exports when checking --task (repeatable)'],
-    ['--fail-fast CATEGORY,…', `the first item ending with one of these error categories stops the batch, cancelling the rest (default ${DEFAULT_FAIL_FAST.join(',')})`],
+    [
+      '--fail-fast CATEGORY,…',
+      `the first item ending with one of these error categories stops the batch, cancelling the rest (default ${DEFAULT_FAIL_FAST.join(',')})`,
+    ],
     ['--no-fail-fast', 'no category stops the batch: every item runs to its own end'],
-    ['-w, --wait', `show live progress and print the summary when the batch ends; exit ${EXIT_CODES.itemsUnsuccessful} when items did not succeed, ${EXIT_CODES.batchStopped} when the batch stopped early`],
-    ['--dry-run', 'check the input, render every prompt, count tokens and estimate cost and time; start nothing, call no model'],
+    [
+      '-w, --wait',
+      `show live progress and print the summary when the batch ends; exit ${EXIT_CODES.itemsUnsuccessful} when items did not succeed, ${EXIT_CODES.batchStopped} when the batch stopped early`,
+    ],
+    [
+      '--dry-run',
+      'check the input, render every prompt, count tokens and estimate cost and time; start nothing, call no model',
+    ],
     ['--sample N', 'dry run: prompts sent to countTokens (default 50, evenly spaced)'],
     ['--output-tokens N', 'dry run: assumed answer length (default 150 tokens)'],
     ['--latency-ms N', 'dry run: assumed call latency (default 2000)'],
@@ -166,7 +193,11 @@ export const statusSpec = {
   optionHelp: [['-w, --watch', 'redraw live progress until the batch ends, then print the summary']],
 } satisfies CommandSpec<typeof statusOptions>;
 
-const resultsOptions = { out: { type: 'string', short: 'o' }, 'results-dir': { type: 'string' }, order: { type: 'string' } } as const;
+const resultsOptions = {
+  out: { type: 'string', short: 'o' },
+  'results-dir': { type: 'string' },
+  order: { type: 'string' },
+} as const;
 export const resultsSpec = {
   name: 'results',
   summary: 'export the results of a batch as JSONL, one line per item',
@@ -174,8 +205,11 @@ export const resultsSpec = {
   options: resultsOptions,
   optionHelp: [
     ['-o, --out FILE', 'write to FILE (default: standard output)'],
-    ['--order input|finish', 'input: in input order (default); finish: as the items finished, streamed from the file (fastest, constant memory)'],
-    ['--results-dir DIR', 'the workers\' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)'],
+    [
+      '--order input|finish',
+      'input: in input order (default); finish: as the items finished, streamed from the file (fastest, constant memory)',
+    ],
+    ['--results-dir DIR', "the workers' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)"],
   ],
 } satisfies CommandSpec<typeof resultsOptions>;
 
@@ -183,9 +217,20 @@ const controlOptions = { reason: { type: 'string' } } as const;
 export const controlSpec = (name: string, summary: string, usage: string, optionHelp: Array<[string, string]> = []) =>
   ({ name, summary, usage, options: controlOptions, optionHelp }) satisfies CommandSpec<typeof controlOptions>;
 
-export const pauseSpec = controlSpec('pause', 'stop starting new items of a batch (in-flight items finish)', 'batch-llm pause BATCH_ID');
+export const pauseSpec = controlSpec(
+  'pause',
+  'stop starting new items of a batch (in-flight items finish)',
+  'batch-llm pause BATCH_ID',
+);
 export const resumeSpec = controlSpec('resume', 'start items of a paused batch again', 'batch-llm resume BATCH_ID');
-export const setConcurrencySpec = controlSpec('set-concurrency', 'change how many items of a running batch run at once', 'batch-llm set-concurrency BATCH_ID N');
-export const cancelSpec = controlSpec('cancel', 'cancel a batch: stop dispatch, cancel in-flight items and their calls, mark the rest cancelled', 'batch-llm cancel BATCH_ID [--reason TEXT]', [
-  ['--reason TEXT', 'recorded in the summary and on every cancelled item'],
-]);
+export const setConcurrencySpec = controlSpec(
+  'set-concurrency',
+  'change how many items of a running batch run at once',
+  'batch-llm set-concurrency BATCH_ID N',
+);
+export const cancelSpec = controlSpec(
+  'cancel',
+  'cancel a batch: stop dispatch, cancel in-flight items and their calls, mark the rest cancelled',
+  'batch-llm cancel BATCH_ID [--reason TEXT]',
+  [['--reason TEXT', 'recorded in the summary and on every cancelled item']],
+);

@@ -11,7 +11,15 @@ import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOpt
 import { createTaskRegistry } from '../tasks/registry';
 import { temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
 import { asStrings, batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
-import { cancelSpec, type controlSpec, pauseSpec, resumeSpec, setConcurrencySpec, startSpec, statusSpec } from './command-specs';
+import {
+  cancelSpec,
+  type controlSpec,
+  pauseSpec,
+  resumeSpec,
+  setConcurrencySpec,
+  startSpec,
+  statusSpec,
+} from './command-specs';
 import { printHelp } from './help';
 import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
 
@@ -26,11 +34,16 @@ export async function runStart(argv: string[]): Promise<number> {
   if (!values.task) throw new UsageError('start: --task NAME is required');
   const options: Partial<ItemOptions> = {
     ...(values.model ? { model: values.model } : {}),
-    ...(values['max-model-calls'] ? { maxModelCalls: flagValue('max-model-calls', PositiveInt, values['max-model-calls']) } : {}),
-    ...(values['call-timeout-ms'] ? { callTimeoutMs: flagValue('call-timeout-ms', PositiveInt, values['call-timeout-ms']) } : {}),
+    ...(values['max-model-calls']
+      ? { maxModelCalls: flagValue('max-model-calls', PositiveInt, values['max-model-calls']) }
+      : {}),
+    ...(values['call-timeout-ms']
+      ? { callTimeoutMs: flagValue('call-timeout-ms', PositiveInt, values['call-timeout-ms']) }
+      : {}),
     ...(values['call-mode'] ? { callMode: flagValue('call-mode', z.enum(CALL_MODES), values['call-mode']) } : {}),
   };
-  if (values['fail-fast'] !== undefined && values['no-fail-fast']) throw new UsageError('start: give --fail-fast CATEGORY,… or --no-fail-fast, not both');
+  if (values['fail-fast'] !== undefined && values['no-fail-fast'])
+    throw new UsageError('start: give --fail-fast CATEGORY,… or --no-fail-fast, not both');
   const failFast = values['no-fail-fast']
     ? []
     : values['fail-fast'] !== undefined
@@ -39,7 +52,10 @@ export async function runStart(argv: string[]): Promise<number> {
   const tasks = await createTaskRegistry(asStrings(values.tasks));
   if (values['dry-run']) {
     const task = tasks.get(values.task);
-    if (!task) throw new InputError('--task', [{ message: `unknown task "${values.task}"; known tasks: ${tasks.names().join(', ')}` }]);
+    if (!task)
+      throw new InputError('--task', [
+        { message: `unknown task "${values.task}"; known tasks: ${tasks.names().join(', ')}` },
+      ]);
     const report = await dryRun({
       task,
       inputFile: values.input,
@@ -82,7 +98,9 @@ async function watchToEnd(batchClient: BatchClient, batchId: string): Promise<nu
   const started = Date.now();
   const printer = new ProgressPrinter();
   const elapsed = (progress: BatchProgress) => Date.now() - Date.parse(progress.startedAt) || Date.now() - started;
-  const summary = await batchClient.watch(batchId, (progress) => printer.update(formatProgress(progress, elapsed(progress))));
+  const summary = await batchClient.watch(batchId, (progress) =>
+    printer.update(formatProgress(progress, elapsed(progress))),
+  );
   // The bar's last frame is the batch's end, not the last poll before it.
   printer.end(formatProgress(summary, summary.durationMs));
   out(formatSummary(summary));
@@ -99,8 +117,22 @@ export function exitCodeOf(summary: BatchProgress): number {
 /** `--fail-fast authentication,quota_exhausted`: error categories, comma-separated. */
 const FailFastList = z
   .string()
-  .transform((list) => list.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0))
-  .pipe(z.array(z.enum(ERROR_CATEGORIES, { error: (issue) => `unknown error category ${JSON.stringify(issue.input)}; known: ${ERROR_CATEGORIES.join(', ')}` })).min(1, 'name at least one category (or use --no-fail-fast)'));
+  .transform((list) =>
+    list
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.length > 0),
+  )
+  .pipe(
+    z
+      .array(
+        z.enum(ERROR_CATEGORIES, {
+          error: (issue) =>
+            `unknown error category ${JSON.stringify(issue.input)}; known: ${ERROR_CATEGORIES.join(', ')}`,
+        }),
+      )
+      .min(1, 'name at least one category (or use --no-fail-fast)'),
+  );
 
 export async function runStatus(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(statusSpec, argv);
@@ -125,7 +157,9 @@ export async function runStatus(argv: string[]): Promise<number> {
     return exitCodeOf(summary);
   }
   out(`Batch ${batchId}: ${status}   ${workflowUrl(config, batchId)}`);
-  out(`  the batch workflow was ${status.toLowerCase().replace('_', ' ')} from outside (not through batch-llm cancel): its items may not all have a result`);
+  out(
+    `  the batch workflow was ${status.toLowerCase().replace('_', ' ')} from outside (not through batch-llm cancel): its items may not all have a result`,
+  );
   return EXIT_CODES.batchStopped;
 }
 
@@ -134,7 +168,14 @@ function describeControl(batchId: string, state: BatchControlState): string {
 }
 
 /** Runs one control on a batch (through BatchClient) and prints the resulting state. */
-async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string[], prepare: (extra: string[], reason: string | undefined) => (client: BatchClient, batchId: string) => Promise<BatchControlState>): Promise<number> {
+async function controlCommand(
+  spec: ReturnType<typeof controlSpec>,
+  argv: string[],
+  prepare: (
+    extra: string[],
+    reason: string | undefined,
+  ) => (client: BatchClient, batchId: string) => Promise<BatchControlState>,
+): Promise<number> {
   const { values, positionals } = parseCommandArgs(spec, argv);
   if (values.help) return printHelp(spec);
   const [batchId, ...extra] = positionals;
@@ -149,13 +190,29 @@ async function controlCommand(spec: ReturnType<typeof controlSpec>, argv: string
 
 /** pause, resume and cancel take the batch id alone: a stray word (a second id, an unquoted reason) is refused. */
 function onlyBatchId(command: string, extra: string[]): void {
-  if (extra.length > 0) throw new UsageError(`${command}: expected BATCH_ID alone, got also ${extra.map((word) => JSON.stringify(word)).join(' ')}${command === 'cancel' ? ' (quote a reason: --reason "…")' : ''}`);
+  if (extra.length > 0)
+    throw new UsageError(
+      `${command}: expected BATCH_ID alone, got also ${extra.map((word) => JSON.stringify(word)).join(' ')}${command === 'cancel' ? ' (quote a reason: --reason "…")' : ''}`,
+    );
 }
 
-export const runPause = (argv: string[]) => controlCommand(pauseSpec, argv, (extra) => (onlyBatchId('pause', extra), (client, batchId) => client.pause(batchId)));
-export const runResume = (argv: string[]) => controlCommand(resumeSpec, argv, (extra) => (onlyBatchId('resume', extra), (client, batchId) => client.resume(batchId)));
+export const runPause = (argv: string[]) =>
+  controlCommand(pauseSpec, argv, (extra) => (onlyBatchId('pause', extra), (client, batchId) => client.pause(batchId)));
+export const runResume = (argv: string[]) =>
+  controlCommand(
+    resumeSpec,
+    argv,
+    (extra) => (onlyBatchId('resume', extra), (client, batchId) => client.resume(batchId)),
+  );
 export const runCancel = (argv: string[]) =>
-  controlCommand(cancelSpec, argv, (extra, reason) => (onlyBatchId('cancel', extra), (client, batchId) => client.cancel(batchId, reason ?? 'cancelled from the command line')));
+  controlCommand(
+    cancelSpec,
+    argv,
+    (extra, reason) => (
+      onlyBatchId('cancel', extra),
+      (client, batchId) => client.cancel(batchId, reason ?? 'cancelled from the command line')
+    ),
+  );
 export const runSetConcurrency = (argv: string[]) =>
   controlCommand(setConcurrencySpec, argv, (extra) => {
     if (extra.length !== 1) throw new UsageError('set-concurrency: expected BATCH_ID N');

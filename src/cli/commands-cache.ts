@@ -31,7 +31,11 @@ function providerCaches(): ContextCaches {
   return caches;
 }
 
-async function listCaches(caches: ContextCaches, wanted: Record<string, string>, includeForeign: boolean): Promise<ListedCache[]> {
+async function listCaches(
+  caches: ContextCaches,
+  wanted: Record<string, string>,
+  includeForeign: boolean,
+): Promise<ListedCache[]> {
   const found: ListedCache[] = [];
   for await (const cache of caches.list()) {
     const decoded = decodeDisplayName(cache.displayName);
@@ -44,7 +48,11 @@ async function listCaches(caches: ContextCaches, wanted: Record<string, string>,
 
 function describe(entry: ListedCache): string {
   const { cache } = entry;
-  const tags = entry.tags ? Object.entries(entry.tags).map(([key, value]) => `${key}=${value}`).join(' ') : `(not ours: "${cache.displayName ?? ''}")`;
+  const tags = entry.tags
+    ? Object.entries(entry.tags)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(' ')
+    : `(not ours: "${cache.displayName ?? ''}")`;
   return `${cache.name}  ${cache.model}  ${cache.tokenCount ?? '?'} tokens  expires ${cache.expireTime}  ${tags}${entry.fingerprint ? `  fp=${entry.fingerprint}` : ''}`;
 }
 
@@ -61,10 +69,15 @@ export async function runCache(argv: string[]): Promise<number> {
     return 0;
   }
   if (action === 'delete') {
-    if (names.length === 0 && Object.keys(wanted).length === 0) throw new UsageError('cache delete: give cache names or at least one --tag (refusing to delete everything)');
-    if (names.length > 0 && Object.keys(wanted).length > 0) throw new UsageError('cache delete: give names or --tag, not both');
+    if (names.length === 0 && Object.keys(wanted).length === 0)
+      throw new UsageError('cache delete: give cache names or at least one --tag (refusing to delete everything)');
+    if (names.length > 0 && Object.keys(wanted).length > 0)
+      throw new UsageError('cache delete: give names or --tag, not both');
     const caches = providerCaches();
-    const targets = names.length > 0 ? names.map((name) => (name.startsWith('cachedContents/') ? name : `cachedContents/${name}`)) : (await listCaches(caches, wanted, false)).map((entry) => entry.cache.name);
+    const targets =
+      names.length > 0
+        ? names.map((name) => (name.startsWith('cachedContents/') ? name : `cachedContents/${name}`))
+        : (await listCaches(caches, wanted, false)).map((entry) => entry.cache.name);
     for (const name of targets) {
       await caches.delete(name);
       out(`deleted ${name}`);

@@ -18,7 +18,10 @@ export async function runResults(argv: string[]): Promise<number> {
   const directory = resultsDirectoryOf(values['results-dir']);
   const chunks = new FileResultStore(directory).jsonl(batchId, order);
   const first = await chunks.next();
-  if (first.done) throw new BatchNotFoundError(`no results for batch "${batchId}" under ${directory} (wrong --results-dir, or nothing has finished yet)`);
+  if (first.done)
+    throw new BatchNotFoundError(
+      `no results for batch "${batchId}" under ${directory} (wrong --results-dir, or nothing has finished yet)`,
+    );
   const stream = values.out ? createWriteStream(values.out) : process.stdout;
   let count = 0;
   for (let chunk: IteratorResult<Buffer> = first; !chunk.done; chunk = await chunks.next()) {

@@ -49,7 +49,9 @@ export async function runDev(argv: string[]): Promise<number> {
   if (values.help) return printHelp(devSpec);
   const stack = await startLocalStack(stackSettings(values));
   out(`Web UI: ${stack.config.webUiUrl}/namespaces/${stack.config.namespace}/workflows`);
-  out('Start a batch from another shell: batch-llm start --input items.jsonl --task NAME --wait   (Ctrl-C here stops the stack)');
+  out(
+    'Start a batch from another shell: batch-llm start --input items.jsonl --task NAME --wait   (Ctrl-C here stops the stack)',
+  );
   await untilSignal();
   await stack.stop();
   return 0;
@@ -64,13 +66,22 @@ export async function runDemo(argv: string[]): Promise<number> {
   let exitCode = 0;
   try {
     const batchClient = await BatchClient.connect(stack.config);
-    const batch = await batchClient.start({ taskName: 'demo-enrichment', inputFile: DEMO_DATA, concurrency, knownTasks: stack.tasks.names() });
+    const batch = await batchClient.start({
+      taskName: 'demo-enrichment',
+      inputFile: DEMO_DATA,
+      concurrency,
+      knownTasks: stack.tasks.names(),
+    });
     out(`Started demo batch ${batch.batchId}: ${batch.itemCount} items`);
     out(`  batch:  ${batch.url}`);
     out(`  items:  ${batch.itemsUrl}`);
     const started = Date.now();
     const printer = new ProgressPrinter(process.stderr, 2000);
-    const summary = await batchClient.watch(batch.batchId, (progress) => printer.update(formatProgress(progress, Date.now() - started)), 500);
+    const summary = await batchClient.watch(
+      batch.batchId,
+      (progress) => printer.update(formatProgress(progress, Date.now() - started)),
+      500,
+    );
     printer.end(formatProgress(summary, summary.durationMs));
     out(formatSummary(summary));
     const resultsDir = path.join(settings.stateDirectory, 'results');
@@ -95,7 +106,9 @@ export async function runWorker(argv: string[]): Promise<number> {
     gemini: geminiOptionsFromEnv(),
     tasks: await createTaskRegistry(asStrings(values.tasks)),
     resultsDirectory: resultsDirectoryOf(values['results-dir']),
-    ...(values['max-concurrent-calls'] ? { maxConcurrentActivities: flagValue('max-concurrent-calls', PositiveInt, values['max-concurrent-calls']) } : {}),
+    ...(values['max-concurrent-calls']
+      ? { maxConcurrentActivities: flagValue('max-concurrent-calls', PositiveInt, values['max-concurrent-calls']) }
+      : {}),
     ...(values.rpm ? { requestsPerMinute: flagValue('rpm', PositiveInt, values.rpm) } : {}),
     ...(values.tpm ? { tokensPerMinute: flagValue('tpm', PositiveInt, values.tpm) } : {}),
   });
@@ -117,7 +130,8 @@ export async function runEmulator(argv: string[]): Promise<number> {
   if (values.help) return printHelp(emulatorSpec);
   const faults: FaultRule[] = asStrings(values.fault).map((spec) => {
     const [kind, rate] = flagValue('fault', FaultRate, spec).split('=') as [string, string];
-    if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--fault: unknown kind "${kind}"; known: ${FAULT_KINDS.join(', ')}`);
+    if (!(FAULT_KINDS as readonly string[]).includes(kind))
+      throw new UsageError(`--fault: unknown kind "${kind}"; known: ${FAULT_KINDS.join(', ')}`);
     return { fault: kind as FaultRule['fault'], rate: Number(rate) };
   });
   const emulator = await GeminiEmulator.start({
@@ -137,4 +151,3 @@ export async function runEmulator(argv: string[]): Promise<number> {
   await emulator.stop();
   return 0;
 }
-

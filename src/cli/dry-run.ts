@@ -46,7 +46,11 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     try {
       return fullPrompt(task, item);
     } catch (error) {
-      problems.push({ line: lines[item.index] ?? item.index + 1, itemId: item.id, message: `the prompt builder failed: ${(error as Error).message}` });
+      problems.push({
+        line: lines[item.index] ?? item.index + 1,
+        itemId: item.id,
+        message: `the prompt builder failed: ${(error as Error).message}`,
+      });
       return undefined;
     }
   });
@@ -66,11 +70,15 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   const estimatedOutputTokens = options.outputTokens * items.length;
   const price = priceFor(model);
   const estimatedCostUsd = price
-    ? usageCost({ inputTokens: estimatedInputTokens, outputTokens: estimatedOutputTokens, cachedTokens: 0, thoughtsTokens: 0 }, price)
+    ? usageCost(
+        { inputTokens: estimatedInputTokens, outputTokens: estimatedOutputTokens, cachedTokens: 0, thoughtsTokens: 0 },
+        price,
+      )
     : undefined;
   const byConcurrency = (options.concurrency * 1000) / options.latencyMs;
   const byRequests = options.requestsPerMinute ? options.requestsPerMinute / 60 : Infinity;
-  const byTokens = options.tokensPerMinute && averagePromptTokens > 0 ? options.tokensPerMinute / 60 / averagePromptTokens : Infinity;
+  const byTokens =
+    options.tokensPerMinute && averagePromptTokens > 0 ? options.tokensPerMinute / 60 / averagePromptTokens : Infinity;
   const callsPerSecond = Math.min(byConcurrency, byRequests, byTokens);
   const estimatedSeconds = items.length / callsPerSecond;
   const report: DryRunReport = {

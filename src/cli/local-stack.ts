@@ -41,7 +41,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     } else {
       const dbFilename = path.join(options.stateDirectory, 'temporal.db');
       log(`Starting the Temporal dev server on ${address} (history kept in ${dbFilename}) …`);
-      server = await startDevServer({ dbFilename, port: options.port, uiPort: options.uiPort, namespace: config.namespace });
+      server = await startDevServer({
+        dbFilename,
+        port: options.port,
+        uiPort: options.uiPort,
+        namespace: config.namespace,
+      });
       const started = server;
       stops.push(() => started.teardown());
       config = { ...config, address, webUiUrl: `http://localhost:${options.uiPort}` };
@@ -56,7 +61,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
 
     const tasks = await createTaskRegistry(options.taskModules);
-    const { worker, connection, banner } = await connectBatchWorker({ config, gemini, tasks, resultsDirectory: path.join(options.stateDirectory, 'results') });
+    const { worker, connection, banner } = await connectBatchWorker({
+      config,
+      gemini,
+      tasks,
+      resultsDirectory: path.join(options.stateDirectory, 'results'),
+    });
     stops.push(() => connection.close());
     const running = worker.run();
     stops.push(async () => {
@@ -73,7 +83,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
     };
   } catch (error) {
-    for (const stop of stops.reverse()) await stop().catch((stopError: unknown) => log(`while stopping: ${String(stopError)}`));
+    for (const stop of stops.reverse())
+      await stop().catch((stopError: unknown) => log(`while stopping: ${String(stopError)}`));
     throw error;
   }
 }

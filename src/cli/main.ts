@@ -25,7 +25,10 @@ type CommandsRun = typeof import('./commands-run');
 type CommandsBatch = typeof import('./commands-batch');
 
 // `require`, not `import()`: under tsx's CommonJS hook (the bin) import() of a .ts file fails.
-const run = (load: () => Run): Run => (argv) => load()(argv);
+const run =
+  (load: () => Run): Run =>
+  (argv) =>
+    load()(argv);
 const commandsRun = (): CommandsRun => require('./commands-run') as CommandsRun;
 const commandsBatch = (): CommandsBatch => require('./commands-batch') as CommandsBatch;
 
@@ -47,8 +50,14 @@ const COMMANDS: Record<string, Command> = {
   resume: { spec: resumeSpec, run: run(() => commandsBatch().runResume) },
   'set-concurrency': { spec: setConcurrencySpec, run: run(() => commandsBatch().runSetConcurrency) },
   cancel: { spec: cancelSpec, run: run(() => commandsBatch().runCancel) },
-  results: { spec: resultsSpec, run: run(() => (require('./commands-results') as typeof import('./commands-results')).runResults) },
-  cache: { spec: cacheSpec, run: run(() => (require('./commands-cache') as typeof import('./commands-cache')).runCache) },
+  results: {
+    spec: resultsSpec,
+    run: run(() => (require('./commands-results') as typeof import('./commands-results')).runResults),
+  },
+  cache: {
+    spec: cacheSpec,
+    run: run(() => (require('./commands-cache') as typeof import('./commands-cache')).runCache),
+  },
 };
 
 function mainHelp(): string {
@@ -85,7 +94,13 @@ function installRuntime(defaultLevel: LogLevel): void {
   const { BatchLlmLogger } = require('../logging') as typeof import('../logging');
   Runtime.install({
     logger: new BatchLlmLogger(level),
-    ...(metricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}`, countersTotalSuffix: true } } } } : {}),
+    ...(metricsPort
+      ? {
+          telemetryOptions: {
+            metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}`, countersTotalSuffix: true } },
+          },
+        }
+      : {}),
   });
 }
 
@@ -95,7 +110,8 @@ function classify(error: unknown): { code: number; usage: boolean } {
   const { UsageError } = require('./args') as typeof import('./args');
   const { ConfigError } = require('../config') as typeof import('../config');
   const { InputError } = require('../input') as typeof import('../input');
-  const { BatchExistsError, BatchFailedError, BatchNotFoundError, TemporalUnreachableError } = require('../client/errors') as typeof import('../client/errors');
+  const { BatchExistsError, BatchFailedError, BatchNotFoundError, TemporalUnreachableError } =
+    require('../client/errors') as typeof import('../client/errors');
   if (error instanceof UsageError) return { code: EXIT_CODES.usage, usage: true };
   // A bad setting in the environment is the command line's context: a usage error, without the flags' help.
   if (error instanceof ConfigError) return { code: EXIT_CODES.usage, usage: false };
@@ -110,7 +126,9 @@ function classify(error: unknown): { code: number; usage: boolean } {
 
 /** `batch-llm <command>: <message>`; a message that already names the command ("cache list: …") keeps its own. */
 function errorLine(name: string, message: string): string {
-  return message.startsWith(`${name}:`) || message.startsWith(`${name} `) ? `batch-llm ${message}` : `batch-llm ${name}: ${message}`;
+  return message.startsWith(`${name}:`) || message.startsWith(`${name} `)
+    ? `batch-llm ${message}`
+    : `batch-llm ${name}: ${message}`;
 }
 
 export async function main(argv: string[]): Promise<number> {

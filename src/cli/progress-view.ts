@@ -27,8 +27,10 @@ export function formatProgress(progress: BatchProgress, elapsedMs: number): stri
 /** Why the batch ended as it did, in words: "completed: all 50 items succeeded", "stopped (cancelled): …". */
 export function describeEnd(summary: BatchProgress): string {
   const state = batchStateOf(summary);
-  if (state === 'stopped' && summary.control.stop) return `stopped early (${summary.control.stop.kind.replace('_', '-')}): ${summary.control.stop.reason}`;
-  if (state === 'completed_with_failures') return `completed; ${unsuccessfulCount(summary)} of ${summary.total} items did not succeed`;
+  if (state === 'stopped' && summary.control.stop)
+    return `stopped early (${summary.control.stop.kind.replace('_', '-')}): ${summary.control.stop.reason}`;
+  if (state === 'completed_with_failures')
+    return `completed; ${unsuccessfulCount(summary)} of ${summary.total} items did not succeed`;
   return `completed; all ${summary.total} items succeeded`;
 }
 
@@ -40,12 +42,23 @@ export function formatSummary(summary: BatchSummary): string {
   return [
     `Batch ${summary.batchId} (${summary.taskName}) ${describeEnd(summary)}; ${(summary.durationMs / 1000).toFixed(1)} s`,
     `  items:      ${summary.total} total: ${describeCounts(summary)}${categories ? ` (${categories})` : ''}`,
-    ...(Object.keys(summary.byFinishReason).length > 0 ? [`  finish:     ${Object.entries(summary.byFinishReason).map(([reason, count]) => `${reason} ${count}`).join(', ')}`] : []),
+    ...(Object.keys(summary.byFinishReason).length > 0
+      ? [
+          `  finish:     ${Object.entries(summary.byFinishReason)
+            .map(([reason, count]) => `${reason} ${count}`)
+            .join(', ')}`,
+        ]
+      : []),
     ...Object.entries(summary.bySafety).map(
-      ([category, counts]) => `  safety:     ${category.replace('HARM_CATEGORY_', '').toLowerCase()}: ${Object.entries(counts).map(([probability, count]) => `${probability} ${count}`).join(', ')}`,
+      ([category, counts]) =>
+        `  safety:     ${category.replace('HARM_CATEGORY_', '').toLowerCase()}: ${Object.entries(counts)
+          .map(([probability, count]) => `${probability} ${count}`)
+          .join(', ')}`,
     ),
     `  throughput: ${summary.itemsPerSecond.toFixed(2)} items/s, ${summary.modelCalls} model calls`,
-    ...(summary.runs > 1 ? [`  history:    ${summary.runs} runs (continue-as-new), largest ${summary.largestRunEvents} events`] : []),
+    ...(summary.runs > 1
+      ? [`  history:    ${summary.runs} runs (continue-as-new), largest ${summary.largestRunEvents} events`]
+      : []),
     `  tokens:     ${summary.usage.inputTokens} in (${summary.usage.cachedTokens} cached, hit rate ${(summary.cacheHitRate * 100).toFixed(1)}%, effective ${summary.effectiveInputTokens}), ${summary.usage.outputTokens} out, ${summary.usage.thoughtsTokens} thoughts`,
     `  cost:       $${summary.costUsd.toFixed(4)} estimated${summary.cacheStorageCostUsd !== undefined ? ` (cache storage $${summary.cacheStorageCostUsd.toFixed(4)})` : ''}${summary.unpricedModels.length > 0 ? `; no price for ${summary.unpricedModels.join(', ')} (set --prices)` : ''}`,
     ...(summary.cache

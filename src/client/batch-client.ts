@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Client, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import {
+  type Client,
+  ServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { connectTemporalClient } from '../temporal/connection';
 import { BatchIdSearchAttribute, TaskNameSearchAttribute } from '../search-attributes';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
@@ -20,8 +27,13 @@ import {
   type WorkItem,
 } from '../schemas';
 import { batchItemsUrl, temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
-import { batchProgressQuery, cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../contract/messages';
-
+import {
+  batchProgressQuery,
+  cancelBatchUpdate,
+  pauseBatchUpdate,
+  resumeBatchUpdate,
+  setConcurrencyUpdate,
+} from '../contract/messages';
 
 /** Inline items up to this size travel in the workflow input; larger inputs are read by workers. */
 const MAX_INLINE_BYTES = 256 * 1024;
@@ -101,10 +113,16 @@ export class BatchClient {
         workflowIdConflictPolicy: 'FAIL',
       });
     } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) throw new BatchExistsError(batchId, await this.statusOf(batchId), { cause: error });
+      if (error instanceof WorkflowExecutionAlreadyStartedError)
+        throw new BatchExistsError(batchId, await this.statusOf(batchId), { cause: error });
       throw error;
     }
-    return { batchId, itemCount, url: workflowUrl(this.config, batchId), itemsUrl: batchItemsUrl(this.config, batchId) };
+    return {
+      batchId,
+      itemCount,
+      url: workflowUrl(this.config, batchId),
+      itemsUrl: batchItemsUrl(this.config, batchId),
+    };
   }
 
   /**
@@ -113,7 +131,9 @@ export class BatchClient {
    */
   static async prepare(options: StartBatchOptions): Promise<PreparedBatch> {
     if (options.knownTasks && !options.knownTasks.includes(options.taskName)) {
-      throw new InputError('--task', [{ message: `unknown task "${options.taskName}"; known tasks: ${options.knownTasks.join(', ')}` }]);
+      throw new InputError('--task', [
+        { message: `unknown task "${options.taskName}"; known tasks: ${options.knownTasks.join(', ')}` },
+      ]);
     }
     let items: WorkItem[];
     let lines: number[] | undefined;
@@ -140,7 +160,11 @@ export class BatchClient {
     }
     const batchId = options.batchId ?? defaultBatchId(options.taskName);
     const idCheck = BatchIdSchema.safeParse(batchId);
-    if (!idCheck.success) throw new InputError('--batch-id', describeZodError(idCheck.error).map((issue) => ({ message: issue.message })));
+    if (!idCheck.success)
+      throw new InputError(
+        '--batch-id',
+        describeZodError(idCheck.error).map((issue) => ({ message: issue.message })),
+      );
 
     const inline = inputFile === undefined || Buffer.byteLength(JSON.stringify(items)) <= MAX_INLINE_BYTES;
     const input: BatchInput = {
@@ -157,7 +181,10 @@ export class BatchClient {
     } as BatchInput;
     const checked = BatchInputSchema.safeParse(input);
     if (!checked.success) {
-      throw new InputError('batch options', describeZodError(checked.error).map((issue) => ({ field: issue.path, message: issue.message })));
+      throw new InputError(
+        'batch options',
+        describeZodError(checked.error).map((issue) => ({ field: issue.path, message: issue.message })),
+      );
     }
     return { batchId, itemCount: items.length, input };
   }
@@ -167,7 +194,10 @@ export class BatchClient {
     try {
       return (await this.client.workflow.getHandle(batchId).describe()).status.name;
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new BatchNotFoundError(`no batch "${batchId}" in namespace ${this.client.options.namespace}`, { cause: error });
+      if (error instanceof WorkflowNotFoundError)
+        throw new BatchNotFoundError(`no batch "${batchId}" in namespace ${this.client.options.namespace}`, {
+          cause: error,
+        });
       throw error;
     }
   }
@@ -184,7 +214,9 @@ export class BatchClient {
 
   /** How many items run at once (1 to 10,000), from now on. */
   setConcurrency(batchId: string, concurrency: number): Promise<BatchControlState> {
-    return this.control(batchId, 'set-concurrency', (handle) => handle.executeUpdate(setConcurrencyUpdate, { args: [concurrency] }));
+    return this.control(batchId, 'set-concurrency', (handle) =>
+      handle.executeUpdate(setConcurrencyUpdate, { args: [concurrency] }),
+    );
   }
 
   /** Stops dispatch, cancels the items in flight and their model calls, marks the rest `cancelled`. */
@@ -193,14 +225,21 @@ export class BatchClient {
   }
 
   /** One control update; a batch that is not running (none, or already ended) is BatchNotFoundError saying which. */
-  private async control(batchId: string, what: string, send: (handle: WorkflowHandle) => Promise<BatchControlState>): Promise<BatchControlState> {
+  private async control(
+    batchId: string,
+    what: string,
+    send: (handle: WorkflowHandle) => Promise<BatchControlState>,
+  ): Promise<BatchControlState> {
     try {
       return await send(this.client.workflow.getHandle(batchId));
     } catch (error) {
       if (!(error instanceof WorkflowNotFoundError)) throw error;
       // The server says "not found" both when there is no such batch and when it has ended.
       const status = await this.statusOf(batchId);
-      throw new BatchNotFoundError(`batch "${batchId}" has already ended (${status}); there is nothing to ${what}. Its summary: batch-llm status ${batchId}`, { cause: error });
+      throw new BatchNotFoundError(
+        `batch "${batchId}" has already ended (${status}); there is nothing to ${what}. Its summary: batch-llm status ${batchId}`,
+        { cause: error },
+      );
     }
   }
 
@@ -221,7 +260,10 @@ export class BatchClient {
         return await handle.result();
       } catch (error) {
         if (error instanceof WorkflowFailedError) throw batchFailure(batchId, error);
-        if (error instanceof WorkflowNotFoundError) throw new BatchNotFoundError(`no batch "${batchId}" in namespace ${this.client.options.namespace}`, { cause: error });
+        if (error instanceof WorkflowNotFoundError)
+          throw new BatchNotFoundError(`no batch "${batchId}" in namespace ${this.client.options.namespace}`, {
+            cause: error,
+          });
         // A wait of hours can outlive a gRPC deadline or meet a server restart: wait again.
         if (attempt >= SUMMARY_ATTEMPTS || !isTransientRpcFailure(error)) throw error;
         await sleep(SUMMARY_RETRY_DELAY_MS);
@@ -230,7 +272,11 @@ export class BatchClient {
   }
 
   /** Calls `onProgress` every `intervalMs` until the batch ends; returns the summary. */
-  async watch(batchId: string, onProgress: (progress: BatchProgress) => void, intervalMs = 1000): Promise<BatchSummary> {
+  async watch(
+    batchId: string,
+    onProgress: (progress: BatchProgress) => void,
+    intervalMs = 1000,
+  ): Promise<BatchSummary> {
     let finished = false;
     const result = this.summary(batchId).finally(() => {
       finished = true;
@@ -252,15 +298,18 @@ function batchFailure(batchId: string, error: WorkflowFailedError): Error {
   let cause: unknown = error.cause;
   while (cause instanceof TemporalFailure && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
   if (cause instanceof ApplicationFailure && (cause.type === 'invalid_input' || cause.type === 'unknown_task')) {
-    const details = Array.isArray(cause.details?.[0]) ? (cause.details[0] as Array<Partial<InputProblem & ValidationIssue>>) : [];
-    const problems: InputProblem[] = details.length > 0
-      ? details.map(({ line, itemId, field, path: issuePath, message }) => ({
-          ...(line !== undefined ? { line } : {}),
-          ...(itemId !== undefined ? { itemId } : {}),
-          ...((field ?? issuePath) !== undefined ? { field: field ?? issuePath } : {}),
-          message: message ?? cause.message,
-        }))
-      : [{ message: cause.message }];
+    const details = Array.isArray(cause.details?.[0])
+      ? (cause.details[0] as Array<Partial<InputProblem & ValidationIssue>>)
+      : [];
+    const problems: InputProblem[] =
+      details.length > 0
+        ? details.map(({ line, itemId, field, path: issuePath, message }) => ({
+            ...(line !== undefined ? { line } : {}),
+            ...(itemId !== undefined ? { itemId } : {}),
+            ...((field ?? issuePath) !== undefined ? { field: field ?? issuePath } : {}),
+            message: message ?? cause.message,
+          }))
+        : [{ message: cause.message }];
     return new InputError(`batch "${batchId}" (checked by a worker)`, problems, { cause: error });
   }
   const message = cause instanceof Error ? cause.message : error.message;

@@ -4,4 +4,13 @@
  */
 export * from './messages';
 export type * from './states';
-export type { BatchControlState, BatchInput, BatchProgress, BatchStop, BatchSummary, ItemOutcome, ItemResult, ItemStatus } from '../schemas';
+export type {
+  BatchControlState,
+  BatchInput,
+  BatchProgress,
+  BatchStop,
+  BatchSummary,
+  ItemOutcome,
+  ItemResult,
+  ItemStatus,
+} from '../schemas';

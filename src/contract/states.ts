@@ -109,4 +109,3 @@ export interface CacheOwnerOutput {
   renewals: number;
   deleted: boolean;
 }
-

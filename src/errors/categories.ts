@@ -51,23 +51,43 @@ export interface CategoryBehaviour {
 }
 
 export const CATEGORY_TABLE: Readonly<Record<ErrorCategory, CategoryBehaviour>> = {
-  rate_limit: { decision: 'retry', hint: 'Per-minute quota hit; retried after the suggested delay. Lower concurrency or raise the quota.' },
-  quota_exhausted: { decision: 'fail', hint: 'Daily quota exhausted; retrying today will not help. Raise the quota or resume tomorrow.' },
+  rate_limit: {
+    decision: 'retry',
+    hint: 'Per-minute quota hit; retried after the suggested delay. Lower concurrency or raise the quota.',
+  },
+  quota_exhausted: {
+    decision: 'fail',
+    hint: 'Daily quota exhausted; retrying today will not help. Raise the quota or resume tomorrow.',
+  },
   authentication: { decision: 'fail', hint: 'API key missing or invalid: check GEMINI_API_KEY on the workers.' },
   permission_denied: { decision: 'fail', hint: 'The key has no access to this model or resource.' },
-  invalid_request: { decision: 'fail', hint: 'The request was rejected as invalid; check the task settings (model, schema, generation config).' },
+  invalid_request: {
+    decision: 'fail',
+    hint: 'The request was rejected as invalid; check the task settings (model, schema, generation config).',
+  },
   not_found: { decision: 'fail', hint: 'Model or resource not found; check the model name.' },
   server_error: { decision: 'retry', hint: 'Provider-side error (500 or a malformed response); retried.' },
   server_overload: { decision: 'retry', hint: 'Model overloaded (503); retried with backoff.' },
   server_timeout: { decision: 'retry', hint: 'Provider deadline exceeded (504); retried.' },
   network_error: { decision: 'retry', hint: 'Connection failed or was reset; retried.' },
   timeout: { decision: 'retry', hint: 'No answer within the call timeout; retried.' },
-  validation_error: { decision: 'stage', hint: 'Output did not match the schema; the stage plan decides the next prompt.' },
+  validation_error: {
+    decision: 'stage',
+    hint: 'Output did not match the schema; the stage plan decides the next prompt.',
+  },
   empty_response: { decision: 'stage', hint: 'The model returned no text.' },
-  safety_blocked: { decision: 'recover', recovery: 'retry_after_block', hint: 'Blocked by safety filters (prompt or output); the item ends `blocked` with its ratings.' },
+  safety_blocked: {
+    decision: 'recover',
+    recovery: 'retry_after_block',
+    hint: 'Blocked by safety filters (prompt or output); the item ends `blocked` with its ratings.',
+  },
   recitation: { decision: 'stage', hint: 'Output stopped for recitation; a later stage may rephrase.' },
   truncated: { decision: 'stage', hint: 'Output hit maxOutputTokens; raise it or shorten the output schema.' },
-  cache_expired: { decision: 'recover', recovery: 'refresh_cache', hint: 'The context cache expired or was deleted; a fresh cache is fetched.' },
+  cache_expired: {
+    decision: 'recover',
+    recovery: 'refresh_cache',
+    hint: 'The context cache expired or was deleted; a fresh cache is fetched.',
+  },
   prompt_budget_exhausted: { decision: 'fail', hint: 'The item used its whole model-call budget.' },
   post_process_rejected: { decision: 'fail', hint: "The task's postProcess hook rejected the output; see its reason." },
   invalid_input: { decision: 'fail', hint: 'The batch or item input is invalid; fix it and start again.' },

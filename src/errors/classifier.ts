@@ -14,7 +14,11 @@ export interface ErrorClassifier {
 }
 
 /** Runs a task's classifier around the provider's built-in rules: the one place a failure's category and retry decision are made. */
-export function classifyError(error: unknown, classifier: ErrorClassifier | undefined, builtIn: (error: unknown) => ErrorInfo): ErrorInfo {
+export function classifyError(
+  error: unknown,
+  classifier: ErrorClassifier | undefined,
+  builtIn: (error: unknown) => ErrorInfo,
+): ErrorInfo {
   const info = classifier?.classifyCustom?.(error) ?? (classifier?.classifyDefault ?? builtIn)(error);
   return classifier?.postClassify ? classifier.postClassify(error, info) : info;
 }

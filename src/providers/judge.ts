@@ -7,7 +7,15 @@
  */
 import { z } from 'zod';
 import type { ErrorCategory } from '../errors/categories';
-import { describeZodError, formatIssue, HARM_PROBABILITIES, type CallMetadata, type FilterHit, type HarmProbability, type ValidationIssue } from '../schemas';
+import {
+  describeZodError,
+  formatIssue,
+  HARM_PROBABILITIES,
+  type CallMetadata,
+  type FilterHit,
+  type HarmProbability,
+  type ValidationIssue,
+} from '../schemas';
 import type { PartialState } from '../stages';
 import type { AnyTask } from '../tasks/registry';
 import type { ModelAnswer } from './types';
@@ -28,10 +36,16 @@ export type Judgement =
  * Turns a 200 answer into an output. For a partial re-prompt, the answer holds only the failed
  * fields: they are merged over the kept ones and the whole is validated again.
  */
-export function judgeAnswer(task: Pick<AnyTask, 'outputSchema' | 'validate'>, answer: Pick<ModelAnswer, 'text' | 'stopped'>, partial?: PartialState, item?: unknown): Judgement {
+export function judgeAnswer(
+  task: Pick<AnyTask, 'outputSchema' | 'validate'>,
+  answer: Pick<ModelAnswer, 'text' | 'stopped'>,
+  partial?: PartialState,
+  item?: unknown,
+): Judgement {
   if (answer.stopped) return { kind: 'unusable', ...answer.stopped };
   const text = answer.text;
-  if (text === undefined || text.trim() === '') return { kind: 'unusable', category: 'empty_response', message: 'no text in the answer' };
+  if (text === undefined || text.trim() === '')
+    return { kind: 'unusable', category: 'empty_response', message: 'no text in the answer' };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -43,13 +57,29 @@ export function judgeAnswer(task: Pick<AnyTask, 'outputSchema' | 'validate'>, an
   const validated = task.outputSchema.safeParse(candidateOutput);
   if (!validated.success) {
     const issues = describeZodError(validated.error, candidateOutput);
-    return invalid(issues, partialStateFromIssues(task.outputSchema, candidateOutput, validated.error.issues.map((issue) => issue.path), issues));
+    return invalid(
+      issues,
+      partialStateFromIssues(
+        task.outputSchema,
+        candidateOutput,
+        validated.error.issues.map((issue) => issue.path),
+        issues,
+      ),
+    );
   }
   // The task's own checks beyond the schema: their issues feed the stage plan like schema issues.
   const semantic = task.validate ? (task.validate(validated.data as never, item as never) ?? []) : [];
   if (semantic.length === 0) return { kind: 'ok', output: validated.data };
   const issues = semantic.map((issue) => describeSemanticIssue(issue, validated.data));
-  return invalid(issues, partialStateFromIssues(task.outputSchema, validated.data, issues.map((issue) => (issue.path === '(root)' ? [] : issue.path.split('.'))), issues));
+  return invalid(
+    issues,
+    partialStateFromIssues(
+      task.outputSchema,
+      validated.data,
+      issues.map((issue) => (issue.path === '(root)' ? [] : issue.path.split('.'))),
+      issues,
+    ),
+  );
 }
 
 function invalid(issues: ValidationIssue[], partial: PartialState | undefined): Judgement {
@@ -66,9 +96,15 @@ function invalid(issues: ValidationIssue[], partial: PartialState | undefined): 
 function describeSemanticIssue(issue: { path: string; message: string }, output: unknown): ValidationIssue {
   const path = issue.path.trim() === '' ? '(root)' : issue.path;
   let value: unknown = output;
-  if (path !== '(root)') for (const key of path.split('.')) value = isPlainObject(value) || Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+  if (path !== '(root)')
+    for (const key of path.split('.'))
+      value = isPlainObject(value) || Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
   const shown = value === undefined ? undefined : JSON.stringify(value);
-  return { path, message: issue.message, ...(shown !== undefined ? { value: shown.length > 80 ? `${shown.slice(0, 79)}…` : shown } : {}) };
+  return {
+    path,
+    message: issue.message,
+    ...(shown !== undefined ? { value: shown.length > 80 ? `${shown.slice(0, 79)}…` : shown } : {}),
+  };
 }
 
 /** The repaired fields replace the failed ones; anything else the model sent is ignored. */
@@ -83,11 +119,21 @@ export function mergePartial(partial: PartialState, answer: Record<string, unkno
  * schemas, and only when every issue names a top-level field (otherwise there is nothing to keep).
  */
 export function partialStateOf(schema: z.ZodType, value: unknown, error: z.ZodError): PartialState | undefined {
-  return partialStateFromIssues(schema, value, error.issues.map((issue) => issue.path), describeZodError(error, value));
+  return partialStateFromIssues(
+    schema,
+    value,
+    error.issues.map((issue) => issue.path),
+    describeZodError(error, value),
+  );
 }
 
 /** As partialStateOf, for issues given by their paths (the task's own checks, or zod's). */
-export function partialStateFromIssues(schema: z.ZodType, value: unknown, issuePaths: ReadonlyArray<readonly PropertyKey[]>, issues: ValidationIssue[]): PartialState | undefined {
+export function partialStateFromIssues(
+  schema: z.ZodType,
+  value: unknown,
+  issuePaths: ReadonlyArray<readonly PropertyKey[]>,
+  issues: ValidationIssue[],
+): PartialState | undefined {
   if (!(schema instanceof z.ZodObject) || !isPlainObject(value)) return undefined;
   if (issuePaths.some((issuePath) => issuePath.length === 0)) return undefined;
   const failedFields = [...new Set(issuePaths.map((issuePath) => String(issuePath[0])))];
@@ -109,7 +155,10 @@ function rank(probability: string): number {
 }
 
 /** Ratings at or above the task's thresholds (empty: the answer passes the filter). */
-export function filterHits(metadata: CallMetadata, thresholds: Partial<Record<string, HarmProbability>> | undefined): FilterHit[] {
+export function filterHits(
+  metadata: CallMetadata,
+  thresholds: Partial<Record<string, HarmProbability>> | undefined,
+): FilterHit[] {
   const hits: FilterHit[] = [];
   for (const [category, threshold] of Object.entries(thresholds ?? {})) {
     const probability = metadata.safetyRatings[category];

@@ -36,7 +36,9 @@ export function partialPrompt(task: AnyTask, item: WorkItem, partial: PartialSta
   const fieldSchema = outputJsonSchema({ outputSchema: schema.pick(mask) as unknown as z.ZodType });
   const properties = (fieldSchema['properties'] ?? {}) as Record<string, Record<string, unknown>>;
   const lines = partial.failedFields.map((field) => {
-    const errors = partial.issues.filter((issue) => issue.path === field || issue.path.startsWith(`${field}.`)).map((issue) => issue.message);
+    const errors = partial.issues
+      .filter((issue) => issue.path === field || issue.path.startsWith(`${field}.`))
+      .map((issue) => issue.message);
     const shape = describeShape(properties[field] ?? {});
     const said = errors.join('; ');
     // zod's enum errors already list the options; say the shape only when it adds something.

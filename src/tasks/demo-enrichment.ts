@@ -8,7 +8,19 @@ const ProductSchema = z.object({
 });
 
 export const ProductEnrichmentSchema = z.object({
-  category: z.enum(['kitchen', 'outdoor', 'electronics', 'office', 'toys', 'software', 'garden', 'pets', 'health', 'home', 'other']),
+  category: z.enum([
+    'kitchen',
+    'outdoor',
+    'electronics',
+    'office',
+    'toys',
+    'software',
+    'garden',
+    'pets',
+    'health',
+    'home',
+    'other',
+  ]),
   summary: z.string().min(10).max(200).describe('One sentence a shopper would understand.'),
   keywords: z.array(z.string().min(2).max(40)).min(1).max(5),
   audience: z.enum(['consumer', 'business', 'both']),

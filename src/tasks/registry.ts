@@ -59,7 +59,8 @@ export async function loadTaskModule(modulePath: string): Promise<AnyTask[]> {
     } else candidates.push(value);
   }
   const tasks = [...new Set(candidates.filter(isTaskDefinition))];
-  if (tasks.length === 0) throw new Error(`${absolute} exports no task (export defineTask({...}) as default or in a "tasks" array)`);
+  if (tasks.length === 0)
+    throw new Error(`${absolute} exports no task (export defineTask({...}) as default or in a "tasks" array)`);
   return tasks;
 }
 
@@ -76,11 +77,15 @@ const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.cts', '.mts', '.tsx']);
 async function importTaskModule(absolute: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(absolute).href;
   try {
-    if (TYPESCRIPT_EXTENSIONS.has(path.extname(absolute)) && '.ts' in require.extensions) return require(absolute) as Record<string, unknown>;
+    if (TYPESCRIPT_EXTENSIONS.has(path.extname(absolute)) && '.ts' in require.extensions)
+      return require(absolute) as Record<string, unknown>;
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const loadable = ['ERR_REQUIRE_ESM', 'ERR_REQUIRE_ASYNC_MODULE', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_MODULE_NOT_FOUND'].includes(code ?? '') || /top-level await/i.test((error as Error).message);
+    const loadable =
+      ['ERR_REQUIRE_ESM', 'ERR_REQUIRE_ASYNC_MODULE', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_MODULE_NOT_FOUND'].includes(
+        code ?? '',
+      ) || /top-level await/i.test((error as Error).message);
     if (!loadable) throw error;
     // The ESM entry: tsx 4's CommonJS build of this API points at a file it does not ship.
     const { tsImport } = (await import('tsx/esm/api')) as typeof import('tsx/esm/api');

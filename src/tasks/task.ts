@@ -83,8 +83,10 @@ export function defineTask<TItem, TOutput>(task: TaskDefinition<TItem, TOutput>)
   if (task.stagePlan) StagePlanSchema.parse(task.stagePlan);
   if (task.cache) CacheDeclarationSchema.parse(task.cache);
   for (const [category, threshold] of Object.entries(task.safetyFilter ?? {})) {
-    if (!/^HARM_CATEGORY_[A-Z_]+$/.test(category)) throw new Error(`task "${task.name}": safetyFilter key "${category}" is not a HARM_CATEGORY_…`);
-    if (!HARM_PROBABILITIES.includes(threshold as HarmProbability)) throw new Error(`task "${task.name}": safetyFilter.${category} must be one of ${HARM_PROBABILITIES.join(', ')}`);
+    if (!/^HARM_CATEGORY_[A-Z_]+$/.test(category))
+      throw new Error(`task "${task.name}": safetyFilter key "${category}" is not a HARM_CATEGORY_…`);
+    if (!HARM_PROBABILITIES.includes(threshold as HarmProbability))
+      throw new Error(`task "${task.name}": safetyFilter.${category} must be one of ${HARM_PROBABILITIES.join(', ')}`);
   }
   return task;
 }
@@ -99,5 +101,9 @@ export function outputJsonSchema(task: Pick<TaskDefinition<never, unknown>, 'out
 export function isTaskDefinition(value: unknown): value is TaskDefinition<never, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Record<string, unknown>;
-  return typeof candidate['name'] === 'string' && typeof candidate['prompt'] === 'function' && candidate['outputSchema'] instanceof z.ZodType;
+  return (
+    typeof candidate['name'] === 'string' &&
+    typeof candidate['prompt'] === 'function' &&
+    candidate['outputSchema'] instanceof z.ZodType
+  );
 }

@@ -1,4 +1,3 @@
-
 export { temporalConfigFromEnv } from '../config';
 
 /**
@@ -11,7 +10,11 @@ export interface TemporalConfig {
   taskQueue: string;
   /** Web UI base URL for the links we print. */
   webUiUrl: string;
-  tls?: { clientCertPair?: { crt: Buffer; key: Buffer }; serverRootCACertificate?: Buffer; serverNameOverride?: string };
+  tls?: {
+    clientCertPair?: { crt: Buffer; key: Buffer };
+    serverRootCACertificate?: Buffer;
+    serverNameOverride?: string;
+  };
   apiKey?: string;
   /** How long to wait for the server when connecting (default 1,500 ms; TEMPORAL_CONNECT_TIMEOUT_MS). */
   connectTimeoutMs?: number;

@@ -72,7 +72,11 @@ export async function temporalAnswers(config: TemporalConfig): Promise<boolean> 
 export async function unreachableError(config: TemporalConfig, error: unknown): Promise<TemporalUnreachableError> {
   const timeoutMs = connectTimeoutOf(config);
   const socketProblem = await probeSocket(config.address, timeoutMs);
-  return new TemporalUnreachableError(config.address, config.namespace, socketProblem ?? describeFailure(error, timeoutMs));
+  return new TemporalUnreachableError(
+    config.address,
+    config.namespace,
+    socketProblem ?? describeFailure(error, timeoutMs),
+  );
 }
 
 /** Opens and closes a TCP socket to the address: undefined when it opened, else why not. */
@@ -80,7 +84,8 @@ function probeSocket(address: string, timeoutMs: number): Promise<string | undef
   const separator = address.lastIndexOf(':');
   const host = (separator > 0 ? address.slice(0, separator) : address).replace(/^\[|\]$/g, '');
   const port = separator > 0 ? Number(address.slice(separator + 1)) : 7233;
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) return Promise.resolve(`"${address}" is not a host:port address`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    return Promise.resolve(`"${address}" is not a host:port address`);
   return new Promise((resolve) => {
     const socket = new Socket();
     const settle = (problem: string | undefined) => {
@@ -101,7 +106,10 @@ function probeSocket(address: string, timeoutMs: number): Promise<string | undef
 /** The socket opened, so the failure is above TCP: TLS, credentials, or not a Temporal frontend. */
 function describeFailure(error: unknown, timeoutMs: number): string {
   const messages: string[] = [];
-  for (let cause: unknown = error; cause instanceof Error && messages.length < 3; cause = cause.cause) messages.push(cause.message.split('\n')[0] ?? '');
+  for (let cause: unknown = error; cause instanceof Error && messages.length < 3; cause = cause.cause)
+    messages.push(cause.message.split('\n')[0] ?? '');
   const text = messages.join(': ');
-  return /deadline/i.test(text) ? `no gRPC answer within ${timeoutMs} ms (TLS expected but not configured, or not a Temporal frontend?)` : text;
+  return /deadline/i.test(text)
+    ? `no gRPC answer within ${timeoutMs} ms (TLS expected but not configured, or not a Temporal frontend?)`
+    : text;
 }

@@ -72,7 +72,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       extraArgs: [
         '--dynamic-config-value',
         `history.transferProcessorMaxPollRPS=${TRANSFER_QUEUE_POLLS_PER_SECOND}`,
-        ...(options.dbFilename ? Object.entries(FILE_DATABASE_PRAGMAS).flatMap(([pragma, value]) => ['--sqlite-pragma', `${pragma}=${value}`]) : []),
+        ...(options.dbFilename
+          ? Object.entries(FILE_DATABASE_PRAGMAS).flatMap(([pragma, value]) => [
+              '--sqlite-pragma',
+              `${pragma}=${value}`,
+            ])
+          : []),
       ],
     },
   });

@@ -85,12 +85,15 @@ export function readExpiration(body: Record<string, unknown>): Expiration | Goog
   if (ttl !== undefined) {
     const match = typeof ttl === 'string' ? /^(\d+(?:\.\d{1,9})?)s$/.exec(ttl) : null;
     if (match === null) {
-      return invalidArgument(`Invalid value at 'cached_content.ttl' (type.googleapis.com/google.protobuf.Duration), ${JSON.stringify(ttl)}`);
+      return invalidArgument(
+        `Invalid value at 'cached_content.ttl' (type.googleapis.com/google.protobuf.Duration), ${JSON.stringify(ttl)}`,
+      );
     }
     return { ttlMs: Math.round(Number(match[1]) * 1000) };
   }
   if (expireTime !== undefined) {
-    const expireAtMs = typeof expireTime === 'string' && /^\d{4}-\d\d-\d\dT/.test(expireTime) ? Date.parse(expireTime) : Number.NaN;
+    const expireAtMs =
+      typeof expireTime === 'string' && /^\d{4}-\d\d-\d\dT/.test(expireTime) ? Date.parse(expireTime) : Number.NaN;
     if (Number.isNaN(expireAtMs)) {
       return invalidArgument(
         `Invalid value at 'cached_content.expire_time' (type.googleapis.com/google.protobuf.Timestamp), ${JSON.stringify(expireTime)}`,

@@ -67,7 +67,9 @@ export class CacheStore {
   create(view: CacheCreateView, seed: number): CachedContentResource | GoogleError {
     const minimum = this.minTokensByModel.get(view.model) ?? this.settings.minTokens;
     if (view.tokens < minimum) {
-      return invalidArgument(`Cached content is too small. total_token_count=${view.tokens}, min_total_token_count=${minimum}`);
+      return invalidArgument(
+        `Cached content is too small. total_token_count=${view.tokens}, min_total_token_count=${minimum}`,
+      );
     }
     const now = this.settings.now();
     const expireAtMs = futureExpiry(view.expiration ?? { ttlMs: DEFAULT_TTL_MS }, now);
@@ -135,7 +137,8 @@ export class CacheStore {
   /** One page in creation order; `pageToken` names the last cache of the previous page. */
   list(query: URLSearchParams): { cachedContents: CachedContentResource[]; nextPageToken?: string } | GoogleError {
     const pageSize = Number(query.get('pageSize') ?? '0');
-    if (!Number.isInteger(pageSize) || pageSize < 0) return invalidArgument(`Invalid page_size: ${query.get('pageSize') ?? ''}`);
+    if (!Number.isInteger(pageSize) || pageSize < 0)
+      return invalidArgument(`Invalid page_size: ${query.get('pageSize') ?? ''}`);
     const token = query.get('pageToken') ?? '';
     const after = token === '' ? 0 : Number(token.slice(PAGE_TOKEN_PREFIX.length));
     if (token !== '' && (!token.startsWith(PAGE_TOKEN_PREFIX) || !Number.isInteger(after))) {
@@ -154,7 +157,8 @@ export class CacheStore {
   /** Only the expiry can change: `{ttl}` or `{expireTime}`; other fields are ignored. */
   update(name: string, body: unknown): CachedContentResource | GoogleError {
     const expiration = isRecord(body) ? readExpiration(body) : undefined;
-    if (expiration === undefined) return invalidArgument('Set ttl or expire_time: only the expiration of a cached content can be updated.');
+    if (expiration === undefined)
+      return invalidArgument('Set ttl or expire_time: only the expiration of a cached content can be updated.');
     if (isGoogleError(expiration)) return expiration;
     const cache = this.live(name);
     if (cache === undefined) return cachedContentNotFound();

@@ -37,7 +37,12 @@ export function serveControl(
 ): void {
   if (request.method === 'GET' && path === `${CONTROL_PREFIX}log`) {
     const quota = { ...emulator.quotaStats(), admittedTimestamps: emulator.admittedTimestamps() };
-    sendJson(response, 200, { entries: emulator.log, maxInFlight: emulator.maxInFlight, inFlight: emulator.inFlight, quota });
+    sendJson(response, 200, {
+      entries: emulator.log,
+      maxInFlight: emulator.maxInFlight,
+      inFlight: emulator.inFlight,
+      quota,
+    });
   } else if (request.method === 'GET' && path === `${CONTROL_PREFIX}caches`) {
     sendJson(response, 200, { cachedContents: emulator.caches() });
   } else if (request.method === 'POST' && path === `${CONTROL_PREFIX}config`) {

@@ -68,7 +68,12 @@ export function deadlineExceeded(): GoogleError {
   return googleError(504, 'DEADLINE_EXCEEDED', 'Deadline expired before operation could complete.');
 }
 
-function quotaViolation(quotaId: string, model: string, quotaMetric = QUOTA_METRIC, limit = 10): Record<string, unknown> {
+function quotaViolation(
+  quotaId: string,
+  model: string,
+  quotaMetric = QUOTA_METRIC,
+  limit = 10,
+): Record<string, unknown> {
   return {
     '@type': `${RPC}QuotaFailure`,
     violations: [
@@ -100,7 +105,9 @@ export function rateLimited({ model, retryDelaySeconds, quotaId, quotaMetric, li
     429,
     'RESOURCE_EXHAUSTED',
     message,
-    retryDelaySeconds === undefined ? [violation] : [violation, { '@type': `${RPC}RetryInfo`, retryDelay: `${retryDelaySeconds}s` }],
+    retryDelaySeconds === undefined
+      ? [violation]
+      : [violation, { '@type': `${RPC}RetryInfo`, retryDelay: `${retryDelaySeconds}s` }],
   );
 }
 
@@ -143,8 +150,7 @@ export const errorForFault: Record<ErrorFaultKind, (context: ErrorFaultContext) 
     }),
   quota_exhausted: ({ model }) => dailyQuotaExhausted(model),
   unauthenticated: () => invalidApiKey(),
-  permission_denied: () =>
-    googleError(403, 'PERMISSION_DENIED', 'The caller does not have permission'),
+  permission_denied: () => googleError(403, 'PERMISSION_DENIED', 'The caller does not have permission'),
   invalid_request: () => invalidArgument('Request contains an invalid argument.'),
   not_found: ({ model }) =>
     googleError(

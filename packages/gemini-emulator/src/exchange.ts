@@ -19,7 +19,8 @@ export interface Exchange {
 }
 
 /** How an exchange ends when it is answered at all. */
-export type Outcome = GoogleError | { httpStatus: 200; body: object } | { httpStatus: 200; raw: string; stream: boolean };
+export type Outcome =
+  GoogleError | { httpStatus: 200; body: object } | { httpStatus: 200; raw: string; stream: boolean };
 
 /** Waits `ms`; false when the exchange was cancelled first. */
 export async function pause(exchange: Exchange, ms: number): Promise<boolean> {

@@ -137,16 +137,22 @@ const faultRuleSchema = z
       });
     }
     if (rule.finishReason !== undefined && rule.fault !== 'finish') {
-      context.addIssue({ code: 'custom', path: ['finishReason'], message: `finishReason applies to fault finish, not ${rule.fault}` });
+      context.addIssue({
+        code: 'custom',
+        path: ['finishReason'],
+        message: `finishReason applies to fault finish, not ${rule.fault}`,
+      });
     }
     if (rule.blockReason !== undefined && rule.fault !== 'blocked_prompt') {
-      context.addIssue({ code: 'custom', path: ['blockReason'], message: `blockReason applies to fault blocked_prompt, not ${rule.fault}` });
+      context.addIssue({
+        code: 'custom',
+        path: ['blockReason'],
+        message: `blockReason applies to fault blocked_prompt, not ${rule.fault}`,
+      });
     }
   });
 
-const latencySchema = z
-  .object({ baseMs: z.number().min(0), jitterMs: z.number().min(0) })
-  .strict();
+const latencySchema = z.object({ baseMs: z.number().min(0), jitterMs: z.number().min(0) }).strict();
 
 /** Body of `POST /_emulator/config`. */
 export const controlConfigSchema = z

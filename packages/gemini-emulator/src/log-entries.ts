@@ -54,7 +54,10 @@ export function isCacheRoute(route: RequestLogEntry['route']): route is CacheRou
   return (CACHE_ROUTES as readonly string[]).includes(route);
 }
 
-export function plannedStatus(rejection: GoogleError | undefined, fault: FaultKind | undefined): RequestLogEntry['status'] {
+export function plannedStatus(
+  rejection: GoogleError | undefined,
+  fault: FaultKind | undefined,
+): RequestLogEntry['status'] {
   if (rejection !== undefined) return rejection.httpStatus;
   if (fault === undefined) return 200;
   if (fault === 'reset' || fault === 'hang') return fault;

@@ -118,9 +118,12 @@ export class QuotaWindow {
     const requestsWait = requestsPerMinute === undefined ? 0 : this.waitForRequestSlot(nowMs, requestsPerMinute);
     const tokensWait = tokensPerMinute === undefined ? 0 : this.waitForTokens(nowMs, tokens, tokensPerMinute);
     // Either wait alone may not suffice: the request fits once both have passed.
-    const retryDelayMs = requestsWait === undefined || tokensWait === undefined ? undefined : Math.max(requestsWait, tokensWait);
-    if (requestsPerMinute !== undefined && requestsWait !== 0) return { limit: 'requests', value: requestsPerMinute, retryDelayMs };
-    if (tokensPerMinute !== undefined && tokensWait !== 0) return { limit: 'tokens', value: tokensPerMinute, retryDelayMs };
+    const retryDelayMs =
+      requestsWait === undefined || tokensWait === undefined ? undefined : Math.max(requestsWait, tokensWait);
+    if (requestsPerMinute !== undefined && requestsWait !== 0)
+      return { limit: 'requests', value: requestsPerMinute, retryDelayMs };
+    if (tokensPerMinute !== undefined && tokensWait !== 0)
+      return { limit: 'tokens', value: tokensPerMinute, retryDelayMs };
     return undefined;
   }
 

@@ -29,7 +29,7 @@ export function readGenerateRequest(body: unknown): GenerateRequestView | string
     return '* GenerateContentRequest.contents: contents is not specified\n';
   }
   if (cachedContent !== undefined) {
-    if (typeof cachedContent !== 'string') return 'Invalid value at \'cached_content\': expected a string.';
+    if (typeof cachedContent !== 'string') return "Invalid value at 'cached_content': expected a string.";
     if (systemInstruction !== undefined || body.tools !== undefined || body.toolConfig !== undefined) {
       return (
         'CachedContent can not be used with GenerateContent request setting system_instruction, ' +

@@ -82,7 +82,11 @@ export function truncatedText(text: string): string {
  * The candidate text for a request, bent by a `schema_invalid` or `max_tokens` fault.
  * Throws whatever the responder throws.
  */
-export async function answerText(responder: Responder, request: EmulatedRequest, fault: FaultKind | undefined): Promise<string> {
+export async function answerText(
+  responder: Responder,
+  request: EmulatedRequest,
+  fault: FaultKind | undefined,
+): Promise<string> {
   const text = await responder(request);
   if (fault === 'schema_invalid') return schemaViolatingText(request.responseJsonSchema, text, responseSeed(request));
   if (fault === 'max_tokens') return truncatedText(text);

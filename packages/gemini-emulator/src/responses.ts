@@ -32,7 +32,10 @@ export interface GenerateAnswer {
 
 function usage(context: AnswerContext, candidatesTokenCount: number): Record<string, number> {
   const cached = context.cachedContentTokenCount;
-  const base = { promptTokenCount: context.promptTokenCount, ...(cached === undefined ? {} : { cachedContentTokenCount: cached }) };
+  const base = {
+    promptTokenCount: context.promptTokenCount,
+    ...(cached === undefined ? {} : { cachedContentTokenCount: cached }),
+  };
   // Google omits candidatesTokenCount when nothing was generated.
   return candidatesTokenCount === 0
     ? { ...base, totalTokenCount: context.promptTokenCount }
@@ -69,27 +72,45 @@ export function textAnswer(
 }
 
 /** A candidate without parts, as Google sends for blocked or stopped output: `response.text` is undefined. */
-function partlessAnswer(context: AnswerContext, finishReason: string, ratings: readonly SafetyRatingSpec[]): GenerateAnswer {
+function partlessAnswer(
+  context: AnswerContext,
+  finishReason: string,
+  ratings: readonly SafetyRatingSpec[],
+): GenerateAnswer {
   return envelope(context, { candidates: [{ finishReason, index: 0, ...safetyRatingsField(ratings) }] }, 0);
 }
 
 /** A candidate that ends normally with no parts. */
 function emptyAnswer(context: AnswerContext, rule: FaultRule): GenerateAnswer {
-  const candidate: Candidate = { content: { role: 'model' }, finishReason: 'STOP', index: 0, ...safetyRatingsField(rule.safetyRatings ?? []) };
+  const candidate: Candidate = {
+    content: { role: 'model' },
+    finishReason: 'STOP',
+    index: 0,
+    ...safetyRatingsField(rule.safetyRatings ?? []),
+  };
   return envelope(context, { candidates: [candidate] }, 0);
 }
 
 /** The prompt itself was blocked: no candidates at all. */
 function blockedPromptAnswer(context: AnswerContext, rule: FaultRule): GenerateAnswer {
-  const promptFeedback = { blockReason: rule.blockReason ?? 'SAFETY', ...safetyRatingsField(rule.safetyRatings ?? DEFAULT_BLOCKING_RATINGS) };
+  const promptFeedback = {
+    blockReason: rule.blockReason ?? 'SAFETY',
+    ...safetyRatingsField(rule.safetyRatings ?? DEFAULT_BLOCKING_RATINGS),
+  };
   return envelope(context, { promptFeedback }, 0);
 }
 
 /** Faults whose HTTP 200 answer carries no model text at all. */
-export type ContentFaultKind = Extract<FaultKind, 'empty_response' | 'safety' | 'blocked_prompt' | 'recitation' | 'finish'>;
+export type ContentFaultKind = Extract<
+  FaultKind,
+  'empty_response' | 'safety' | 'blocked_prompt' | 'recitation' | 'finish'
+>;
 
 /** One table: content fault → its answer, shaped by the rule's safetyRatings, finishReason and blockReason. */
-export const answerForContentFault: Record<ContentFaultKind, (context: AnswerContext, rule: FaultRule) => GenerateAnswer> = {
+export const answerForContentFault: Record<
+  ContentFaultKind,
+  (context: AnswerContext, rule: FaultRule) => GenerateAnswer
+> = {
   empty_response: emptyAnswer,
   safety: (context, rule) => partlessAnswer(context, 'SAFETY', rule.safetyRatings ?? DEFAULT_BLOCKING_RATINGS),
   blocked_prompt: blockedPromptAnswer,
@@ -105,7 +126,10 @@ export function isContentFault(kind: FaultKind | undefined): kind is ContentFaul
  * The ratings of a text answer: the rule's, else a `ratings` fault's default, else the emulator's
  * configured ones.
  */
-export function textAnswerRatings(rule: FaultRule | undefined, configured: readonly SafetyRatingSpec[]): readonly SafetyRatingSpec[] {
+export function textAnswerRatings(
+  rule: FaultRule | undefined,
+  configured: readonly SafetyRatingSpec[],
+): readonly SafetyRatingSpec[] {
   return rule?.safetyRatings ?? (rule?.fault === 'ratings' ? DEFAULT_FLAGGED_RATINGS : configured);
 }
 

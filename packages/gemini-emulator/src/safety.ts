@@ -45,7 +45,15 @@ export const KNOWN_FINISH_REASONS = [
 ] as const;
 
 /** Documented `promptFeedback.blockReason` values; newer ones pass validation too. */
-export const KNOWN_BLOCK_REASONS = ['SAFETY', 'OTHER', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'IMAGE_SAFETY', 'JAILBREAK', 'MODEL_ARMOR'] as const;
+export const KNOWN_BLOCK_REASONS = [
+  'SAFETY',
+  'OTHER',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'IMAGE_SAFETY',
+  'JAILBREAK',
+  'MODEL_ARMOR',
+] as const;
 
 /** The four categories the emulator has always rated. */
 const CLASSIC_CATEGORIES: readonly HarmCategory[] = HARM_CATEGORIES.slice(0, 4);
@@ -63,7 +71,10 @@ export const DEFAULT_SAFETY_RATINGS: readonly SafetyRatingSpec[] = CLASSIC_CATEG
 }));
 
 /** Ratings of a blocked output or prompt unless the fault rule gives its own: dangerous content, HIGH, blocked. */
-export const DEFAULT_BLOCKING_RATINGS = ratingsWith('HARM_CATEGORY_DANGEROUS_CONTENT', { probability: 'HIGH', blocked: true });
+export const DEFAULT_BLOCKING_RATINGS = ratingsWith('HARM_CATEGORY_DANGEROUS_CONTENT', {
+  probability: 'HIGH',
+  blocked: true,
+});
 
 /** Ratings of a `ratings` fault that gives none: an otherwise fine answer rated MEDIUM for hate speech. */
 export const DEFAULT_FLAGGED_RATINGS = ratingsWith('HARM_CATEGORY_HATE_SPEECH', { probability: 'MEDIUM' });

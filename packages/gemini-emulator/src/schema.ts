@@ -8,9 +8,34 @@ const MAX_DEPTH = 12;
 const MAX_REF_HOPS = 32;
 
 const WORDS = [
-  'amber', 'basin', 'cedar', 'delta', 'ember', 'fjord', 'grove', 'harbor', 'island', 'juniper',
-  'kestrel', 'lagoon', 'meadow', 'nectar', 'orchard', 'prairie', 'quartz', 'river', 'summit',
-  'tundra', 'upland', 'valley', 'willow', 'yarrow', 'zephyr', 'canyon', 'glacier', 'mesa',
+  'amber',
+  'basin',
+  'cedar',
+  'delta',
+  'ember',
+  'fjord',
+  'grove',
+  'harbor',
+  'island',
+  'juniper',
+  'kestrel',
+  'lagoon',
+  'meadow',
+  'nectar',
+  'orchard',
+  'prairie',
+  'quartz',
+  'river',
+  'summit',
+  'tundra',
+  'upland',
+  'valley',
+  'willow',
+  'yarrow',
+  'zephyr',
+  'canyon',
+  'glacier',
+  'mesa',
 ] as const;
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -29,7 +54,10 @@ function toNumber(value: unknown): number | undefined {
 function followPointer(root: unknown, ref: string): unknown {
   if (!ref.startsWith('#')) return undefined;
   let node: unknown = root;
-  for (const raw of ref.slice(1).split('/').filter((segment) => segment !== '')) {
+  for (const raw of ref
+    .slice(1)
+    .split('/')
+    .filter((segment) => segment !== '')) {
     const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
     if (!isRecord(node) && !Array.isArray(node)) return undefined;
     node = (node as Record<string, unknown>)[key];
@@ -74,7 +102,10 @@ export function resolveSchema(node: unknown, root: unknown): SchemaNode {
 }
 
 function mergeSchemas(left: SchemaNode, right: SchemaNode): SchemaNode {
-  const properties = { ...(isRecord(left.properties) ? left.properties : {}), ...(isRecord(right.properties) ? right.properties : {}) };
+  const properties = {
+    ...(isRecord(left.properties) ? left.properties : {}),
+    ...(isRecord(right.properties) ? right.properties : {}),
+  };
   const required = [
     ...(Array.isArray(left.required) ? left.required : []),
     ...(Array.isArray(right.required) ? right.required : []),
@@ -139,7 +170,12 @@ function synthesize(node: unknown, path: string, depth: number, context: Synthes
   }
 }
 
-function synthesizeObject(schema: SchemaNode, path: string, depth: number, context: Synthesis): Record<string, unknown> {
+function synthesizeObject(
+  schema: SchemaNode,
+  path: string,
+  depth: number,
+  context: Synthesis,
+): Record<string, unknown> {
   const properties = isRecord(schema.properties) ? schema.properties : {};
   const required = Array.isArray(schema.required)
     ? schema.required.filter((name): name is string => typeof name === 'string')

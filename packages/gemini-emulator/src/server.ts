@@ -4,13 +4,29 @@ import { cacheCallOf, readCacheCreate } from './cache-requests';
 import type { CacheCall } from './cache-requests';
 import { CacheStore } from './caches';
 import type { CachedContentResource } from './caches';
-import { errorForFault, googleError, invalidApiKey, invalidArgument, isErrorFault, isGoogleError, missingApiKey, routeNotFound } from './errors';
+import {
+  errorForFault,
+  googleError,
+  invalidApiKey,
+  invalidArgument,
+  isErrorFault,
+  isGoogleError,
+  missingApiKey,
+  routeNotFound,
+} from './errors';
 import type { GoogleError } from './errors';
 import { answerTransportFault, finish, markCancelled, pause } from './exchange';
 import type { Exchange } from './exchange';
 import { FaultBook, parseControlConfig } from './faults';
 import type { CacheRoute, FaultRule } from './faults';
-import { describeAnswer, describeCacheCreate, describeRequest, isCacheRoute, newLogEntry, plannedStatus } from './log-entries';
+import {
+  describeAnswer,
+  describeCacheCreate,
+  describeRequest,
+  isCacheRoute,
+  newLogEntry,
+  plannedStatus,
+} from './log-entries';
 import { QuotaWindow, quotaExceeded } from './quota';
 import type { QuotaLimits, QuotaStats } from './quota';
 import { answerText, defaultResponder } from './responder';
@@ -25,7 +41,6 @@ import { CONTROL_PREFIX, serveControl } from './control';
 import { parseJson, readBody, sendJson } from './wire';
 import type { EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
 import { ITEM_KEY_HEADER } from './item-header';
-
 
 const API_ROUTE = /^\/(?:v1beta|v1)\/models\/([^/:]+):([A-Za-z]+)$/;
 const DEFAULT_MIN_CACHE_TOKENS = 1024;
@@ -236,7 +251,12 @@ export class GeminiEmulator {
   }
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-    const exchange: Exchange = { request, response, cancel: new AbortController(), emulatorStopping: () => this.stopped };
+    const exchange: Exchange = {
+      request,
+      response,
+      cancel: new AbortController(),
+      emulatorStopping: () => this.stopped,
+    };
     this.exchanges.add(exchange);
     response.on('close', () => {
       if (!response.writableFinished) exchange.cancel.abort();
@@ -295,7 +315,15 @@ export class GeminiEmulator {
     startedAtMs: number,
   ): RequestLogEntry {
     this.sequence += 1;
-    const entry = newLogEntry({ seq: this.sequence, route, model, itemKey, attempt, startedAtMs, inFlightAtStart: this.current });
+    const entry = newLogEntry({
+      seq: this.sequence,
+      route,
+      model,
+      itemKey,
+      attempt,
+      startedAtMs,
+      inFlightAtStart: this.current,
+    });
     this.entries.push(entry);
     return entry;
   }
@@ -321,14 +349,16 @@ export class GeminiEmulator {
           : undefined;
       const cachedTokens = cache !== undefined && 'tokens' in cache ? cache.tokens : undefined;
       entry.promptTokens += cachedTokens ?? 0;
-      const rejection = call.rejection ?? validation ?? (cache !== undefined && 'error' in cache ? cache.error : undefined);
+      const rejection =
+        call.rejection ?? validation ?? (cache !== undefined && 'error' in cache ? cache.error : undefined);
       const rule =
         rejection === undefined
           ? this.faults.select({ route: 'generateContent', model: call.model, itemKey, attempt, seed: this.seed })
           : undefined;
       entry.fault = rule?.fault;
       // Only requests the model would serve count against the quota: not refused ones, not faulted ones.
-      const overQuota = rejection === undefined && rule === undefined ? this.quota.admit(this.now(), entry.promptTokens) : undefined;
+      const overQuota =
+        rejection === undefined && rule === undefined ? this.quota.admit(this.now(), entry.promptTokens) : undefined;
       const refusal = rejection ?? (overQuota === undefined ? undefined : quotaExceeded(call.model, overQuota));
       if (overQuota !== undefined) entry.quotaRejected = true;
       entry.status = plannedStatus(refusal, rule?.fault);
@@ -341,7 +371,16 @@ export class GeminiEmulator {
         const context = { model: call.model, retryDelaySeconds: rule.retryDelaySeconds ?? 1 };
         finish(exchange, entry, errorForFault[rule.fault](context));
       } else {
-        await this.answer(exchange, entry, { model: call.model, stream: call.stream, body, view, itemKey, attempt, rule, cachedTokens });
+        await this.answer(exchange, entry, {
+          model: call.model,
+          stream: call.stream,
+          body,
+          view,
+          itemKey,
+          attempt,
+          rule,
+          cachedTokens,
+        });
       }
     } finally {
       this.current -= 1;
@@ -397,7 +436,10 @@ export class GeminiEmulator {
     try {
       // Like generateContent, a malformed request is refused before any fault rule is spent.
       const rejection = call.rejection ?? (create !== undefined && isGoogleError(create) ? create : undefined);
-      const rule = rejection === undefined ? this.faults.select({ route: call.route, model, itemKey, attempt, seed: this.seed }) : undefined;
+      const rule =
+        rejection === undefined
+          ? this.faults.select({ route: call.route, model, itemKey, attempt, seed: this.seed })
+          : undefined;
       entry.fault = rule?.fault;
       entry.status = plannedStatus(rejection, rule?.fault);
       const jitter = seededUnit('latency', this.seed, call.route, itemKey ?? '', attempt);
@@ -427,14 +469,18 @@ export class GeminiEmulator {
     const counted = countTokensOf(body);
     entry.promptChars = counted.text.length;
     entry.promptTokens = counted.tokens;
-    const rejection = call.rejection ?? (body === undefined ? invalidArgument('Invalid JSON payload received.') : undefined);
+    const rejection =
+      call.rejection ?? (body === undefined ? invalidArgument('Invalid JSON payload received.') : undefined);
     entry.status = rejection?.httpStatus ?? 200;
     const jitter = seededUnit('latency', this.seed, 'countTokens', entry.seq);
     if (!(await pause(exchange, this.latency.baseMs + jitter * this.latency.jitterMs))) {
       markCancelled(exchange, entry);
       return;
     }
-    const answer = { totalTokens: counted.tokens, promptTokensDetails: [{ modality: 'TEXT', tokenCount: counted.tokens }] };
+    const answer = {
+      totalTokens: counted.tokens,
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: counted.tokens }],
+    };
     finish(exchange, entry, rejection ?? { httpStatus: 200, raw: JSON.stringify(answer), stream: false });
   }
 }

@@ -23,8 +23,6 @@ function manualClock(): { now: () => number; advance: (seconds: number) => void 
   return { now: () => current, advance: (seconds) => (current += seconds * 1000) };
 }
 
-
-
 async function apiErrorOf(promise: Promise<unknown>): Promise<{ status: number; message: string; rpcStatus: string }> {
   try {
     await promise;
@@ -36,7 +34,10 @@ async function apiErrorOf(promise: Promise<unknown>): Promise<{ status: number; 
   return assert.fail('expected the call to fail');
 }
 
-function createCache(ai: GoogleGenAI, config: { displayName?: string; ttl?: string; tokens?: number; model?: string } = {}) {
+function createCache(
+  ai: GoogleGenAI,
+  config: { displayName?: string; ttl?: string; tokens?: number; model?: string } = {},
+) {
   return ai.caches.create({
     model: config.model ?? MODEL,
     config: {
@@ -104,40 +105,59 @@ describe('cachedContents through the real SDK', () => {
     });
   });
 
-  test('list pages through five caches two at a time, stops after the last page, and skips expired ones', { timeout: 5000 }, async () => {
-    const clock = manualClock();
-    await withEmulator({ now: clock.now }, async (emulator, ai) => {
-      const names: string[] = [];
-      for (let index = 0; index < 5; index += 1) {
-        names.push((await createCache(ai, { displayName: `cache ${index}`, ttl: index === 1 ? '30s' : '600s' })).name ?? '');
-      }
-      const listed: string[] = [];
-      for await (const cache of await ai.caches.list({ config: { pageSize: 2 } })) listed.push(cache.name ?? '');
-      assert.deepEqual(listed, names);
-      assert.equal(emulator.cacheOperations('cacheList').length, 3);
+  test(
+    'list pages through five caches two at a time, stops after the last page, and skips expired ones',
+    { timeout: 5000 },
+    async () => {
+      const clock = manualClock();
+      await withEmulator({ now: clock.now }, async (emulator, ai) => {
+        const names: string[] = [];
+        for (let index = 0; index < 5; index += 1) {
+          names.push(
+            (await createCache(ai, { displayName: `cache ${index}`, ttl: index === 1 ? '30s' : '600s' })).name ?? '',
+          );
+        }
+        const listed: string[] = [];
+        for await (const cache of await ai.caches.list({ config: { pageSize: 2 } })) listed.push(cache.name ?? '');
+        assert.deepEqual(listed, names);
+        assert.equal(emulator.cacheOperations('cacheList').length, 3);
 
-      const raw = async (query: string) =>
-        (await (await fetch(`${emulator.url}/v1beta/cachedContents${query}`, { headers: { 'x-goog-api-key': 'k' } })).json()) as {
+        const raw = async (query: string) =>
+          (await (
+            await fetch(`${emulator.url}/v1beta/cachedContents${query}`, { headers: { 'x-goog-api-key': 'k' } })
+          ).json()) as {
+            cachedContents: Array<{ name: string }>;
+            nextPageToken?: string;
+          };
+        const lastPage = await raw('?pageSize=4');
+        assert.ok(lastPage.nextPageToken !== undefined);
+        assert.deepEqual(Object.keys(await raw(`?pageSize=4&pageToken=${lastPage.nextPageToken}`)), ['cachedContents']);
+
+        clock.advance(30);
+        const afterExpiry: string[] = [];
+        for await (const cache of await ai.caches.list()) afterExpiry.push(cache.name ?? '');
+        assert.deepEqual(
+          afterExpiry,
+          names.filter((_, index) => index !== 1),
+        );
+        assert.deepEqual(
+          emulator.caches().map((cache) => cache.name),
+          afterExpiry,
+        );
+        const control = (await (await fetch(`${emulator.url}/_emulator/caches`)).json()) as {
           cachedContents: Array<{ name: string }>;
-          nextPageToken?: string;
         };
-      const lastPage = await raw('?pageSize=4');
-      assert.ok(lastPage.nextPageToken !== undefined);
-      assert.deepEqual(Object.keys(await raw(`?pageSize=4&pageToken=${lastPage.nextPageToken}`)), ['cachedContents']);
+        assert.deepEqual(
+          control.cachedContents.map((cache) => cache.name),
+          afterExpiry,
+        );
 
-      clock.advance(30);
-      const afterExpiry: string[] = [];
-      for await (const cache of await ai.caches.list()) afterExpiry.push(cache.name ?? '');
-      assert.deepEqual(afterExpiry, names.filter((_, index) => index !== 1));
-      assert.deepEqual(emulator.caches().map((cache) => cache.name), afterExpiry);
-      const control = (await (await fetch(`${emulator.url}/_emulator/caches`)).json()) as { cachedContents: Array<{ name: string }> };
-      assert.deepEqual(control.cachedContents.map((cache) => cache.name), afterExpiry);
-
-      emulator.reset();
-      assert.deepEqual(emulator.caches(), []);
-      assert.equal((await apiErrorOf(ai.caches.get({ name: names[0] ?? '' }))).status, 404);
-    });
-  });
+        emulator.reset();
+        assert.deepEqual(emulator.caches(), []);
+        assert.equal((await apiErrorOf(ai.caches.get({ name: names[0] ?? '' }))).status, 404);
+      });
+    },
+  );
 
   test("a cache below the minimum is refused with Google's message; the minimum is configurable per model", async () => {
     await withEmulator({ minCacheTokensByModel: { 'models/gemini-2.5-flash-lite': 2048 } }, async (emulator, ai) => {
@@ -145,7 +165,11 @@ describe('cachedContents through the real SDK', () => {
       const total = 1000 + countTextTokens(SYSTEM);
       assert.deepEqual(
         [tooSmall.status, tooSmall.rpcStatus, tooSmall.message],
-        [400, 'INVALID_ARGUMENT', `Cached content is too small. total_token_count=${total}, min_total_token_count=1024`],
+        [
+          400,
+          'INVALID_ARGUMENT',
+          `Cached content is too small. total_token_count=${total}, min_total_token_count=1024`,
+        ],
       );
       await createCache(ai, { tokens: 1500 });
       const lite = await apiErrorOf(createCache(ai, { tokens: 1500, model: 'gemini-2.5-flash-lite' }));
@@ -154,7 +178,10 @@ describe('cachedContents through the real SDK', () => {
       const longName = await apiErrorOf(createCache(ai, { displayName: 'd'.repeat(129) }));
       assert.deepEqual([longName.status, longName.rpcStatus], [400, 'INVALID_ARGUMENT']);
       await createCache(ai, { displayName: 'd'.repeat(128) });
-      assert.deepEqual(emulator.cacheOperations('cacheCreate').map((entry) => entry.status), [400, 200, 400, 400, 200]);
+      assert.deepEqual(
+        emulator.cacheOperations('cacheCreate').map((entry) => entry.status),
+        [400, 200, 400, 400, 200],
+      );
       assert.equal(emulator.caches().length, 2);
     });
     await withEmulator({ minCacheTokens: 10 }, async (_emulator, ai) => {
@@ -169,7 +196,11 @@ describe('generateContent with cachedContent', () => {
       const cache = await createCache(ai);
       const cacheTokens = cache.usageMetadata?.totalTokenCount ?? 0;
       const prompt = 'Grade essay 17.';
-      const response = await ai.models.generateContent({ model: MODEL, contents: prompt, config: { cachedContent: cache.name ?? '' } });
+      const response = await ai.models.generateContent({
+        model: MODEL,
+        contents: prompt,
+        config: { cachedContent: cache.name ?? '' },
+      });
       const promptTokens = countTextTokens(prompt) + cacheTokens;
       const outputTokens = countTextTokens(response.text ?? '');
       assert.deepEqual(
@@ -193,11 +224,17 @@ describe('generateContent with cachedContent', () => {
     await withEmulator({}, async (emulator, ai) => {
       const name = (await createCache(ai)).name ?? '';
       const withSystem = await apiErrorOf(
-        ai.models.generateContent({ model: MODEL, contents: 'x', config: { cachedContent: name, systemInstruction: 'again' } }),
+        ai.models.generateContent({
+          model: MODEL,
+          contents: 'x',
+          config: { cachedContent: name, systemInstruction: 'again' },
+        }),
       );
       assert.deepEqual([withSystem.status, withSystem.rpcStatus], [400, 'INVALID_ARGUMENT']);
       assert.match(withSystem.message, /CachedContent can not be used/);
-      const otherModel = await apiErrorOf(ai.models.generateContent({ model: 'gemini-2.5-pro', contents: 'x', config: { cachedContent: name } }));
+      const otherModel = await apiErrorOf(
+        ai.models.generateContent({ model: 'gemini-2.5-pro', contents: 'x', config: { cachedContent: name } }),
+      );
       assert.deepEqual([otherModel.status, otherModel.rpcStatus], [400, 'INVALID_ARGUMENT']);
       assert.match(otherModel.message, /models\/gemini-2\.5-pro.*models\/gemini-2\.5-flash.*has to be the same/);
       assert.deepEqual(emulator.expiredCacheErrors(), []);
@@ -209,7 +246,8 @@ describe('generateContent with cachedContent', () => {
     await withEmulator({ now: clock.now }, async (emulator, ai) => {
       const expiring = (await createCache(ai, { ttl: '300s' })).name ?? '';
       const deleted = (await createCache(ai, { ttl: '3600s' })).name ?? '';
-      const ask = (cachedContent: string) => ai.models.generateContent({ model: MODEL, contents: 'Grade it.', config: { cachedContent } });
+      const ask = (cachedContent: string) =>
+        ai.models.generateContent({ model: MODEL, contents: 'Grade it.', config: { cachedContent } });
 
       clock.advance(299);
       assert.ok((await ask(expiring)).text);
@@ -224,19 +262,35 @@ describe('generateContent with cachedContent', () => {
       assert.equal(emulator.deleteCacheBehindTheScenes(deleted), false);
       assert.match((await apiErrorOf(ask(deleted))).message, /^CachedContent not found/);
 
-      assert.deepEqual(emulator.expiredCacheErrors().map((entry) => entry.cachedContent), [expiring, deleted]);
-      assert.deepEqual(emulator.generateCalls().map((entry) => entry.status), [200, 404, 200, 404]);
+      assert.deepEqual(
+        emulator.expiredCacheErrors().map((entry) => entry.cachedContent),
+        [expiring, deleted],
+      );
+      assert.deepEqual(
+        emulator.generateCalls().map((entry) => entry.status),
+        [200, 404, 200, 404],
+      );
     });
   });
 
   test('a name the emulator never issued is accepted by default and a 404 with unknownCachedContent: not_found', async () => {
     await withEmulator({ unknownCachedContent: 'not_found' }, async (emulator, ai) => {
-      const invented = await apiErrorOf(ai.models.generateContent({ model: MODEL, contents: 'x', config: { cachedContent: 'cachedContents/invented' } }));
+      const invented = await apiErrorOf(
+        ai.models.generateContent({
+          model: MODEL,
+          contents: 'x',
+          config: { cachedContent: 'cachedContents/invented' },
+        }),
+      );
       assert.equal(invented.status, 404);
       assert.equal(emulator.expiredCacheErrors().length, 1);
     });
     await withEmulator({}, async (_emulator, ai) => {
-      const response = await ai.models.generateContent({ model: MODEL, contents: 'x', config: { cachedContent: 'cachedContents/invented' } });
+      const response = await ai.models.generateContent({
+        model: MODEL,
+        contents: 'x',
+        config: { cachedContent: 'cachedContents/invented' },
+      });
       assert.equal(response.usageMetadata?.cachedContentTokenCount, undefined);
     });
   });
@@ -245,33 +299,56 @@ describe('generateContent with cachedContent', () => {
 describe('faults and raw requests on cache routes', () => {
   test('overloaded on the first two cacheCreate attempts (shared "" key without the item header), then success', async () => {
     await withEmulator(
-      { faults: [{ fault: 'overloaded', route: 'cacheCreate', attempts: [1, 2] }, { fault: 'server_error', itemKey: 'essay/1' }] },
+      {
+        faults: [
+          { fault: 'overloaded', route: 'cacheCreate', attempts: [1, 2] },
+          { fault: 'server_error', itemKey: 'essay/1' },
+        ],
+      },
       async (emulator, ai) => {
         assert.equal((await apiErrorOf(createCache(ai))).status, 503);
         assert.equal((await apiErrorOf(createCache(ai))).status, 503);
         const name = (await createCache(ai)).name ?? '';
         assert.deepEqual(
-          emulator.cacheOperations('cacheCreate').map((entry) => [entry.attempt, entry.fault, entry.status, entry.itemKey]),
-          [[1, 'overloaded', 503, undefined], [2, 'overloaded', 503, undefined], [3, undefined, 200, undefined]],
+          emulator
+            .cacheOperations('cacheCreate')
+            .map((entry) => [entry.attempt, entry.fault, entry.status, entry.itemKey]),
+          [
+            [1, 'overloaded', 503, undefined],
+            [2, 'overloaded', 503, undefined],
+            [3, undefined, 200, undefined],
+          ],
         );
         assert.equal(emulator.caches().length, 1, 'a faulted create leaves no cache behind');
 
         const headers = { [ITEM_KEY_HEADER]: 'essay/1' };
-        assert.ok(await ai.caches.get({ name, config: { httpOptions: { headers } } }), 'rules without route stay on generateContent');
+        assert.ok(
+          await ai.caches.get({ name, config: { httpOptions: { headers } } }),
+          'rules without route stay on generateContent',
+        );
         const call = { model: MODEL, contents: 'x', config: { cachedContent: name, httpOptions: { headers } } };
         assert.equal((await apiErrorOf(ai.models.generateContent(call))).status, 500);
 
         // Attempts count per route and item key: this key's first create is attempt 1 again.
-        emulator.configure({ faults: [{ fault: 'rate_limit', route: 'cacheCreate', attempts: [1] }, { fault: 'cache_expired', route: 'cacheGet' }] });
+        emulator.configure({
+          faults: [
+            { fault: 'rate_limit', route: 'cacheCreate', attempts: [1] },
+            { fault: 'cache_expired', route: 'cacheGet' },
+          ],
+        });
         const owner = { [ITEM_KEY_HEADER]: 'cache-owner/b1' };
-        const created = () => ai.caches.create({ model: MODEL, config: { contents: textOfTokens(1100), httpOptions: { headers: owner } } });
+        const created = () =>
+          ai.caches.create({ model: MODEL, config: { contents: textOfTokens(1100), httpOptions: { headers: owner } } });
         assert.equal((await apiErrorOf(created())).status, 429);
         assert.ok((await created()).name);
         const getFault = await apiErrorOf(ai.caches.get({ name }));
         assert.deepEqual([getFault.status, getFault.message], [404, 'CachedContent not found (or permission denied)']);
         assert.equal(emulator.caches().length, 2, 'a faulted get deletes nothing');
         assert.deepEqual(
-          emulator.cacheOperations().slice(-3).map((entry) => [entry.route, entry.itemKey, entry.attempt, entry.fault]),
+          emulator
+            .cacheOperations()
+            .slice(-3)
+            .map((entry) => [entry.route, entry.itemKey, entry.attempt, entry.fault]),
           [
             ['cacheCreate', 'cache-owner/b1', 1, 'rate_limit'],
             ['cacheCreate', 'cache-owner/b1', 2, undefined],
@@ -294,7 +371,10 @@ describe('faults and raw requests on cache routes', () => {
           headers: withKey ? { 'x-goog-api-key': 'k' } : {},
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         });
-      const created = await call('POST', '/v1/cachedContents', { model: `models/${MODEL}`, contents: [{ parts: [{ text: 'abcd' }] }] });
+      const created = await call('POST', '/v1/cachedContents', {
+        model: `models/${MODEL}`,
+        contents: [{ parts: [{ text: 'abcd' }] }],
+      });
       assert.equal(created.status, 200);
       const { name } = (await created.json()) as { name: string };
       assert.equal((await call('GET', `/v1beta/${name}`, undefined, false)).status, 403);

@@ -33,9 +33,10 @@ const Review = z.object({
 });
 const reviewJsonSchema = z.toJSONSchema(Review, { reused: 'ref' });
 
-
-
-function itemCall(itemKey: string | undefined, extra: Partial<GenerateContentParameters['config']> = {}): GenerateContentParameters {
+function itemCall(
+  itemKey: string | undefined,
+  extra: Partial<GenerateContentParameters['config']> = {},
+): GenerateContentParameters {
   return {
     model: MODEL,
     contents: `Review the product for ${itemKey ?? 'nobody'}`,
@@ -77,7 +78,8 @@ describe('answers', () => {
       const parsed = Review.safeParse(JSON.parse(first.text));
       assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
       assert.equal(second.text, first.text);
-      const promptTokens = countTextTokens('Review the product for batch-1/0') + countTextTokens('You are a careful reviewer.');
+      const promptTokens =
+        countTextTokens('Review the product for batch-1/0') + countTextTokens('You are a careful reviewer.');
       assert.deepEqual(
         { ...first.usageMetadata },
         {
@@ -96,19 +98,30 @@ describe('answers', () => {
       assert.equal(entry?.promptTokens, promptTokens);
       assert.equal(entry?.systemInstructionChars, 'You are a careful reviewer.'.length);
       assert.equal(entry?.outputText, first.text);
-      assert.deepEqual(emulator.generateCalls().map((logged) => logged.attempt), [1, 2]);
+      assert.deepEqual(
+        emulator.generateCalls().map((logged) => logged.attempt),
+        [1, 2],
+      );
     });
   });
 
   test('the per-call x-batch-llm-item header arrives as the item key; without it the key is undefined', async () => {
-    assert.equal(ITEM_KEY_HEADER, 'x-batch-llm-item', 'the header name is a wire contract with the model-call activity');
+    assert.equal(
+      ITEM_KEY_HEADER,
+      'x-batch-llm-item',
+      'the header name is a wire contract with the model-call activity',
+    );
     await withEmulator({}, async (emulator, ai) => {
       await ai.models.generateContent(itemCall('b/7'));
       await ai.models.generateContent(itemCall(undefined));
       await ai.models.generateContent(itemCall(undefined));
       assert.deepEqual(
         emulator.log.map((entry) => [entry.itemKey, entry.attempt]),
-        [['b/7', 1], [undefined, 1], [undefined, 2]],
+        [
+          ['b/7', 1],
+          [undefined, 1],
+          [undefined, 2],
+        ],
       );
       assert.equal(emulator.generateCalls({ itemKeyPrefix: 'b/' }).length, 1);
     });
@@ -136,7 +149,10 @@ describe('answers', () => {
       });
       const value = JSON.parse(gemini.text ?? '') as { colour: string; shades: number[]; hex: string };
       assert.ok(['red', 'green'].includes(value.colour));
-      assert.ok(value.shades.length >= 3 && value.shades.every((shade) => Number.isInteger(shade) && shade >= 10 && shade <= 12));
+      assert.ok(
+        value.shades.length >= 3 &&
+          value.shades.every((shade) => Number.isInteger(shade) && shade >= 10 && shade <= 12),
+      );
       assert.ok(typeof value.hex === 'string' && value.hex.length <= 4);
       assert.equal(emulator.log[1]?.model, MODEL);
 
@@ -169,7 +185,11 @@ describe('answers', () => {
   test('cachedContent together with systemInstruction is rejected like Google does', async () => {
     await withEmulator({}, async (emulator, ai) => {
       const { status, body } = await apiErrorOf(
-        ai.models.generateContent({ model: MODEL, contents: 'x', config: { cachedContent: 'cachedContents/abc', systemInstruction: 'no' } }),
+        ai.models.generateContent({
+          model: MODEL,
+          contents: 'x',
+          config: { cachedContent: 'cachedContents/abc', systemInstruction: 'no' },
+        }),
       );
       assert.equal(status, 400);
       assert.match(body.error.message, /CachedContent can not be used/);
@@ -195,7 +215,12 @@ describe('synthesizeFromSchema', () => {
       label: string;
       children: Node[];
     }
-    const Tree: z.ZodType<Node> = z.object({ label: z.string().min(12).max(14), get children() { return z.array(Tree); } });
+    const Tree: z.ZodType<Node> = z.object({
+      label: z.string().min(12).max(14),
+      get children() {
+        return z.array(Tree);
+      },
+    });
     const Awkward = z.object({
       tree: Tree,
       choice: z.union([z.null(), z.object({ a: z.boolean() }), z.string()]),
@@ -203,7 +228,10 @@ describe('synthesizeFromSchema', () => {
       big: z.int().min(5000).max(5003),
       negative: z.int().max(-40),
       step: z.int().multipleOf(7).min(1).max(50),
-      list: z.array(z.object({ n: z.number().min(-3).max(-2) })).min(3).max(3),
+      list: z
+        .array(z.object({ n: z.number().min(-3).max(-2) }))
+        .min(3)
+        .max(3),
     });
     const value = synthesizeFromSchema(z.toJSONSchema(Awkward), 'x');
     const parsed = Awkward.safeParse(value);
@@ -229,7 +257,10 @@ describe('faults', () => {
       for (const [fault, status, rpcStatus] of errorCases) {
         emulator.configure({ faults: [{ fault, retryDelaySeconds: 1.5 }] });
         const error = await apiErrorOf(ai.models.generateContent(itemCall(`e/${fault}`)));
-        assert.deepEqual([fault, error.status, error.body.error.code, error.body.error.status], [fault, status, status, rpcStatus]);
+        assert.deepEqual(
+          [fault, error.status, error.body.error.code, error.body.error.status],
+          [fault, status, status, rpcStatus],
+        );
         const logged = emulator.log.at(-1);
         assert.deepEqual([logged?.fault, logged?.status], [fault, status]);
       }
@@ -237,26 +268,39 @@ describe('faults', () => {
   });
 
   test('rate_limit carries RetryInfo and a per-minute quota; quota_exhausted a per-day quota and no RetryInfo', async () => {
-    await withEmulator({ faults: [{ fault: 'rate_limit', itemKey: 'r', retryDelaySeconds: 1.5 }, { fault: 'quota_exhausted', itemKey: 'q' }] }, async (_emulator, ai) => {
-      const limited = await apiErrorOf(ai.models.generateContent(itemCall('r')));
-      const details = limited.body.error.details ?? [];
-      assert.deepEqual(details.find((detail) => String(detail['@type']).endsWith('RetryInfo')), {
-        '@type': 'type.googleapis.com/google.rpc.RetryInfo',
-        retryDelay: '1.5s',
-      });
-      assert.match(JSON.stringify(details), /PerMinute/);
-      assert.match(limited.body.error.message, /Please retry in 1\.5s\.$/);
+    await withEmulator(
+      {
+        faults: [
+          { fault: 'rate_limit', itemKey: 'r', retryDelaySeconds: 1.5 },
+          { fault: 'quota_exhausted', itemKey: 'q' },
+        ],
+      },
+      async (_emulator, ai) => {
+        const limited = await apiErrorOf(ai.models.generateContent(itemCall('r')));
+        const details = limited.body.error.details ?? [];
+        assert.deepEqual(
+          details.find((detail) => String(detail['@type']).endsWith('RetryInfo')),
+          {
+            '@type': 'type.googleapis.com/google.rpc.RetryInfo',
+            retryDelay: '1.5s',
+          },
+        );
+        assert.match(JSON.stringify(details), /PerMinute/);
+        assert.match(limited.body.error.message, /Please retry in 1\.5s\.$/);
 
-      const exhausted = await apiErrorOf(ai.models.generateContent(itemCall('q')));
-      const quota = JSON.stringify(exhausted.body.error.details);
-      assert.match(quota, /"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"/);
-      assert.doesNotMatch(quota, /RetryInfo/);
-    });
+        const exhausted = await apiErrorOf(ai.models.generateContent(itemCall('q')));
+        const quota = JSON.stringify(exhausted.body.error.details);
+        assert.match(quota, /"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"/);
+        assert.doesNotMatch(quota, /RetryInfo/);
+      },
+    );
   });
 
   test('unauthenticated carries API_KEY_INVALID, as does a wrong key when requiredApiKey is set; no key is a 403', async () => {
     await withEmulator({ requiredApiKey: 'right-key' }, async (emulator) => {
-      const wrong = await apiErrorOf(clientFor(emulator, { apiKey: 'wrong-key' }).models.generateContent(itemCall('a')));
+      const wrong = await apiErrorOf(
+        clientFor(emulator, { apiKey: 'wrong-key' }).models.generateContent(itemCall('a')),
+      );
       assert.equal(wrong.status, 400);
       assert.equal(wrong.body.error.message, 'API key not valid. Please pass a valid API key.');
       assert.match(JSON.stringify(wrong.body.error.details), /"reason":"API_KEY_INVALID"/);
@@ -343,13 +387,18 @@ describe('faults', () => {
       },
       async (_emulator, ai) => {
         const empty = await ai.models.generateContent(itemCall('empty'));
-        assert.deepEqual([empty.text, empty.candidates?.[0]?.finishReason, empty.candidates?.[0]?.content?.parts], [undefined, 'STOP', undefined]);
+        assert.deepEqual(
+          [empty.text, empty.candidates?.[0]?.finishReason, empty.candidates?.[0]?.content?.parts],
+          [undefined, 'STOP', undefined],
+        );
 
         const safety = await ai.models.generateContent(itemCall('safety'));
         assert.equal(safety.text, undefined);
         assert.equal(safety.candidates?.[0]?.finishReason, 'SAFETY');
         assert.deepEqual(
-          safety.candidates?.[0]?.safetyRatings?.filter((rating) => rating.blocked === true).map((rating) => rating.probability),
+          safety.candidates?.[0]?.safetyRatings
+            ?.filter((rating) => rating.blocked === true)
+            .map((rating) => rating.probability),
           ['HIGH'],
         );
 
@@ -370,36 +419,56 @@ describe('faults', () => {
   });
 
   test('attempts: [1, 2] fails the first two attempts of an item, then it succeeds; other items are untouched', async () => {
-    await withEmulator({ faults: [{ fault: 'overloaded', itemKeyPrefix: 'batch-9/', attempts: [1, 2] }] }, async (emulator, ai) => {
-      assert.equal((await apiErrorOf(ai.models.generateContent(itemCall('batch-9/1')))).status, 503);
-      assert.ok((await ai.models.generateContent(itemCall('batch-8/1'))).text);
-      assert.equal((await apiErrorOf(ai.models.generateContent(itemCall('batch-9/1')))).status, 503);
-      assert.ok((await ai.models.generateContent(itemCall('batch-9/1'))).text);
-      assert.deepEqual(
-        emulator.generateCalls({ itemKeyPrefix: 'batch-9/' }).map((entry) => [entry.attempt, entry.fault, entry.status]),
-        [[1, 'overloaded', 503], [2, 'overloaded', 503], [3, undefined, 200]],
-      );
-      emulator.reset();
-      assert.equal(emulator.log.length, 0);
-      assert.equal((await apiErrorOf(ai.models.generateContent(itemCall('batch-9/1')))).status, 503);
-    });
+    await withEmulator(
+      { faults: [{ fault: 'overloaded', itemKeyPrefix: 'batch-9/', attempts: [1, 2] }] },
+      async (emulator, ai) => {
+        assert.equal((await apiErrorOf(ai.models.generateContent(itemCall('batch-9/1')))).status, 503);
+        assert.ok((await ai.models.generateContent(itemCall('batch-8/1'))).text);
+        assert.equal((await apiErrorOf(ai.models.generateContent(itemCall('batch-9/1')))).status, 503);
+        assert.ok((await ai.models.generateContent(itemCall('batch-9/1'))).text);
+        assert.deepEqual(
+          emulator
+            .generateCalls({ itemKeyPrefix: 'batch-9/' })
+            .map((entry) => [entry.attempt, entry.fault, entry.status]),
+          [
+            [1, 'overloaded', 503],
+            [2, 'overloaded', 503],
+            [3, undefined, 200],
+          ],
+        );
+        emulator.reset();
+        assert.equal(emulator.log.length, 0);
+        assert.equal((await apiErrorOf(ai.models.generateContent(itemCall('batch-9/1')))).status, 503);
+      },
+    );
   });
 
   test('times spends a rule; a model filter skips other models', async () => {
-    await withEmulator({ faults: [{ fault: 'server_error', model: 'gemini-2.5-pro' }, { fault: 'server_error', times: 2 }] }, async (emulator, ai) => {
-      const outcomes: Array<number> = [];
-      for (let index = 0; index < 4; index += 1) {
-        try {
-          await ai.models.generateContent(itemCall(`t/${index}`));
-          outcomes.push(200);
-        } catch (error) {
-          outcomes.push((error as ApiError).status);
+    await withEmulator(
+      {
+        faults: [
+          { fault: 'server_error', model: 'gemini-2.5-pro' },
+          { fault: 'server_error', times: 2 },
+        ],
+      },
+      async (emulator, ai) => {
+        const outcomes: Array<number> = [];
+        for (let index = 0; index < 4; index += 1) {
+          try {
+            await ai.models.generateContent(itemCall(`t/${index}`));
+            outcomes.push(200);
+          } catch (error) {
+            outcomes.push((error as ApiError).status);
+          }
         }
-      }
-      assert.deepEqual(outcomes, [500, 500, 200, 200]);
-      emulator.reset();
-      assert.equal((await apiErrorOf(ai.models.generateContent({ ...itemCall('p'), model: 'gemini-2.5-pro' }))).status, 500);
-    });
+        assert.deepEqual(outcomes, [500, 500, 200, 200]);
+        emulator.reset();
+        assert.equal(
+          (await apiErrorOf(ai.models.generateContent({ ...itemCall('p'), model: 'gemini-2.5-pro' }))).status,
+          500,
+        );
+      },
+    );
   });
 
   test('rate faults depend on the seed and item key, not on arrival order', async () => {
@@ -408,7 +477,11 @@ describe('faults', () => {
       let faulted: string[] = [];
       await withEmulator({ seed, faults: [{ fault: 'overloaded', rate: 0.5 }] }, async (emulator, ai) => {
         await Promise.allSettled(order.map((key) => ai.models.generateContent(itemCall(key))));
-        faulted = emulator.generateCalls().filter((entry) => entry.fault === 'overloaded').map((entry) => entry.itemKey ?? '').sort();
+        faulted = emulator
+          .generateCalls()
+          .filter((entry) => entry.fault === 'overloaded')
+          .map((entry) => entry.itemKey ?? '')
+          .sort();
       });
       return faulted;
     }
@@ -453,28 +526,43 @@ describe('latency, concurrency and lifecycle', () => {
       assert.match(message, /faults\[0\]\.fault/);
       assert.match(message, /faults\[0\]\.rate/);
 
-      const log = (await (await fetch(`${emulator.url}/_emulator/log`)).json()) as { entries: Array<{ itemKey: string; status: number }>; maxInFlight: number; inFlight: number };
-      assert.deepEqual([log.entries.length, log.entries[0]?.itemKey, log.entries[0]?.status, log.maxInFlight, log.inFlight], [1, 'c', 503, 1, 0]);
+      const log = (await (await fetch(`${emulator.url}/_emulator/log`)).json()) as {
+        entries: Array<{ itemKey: string; status: number }>;
+        maxInFlight: number;
+        inFlight: number;
+      };
+      assert.deepEqual(
+        [log.entries.length, log.entries[0]?.itemKey, log.entries[0]?.status, log.maxInFlight, log.inFlight],
+        [1, 'c', 503, 1, 0],
+      );
 
       assert.equal((await post('reset', {})).status, 200);
       assert.equal(emulator.log.length, 0);
-      const unknown = await fetch(`${emulator.url}/v1beta/models/${MODEL}:embedContent`, { method: 'POST', headers: { 'x-goog-api-key': 'k' }, body: '{}' });
+      const unknown = await fetch(`${emulator.url}/v1beta/models/${MODEL}:embedContent`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': 'k' },
+        body: '{}',
+      });
       assert.equal(unknown.status, 404);
       assert.equal(((await unknown.json()) as GoogleErrorBody).error.status, 'NOT_FOUND');
       assert.equal(emulator.log[0]?.route, 'other');
     });
   });
 
-  test('stop() returns promptly with a hanging request open, and the caller sees the connection drop', { timeout: 3000 }, async () => {
-    const emulator = await GeminiEmulator.start({ faults: [{ fault: 'hang' }] });
-    const pending = failureOf(clientFor(emulator).models.generateContent(itemCall('h')));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const started = Date.now();
-    await emulator.stop();
-    assert.ok(Date.now() - started < 500, `stop took ${Date.now() - started} ms`);
-    const error = await pending;
-    assert.ok(error instanceof TypeError, String(error));
-    assert.equal(emulator.log[0]?.status, 'hang');
-    assert.notEqual(emulator.log[0]?.endedAtMs, undefined);
-  });
+  test(
+    'stop() returns promptly with a hanging request open, and the caller sees the connection drop',
+    { timeout: 3000 },
+    async () => {
+      const emulator = await GeminiEmulator.start({ faults: [{ fault: 'hang' }] });
+      const pending = failureOf(clientFor(emulator).models.generateContent(itemCall('h')));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      await emulator.stop();
+      assert.ok(Date.now() - started < 500, `stop took ${Date.now() - started} ms`);
+      const error = await pending;
+      assert.ok(error instanceof TypeError, String(error));
+      assert.equal(emulator.log[0]?.status, 'hang');
+      assert.notEqual(emulator.log[0]?.endedAtMs, undefined);
+    },
+  );
 });

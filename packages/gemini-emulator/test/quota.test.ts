@@ -18,7 +18,6 @@ function manualClock(): { now: () => number; advance: (ms: number) => void } {
   return { now: () => current, advance: (ms) => (current += ms) };
 }
 
-
 /** A call of exactly `tokens` emulator tokens (four characters each), optionally tagged with an item key. */
 function call(tokens: number, itemKey?: string) {
   return {
@@ -74,7 +73,11 @@ describe('per-minute quota', () => {
       assert.match(rejected.body.error.message, /Please retry in 1\.3s\.$/);
 
       clock.advance(1_249);
-      assert.equal((await apiErrorOf(ai.models.generateContent(call(5)))).status, 429, 'still inside the window 1 ms early');
+      assert.equal(
+        (await apiErrorOf(ai.models.generateContent(call(5)))).status,
+        429,
+        'still inside the window 1 ms early',
+      );
       clock.advance(1);
       const passed = await ai.models.generateContent(call(5));
       assert.ok(passed.text !== undefined);
@@ -85,7 +88,15 @@ describe('per-minute quota', () => {
       assert.deepEqual(emulator.admittedTimestamps(), [T0, T0 + 10_000, T0 + 10_000, T0 + 60_000]);
       assert.deepEqual(
         emulator.generateCalls().map((entry) => [entry.status, entry.fault, entry.quotaRejected]),
-        [[200, undefined, undefined], [200, undefined, undefined], [200, undefined, undefined], [429, undefined, true], [429, undefined, true], [200, undefined, undefined], [429, undefined, true]],
+        [
+          [200, undefined, undefined],
+          [200, undefined, undefined],
+          [200, undefined, undefined],
+          [429, undefined, true],
+          [429, undefined, true],
+          [200, undefined, undefined],
+          [429, undefined, true],
+        ],
       );
     });
   });
@@ -113,7 +124,10 @@ describe('per-minute quota', () => {
 
   test('fault rules are decided first and do not consume quota', async () => {
     const clock = manualClock();
-    const faults = [{ fault: 'overloaded' as const, itemKey: 'faulted' }, { fault: 'rate_limit' as const, itemKey: 'limited', retryDelaySeconds: 7 }];
+    const faults = [
+      { fault: 'overloaded' as const, itemKey: 'faulted' },
+      { fault: 'rate_limit' as const, itemKey: 'limited', retryDelaySeconds: 7 },
+    ];
     await withEmulator({ now: clock.now, quota: { requestsPerMinute: 1 }, faults }, async (emulator, ai) => {
       assert.equal((await apiErrorOf(ai.models.generateContent(call(5, 'faulted')))).status, 503);
       assert.equal((await apiErrorOf(ai.models.generateContent(call(5, 'faulted')))).status, 503);
@@ -126,7 +140,13 @@ describe('per-minute quota', () => {
       assert.deepEqual(counts(emulator.quotaStats()), { admitted: 1, rejected: 1 });
       assert.deepEqual(
         emulator.generateCalls().map((entry) => [entry.status, entry.fault, entry.quotaRejected]),
-        [[503, 'overloaded', undefined], [503, 'overloaded', undefined], [200, undefined, undefined], [429, 'rate_limit', undefined], [429, undefined, true]],
+        [
+          [503, 'overloaded', undefined],
+          [503, 'overloaded', undefined],
+          [200, undefined, undefined],
+          [429, 'rate_limit', undefined],
+          [429, undefined, true],
+        ],
       );
     });
   });
@@ -138,7 +158,8 @@ describe('per-minute quota', () => {
       assert.throws(() => emulator.configure({ quota: { tokensPerMinute: 2.5 } }), /quota\.tokensPerMinute/);
       await assert.rejects(GeminiEmulator.start({ quota: { requestsPerMinute: -1 } }), /quota\.requestsPerMinute/);
 
-      const post = async (body: unknown) => fetch(`${emulator.url}/_emulator/config`, { method: 'POST', body: JSON.stringify(body) });
+      const post = async (body: unknown) =>
+        fetch(`${emulator.url}/_emulator/config`, { method: 'POST', body: JSON.stringify(body) });
       const bad = await post({ quota: { requestsPerMinute: 'ten' } });
       assert.equal(bad.status, 400);
       assert.match(((await bad.json()) as GoogleErrorBody).error.message, /quota\.requestsPerMinute/);
@@ -158,9 +179,16 @@ describe('per-minute quota', () => {
     await withEmulator({ now: clock.now, quota: { requestsPerMinute: 1 } }, async (emulator, ai) => {
       await ai.models.generateContent(call(5));
       assert.equal((await apiErrorOf(ai.models.generateContent(call(5)))).status, 429);
-      const overHttp = (await (await fetch(`${emulator.url}/_emulator/log`)).json()) as { quota: QuotaStats & { admittedTimestamps: number[] } };
+      const overHttp = (await (await fetch(`${emulator.url}/_emulator/log`)).json()) as {
+        quota: QuotaStats & { admittedTimestamps: number[] };
+      };
       assert.deepEqual(
-        [overHttp.quota.admitted, overHttp.quota.rejected, overHttp.quota.requestsInWindow, overHttp.quota.admittedTimestamps],
+        [
+          overHttp.quota.admitted,
+          overHttp.quota.rejected,
+          overHttp.quota.requestsInWindow,
+          overHttp.quota.admittedTimestamps,
+        ],
         [1, 1, 1, [T0]],
       );
 

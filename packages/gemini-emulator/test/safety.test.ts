@@ -27,7 +27,6 @@ const HATE_MEDIUM: SafetyRatingSpec[] = [
   { category: 'HARM_CATEGORY_CIVIC_INTEGRITY', probability: 'LOW' },
 ];
 
-
 function itemCall(itemKey: string): GenerateContentParameters {
   return {
     model: MODEL,
@@ -78,7 +77,9 @@ describe('safety ratings on normal answers', () => {
         const response = await ai.models.generateContent(itemCall(key));
         assert.deepEqual(plain(response.candidates?.[0]?.safetyRatings), HATE_MEDIUM);
       }
-      const civic: SafetyRatingSpec[] = [{ category: 'HARM_CATEGORY_CIVIC_INTEGRITY', probability: 'HIGH', blocked: false }];
+      const civic: SafetyRatingSpec[] = [
+        { category: 'HARM_CATEGORY_CIVIC_INTEGRITY', probability: 'HIGH', blocked: false },
+      ];
       assert.equal((await postConfig(emulator, { safetyRatings: civic })).status, 200);
       assert.deepEqual(plain((await ai.models.generateContent(itemCall('z'))).candidates?.[0]?.safetyRatings), civic);
     });
@@ -87,19 +88,25 @@ describe('safety ratings on normal answers', () => {
 
 describe('safety and finish faults', () => {
   test('a ratings fault gives one item a normal, parseable answer with the rule ratings; other items keep the defaults', async () => {
-    await withEmulator({ faults: [{ fault: 'ratings', itemKey: 'flagged', safetyRatings: HATE_MEDIUM }] }, async (emulator, ai) => {
-      const flagged = await ai.models.generateContent(itemCall('flagged'));
-      const fine = await ai.models.generateContent(itemCall('fine'));
-      assert.equal(flagged.candidates?.[0]?.finishReason, 'STOP');
-      assert.ok(Verdict.safeParse(JSON.parse(flagged.text ?? '')).success, flagged.text);
-      assert.ok((flagged.usageMetadata?.candidatesTokenCount ?? 0) > 0);
-      assert.deepEqual(plain(flagged.candidates?.[0]?.safetyRatings), HATE_MEDIUM);
-      assert.deepEqual(plain(fine.candidates?.[0]?.safetyRatings), FOUR_NEGLIGIBLE);
-      assert.deepEqual(
-        emulator.generateCalls().map((entry) => [entry.itemKey, entry.fault, entry.finishReason]),
-        [['flagged', 'ratings', 'STOP'], ['fine', undefined, 'STOP']],
-      );
-    });
+    await withEmulator(
+      { faults: [{ fault: 'ratings', itemKey: 'flagged', safetyRatings: HATE_MEDIUM }] },
+      async (emulator, ai) => {
+        const flagged = await ai.models.generateContent(itemCall('flagged'));
+        const fine = await ai.models.generateContent(itemCall('fine'));
+        assert.equal(flagged.candidates?.[0]?.finishReason, 'STOP');
+        assert.ok(Verdict.safeParse(JSON.parse(flagged.text ?? '')).success, flagged.text);
+        assert.ok((flagged.usageMetadata?.candidatesTokenCount ?? 0) > 0);
+        assert.deepEqual(plain(flagged.candidates?.[0]?.safetyRatings), HATE_MEDIUM);
+        assert.deepEqual(plain(fine.candidates?.[0]?.safetyRatings), FOUR_NEGLIGIBLE);
+        assert.deepEqual(
+          emulator.generateCalls().map((entry) => [entry.itemKey, entry.fault, entry.finishReason]),
+          [
+            ['flagged', 'ratings', 'STOP'],
+            ['fine', undefined, 'STOP'],
+          ],
+        );
+      },
+    );
   });
 
   test('a finish fault answers that finishReason with no parts and no candidate tokens', async () => {
@@ -115,19 +122,32 @@ describe('safety and finish faults', () => {
         assert.equal(response.usageMetadata?.totalTokenCount, response.usageMetadata?.promptTokenCount);
         assert.ok(response.responseId);
       }
-      assert.deepEqual(emulator.generateCalls().map((entry) => entry.finishReason), reasons);
+      assert.deepEqual(
+        emulator.generateCalls().map((entry) => entry.finishReason),
+        reasons,
+      );
     });
   });
 
   test('a finish fault carries the rule ratings; an unlisted uppercase reason is accepted', async () => {
-    const ratings: SafetyRatingSpec[] = [{ category: 'HARM_CATEGORY_SEXUALLY_EXPLICIT', probability: 'HIGH', blocked: true }];
+    const ratings: SafetyRatingSpec[] = [
+      { category: 'HARM_CATEGORY_SEXUALLY_EXPLICIT', probability: 'HIGH', blocked: true },
+    ];
     await withEmulator(
-      { faults: [{ fault: 'finish', itemKey: 'spii', finishReason: 'SPII', safetyRatings: ratings }, { fault: 'finish', finishReason: 'FUTURE_REASON' }] },
+      {
+        faults: [
+          { fault: 'finish', itemKey: 'spii', finishReason: 'SPII', safetyRatings: ratings },
+          { fault: 'finish', finishReason: 'FUTURE_REASON' },
+        ],
+      },
       async (_emulator, ai) => {
         const spii = await ai.models.generateContent(itemCall('spii'));
         assert.deepEqual(plain(spii.candidates?.[0]?.safetyRatings), ratings);
         const future = await ai.models.generateContent(itemCall('other'));
-        assert.deepEqual([future.candidates?.[0]?.finishReason, future.candidates?.[0]?.safetyRatings], ['FUTURE_REASON', undefined]);
+        assert.deepEqual(
+          [future.candidates?.[0]?.finishReason, future.candidates?.[0]?.safetyRatings],
+          ['FUTURE_REASON', undefined],
+        );
       },
     );
   });
@@ -155,17 +175,21 @@ describe('safety and finish faults', () => {
   });
 
   test('safety with custom ratings replaces the default blocked rating', async () => {
-    const ratings: SafetyRatingSpec[] = [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'MEDIUM', blocked: true }];
-    await withEmulator({ faults: [{ fault: 'safety', itemKey: 'custom', safetyRatings: ratings }, { fault: 'safety' }] }, async (_emulator, ai) => {
-      const custom = await ai.models.generateContent(itemCall('custom'));
-      assert.deepEqual([custom.text, custom.candidates?.[0]?.finishReason], [undefined, 'SAFETY']);
-      assert.deepEqual(plain(custom.candidates?.[0]?.safetyRatings), ratings);
-      const standard = await ai.models.generateContent(itemCall('standard'));
-      assert.deepEqual(
-        plain(standard.candidates?.[0]?.safetyRatings?.filter((rating) => rating.blocked === true)),
-        [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }],
-      );
-    });
+    const ratings: SafetyRatingSpec[] = [
+      { category: 'HARM_CATEGORY_HARASSMENT', probability: 'MEDIUM', blocked: true },
+    ];
+    await withEmulator(
+      { faults: [{ fault: 'safety', itemKey: 'custom', safetyRatings: ratings }, { fault: 'safety' }] },
+      async (_emulator, ai) => {
+        const custom = await ai.models.generateContent(itemCall('custom'));
+        assert.deepEqual([custom.text, custom.candidates?.[0]?.finishReason], [undefined, 'SAFETY']);
+        assert.deepEqual(plain(custom.candidates?.[0]?.safetyRatings), ratings);
+        const standard = await ai.models.generateContent(itemCall('standard'));
+        assert.deepEqual(plain(standard.candidates?.[0]?.safetyRatings?.filter((rating) => rating.blocked === true)), [
+          { category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true },
+        ]);
+      },
+    );
   });
 
   test('rule ratings ride on every other answer fault too, and [] strips them from a blocked answer', async () => {
@@ -181,14 +205,26 @@ describe('safety and finish faults', () => {
         assert.deepEqual(plain(response.candidates?.[0]?.safetyRatings), HATE_MEDIUM, kind);
       }
       const bareSafety = await ai.models.generateContent(itemCall('bare-safety'));
-      assert.deepEqual([bareSafety.candidates?.[0]?.finishReason, bareSafety.candidates?.[0]?.safetyRatings], ['SAFETY', undefined]);
+      assert.deepEqual(
+        [bareSafety.candidates?.[0]?.finishReason, bareSafety.candidates?.[0]?.safetyRatings],
+        ['SAFETY', undefined],
+      );
       const barePrompt = await ai.models.generateContent(itemCall('bare-prompt'));
       assert.deepEqual(plain(barePrompt.promptFeedback), { blockReason: 'SAFETY' });
     });
   });
 
   test('every 200 answer, blocked or not, streamed or not, has its own responseId and the modelVersion', async () => {
-    const kinds = ['ratings', 'safety', 'blocked_prompt', 'recitation', 'empty_response', 'max_tokens', 'schema_invalid', 'finish'] as const;
+    const kinds = [
+      'ratings',
+      'safety',
+      'blocked_prompt',
+      'recitation',
+      'empty_response',
+      'max_tokens',
+      'schema_invalid',
+      'finish',
+    ] as const;
     await withEmulator({ faults: kinds.map((fault) => ({ fault, itemKey: fault })) }, async (_emulator, ai) => {
       const ids = new Set<string>();
       for (const kind of [...kinds, 'normal']) {
@@ -227,7 +263,10 @@ describe('validation and the log', () => {
     });
     const started = GeminiEmulator.start({ safetyRatings: bad });
     // Should start() accept the ratings after all, stop the emulator so the run does not hang.
-    void started.then((emulator) => emulator.stop(), () => undefined);
+    void started.then(
+      (emulator) => emulator.stop(),
+      () => undefined,
+    );
     await assert.rejects(started, /safetyRatings\[0\]\.probability/);
   });
 
@@ -236,11 +275,17 @@ describe('validation and the log', () => {
       const cases: Array<[unknown, RegExp]> = [
         [{ fault: 'finish', finishReason: 'prohibited content' }, /faults\[0\]\.finishReason/],
         [{ fault: 'blocked_prompt', blockReason: 'jailbreak' }, /faults\[0\]\.blockReason/],
-        [{ fault: 'safety', finishReason: 'SPII' }, /finishReason applies to fault finish[\s\S]*faults\[0\]\.finishReason/],
+        [
+          { fault: 'safety', finishReason: 'SPII' },
+          /finishReason applies to fault finish[\s\S]*faults\[0\]\.finishReason/,
+        ],
         [{ fault: 'safety', blockReason: 'OTHER' }, /faults\[0\]\.blockReason/],
         [{ fault: 'overloaded', safetyRatings: [] }, /faults\[0\]\.safetyRatings/],
         [{ fault: 'ratings', route: 'cacheGet' }, /faults\[0\]\.fault/],
-        [{ fault: 'ratings', safetyRatings: [{ category: 'HARM_CATEGORY_JAILBREAK', probability: 'LOW' }] }, /faults\[0\]\.safetyRatings\[0\]\.category/],
+        [
+          { fault: 'ratings', safetyRatings: [{ category: 'HARM_CATEGORY_JAILBREAK', probability: 'LOW' }] },
+          /faults\[0\]\.safetyRatings\[0\]\.category/,
+        ],
       ];
       for (const [rule, field] of cases) {
         const response = await postConfig(emulator, { faults: [rule] });
@@ -270,11 +315,17 @@ describe('validation and the log', () => {
         ['language', 200, 'LANGUAGE', undefined],
         ['overloaded', 503, undefined, undefined],
       ];
-      assert.deepEqual(emulator.generateCalls().map((entry) => [entry.itemKey, entry.status, entry.finishReason, entry.blockReason]), expected);
+      assert.deepEqual(
+        emulator.generateCalls().map((entry) => [entry.itemKey, entry.status, entry.finishReason, entry.blockReason]),
+        expected,
+      );
       const overHttp = (await (await fetch(`${emulator.url}/_emulator/log`)).json()) as {
         entries: Array<{ itemKey: string; status: number; finishReason?: string; blockReason?: string }>;
       };
-      assert.deepEqual(overHttp.entries.map((entry) => [entry.itemKey, entry.status, entry.finishReason, entry.blockReason]), expected);
+      assert.deepEqual(
+        overHttp.entries.map((entry) => [entry.itemKey, entry.status, entry.finishReason, entry.blockReason]),
+        expected,
+      );
     });
   });
 });

@@ -24,7 +24,8 @@ function importsUnder(directory: string): Array<{ file: string; specifier: strin
     if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
     const file = path.join(entry.parentPath, entry.name);
     const source = readFileSync(file, 'utf8');
-    for (const match of source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*)'([^'\s]+)'/g)) found.push({ file, specifier: match[1]! });
+    for (const match of source.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*)'([^'\s]+)'/g))
+      found.push({ file, specifier: match[1]! });
   }
   return found;
 }
@@ -43,7 +44,8 @@ describe('the emulator package is self-contained', () => {
       const imports = importsUnder(path.join(PACKAGE_ROOT, directory));
       assert.ok(imports.length >= 10, `found ${imports.length} imports under ${directory}/`);
       const strays = imports.filter(({ file, specifier }) => {
-        if (specifier.startsWith('.')) return path.relative(PACKAGE_ROOT, path.resolve(path.dirname(file), specifier)).startsWith('..');
+        if (specifier.startsWith('.'))
+          return path.relative(PACKAGE_ROOT, path.resolve(path.dirname(file), specifier)).startsWith('..');
         if (specifier.startsWith('node:') || builtinModules.includes(specifier)) return false;
         return !allowed.includes(packageOf(specifier));
       });

@@ -26,10 +26,13 @@ function stopOf(response: GenerateContentResponse, text: string | undefined): Mo
   const blockReason = response.promptFeedback?.blockReason;
   if (blockReason) return { category: 'safety_blocked', message: `prompt blocked: ${blockReason}` };
   const finishReason = response.candidates?.[0]?.finishReason ?? '';
-  if (SAFETY_FINISH_REASONS.has(finishReason)) return { category: 'safety_blocked', message: `output blocked: finishReason ${finishReason}` };
+  if (SAFETY_FINISH_REASONS.has(finishReason))
+    return { category: 'safety_blocked', message: `output blocked: finishReason ${finishReason}` };
   if (finishReason === 'RECITATION') return { category: 'recitation', message: 'output stopped: RECITATION' };
-  if (finishReason === 'MAX_TOKENS') return { category: 'truncated', message: `output truncated at maxOutputTokens (${text?.length ?? 0} characters)` };
-  if (text === undefined || text.trim() === '') return { category: 'empty_response', message: `no text in the answer (finishReason ${finishReason || 'none'})` };
+  if (finishReason === 'MAX_TOKENS')
+    return { category: 'truncated', message: `output truncated at maxOutputTokens (${text?.length ?? 0} characters)` };
+  if (text === undefined || text.trim() === '')
+    return { category: 'empty_response', message: `no text in the answer (finishReason ${finishReason || 'none'})` };
   return undefined;
 }
 

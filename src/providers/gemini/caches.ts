@@ -28,7 +28,8 @@ export function geminiCaches(client: GoogleGenAI): ContextCaches {
         return entryOf(cache, cache.name);
       } catch (error) {
         const info = classifyGemini(error);
-        if (info.category === 'invalid_request' && TOO_SMALL.test(info.message)) return { tooSmall: `below Gemini's minimum cacheable size: ${info.message}` };
+        if (info.category === 'invalid_request' && TOO_SMALL.test(info.message))
+          return { tooSmall: `below Gemini's minimum cacheable size: ${info.message}` };
         throw error;
       }
     },

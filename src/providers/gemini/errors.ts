@@ -41,7 +41,11 @@ export function parseGoogleErrorBody(message: string): GoogleErrorBody | undefin
 /** Classifies an `ApiError` thrown by `@google/genai`; undefined for anything else. */
 export function classifyGeminiError(error: unknown): ErrorInfo | undefined {
   if (error instanceof ApiError) return classifyApiError(error.status, error.message);
-  if (error instanceof Error && error.name === 'ApiError' && typeof (error as { status?: unknown }).status === 'number') {
+  if (
+    error instanceof Error &&
+    error.name === 'ApiError' &&
+    typeof (error as { status?: unknown }).status === 'number'
+  ) {
     return classifyApiError((error as unknown as { status: number }).status, error.message);
   }
   return undefined;
@@ -58,8 +62,7 @@ function classifyApiError(status: number, rawMessage: string): ErrorInfo {
   if (status === 429 || statusName === 'RESOURCE_EXHAUSTED') {
     const violations = detailOf('google.rpc.QuotaFailure')?.['violations'];
     const daily =
-      Array.isArray(violations) &&
-      violations.some((v) => isRecord(v) && /PerDay/i.test(String(v['quotaId'] ?? '')));
+      Array.isArray(violations) && violations.some((v) => isRecord(v) && /PerDay/i.test(String(v['quotaId'] ?? '')));
     if (daily) return makeErrorInfo('quota_exhausted', message, extra);
     const retryDelay =
       parseRetryDelay(detailOf('google.rpc.RetryInfo')?.['retryDelay']) ?? parseRetryInMessage(message);

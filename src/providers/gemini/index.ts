@@ -15,7 +15,9 @@ export { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } fr
 export { classifyGemini } from './errors';
 
 /** From settings (a key, or an emulator's URL), or around a client already made. */
-export function createGeminiProvider(from: GeminiClientOptions | { client: GoogleGenAI; target?: string }): ModelProvider {
+export function createGeminiProvider(
+  from: GeminiClientOptions | { client: GoogleGenAI; target?: string },
+): ModelProvider {
   const client = 'client' in from ? from.client : createGeminiClient(from);
   const target = 'client' in from ? (from.target ?? 'Gemini') : describeGeminiTarget(from);
   return {

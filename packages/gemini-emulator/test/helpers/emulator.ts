@@ -2,12 +2,22 @@ import { GoogleGenAI } from '@google/genai';
 import { GeminiEmulator, type EmulatorOptions } from '../../src';
 
 /** The real `@google/genai` client, pointed at an emulator. */
-export function clientFor(emulator: GeminiEmulator, options: { apiKey?: string; apiVersion?: string } = {}): GoogleGenAI {
-  return new GoogleGenAI({ apiKey: options.apiKey ?? 'test-key', apiVersion: options.apiVersion ?? 'v1beta', httpOptions: { baseUrl: emulator.url } });
+export function clientFor(
+  emulator: GeminiEmulator,
+  options: { apiKey?: string; apiVersion?: string } = {},
+): GoogleGenAI {
+  return new GoogleGenAI({
+    apiKey: options.apiKey ?? 'test-key',
+    apiVersion: options.apiVersion ?? 'v1beta',
+    httpOptions: { baseUrl: emulator.url },
+  });
 }
 
 /** Runs `run` against a fresh emulator and the real client, and always stops the emulator. */
-export async function withEmulator(options: EmulatorOptions, run: (emulator: GeminiEmulator, ai: GoogleGenAI) => Promise<void>): Promise<void> {
+export async function withEmulator(
+  options: EmulatorOptions,
+  run: (emulator: GeminiEmulator, ai: GoogleGenAI) => Promise<void>,
+): Promise<void> {
   const emulator = await GeminiEmulator.start(options);
   try {
     await run(emulator, clientFor(emulator));
