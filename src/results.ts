@@ -43,6 +43,17 @@ export interface ResultSink {
   hasResults(batchId: string): Promise<boolean>;
 }
 
+/**
+ * How commands read a batch's results (results, report, rerun): the file store today; a database
+ * store implements the same. One record per item, the first written.
+ */
+export interface ResultReader {
+  records(batchId: string, order?: ResultOrder): AsyncIterable<ItemResult>;
+  hasResults(batchId: string): Promise<boolean>;
+  /** Where the records are, for messages (a directory, a database URL without its password). */
+  describe(batchId: string): string;
+}
+
 /** The post-processing hooks' ledger: a completed hook's decision, by item. */
 export interface PostProcessLedger {
   readPostProcessed<T>(batchId: string, itemId: string): Promise<T | undefined>;
@@ -77,7 +88,7 @@ interface BatchIndex {
  * results are written once an item has ended, so a second write is a retry carrying the same record.
  * Readers also drop duplicate ids and a torn last line.
  */
-export class FileResultStore implements ResultSink, PostProcessLedger {
+export class FileResultStore implements ResultSink, ResultReader, PostProcessLedger {
   private readonly indexes = new Map<string, BatchIndex>();
 
   constructor(readonly directory: string) {}
@@ -188,12 +199,21 @@ export class FileResultStore implements ResultSink, PostProcessLedger {
     yield* order === 'finish' ? finishOrderJsonl(file) : inputOrderJsonl(file);
   }
 
+  /** The batch's records, one per item, parsed (see jsonl for the orders). */
+  async *records(batchId: string, order: ResultOrder = 'input'): AsyncGenerator<ItemResult> {
+    for await (const chunk of this.jsonl(batchId, order)) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) yield JSON.parse(line) as ItemResult;
+    }
+  }
+
+  describe(batchId: string): string {
+    return this.resultsFile(batchId);
+  }
+
   /** All results of a batch, one per item, in input order. */
   async readAll(batchId: string): Promise<ItemResult[]> {
     const results: ItemResult[] = [];
-    for await (const chunk of this.jsonl(batchId, 'finish')) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) results.push(JSON.parse(line) as ItemResult);
-    }
+    for await (const record of this.records(batchId, 'finish')) results.push(record);
     return results.sort((a, b) => a.index - b.index);
   }
 
