@@ -28,12 +28,40 @@ const PerMinute = (what: string) =>
     .number({ error: `must be a number of ${what} per minute` })
     .positive(`must be a positive number of ${what} per minute`);
 
+/** A URL with its password (`user:password@`, or a `password=` parameter) replaced by `***`, parsable or not: for messages. */
+export function withoutPassword(url: string): string {
+  const masked = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*(@|$|[/?#])/i.test(url)
+    ? url // no password in the authority
+    : /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:/i.test(url)
+      ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)(.*)@/i, '$1***@')
+      : url.replace(/^.*@/, '***@'); // not a URL we can read: hide everything before the host
+  return masked.replace(/([?&]password=)[^&#]*/gi, '$1***');
+}
+
+/** A PostgreSQL connection URL (the results store): `postgres://` or `postgresql://`, with a host. */
+export const ResultsUrlSchema = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a PostgreSQL URL, e.g. postgres://user:password@host:5432/database' },
+);
+
+/** Settings whose values are never echoed whole in errors: a URL's password is masked. */
+const SECRET_URL_SETTINGS = new Set(['BATCH_LLM_RESULTS_URL']);
+
 const BatchLlmEnvSchema = z
   .object({
     /** Model when neither the batch nor the task names one. */
     BATCH_LLM_MODEL: z.string().min(1).optional(),
     BATCH_LLM_STATE_DIR: z.string().min(1).optional(),
     BATCH_LLM_RESULTS_DIR: z.string().min(1).optional(),
+    /** A PostgreSQL results store instead of the results directory (see src/results-postgres.ts). */
+    BATCH_LLM_RESULTS_URL: ResultsUrlSchema.optional(),
     BATCH_LLM_RPM: PerMinute('requests').optional(),
     BATCH_LLM_TPM: PerMinute('input tokens').optional(),
     BATCH_LLM_LOG_LEVEL: z
@@ -65,10 +93,14 @@ export function batchLlmSettings(env: NodeJS.ProcessEnv = environment()): BatchL
       .map((issue) =>
         issue.code === 'unrecognized_keys'
           ? `unknown setting ${issue.keys.join(', ')} (known: ${known})`
-          : `${issue.path.join('.')}=${JSON.stringify(ours[String(issue.path[0])])}: ${issue.message}`,
+          : `${issue.path.join('.')}=${JSON.stringify(shown(String(issue.path[0]), ours[String(issue.path[0])]))}: ${issue.message}`,
       )
       .join('; '),
   );
+}
+
+function shown(name: string, value: string | undefined): string | undefined {
+  return value !== undefined && SECRET_URL_SETTINGS.has(name) ? withoutPassword(value) : value;
 }
 
 /** Where local state lives (dev-server database, results): BATCH_LLM_STATE_DIR, else .batch-llm. */

@@ -10,7 +10,7 @@ import {
   readCompleteLines,
   resultLine,
 } from './results-jsonl';
-import type { ItemResult } from './schemas';
+import type { ItemResult, ItemStatus } from './schemas';
 
 /** What a write did: where the records are, and how many of them were new. */
 export interface RecordedResults {
@@ -48,10 +48,24 @@ export interface ResultSink {
  * store implements the same. One record per item, the first written.
  */
 export interface ResultReader {
-  records(batchId: string, order?: ResultOrder): AsyncIterable<ItemResult>;
+  /** The batch's records, one per item, streamed (never all in memory); only those `filter` keeps. */
+  records(batchId: string, order?: ResultOrder, filter?: ResultFilter): AsyncIterable<ItemResult>;
   hasResults(batchId: string): Promise<boolean>;
   /** Where the records are, for messages (a directory, a database URL without its password). */
   describe(batchId: string): string;
+}
+
+/** Which records to read: any of these statuses, and any of these error categories (an absent list keeps all). */
+export interface ResultFilter {
+  statuses?: readonly ItemStatus[];
+  categories?: readonly string[];
+}
+
+/** Whether `record` passes `filter`. A category filter keeps only records with an error of one of those categories. */
+export function matchesFilter(record: ItemResult, filter: ResultFilter | undefined): boolean {
+  if (filter?.statuses && !filter.statuses.includes(record.status)) return false;
+  if (filter?.categories && !(record.error && filter.categories.includes(record.error.category))) return false;
+  return true;
 }
 
 /** The post-processing hooks' ledger: a completed hook's decision, by item. */
@@ -199,16 +213,23 @@ export class FileResultStore implements ResultSink, ResultReader, PostProcessLed
     yield* order === 'finish' ? finishOrderJsonl(file) : inputOrderJsonl(file);
   }
 
-  /** The batch's records, one per item, parsed (see jsonl for the orders). */
-  async *records(batchId: string, order: ResultOrder = 'input'): AsyncGenerator<ItemResult> {
+  /** The batch's records, one per item, parsed (see jsonl for the orders); only those `filter` keeps. */
+  async *records(batchId: string, order: ResultOrder = 'input', filter?: ResultFilter): AsyncGenerator<ItemResult> {
     for await (const chunk of this.jsonl(batchId, order)) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) yield JSON.parse(line) as ItemResult;
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        const record = JSON.parse(line) as ItemResult;
+        if (matchesFilter(record, filter)) yield record;
+      }
     }
   }
 
   describe(batchId: string): string {
     return this.resultsFile(batchId);
   }
+
+  /** Nothing to release (files are opened per call); here so every store closes alike. */
+  async close(): Promise<void> {}
 
   /** All results of a batch, one per item, in input order. */
   async readAll(batchId: string): Promise<ItemResult[]> {
