@@ -64,8 +64,12 @@ export async function runStart(argv: string[]): Promise<number> {
       requestsPerMinute: values.rpm ? flagValue('rpm', PositiveInt, values.rpm) : undefined,
       tokensPerMinute: values.tpm ? flagValue('tpm', PositiveInt, values.tpm) : undefined,
       sample: flagValue('sample', PositiveInt, values.sample ?? '50'),
-      outputTokens: flagValue('output-tokens', PositiveInt, values['output-tokens'] ?? '150'),
-      latencyMs: flagValue('latency-ms', PositiveInt, values['latency-ms'] ?? '2000'),
+      outputTokens: values['output-tokens']
+        ? flagValue('output-tokens', PositiveInt, values['output-tokens'])
+        : undefined,
+      latencyMs: values['latency-ms'] ? flagValue('latency-ms', PositiveInt, values['latency-ms']) : undefined,
+      calibrate: values.calibrate ? flagValue('calibrate', PositiveInt, values.calibrate) : undefined,
+      callTimeoutMs: options.callTimeoutMs,
     });
     for (const line of report.lines) out(line);
     return 0;

@@ -1,16 +1,27 @@
 /**
  * `start --dry-run`: everything a batch would do before its first model call — check the input,
- * render every prompt, count tokens (countTokens, sampled for big inputs) — then estimate cost
- * and time at the configured limits. No workflow starts; generateContent is never called.
+ * render every prompt, count tokens — then estimate cost and time at the configured limits. No
+ * workflow starts and nothing is recorded as a batch.
+ *
+ * Prompt tokens: with an endpoint (GEMINI_API_KEY or GOOGLE_GEMINI_BASE_URL), countTokens on a
+ * sample, a few requests at a time; without one, ~characters / 4 over every prompt, offline.
+ * Answer tokens: assumed from the output schema (a typical JSON answer), or measured with
+ * `--calibrate N`: N sample items' stage-1 calls sent for real through the provider.
  */
 import { readFile } from 'node:fs/promises';
+import { estimateTokens, typicalAnswerTokens } from '../answer-size';
 import { batchLlmSettings, geminiOptionsFromEnv } from '../config';
-import { DEFAULT_MODEL } from '../constants';
-import { createGeminiProvider } from '../providers/gemini/index';
-import { fullPrompt } from '../providers/prompts';
+import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MODEL } from '../constants';
 import { checkItemsAgainstTask, InputError, parseJsonlItems } from '../input';
-import { priceFor, usageCost } from '../pricing';
+import { priceFor, usageCost, type Price } from '../pricing';
+import { judgeAnswer } from '../providers/judge';
+import { fullPrompt, type PromptRequest } from '../providers/prompts';
+import type { ModelProvider } from '../providers/types';
+import type { WorkItem } from '../schemas';
+import { DEFAULT_STAGE_PLAN } from '../stages';
 import type { AnyTask } from '../tasks/registry';
+import { addUsage, emptyUsage, type Usage } from '../usage';
+import { UsageError } from './args';
 
 export interface DryRunOptions {
   task: AnyTask;
@@ -19,24 +30,59 @@ export interface DryRunOptions {
   concurrency: number;
   requestsPerMinute?: number | undefined;
   tokensPerMinute?: number | undefined;
-  /** How many prompts to send to countTokens (evenly spaced over the input). */
+  /** How many prompts to send to countTokens (evenly spaced over the input) when an endpoint is there. */
   sample: number;
-  /** Assumed answer length and call latency, for the estimate. */
-  outputTokens: number;
-  latencyMs: number;
+  /** Answer length to assume (`--output-tokens`); else measured (calibrate), else the schema's typical answer. */
+  outputTokens?: number | undefined;
+  /** Call latency to assume (`--latency-ms`); else the calibration's mean, else DEFAULT_LATENCY_MS. */
+  latencyMs?: number | undefined;
+  /** Send this many sample items' stage-1 calls for real, to measure answer length and latency. */
+  calibrate?: number | undefined;
+  callTimeoutMs?: number | undefined;
+  /** Where calls go. Default: the endpoint the environment configures, if any; `null`: none (offline). */
+  provider?: ModelProvider | null;
+}
+
+/** What `--calibrate N` measured. */
+export interface Calibration {
+  model: string;
+  calls: number;
+  answered: number;
+  /** Answers that passed the output schema (and the task's checks) at stage 1. */
+  valid: number;
+  failed: Array<{ itemId: string; category: string; message: string }>;
+  meanOutputTokens: number;
+  meanThoughtsTokens: number;
+  meanLatencyMs: number;
+  maxLatencyMs: number;
+  usage: Usage;
+  costUsd: number | undefined;
 }
 
 export interface DryRunReport {
   items: number;
   model: string;
+  /** `countTokens`: the endpoint counted a sample; `local`: ~characters / 4 over every prompt, no endpoint. */
+  promptTokensBy: 'countTokens' | 'local';
   sampled: number;
   averagePromptTokens: number;
+  /** Answer tokens per item the estimate uses (thinking included when measured), and where they come from. */
+  outputTokensPerAnswer: number;
+  outputTokensBy: 'flag' | 'calibration' | 'schema';
+  calibration?: Calibration;
   estimatedInputTokens: number;
   estimatedOutputTokens: number;
   estimatedCostUsd: number | undefined;
   estimatedSeconds: number;
   lines: string[];
 }
+
+/** Assumed call latency when neither `--latency-ms` nor a calibration gives one. */
+export const DEFAULT_LATENCY_MS = 2000;
+/** countTokens requests in flight at once. */
+const COUNT_CONCURRENCY = 16;
+/** Calibration calls in flight at once. */
+const CALIBRATE_CONCURRENCY = 4;
 
 export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   const { task } = options;
@@ -55,37 +101,74 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     }
   });
   if (problems.length > 0) throw new InputError(options.inputFile, problems);
+  const rendered = prompts.filter((prompt): prompt is PromptRequest => prompt !== undefined);
 
   const model = options.model ?? task.model ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL;
-  const provider = createGeminiProvider(geminiOptionsFromEnv());
-  const step = Math.max(1, Math.ceil(items.length / options.sample));
-  const sampled = prompts.filter((_, index) => index % step === 0);
-  let sampledTokens = 0;
-  for (const prompt of sampled) {
-    const text = [prompt?.systemInstruction, prompt?.prompt].filter(Boolean).join('\n\n');
-    sampledTokens += await provider.countTokens(model, text);
-  }
-  const averagePromptTokens = sampled.length > 0 ? sampledTokens / sampled.length : 0;
-  const estimatedInputTokens = Math.round(averagePromptTokens * items.length);
-  const estimatedOutputTokens = options.outputTokens * items.length;
+  const provider = options.provider === undefined ? endpointProvider() : (options.provider ?? undefined);
+  if (options.calibrate !== undefined && !provider)
+    throw new UsageError(
+      'start: --calibrate sends real model calls and needs an endpoint: set GEMINI_API_KEY, or GOOGLE_GEMINI_BASE_URL to an emulator',
+    );
+
+  // Prompt tokens: counted by the endpoint on a sample, else estimated locally on every prompt.
+  const sampled = provider ? evenlySpaced(rendered, options.sample) : rendered;
+  const counts = provider
+    ? await mapBounded(sampled, COUNT_CONCURRENCY, (prompt) => provider.countTokens(model, promptText(prompt)))
+    : sampled.map((prompt) => estimateTokens(promptText(prompt)));
+  const averagePromptTokens = counts.length > 0 ? counts.reduce((sum, count) => sum + count, 0) / counts.length : 0;
+
   const price = priceFor(model);
+  const calibration =
+    provider && options.calibrate !== undefined
+      ? await calibrate(provider, task, evenlySpaced(items, options.calibrate), model, price, options)
+      : undefined;
+  const schemaTokens = typicalAnswerTokens(rendered[0]?.responseJsonSchema ?? {});
+  const measured = calibration && calibration.answered > 0;
+  const outputTokensBy: DryRunReport['outputTokensBy'] =
+    options.outputTokens !== undefined ? 'flag' : measured ? 'calibration' : 'schema';
+  const outputTokensPerAnswer =
+    outputTokensBy === 'flag'
+      ? (options.outputTokens ?? 0)
+      : outputTokensBy === 'calibration' && calibration
+        ? calibration.meanOutputTokens + calibration.meanThoughtsTokens
+        : schemaTokens;
+
+  const estimatedInputTokens = Math.round(averagePromptTokens * items.length);
+  const estimatedOutputTokens = Math.round(outputTokensPerAnswer * items.length);
   const estimatedCostUsd = price
     ? usageCost(
         { inputTokens: estimatedInputTokens, outputTokens: estimatedOutputTokens, cachedTokens: 0, thoughtsTokens: 0 },
         price,
       )
     : undefined;
-  const byConcurrency = (options.concurrency * 1000) / options.latencyMs;
+  const latencyMs = options.latencyMs ?? (measured && calibration ? calibration.meanLatencyMs : DEFAULT_LATENCY_MS);
+  const latencyBy =
+    options.latencyMs !== undefined ? '' : measured ? ' (measured)' : ' (assumed; --latency-ms or --calibrate N)';
+  const byConcurrency = (options.concurrency * 1000) / Math.max(latencyMs, 1);
   const byRequests = options.requestsPerMinute ? options.requestsPerMinute / 60 : Infinity;
   const byTokens =
     options.tokensPerMinute && averagePromptTokens > 0 ? options.tokensPerMinute / 60 / averagePromptTokens : Infinity;
   const callsPerSecond = Math.min(byConcurrency, byRequests, byTokens);
   const estimatedSeconds = items.length / callsPerSecond;
+
+  const promptLine = provider
+    ? `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (countTokens on ${sampled.length} of ${items.length} prompts, model ${model})`
+    : `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (estimated locally: ~chars/4, no endpoint; all ${items.length} prompts, model ${model})`;
+  const answerLine =
+    outputTokensBy === 'flag'
+      ? `  answer tokens: ${outputTokensPerAnswer} per answer (assumed: --output-tokens)`
+      : outputTokensBy === 'calibration'
+        ? `  answer tokens: ${outputTokensPerAnswer.toFixed(1)} per answer (measured by --calibrate, thinking included)`
+        : `  answer tokens: ${schemaTokens} per answer (assumed: a typical JSON answer to the output schema, ~chars/4; no thinking; measure with --calibrate N)`;
   const report: DryRunReport = {
     items: items.length,
     model,
+    promptTokensBy: provider ? 'countTokens' : 'local',
     sampled: sampled.length,
     averagePromptTokens,
+    outputTokensPerAnswer,
+    outputTokensBy,
+    ...(calibration ? { calibration } : {}),
     estimatedInputTokens,
     estimatedOutputTokens,
     estimatedCostUsd,
@@ -94,10 +177,115 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   };
   report.lines = [
     `Dry run of task ${task.name} on ${options.inputFile}: ${items.length} items valid, ${items.length} prompts rendered; nothing was started.`,
-    `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (countTokens on ${sampled.length} of ${items.length} prompts, model ${model})`,
-    `  estimated tokens: ${estimatedInputTokens} in, ${estimatedOutputTokens} out (assuming ${options.outputTokens} per answer)`,
-    `  estimated cost: ${estimatedCostUsd !== undefined ? `$${estimatedCostUsd.toFixed(4)}` : `unknown (no price for ${model})`}${task.cache ? ' before context-cache savings' : ''}`,
-    `  estimated time: ${estimatedSeconds.toFixed(1)} s at concurrency ${options.concurrency}${options.requestsPerMinute ? ` and ${options.requestsPerMinute} rpm` : ''}${options.tokensPerMinute ? ` and ${options.tokensPerMinute} tpm` : ''}, assuming ${options.latencyMs} ms per call`,
+    promptLine,
+    ...(calibration ? calibrationLines(calibration) : []),
+    answerLine,
+    `  estimated tokens: ${estimatedInputTokens} in, ${estimatedOutputTokens} out`,
+    `  estimated cost: ${estimatedCostUsd !== undefined ? `$${estimatedCostUsd.toFixed(4)}` : `unknown (no price for ${model})`}${task.cache ? ' before context-cache savings' : ''}; first calls only: retries and repairs add to it`,
+    `  estimated time: ${estimatedSeconds.toFixed(1)} s at concurrency ${options.concurrency}${options.requestsPerMinute ? ` and ${options.requestsPerMinute} rpm` : ''}${options.tokensPerMinute ? ` and ${options.tokensPerMinute} tpm` : ''}, assuming ${Math.round(latencyMs)} ms per call${latencyBy}`,
   ];
   return report;
+}
+
+function calibrationLines(calibration: Calibration): string[] {
+  const cost = calibration.costUsd !== undefined ? `$${calibration.costUsd.toFixed(4)}` : 'unknown (no price)';
+  const lines = [
+    `  calibration: ${calibration.calls} stage-1 calls sent (model ${calibration.model}, not a batch): ${calibration.answered} answered, ${calibration.valid} valid at stage 1; cost ${cost}`,
+  ];
+  if (calibration.answered > 0)
+    lines.push(
+      `  measured: ${calibration.meanOutputTokens.toFixed(1)} output + ${calibration.meanThoughtsTokens.toFixed(1)} thinking tokens per answer; latency ${Math.round(calibration.meanLatencyMs)} ms mean, ${Math.round(calibration.maxLatencyMs)} ms max`,
+    );
+  const first = calibration.failed[0];
+  if (first)
+    lines.push(
+      `  calibration failures: ${calibration.failed.length} (first: item ${first.itemId}, ${first.category}: ${first.message})${calibration.answered === 0 ? '; answer length falls back to the schema assumption' : ''}`,
+    );
+  return lines;
+}
+
+/** N items' first stage, as the item workflow would send it (its model, temperature and generation settings). */
+async function calibrate(
+  provider: ModelProvider,
+  task: AnyTask,
+  sample: WorkItem[],
+  batchModel: string,
+  price: Price | undefined,
+  options: Pick<DryRunOptions, 'callTimeoutMs'>,
+): Promise<Calibration> {
+  const stage = (task.stagePlan ?? DEFAULT_STAGE_PLAN)[0] ?? { mode: 'full' as const, temperature: 0 };
+  const model = stage.model ?? batchModel;
+  const stagePrice = stage.model ? priceFor(model) : price;
+  const results = await mapBounded(sample, CALIBRATE_CONCURRENCY, async (item) => {
+    const request = fullPrompt(task, item);
+    const started = Date.now();
+    try {
+      const answer = await provider.generate({
+        model,
+        prompt: request.prompt,
+        systemInstruction: request.systemInstruction,
+        responseJsonSchema: request.responseJsonSchema,
+        generation: { ...task.generation, ...stage.generation, temperature: stage.temperature },
+        timeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+        signal: new AbortController().signal,
+        itemKey: `dry-run/${item.id}`,
+      });
+      const valid = judgeAnswer(task, answer, undefined, item.data).kind === 'ok';
+      return { ok: true as const, usage: answer.usage, latencyMs: Date.now() - started, valid };
+    } catch (error) {
+      const info = provider.classify(error);
+      return { ok: false as const, itemId: item.id, category: info.category, message: info.message };
+    }
+  });
+  const answers = results.filter((result) => result.ok);
+  const usage = answers.reduce((total, answer) => addUsage(total, answer.usage), emptyUsage());
+  const mean = (values: number[]) =>
+    values.length > 0 ? values.reduce((sum, value) => sum + value, 0) / values.length : 0;
+  return {
+    model,
+    calls: results.length,
+    answered: answers.length,
+    valid: answers.filter((answer) => answer.valid).length,
+    failed: results.filter((result) => !result.ok),
+    meanOutputTokens: mean(answers.map((answer) => answer.usage.outputTokens)),
+    meanThoughtsTokens: mean(answers.map((answer) => answer.usage.thoughtsTokens)),
+    meanLatencyMs: mean(answers.map((answer) => answer.latencyMs)),
+    maxLatencyMs: Math.max(0, ...answers.map((answer) => answer.latencyMs)),
+    usage,
+    costUsd: stagePrice ? usageCost(usage, stagePrice) : undefined,
+  };
+}
+
+/** The configured endpoint as a provider, or undefined when there is none (no key, no emulator URL). */
+function endpointProvider(): ModelProvider | undefined {
+  const gemini = geminiOptionsFromEnv();
+  if (!gemini.apiKey && !gemini.baseUrl) return undefined;
+  // Loaded only when there is an endpoint: an offline dry run never loads the SDK.
+  const { createGeminiProvider } = require('../providers/gemini/index') as typeof import('../providers/gemini/index');
+  return createGeminiProvider(gemini);
+}
+
+/** What countTokens is asked to count: the system instruction and the prompt. */
+function promptText(prompt: PromptRequest): string {
+  return [prompt.systemInstruction, prompt.prompt].filter(Boolean).join('\n\n');
+}
+
+/** At most `count` of `list`, evenly spaced from its start. */
+function evenlySpaced<T>(list: T[], count: number): T[] {
+  const step = Math.max(1, Math.ceil(list.length / Math.max(count, 1)));
+  return list.filter((_, index) => index % step === 0).slice(0, count);
+}
+
+/** `map` with at most `limit` calls in flight; results in input order. */
+async function mapBounded<T, R>(list: T[], limit: number, map: (value: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(list.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < list.length) {
+      const index = next++;
+      results[index] = await map(list[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker));
+  return results;
 }
