@@ -9,7 +9,9 @@ import {
   parseJsonlPage,
   type InputProblem,
 } from '../src/input';
-import type { StagePlan, WorkItem } from '../src/schemas';
+import type { ResultReader } from '../src/results';
+import { describeSelection, selectedItemIds } from '../src/rerun';
+import type { RerunSelection, StagePlan, WorkItem } from '../src/schemas';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { planCache } from '../src/caching/fingerprint';
 import { applyCacheOverride, type CacheOverride, type CachePlan } from '../src/caching/spec';
@@ -24,6 +26,8 @@ export interface PrepareBatchInput {
   cacheOverride?: CacheOverride | undefined;
   /** Files with more items than this are read by page; smaller ones come back whole. */
   pageSize?: number | undefined;
+  /** A rerun: only the origin batch's items its results select (inline ones come back, selected). */
+  rerunOf?: RerunSelection | undefined;
 }
 
 export interface PrepareBatchOutput {
@@ -57,6 +61,7 @@ export async function prepareBatchInput(
   tasks: TaskRegistry,
   defaultModel: string,
   admission = false,
+  results?: ResultReader,
 ): Promise<PrepareBatchOutput> {
   const task = tasks.get(input.taskName);
   if (!task) {
@@ -73,6 +78,11 @@ export async function prepareBatchInput(
       ({ items, lines } = parseJsonlItems(await readInputFile(input.inputFile), input.inputFile));
     }
     const problems: InputProblem[] = input.inputFile === undefined ? findDuplicateIds(items) : [];
+    if (input.rerunOf) {
+      const selected = await rerunItems(input.rerunOf, items, results);
+      lines = lines && selected.positions.map((position) => lines?.[position] as number);
+      items = selected.items;
+    }
     if (items.length === 0) problems.push({ message: 'no items' });
     problems.push(...checkItemsAgainstTask(task, items, lines));
     if (problems.length > 0) throw new InputError(source, problems);
@@ -100,7 +110,9 @@ export async function prepareBatchInput(
       postProcess: task.postProcess !== undefined,
       ...(task.safetyRetry ? { safetyRetryTemperature: task.safetyRetry.temperature } : {}),
     },
-    ...(input.inputFile !== undefined && items.length <= (input.pageSize ?? INPUT_PAGE_SIZE) ? { items } : {}),
+    ...((input.inputFile !== undefined || input.rerunOf) && items.length <= (input.pageSize ?? INPUT_PAGE_SIZE)
+      ? { items }
+      : {}),
     itemCount: items.length,
     model,
     admission,
@@ -113,13 +125,66 @@ export interface ReadInputPageInput {
   inputVersion: string;
   offset: number;
   limit: number;
+  /** A rerun's pages count only its selected items. */
+  rerunOf?: RerunSelection | undefined;
+}
+
+/**
+ * The items of a rerun, in input order: those the origin batch's final records select. The origin
+ * has ended, so its records (and this selection) no longer change.
+ */
+async function rerunItems(
+  selection: RerunSelection,
+  items: WorkItem[],
+  results: ResultReader | undefined,
+): Promise<{ items: WorkItem[]; positions: number[] }> {
+  if (!results || !(await results.hasResults(selection.batchId))) {
+    throw new InputError('rerun', [
+      { message: `no results of batch "${selection.batchId}" in this worker's results store` },
+    ]);
+  }
+  const ids = await selectedItemIds(results.records(selection.batchId, 'finish'), selection);
+  const positions: number[] = [];
+  items.forEach((item, position) => {
+    if (ids.has(item.id)) positions.push(position);
+  });
+  if (positions.length === 0) throw new InputError('rerun', [{ message: `no ${describeSelection(selection)}` }]);
+  return { items: positions.map((position) => items[position] as WorkItem), positions };
+}
+
+/** Positions (in the file) of a paged rerun's items, by file, version and selection, for a few reruns. */
+const rerunPositions = new Map<string, Promise<number[]>>();
+
+function rerunPositionsOf(input: ReadInputPageInput, results: ResultReader | undefined): Promise<number[]> {
+  const selection = input.rerunOf as RerunSelection;
+  const key = JSON.stringify([input.inputFile, input.inputVersion, selection]);
+  let positions = rerunPositions.get(key);
+  if (!positions) {
+    positions = readInputFile(input.inputFile)
+      .then((text) => rerunItems(selection, parseJsonlItems(text, input.inputFile).items, results))
+      .then((selected) => selected.positions);
+    positions.catch(() => rerunPositions.delete(key));
+    rerunPositions.set(key, positions);
+    for (const oldest of rerunPositions.keys()) {
+      if (rerunPositions.size <= INDEXED_FILES) break;
+      rerunPositions.delete(oldest);
+    }
+  }
+  return positions;
 }
 
 /**
  * One page of an input file that prepareBatch already validated (and that has not changed since),
  * read from the page's own bytes: the worker indexes where each item's line starts once per file.
  */
-export async function readInputPage(input: ReadInputPageInput): Promise<WorkItem[]> {
+export async function readInputPage(input: ReadInputPageInput, results?: ResultReader): Promise<WorkItem[]> {
+  if (input.rerunOf) {
+    const positions = (await rerunPositionsOf(input, results)).slice(input.offset, input.offset + input.limit);
+    const pages = await Promise.all(
+      positions.map((position) => readInputPage({ ...input, rerunOf: undefined, offset: position, limit: 1 })),
+    );
+    return pages.flat();
+  }
   const changed = () =>
     ApplicationFailure.nonRetryable(
       `the input file ${input.inputFile} changed after the batch checked it; start a new batch`,

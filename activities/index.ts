@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import type { PostProcessLedger, RecordedResult, ResultSink } from '../src/results';
+import type { PostProcessLedger, RecordedResult, ResultReader, ResultSink } from '../src/results';
 import { BatchInputSchema, type ItemResult, type ParsedBatchInput } from '../src/schemas';
 import { parseWorkflowInput } from '../src/validation';
 import type { ModelProvider } from '../src/providers/types';
@@ -21,7 +21,7 @@ export interface ActivityDependencies {
   /** The model provider (Gemini first): generate, count tokens, classify errors, context caches. */
   provider: ModelProvider;
   /** Where item results go (a JSONL file per batch by default), and the post-processing ledger. */
-  results: ResultSink & PostProcessLedger;
+  results: ResultSink & ResultReader & PostProcessLedger;
   /** Model used when neither the batch nor the task names one. */
   defaultModel: string;
   /** For activities that talk to other workflows (the cache owner). */
@@ -54,10 +54,10 @@ export function createActivities(deps: ActivityDependencies) {
           'invalid_input',
         );
       }
-      return prepareBatchInput(input, deps.tasks, deps.defaultModel, quota.admits);
+      return prepareBatchInput(input, deps.tasks, deps.defaultModel, quota.admits, results);
     },
     async readInputPage(input: ReadInputPageInput) {
-      return readInputPage(input);
+      return readInputPage(input, results);
     },
     async callModel(input: CallModelInput) {
       return callModel(input, deps.tasks, deps.provider, quota);

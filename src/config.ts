@@ -139,6 +139,18 @@ const TemporalEnvSchema = z.object({
 });
 
 /** Reads TEMPORAL_* variables; a bad value is named, a missing key/cert pair half is an error. */
+/** The Temporal settings, with a command's --address / --namespace over the environment's. */
+export function temporalConfigWith(flags: {
+  address?: string | undefined;
+  namespace?: string | undefined;
+}): TemporalConfig {
+  return temporalConfigFromEnv({
+    ...environment(),
+    ...(flags.address !== undefined ? { TEMPORAL_ADDRESS: flags.address } : {}),
+    ...(flags.namespace !== undefined ? { TEMPORAL_NAMESPACE: flags.namespace } : {}),
+  });
+}
+
 export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = environment()): TemporalConfig {
   const parsed = TemporalEnvSchema.safeParse(
     Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')),

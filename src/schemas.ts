@@ -30,6 +30,37 @@ export const PriceTableSchema = z.record(z.string().min(1), PriceSchema);
 
 export const ErrorCategorySchema = z.enum(ERROR_CATEGORIES);
 
+/**
+ * How an item ends: `succeeded`; `failed` (error category attached); `blocked` (Gemini's safety
+ * filters blocked the prompt or the answer; ratings attached); `filtered` (the answer parsed but
+ * the task's own safety thresholds set it aside; output and ratings kept); `cancelled` (the batch
+ * was cancelled or stopped before the item could finish); `deadline_exceeded` (its item deadline,
+ * or the batch's deadline before it started).
+ */
+export const ITEM_STATUSES = ['succeeded', 'failed', 'blocked', 'filtered', 'cancelled', 'deadline_exceeded'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+/** The statuses `rerun` picks by default: every item that did not end with a usable answer. */
+export const RERUN_DEFAULT_STATUSES = [
+  'failed',
+  'blocked',
+  'cancelled',
+  'deadline_exceeded',
+] as const satisfies readonly ItemStatus[];
+
+/**
+ * A rerun's items: those of an ended batch whose final record has one of these statuses (and,
+ * when given, one of these error categories). The workers select them from the results store.
+ */
+export const RerunSelectionSchema = z
+  .object({
+    batchId: z.lazy(() => BatchIdSchema),
+    statuses: z.array(z.enum(ITEM_STATUSES)).min(1),
+    categories: z.array(ErrorCategorySchema).min(1).optional(),
+  })
+  .strict();
+export type RerunSelection = z.infer<typeof RerunSelectionSchema>;
+
 /** Batch ids become the first half of every item workflow id, so they may not contain '/'. */
 export const BatchIdSchema = z
   .string()
@@ -142,6 +173,8 @@ export const BatchInputSchema = z
     /** The first item that ends with one of these categories stops the batch (cancelling the rest). */
     failFast: z.array(ErrorCategorySchema).default([...DEFAULT_FAIL_FAST]),
     options: ItemOptionsSchema.prefault({}),
+    /** This batch reruns some items of an ended one: the origin's input, only the items selected. */
+    rerunOf: RerunSelectionSchema.optional(),
   })
   .strict()
   .refine((input) => (input.items === undefined) !== (input.inputFile === undefined), {
@@ -180,16 +213,6 @@ export const UsageSchema = z.object({
   thoughtsTokens: z.number().int().min(0),
 });
 export type Usage = z.infer<typeof UsageSchema>;
-
-/**
- * How an item ends: `succeeded`; `failed` (error category attached); `blocked` (Gemini's safety
- * filters blocked the prompt or the answer; ratings attached); `filtered` (the answer parsed but
- * the task's own safety thresholds set it aside; output and ratings kept); `cancelled` (the batch
- * was cancelled or stopped before the item could finish); `deadline_exceeded` (its item deadline,
- * or the batch's deadline before it started).
- */
-export const ITEM_STATUSES = ['succeeded', 'failed', 'blocked', 'filtered', 'cancelled', 'deadline_exceeded'] as const;
-export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
 export const HARM_PROBABILITIES = ['NEGLIGIBLE', 'LOW', 'MEDIUM', 'HIGH'] as const;
 export type HarmProbability = (typeof HARM_PROBABILITIES)[number];
@@ -340,6 +363,8 @@ export interface BatchProgress {
   runs: number;
   /** Events of the longest finished run's history (0 until the first continue-as-new). */
   largestRunEvents: number;
+  /** A rerun: which items of which batch it runs again. */
+  rerunOf?: RerunSelection;
 }
 
 /** Why a batch stopped dispatching before its last item. */

@@ -9,6 +9,8 @@ export const TaskNameSearchAttribute = defineSearchAttributeKey('TaskName', Sear
 export const ItemStatusSearchAttribute = defineSearchAttributeKey('ItemStatus', SearchAttributeType.KEYWORD);
 export const ErrorCategorySearchAttribute = defineSearchAttributeKey('ErrorCategory', SearchAttributeType.KEYWORD);
 export const StageSearchAttribute = defineSearchAttributeKey('Stage', SearchAttributeType.INT);
+/** On a rerun batch: the batch whose items it reruns (`RerunOf = "b1"` lists a batch's reruns). */
+export const RerunOfSearchAttribute = defineSearchAttributeKey('RerunOf', SearchAttributeType.KEYWORD);
 
 export const ALL_SEARCH_ATTRIBUTES = [
   BatchIdSearchAttribute,
@@ -16,4 +18,5 @@ export const ALL_SEARCH_ATTRIBUTES = [
   ItemStatusSearchAttribute,
   ErrorCategorySearchAttribute,
   StageSearchAttribute,
+  RerunOfSearchAttribute,
 ];

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/search-attributes';
 
 const repositoryRoot = new URL('../', import.meta.url);
 
@@ -103,13 +104,10 @@ test('the stack registers every search attribute the workflows set, before worke
   const [registrationName, registrationService] = registration;
   const commandText = commandTextOf(registrationService);
   assert.match(commandText, /--address temporal:7233/);
-  const expectedTypes = {
-    BatchId: 'Keyword',
-    TaskName: 'Keyword',
-    ItemStatus: 'Keyword',
-    ErrorCategory: 'Keyword',
-    Stage: 'Int',
-  };
+  // Every attribute the code sets, with the type it is defined with.
+  const expectedTypes = Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((key) => [key.name, key.type === 'INT' ? 'Int' : 'Keyword']));
+  assert.equal(Object.keys(expectedTypes).length, ALL_SEARCH_ATTRIBUTES.length);
+  assert.ok(Object.keys(expectedTypes).length >= 6);
   for (const [name, type] of Object.entries(expectedTypes)) {
     assert.match(commandText, new RegExp(`--name ${name} --type ${type}\\b`), `search attribute ${name} (${type}) is not registered`);
   }

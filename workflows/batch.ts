@@ -27,6 +27,7 @@ import type {
   ItemOutcome,
   ItemWorkflowInput,
   ParsedBatchInput,
+  RerunSelection,
   WorkItem,
 } from '../src/schemas';
 import { emptyUsage } from '../src/usage';
@@ -77,6 +78,7 @@ class ItemSource {
     private readonly inputVersion: string | undefined,
     readonly length: number,
     private readonly pageSize: number,
+    private readonly rerunOf: RerunSelection | undefined,
   ) {}
 
   async at(index: number): Promise<WorkItem> {
@@ -88,6 +90,7 @@ class ItemSource {
         inputVersion: this.inputVersion ?? '',
         offset: index,
         limit: this.pageSize,
+        ...(this.rerunOf ? { rerunOf: this.rerunOf } : {}),
       });
     }
     return this.page[index - this.pageStart] as WorkItem;
@@ -174,6 +177,7 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
       modelOverride: input.options.model,
       cacheOverride: input.options.cache,
       pageSize: input.inputPageSize,
+      rerunOf: input.rerunOf,
     }));
   const items = new ItemSource(
     prepared.items ?? input.items,
@@ -181,9 +185,14 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     prepared.inputVersion,
     prepared.itemCount,
     input.inputPageSize,
+    input.rerunOf,
   );
   if (!carried)
-    progress = { ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency), control };
+    progress = {
+      ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency),
+      control,
+      ...(input.rerunOf ? { rerunOf: input.rerunOf } : {}),
+    };
   const price = priceFor(prepared.model, input.options.prices);
 
   // The batch's stage plan wins over the task's; items get it resolved. Calls that must wait for

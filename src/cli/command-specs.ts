@@ -6,6 +6,19 @@ import type { CommandSpec } from './args';
 import { EXIT_CODES } from '../client/errors';
 import { DEFAULT_FAIL_FAST, DEFAULT_STATE_DIR } from '../constants';
 
+/** Where Temporal is, over TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (as the Temporal CLI's flags). */
+export const temporalOptions = { address: { type: 'string' }, namespace: { type: 'string' } } as const;
+const temporalOptionHelp: Array<[string, string]> = [
+  ['--address HOST:PORT', 'Temporal frontend (default TEMPORAL_ADDRESS, else localhost:7233)'],
+  ['--namespace NAME', 'Temporal namespace (default TEMPORAL_NAMESPACE, else default)'],
+];
+/** Machine-readable output. */
+export const outputOptions = { output: { type: 'string', short: 'o' }, json: { type: 'boolean' } } as const;
+const outputOptionHelp: Array<[string, string]> = [
+  ['-o, --output text|json', 'text (default), or JSON on standard output for scripts'],
+  ['--json', 'same as -o json'],
+];
+
 const stackOptions = {
   port: { type: 'string' },
   'ui-port': { type: 'string' },
@@ -53,6 +66,7 @@ export const demoSpec = {
 const workerOptions = {
   tasks: { type: 'string', multiple: true },
   'results-dir': { type: 'string' },
+  'results-url': { type: 'string' },
   'max-concurrent-calls': { type: 'string' },
   rpm: { type: 'string' },
   tpm: { type: 'string' },
@@ -67,6 +81,10 @@ export const workerSpec = {
     [
       '--results-dir DIR',
       'where item results are written (default BATCH_LLM_RESULTS_DIR or .batch-llm/results; share it between workers)',
+    ],
+    [
+      '--results-url URL',
+      'write results to PostgreSQL instead (postgres://user@host/db; default BATCH_LLM_RESULTS_URL): one store for workers on any machine',
     ],
     ['--max-concurrent-calls N', 'model calls this process runs at once (default 200)'],
     [
@@ -145,6 +163,7 @@ const startOptions = {
   tpm: { type: 'string' },
   'fail-fast': { type: 'string' },
   'no-fail-fast': { type: 'boolean' },
+  ...temporalOptions,
 } as const;
 export const startSpec = {
   name: 'start',
@@ -189,41 +208,131 @@ export const startSpec = {
     ['--latency-ms N', 'dry run: assumed call latency (default: measured by --calibrate, else 2000)'],
     ['--rpm N', 'dry run: the requests-per-minute limit the workers run with'],
     ['--tpm N', 'dry run: the input-tokens-per-minute limit the workers run with'],
+    ...temporalOptionHelp,
   ],
 } satisfies CommandSpec<typeof startOptions>;
 
-const statusOptions = { watch: { type: 'boolean', short: 'w' } } as const;
+const statusOptions = { watch: { type: 'boolean', short: 'w' }, ...temporalOptions, ...outputOptions } as const;
 export const statusSpec = {
   name: 'status',
   summary: 'progress of a batch started anywhere (live with --watch), or its summary when it has ended',
-  usage: 'batch-llm status BATCH_ID [--watch]',
+  usage: 'batch-llm status BATCH_ID [--watch] [-o json]',
   options: statusOptions,
-  optionHelp: [['-w, --watch', 'redraw live progress until the batch ends, then print the summary']],
+  optionHelp: [
+    ['-w, --watch', 'redraw live progress until the batch ends, then print the summary'],
+    ...outputOptionHelp,
+    ...temporalOptionHelp,
+  ],
 } satisfies CommandSpec<typeof statusOptions>;
+
+const listOptions = {
+  running: { type: 'boolean' },
+  task: { type: 'string', short: 't' },
+  since: { type: 'string' },
+  limit: { type: 'string', short: 'n' },
+  ...temporalOptions,
+  ...outputOptions,
+} as const;
+export const listSpec = {
+  name: 'list',
+  summary: 'batches in the namespace, newest first: state, counts, cost, start time, Web UI link',
+  usage: 'batch-llm list [--running] [--task NAME] [--since 2026-12-01|24h] [--limit N] [-o json]',
+  options: listOptions,
+  optionHelp: [
+    ['--running', 'only batches still running'],
+    ['-t, --task NAME', 'only batches of this task'],
+    ['--since TIME', 'only batches started since an ISO date/time, or a span back from now (90m, 24h, 7d)'],
+    ['-n, --limit N', 'at most N batches (default 20)'],
+    ...outputOptionHelp,
+    ...temporalOptionHelp,
+  ],
+} satisfies CommandSpec<typeof listOptions>;
+
+const rerunOptions = {
+  status: { type: 'string' },
+  category: { type: 'string' },
+  'batch-id': { type: 'string' },
+  concurrency: { type: 'string', short: 'c' },
+  model: { type: 'string' },
+  wait: { type: 'boolean', short: 'w' },
+  ...temporalOptions,
+  ...outputOptions,
+} as const;
+export const rerunSpec = {
+  name: 'rerun',
+  summary: "start a follow-up batch with an ended batch's unsuccessful items (same task, input and options)",
+  usage:
+    'batch-llm rerun BATCH_ID [--status failed,blocked,…] [--category quota_exhausted,…] [--batch-id NEW] [--wait]',
+  options: rerunOptions,
+  optionHelp: [
+    ['--status S,…', 'rerun items that ended with these statuses (default failed,blocked,cancelled,deadline_exceeded)'],
+    ['--category C,…', 'only those whose error category is one of these (e.g. quota_exhausted)'],
+    ['--batch-id ID', "the rerun's id (default <BATCH_ID>-rerun-<n>); it is linked to its origin (RerunOf)"],
+    ['-c, --concurrency N', "items in flight at once (default: the origin's)"],
+    ['--model NAME', "model for every item (default: the origin's)"],
+    [
+      '-w, --wait',
+      `show live progress and print the summary when the rerun ends (exit ${EXIT_CODES.itemsUnsuccessful} when items did not succeed)`,
+    ],
+    ...outputOptionHelp,
+    ...temporalOptionHelp,
+    [
+      '',
+      'The workers select the items from the results store; `results BATCH_ID --latest` merges a batch and its reruns.',
+    ],
+  ],
+} satisfies CommandSpec<typeof rerunOptions>;
 
 const resultsOptions = {
   out: { type: 'string', short: 'o' },
   'results-dir': { type: 'string' },
+  'results-url': { type: 'string' },
   order: { type: 'string' },
+  status: { type: 'string' },
+  category: { type: 'string' },
+  fields: { type: 'string' },
+  format: { type: 'string' },
+  'with-input': { type: 'boolean' },
+  full: { type: 'boolean' },
 } as const;
 export const resultsSpec = {
   name: 'results',
-  summary: 'export the results of a batch as JSONL, one line per item',
-  usage: 'batch-llm results BATCH_ID [--out results.jsonl] [--order input|finish]',
+  summary: 'export the results of a batch as JSONL or CSV, one line per item',
+  usage:
+    'batch-llm results BATCH_ID [--out FILE] [--status S,…] [--category C,…] [--fields F,…] [--format jsonl|csv] [--with-input] [--full]',
   options: resultsOptions,
   optionHelp: [
     ['-o, --out FILE', 'write to FILE (default: standard output)'],
+    ['--format jsonl|csv', 'jsonl (default): one JSON object per line; csv: a header row, then one row per item'],
+    ['--status S,…', 'only items that ended with these statuses (succeeded, failed, blocked, filtered, cancelled, …)'],
+    ['--category C,…', 'only items whose error category is one of these (validation_error, quota_exhausted, …)'],
+    [
+      '--fields F,…',
+      'only these fields, dotted paths allowed (itemId,status,output.title,error.category,input.name); JSONL keys are the paths',
+    ],
+    [
+      '--with-input',
+      "add each item's input record as `input` (the batch's inline items or its input file, read from this machine; needs Temporal)",
+    ],
+    ['--full', 'keep everything: by default the safety ratings of each attempt (attempts[].metadata) are left out'],
     [
       '--order input|finish',
-      'input: in input order (default); finish: as the items finished, streamed from the file (fastest, constant memory)',
+      'input: in input order (default); finish: as the items finished (fastest, constant memory)',
     ],
     ['--results-dir DIR', "the workers' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)"],
+    ['--results-url URL', 'read from the PostgreSQL results store instead (default BATCH_LLM_RESULTS_URL)'],
   ],
 } satisfies CommandSpec<typeof resultsOptions>;
 
-const controlOptions = { reason: { type: 'string' } } as const;
+const controlOptions = { reason: { type: 'string' }, ...temporalOptions, ...outputOptions } as const;
 export const controlSpec = (name: string, summary: string, usage: string, optionHelp: Array<[string, string]> = []) =>
-  ({ name, summary, usage, options: controlOptions, optionHelp }) satisfies CommandSpec<typeof controlOptions>;
+  ({
+    name,
+    summary,
+    usage,
+    options: controlOptions,
+    optionHelp: [...optionHelp, ...outputOptionHelp, ...temporalOptionHelp],
+  }) satisfies CommandSpec<typeof controlOptions>;
 
 export const pauseSpec = controlSpec(
   'pause',
@@ -242,3 +351,24 @@ export const cancelSpec = controlSpec(
   'batch-llm cancel BATCH_ID [--reason TEXT]',
   [['--reason TEXT', 'recorded in the summary and on every cancelled item']],
 );
+
+const reportOptions = {
+  html: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  json: { type: 'boolean' },
+  'results-dir': { type: 'string' },
+  offline: { type: 'boolean' },
+} as const;
+export const reportSpec = {
+  name: 'report',
+  summary: "a batch's counts, top errors, spend by stage/model/outcome, latency and timeline (tables, JSON or HTML)",
+  usage: 'batch-llm report BATCH_ID [--html report.html] [-o json]',
+  options: reportOptions,
+  optionHelp: [
+    ['--html FILE', 'also write the report as one self-contained HTML page with charts (opens offline)'],
+    ['-o, --output text|json', 'text: aligned tables (default); json: the report object (fields in docs/report.md)'],
+    ['--json', 'same as -o json'],
+    ['--results-dir DIR', "the workers' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)"],
+    ['--offline', "do not ask Temporal for the batch's state and total: the records alone"],
+  ],
+} satisfies CommandSpec<typeof reportOptions>;

@@ -9,7 +9,7 @@ import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
 import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
 import { createTaskRegistry } from '../tasks/registry';
-import { temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
+import { workflowUrl, type TemporalConfig } from '../temporal/config';
 import { asStrings, batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
 import {
   cancelSpec,
@@ -22,6 +22,8 @@ import {
 } from './command-specs';
 import { printHelp } from './help';
 import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
+import { describeSelection } from '../rerun';
+import { outputFormatOf, printJson, temporalConfigOf, type OutputFormat } from './output';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -86,7 +88,7 @@ export async function runStart(argv: string[]): Promise<number> {
     // The task's item schema is checked here, line by line, before anything starts.
     task: tasks.get(values.task),
   });
-  const batchClient = await connectBatchClient(temporalConfigFromEnv());
+  const batchClient = await connectBatchClient(temporalConfigOf(values));
   const batch = await batchClient.start(prepared);
   out(`Started batch ${batch.batchId}: ${batch.itemCount} items`);
   out(`  batch: ${batch.url}`);
@@ -98,15 +100,25 @@ export async function runStart(argv: string[]): Promise<number> {
   return watchToEnd(batchClient, batch.batchId);
 }
 
-async function watchToEnd(batchClient: BatchClient, batchId: string): Promise<number> {
+/** Live progress until the batch ends, then its summary (as JSON with `-o json`, without the live line); the exit code says how it ended. */
+export async function watchToEnd(
+  batchClient: BatchClient,
+  batchId: string,
+  format: OutputFormat = 'text',
+): Promise<number> {
+  if (format === 'json') {
+    const summary = await batchClient.summary(batchId);
+    printJson({ state: batchStateOf(summary), ...summary });
+    return exitCodeOf(summary);
+  }
   const started = Date.now();
   const printer = new ProgressPrinter();
   const elapsed = (progress: BatchProgress) => Date.now() - Date.parse(progress.startedAt) || Date.now() - started;
   const summary = await batchClient.watch(batchId, (progress) =>
-    printer.update(formatProgress(progress, elapsed(progress))),
+    printer.update((columns) => formatProgress(progress, elapsed(progress), columns)),
   );
   // The bar's last frame is the batch's end, not the last poll before it.
-  printer.end(formatProgress(summary, summary.durationMs));
+  printer.end((columns) => formatProgress(summary, summary.durationMs, columns));
   out(formatSummary(summary));
   return exitCodeOf(summary);
 }
@@ -142,23 +154,51 @@ export async function runStatus(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(statusSpec, argv);
   if (values.help) return printHelp(statusSpec);
   const batchId = batchIdArgument(positionals, 'status');
-  const config = temporalConfigFromEnv();
+  const format = outputFormatOf(values);
+  const config = temporalConfigOf(values);
   const batchClient = await connectBatchClient(config);
   const status = await batchClient.statusOf(batchId);
   if (status === 'RUNNING') {
+    if (values.watch) {
+      if (format === 'text') out(`Batch ${batchId}: ${workflowUrl(config, batchId)}`);
+      return await watchToEnd(batchClient, batchId, format);
+    }
     const progress = await batchClient.progress(batchId);
+    if (format === 'json') {
+      printJson({
+        state: batchStateOf(progress),
+        workflowStatus: status,
+        url: workflowUrl(config, batchId),
+        ...progress,
+      });
+      return EXIT_CODES.ok;
+    }
     out(`Batch ${batchId}: ${batchStateOf(progress)}   ${workflowUrl(config, batchId)}`);
+    if (progress.rerunOf) out(`  rerun of ${describeSelection(progress.rerunOf)}`);
     if (progress.control.stop) out(`  stopping (${progress.control.stop.kind}): ${progress.control.stop.reason}`);
-    if (values.watch) return await watchToEnd(batchClient, batchId);
     out(formatProgress(progress, Date.now() - Date.parse(progress.startedAt)));
     return EXIT_CODES.ok;
   }
   if (status === 'COMPLETED' || status === 'FAILED') {
     // A failed batch (its input refused by a worker, say) throws the reason, as `start --wait` does.
     const summary = await batchClient.summary(batchId);
+    if (format === 'json') {
+      printJson({
+        state: batchStateOf(summary),
+        workflowStatus: status,
+        url: workflowUrl(config, batchId),
+        ...summary,
+      });
+      return exitCodeOf(summary);
+    }
     out(`Batch ${batchId}: ${batchStateOf(summary)}   ${workflowUrl(config, batchId)}`);
+    if (summary.rerunOf) out(`  rerun of ${describeSelection(summary.rerunOf)}`);
     out(formatSummary(summary));
     return exitCodeOf(summary);
+  }
+  if (format === 'json') {
+    printJson({ state: 'stopped', workflowStatus: status, url: workflowUrl(config, batchId) });
+    return EXIT_CODES.batchStopped;
   }
   out(`Batch ${batchId}: ${status}   ${workflowUrl(config, batchId)}`);
   out(
@@ -187,8 +227,11 @@ async function controlCommand(
   // Arguments are checked before connecting: a usage error is reported even when no server answers.
   const workflowId = flagValue('BATCH_ID', BatchIdSchema, batchId);
   const send = prepare(extra, values.reason);
-  const batchClient = await connectBatchClient(temporalConfigFromEnv());
-  out(describeControl(batchId, await send(batchClient, workflowId)));
+  const format = outputFormatOf(values);
+  const batchClient = await connectBatchClient(temporalConfigOf(values));
+  const state = await send(batchClient, workflowId);
+  if (format === 'json') printJson({ batchId, ...state });
+  else out(describeControl(batchId, state));
   return 0;
 }
 

@@ -10,9 +10,12 @@ import {
   demoSpec,
   devSpec,
   emulatorSpec,
+  listSpec,
   pauseSpec,
+  reportSpec,
   resultsSpec,
   resumeSpec,
+  rerunSpec,
   setConcurrencySpec,
   startSpec,
   statusSpec,
@@ -50,9 +53,21 @@ const COMMANDS: Record<string, Command> = {
   resume: { spec: resumeSpec, run: run(() => commandsBatch().runResume) },
   'set-concurrency': { spec: setConcurrencySpec, run: run(() => commandsBatch().runSetConcurrency) },
   cancel: { spec: cancelSpec, run: run(() => commandsBatch().runCancel) },
+  list: {
+    spec: listSpec,
+    run: run(() => (require('./commands-batches') as typeof import('./commands-batches')).runList),
+  },
+  rerun: {
+    spec: rerunSpec,
+    run: run(() => (require('./commands-batches') as typeof import('./commands-batches')).runRerun),
+  },
   results: {
     spec: resultsSpec,
     run: run(() => (require('./commands-results') as typeof import('./commands-results')).runResults),
+  },
+  report: {
+    spec: reportSpec,
+    run: run(() => (require('./commands-report') as typeof import('./commands-report')).runReport),
   },
   cache: {
     spec: cacheSpec,
@@ -110,14 +125,15 @@ function classify(error: unknown): { code: number; usage: boolean } {
   const { UsageError } = require('./args') as typeof import('./args');
   const { ConfigError } = require('../config') as typeof import('../config');
   const { InputError } = require('../input') as typeof import('../input');
-  const { BatchExistsError, BatchFailedError, BatchNotFoundError, TemporalUnreachableError } =
+  const { BatchExistsError, BatchFailedError, BatchNotFoundError, BatchRunningError, TemporalUnreachableError } =
     require('../client/errors') as typeof import('../client/errors');
   if (error instanceof UsageError) return { code: EXIT_CODES.usage, usage: true };
   // A bad setting in the environment is the command line's context: a usage error, without the flags' help.
   if (error instanceof ConfigError) return { code: EXIT_CODES.usage, usage: false };
   if (error instanceof InputError) return { code: EXIT_CODES.input, usage: false };
   if (error instanceof BatchNotFoundError) return { code: EXIT_CODES.notFound, usage: false };
-  if (error instanceof BatchExistsError) return { code: EXIT_CODES.conflict, usage: false };
+  if (error instanceof BatchExistsError || error instanceof BatchRunningError)
+    return { code: EXIT_CODES.conflict, usage: false };
   if (error instanceof TemporalUnreachableError) return { code: EXIT_CODES.connection, usage: false };
   // The batch workflow itself failed (not its items): it stopped early.
   if (error instanceof BatchFailedError) return { code: EXIT_CODES.batchStopped, usage: false };

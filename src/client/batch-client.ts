@@ -8,10 +8,11 @@ import {
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { connectTemporalClient } from '../temporal/connection';
-import { BatchIdSearchAttribute, TaskNameSearchAttribute } from '../search-attributes';
+import { BatchIdSearchAttribute, RerunOfSearchAttribute, TaskNameSearchAttribute } from '../search-attributes';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
-import { BatchExistsError, BatchFailedError, BatchNotFoundError } from './errors';
+import { BatchExistsError, BatchFailedError, BatchNotFoundError, BatchRunningError } from './errors';
 import type { z } from 'zod';
 import { checkItemsAgainstTask, parseJsonlItems, itemsFromRecords, InputError, type InputProblem } from '../input';
 import {
@@ -24,8 +25,14 @@ import {
   type BatchProgress,
   type BatchSummary,
   type ItemOptions,
+  type ItemStatus,
+  type RerunSelection,
   type WorkItem,
+  RERUN_DEFAULT_STATUSES,
 } from '../schemas';
+import { describeSelection } from '../rerun';
+import type { ErrorCategory } from '../errors/categories';
+import { batchStateOf, type BatchState } from '../batch-state';
 import { batchItemsUrl, temporalConfigFromEnv, workflowUrl, type TemporalConfig } from '../temporal/config';
 import {
   batchProgressQuery,
@@ -75,6 +82,50 @@ export interface StartedBatch {
   itemsUrl: string;
 }
 
+export interface RerunOptions {
+  /** Statuses of the origin's items to run again (default: failed, blocked, cancelled, deadline_exceeded). */
+  statuses?: readonly ItemStatus[];
+  /** Only items that ended with one of these error categories. */
+  categories?: readonly ErrorCategory[];
+  /** The rerun's id (default `<origin>-rerun-<n>`, n one more than its reruns so far). */
+  batchId?: string;
+  /** Else the origin's. */
+  concurrency?: number;
+  /** Item options over the origin's (model, stage plan, call timeout, …). */
+  options?: Partial<ItemOptions>;
+  /** No item starts after this moment (the origin's deadline is not carried over: it has usually passed). */
+  deadline?: string;
+}
+
+export interface StartedRerun extends StartedBatch {
+  rerunOf: RerunSelection;
+}
+
+export interface ListBatchesOptions {
+  /** Only running batches. */
+  running?: boolean;
+  taskName?: string;
+  /** Only batches started at or after this time. */
+  since?: Date;
+  /** At most this many, newest first (default 20). */
+  limit?: number;
+}
+
+/** One batch as `list` shows it. */
+export interface ListedBatch {
+  batchId: string;
+  taskName: string;
+  /** RUNNING, COMPLETED, FAILED, … (the batch workflow's status). */
+  status: string;
+  /** What its counters say (running, paused, succeeded, completed_with_failures, stopped, …); unknown when its progress could not be read. */
+  state: BatchState | 'failed' | 'unknown';
+  startedAt: string;
+  closedAt?: string;
+  progress?: BatchProgress;
+  rerunOf?: string;
+  url: string;
+}
+
 /** Client API: start batches, follow their progress, control them, read their summaries. */
 export class BatchClient {
   constructor(
@@ -96,7 +147,12 @@ export class BatchClient {
    * starts that without checking again.
    */
   async start(options: StartBatchOptions | PreparedBatch): Promise<StartedBatch> {
-    const { batchId, itemCount, input } = 'input' in options ? options : await BatchClient.prepare(options);
+    const { itemCount, input } = 'input' in options ? options : await BatchClient.prepare(options);
+    return { ...(await this.startInput(input, `${itemCount} items of task ${input.taskName}`)), itemCount };
+  }
+
+  private async startInput(input: BatchInput, description: string): Promise<Omit<StartedBatch, 'itemCount'>> {
+    const batchId = input.batchId;
     try {
       await this.client.workflow.start<BatchWorkflow>('batchWorkflow', {
         workflowId: batchId,
@@ -105,8 +161,9 @@ export class BatchClient {
         typedSearchAttributes: [
           { key: BatchIdSearchAttribute, value: batchId },
           { key: TaskNameSearchAttribute, value: input.taskName },
+          ...(input.rerunOf ? [{ key: RerunOfSearchAttribute, value: input.rerunOf.batchId }] : []),
         ],
-        staticSummary: `batch ${batchId}: ${itemCount} items of task ${input.taskName}`,
+        staticSummary: `batch ${batchId}: ${description}`,
         // A batch id names one run, running or ended: starting it again would re-run (and re-pay)
         // every item while results, status and the Web UI described different runs.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -117,12 +174,7 @@ export class BatchClient {
         throw new BatchExistsError(batchId, await this.statusOf(batchId), { cause: error });
       throw error;
     }
-    return {
-      batchId,
-      itemCount,
-      url: workflowUrl(this.config, batchId),
-      itemsUrl: batchItemsUrl(this.config, batchId),
-    };
+    return { batchId, url: workflowUrl(this.config, batchId), itemsUrl: batchItemsUrl(this.config, batchId) };
   }
 
   /**
@@ -199,6 +251,126 @@ export class BatchClient {
           cause: error,
         });
       throw error;
+    }
+  }
+
+  /**
+   * The batch's input as it was started. Its first run's: a batch that continued as new carries
+   * counters in later runs' inputs, not its items.
+   */
+  async originalInput(batchId: string): Promise<BatchInput> {
+    const handle = this.client.workflow.getHandle(batchId);
+    let firstRunId: string;
+    try {
+      const description = await handle.describe();
+      firstRunId = description.raw.workflowExecutionInfo?.firstRunId || description.runId;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError)
+        throw new BatchNotFoundError(`no batch "${batchId}" in namespace ${this.client.options.namespace}`, {
+          cause: error,
+        });
+      throw error;
+    }
+    const history = await this.client.workflow.getHandle(batchId, firstRunId).fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    if (!started) throw new BatchFailedError(`batch "${batchId}": its first run's history has no start event`);
+    return decodeFromPayloadsAtIndex<BatchInput>(this.client.options.loadedDataConverter, 0, started.input?.payloads);
+  }
+
+  /**
+   * Starts a batch with the items of an ended batch whose final records match (by default those
+   * without a usable answer): the same task, input and options unless overridden. The workers
+   * select the items from the results store, so the rerun works wherever the input is readable by
+   * workers. Waits until the rerun's workers have counted its items; InputError when none match.
+   */
+  async rerun(originId: string, options: RerunOptions = {}): Promise<StartedRerun> {
+    const origin = await this.originalInput(originId);
+    if ((await this.statusOf(originId)) === 'RUNNING') throw new BatchRunningError(originId);
+    const rerunOf: RerunSelection = {
+      batchId: originId,
+      statuses: [...(options.statuses ?? RERUN_DEFAULT_STATUSES)],
+      ...(options.categories && options.categories.length > 0 ? { categories: [...options.categories] } : {}),
+    };
+    const { deadline: _originDeadline, rerunOf: _originsOrigin, ...carried } = origin;
+    const input = {
+      ...carried,
+      batchId: options.batchId ?? (await this.nextRerunId(originId)),
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      options: { ...origin.options, ...options.options },
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+      rerunOf,
+    } as BatchInput;
+    const checked = BatchInputSchema.safeParse(input);
+    if (!checked.success) {
+      throw new InputError(
+        'rerun options',
+        describeZodError(checked.error).map((issue) => ({ field: issue.path, message: issue.message })),
+      );
+    }
+    const started = await this.startInput(input, `rerun of ${describeSelection(rerunOf)}`);
+    const itemCount = await this.countedItems(input.batchId);
+    return { ...started, itemCount, rerunOf };
+  }
+
+  /** `<origin>-rerun-<n>`: one more than the origin's reruns Temporal knows of. */
+  private async nextRerunId(originId: string): Promise<string> {
+    const { count } = await this.client.workflow.count(
+      `WorkflowType = "batchWorkflow" AND ${RerunOfSearchAttribute.name} = "${originId}" AND ExecutionStatus != "ContinuedAsNew"`,
+    );
+    return `${originId}-rerun-${count + 1}`;
+  }
+
+  /** The item count a batch's workers found (after preparing it); the batch's failure when they refused it. */
+  private async countedItems(batchId: string): Promise<number> {
+    for (;;) {
+      const progress = await this.progress(batchId).catch(() => undefined);
+      if (progress && progress.total > 0) return progress.total;
+      if ((await this.statusOf(batchId)) !== 'RUNNING') return (await this.summary(batchId)).total;
+      await sleep(200);
+    }
+  }
+
+  /**
+   * Batches in the namespace, newest first, from Temporal's visibility: each with its state and
+   * counters (the live query of a running batch, the summary of an ended one).
+   */
+  async list(options: ListBatchesOptions = {}): Promise<ListedBatch[]> {
+    const clauses = ['WorkflowType = "batchWorkflow"', 'ExecutionStatus != "ContinuedAsNew"'];
+    if (options.running) clauses.push('ExecutionStatus = "Running"');
+    if (options.taskName) clauses.push(`${TaskNameSearchAttribute.name} = "${options.taskName.replace(/"/g, '')}"`);
+    if (options.since) clauses.push(`StartTime >= "${options.since.toISOString()}"`);
+    const limit = options.limit ?? 20;
+    const found: ListedBatch[] = [];
+    for await (const execution of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: limit })) {
+      const attributes = execution.searchAttributes as Record<string, unknown[] | undefined>;
+      const rerunOf = attributes[RerunOfSearchAttribute.name]?.[0];
+      found.push({
+        batchId: execution.workflowId,
+        taskName: String(attributes[TaskNameSearchAttribute.name]?.[0] ?? ''),
+        status: execution.status.name,
+        state: 'unknown',
+        startedAt: execution.startTime.toISOString(),
+        ...(execution.closeTime ? { closedAt: execution.closeTime.toISOString() } : {}),
+        ...(typeof rerunOf === 'string' ? { rerunOf } : {}),
+        url: workflowUrl(this.config, execution.workflowId),
+      });
+      if (found.length >= limit) break;
+    }
+    await Promise.all(found.map((batch) => this.fillProgress(batch)));
+    return found;
+  }
+
+  private async fillProgress(batch: ListedBatch): Promise<void> {
+    try {
+      batch.progress =
+        batch.status === 'RUNNING'
+          ? await this.progress(batch.batchId)
+          : await this.client.workflow.getHandle<BatchWorkflow>(batch.batchId).result();
+      batch.state = batchStateOf(batch.progress);
+    } catch (error) {
+      // A batch that failed (its input refused, say) has no summary: its status says it.
+      if (error instanceof WorkflowFailedError) batch.state = 'failed';
+      else throw error;
     }
   }
 

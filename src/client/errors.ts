@@ -47,6 +47,16 @@ export class BatchExistsError extends Error {
   }
 }
 
+/** A batch that must have ended first (a rerun's origin) is still running. */
+export class BatchRunningError extends Error {
+  override readonly name = 'BatchRunningError';
+  constructor(readonly batchId: string) {
+    super(
+      `batch "${batchId}" is still running; rerun its items once it has ended (follow it with \`batch-llm status ${batchId} --watch\`, or stop it with \`batch-llm cancel ${batchId}\`)`,
+    );
+  }
+}
+
 /** The batch workflow itself failed (not an item: items end with a status, the batch with a summary). */
 export class BatchFailedError extends Error {
   override readonly name = 'BatchFailedError';

@@ -1,0 +1,147 @@
+/** `list` and `rerun`: the batches of a namespace, and follow-up batches of an ended one's unsuccessful items. */
+import { z } from 'zod';
+import { BatchClient, type ListedBatch } from '../client/batch-client';
+import { ERROR_CATEGORIES } from '../errors/categories';
+import { ITEM_STATUSES, type ItemStatus } from '../schemas';
+import { batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
+import { watchToEnd } from './commands-batch';
+import { listSpec, rerunSpec } from './command-specs';
+import { printHelp } from './help';
+import { outputFormatOf, printJson, temporalConfigOf } from './output';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/** `a,b,c` into a checked list of `values`. */
+const listOf = <T extends string>(values: readonly [T, ...T[]], what: string) =>
+  z
+    .string()
+    .transform((list) =>
+      list
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.length > 0),
+    )
+    .pipe(
+      z
+        .array(
+          z.enum(values, {
+            error: (issue) => `unknown ${what} ${JSON.stringify(issue.input)}; known: ${values.join(', ')}`,
+          }),
+        )
+        .min(1, `name at least one ${what}`),
+    );
+
+export async function runRerun(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(rerunSpec, argv);
+  if (values.help) return printHelp(rerunSpec);
+  const originId = batchIdArgument(positionals, 'rerun');
+  const statuses = values.status ? flagValue('status', listOf(ITEM_STATUSES, 'status'), values.status) : undefined;
+  const categories = values.category
+    ? flagValue('category', listOf(ERROR_CATEGORIES, 'error category'), values.category)
+    : undefined;
+  const concurrency = values.concurrency ? flagValue('concurrency', PositiveInt, values.concurrency) : undefined;
+  const format = outputFormatOf(values);
+  const batchClient = await BatchClient.connect(temporalConfigOf(values));
+  const rerun = await batchClient.rerun(originId, {
+    ...(statuses ? { statuses: statuses as ItemStatus[] } : {}),
+    ...(categories ? { categories } : {}),
+    ...(values['batch-id'] ? { batchId: values['batch-id'] } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(values.model ? { options: { model: values.model } } : {}),
+  });
+  if (format === 'json') {
+    // With --wait, the one JSON document is the rerun's summary.
+    if (values.wait) return watchToEnd(batchClient, rerun.batchId, format);
+    printJson(rerun);
+    return 0;
+  }
+  const selected = `${rerun.rerunOf.statuses.join('/')}${rerun.rerunOf.categories ? ` (${rerun.rerunOf.categories.join('/')})` : ''}`;
+  out(`Started batch ${rerun.batchId}: ${rerun.itemCount} ${selected} items of ${originId} again`);
+  out(`  batch: ${rerun.url}`);
+  out(`  items: ${rerun.itemsUrl}`);
+  if (!values.wait) {
+    out(`Follow it with: batch-llm status ${rerun.batchId} --watch`);
+    return 0;
+  }
+  return watchToEnd(batchClient, rerun.batchId, format);
+}
+
+/** `--since 2026-12-01T00:00Z` or a span back from now: `90m`, `24h`, `7d`. */
+const Since = z.string().transform((value, context) => {
+  const span = /^(\d+)\s*(m|h|d)$/.exec(value.trim());
+  if (span) {
+    const unitMs = { m: 60_000, h: 3_600_000, d: 86_400_000 }[span[2] as 'm' | 'h' | 'd'];
+    return new Date(Date.now() - Number(span[1]) * unitMs);
+  }
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) {
+    context.addIssue({
+      code: 'custom',
+      message: `expected an ISO date/time or a span like 90m, 24h, 7d; got "${value}"`,
+    });
+    return z.NEVER;
+  }
+  return new Date(time);
+});
+
+export async function runList(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(listSpec, argv);
+  if (values.help) return printHelp(listSpec);
+  if (positionals.length > 0) throw new UsageError(`list: takes no arguments, got "${positionals.join(' ')}"`);
+  const format = outputFormatOf(values);
+  const since = values.since ? flagValue('since', Since, values.since) : undefined;
+  const limit = values.limit ? flagValue('limit', PositiveInt, values.limit) : undefined;
+  const batchClient = await BatchClient.connect(temporalConfigOf(values));
+  const batches = await batchClient.list({
+    ...(values.running ? { running: true } : {}),
+    ...(values.task ? { taskName: values.task } : {}),
+    ...(since ? { since } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+  });
+  if (format === 'json') {
+    printJson(batches);
+    return 0;
+  }
+  for (const line of listTable(batches)) out(line);
+  return 0;
+}
+
+/** One row per batch, columns aligned; the links after the table (they are long). */
+export function listTable(batches: readonly ListedBatch[]): string[] {
+  if (batches.length === 0) return ['No batches.'];
+  const rows = batches.map((batch) => {
+    const progress = batch.progress;
+    const done = progress
+      ? progress.succeeded +
+        progress.filtered +
+        progress.failed +
+        progress.blocked +
+        progress.cancelled +
+        progress.deadline_exceeded
+      : undefined;
+    const unsuccessful = progress
+      ? progress.failed + progress.blocked + progress.cancelled + progress.deadline_exceeded
+      : 0;
+    const stop = progress?.control.stop ? ` (${progress.control.stop.kind})` : '';
+    return [
+      batch.batchId,
+      `${batch.state}${stop}`,
+      progress ? `${done}/${progress.total}` : '?',
+      progress ? (unsuccessful > 0 ? `${unsuccessful} unsuccessful` : '') : '',
+      progress ? `$${progress.costUsd.toFixed(4)}` : '',
+      batch.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      batch.taskName,
+      batch.rerunOf ? `rerun of ${batch.rerunOf}` : '',
+    ];
+  });
+  const header = ['BATCH', 'STATE', 'DONE', 'NOT OK', 'COST', 'STARTED (UTC)', 'TASK', ''];
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line), '', ...batches.map((batch) => `${batch.batchId}: ${batch.url}`)];
+}
