@@ -192,7 +192,7 @@ export function withoutModelsPrefix(model: string): string {
 export class FaultBook {
   private fired: number[];
 
-  constructor(private readonly rules: readonly FaultRule[]) {
+  constructor(readonly rules: readonly FaultRule[]) {
     this.fired = rules.map(() => 0);
   }
 

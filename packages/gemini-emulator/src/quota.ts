@@ -52,7 +52,7 @@ const QUOTA_NAMES: Record<QuotaRejection['limit'], { quotaId: string; quotaMetri
  * backwards, so the window is a suffix of the admitted list.
  */
 export class QuotaWindow {
-  private limits: QuotaLimits = {};
+  private configured: QuotaLimits = {};
   private admittedAt: number[] = [];
   private admittedTokens: number[] = [];
   /** Index of the oldest admitted request still in the window. */
@@ -62,7 +62,12 @@ export class QuotaWindow {
 
   /** Replaces both limits; what the window already holds counts against the new ones. */
   setLimits(limits: QuotaLimits): void {
-    this.limits = { ...limits };
+    this.configured = { ...limits };
+  }
+
+  /** The limits in force (a copy). */
+  limits(): QuotaLimits {
+    return { ...this.configured };
   }
 
   /** Admits the request (recording it) or says which limit refuses it. */
@@ -114,7 +119,7 @@ export class QuotaWindow {
   }
 
   private rejectionOf(nowMs: number, tokens: number): QuotaRejection | undefined {
-    const { requestsPerMinute, tokensPerMinute } = this.limits;
+    const { requestsPerMinute, tokensPerMinute } = this.configured;
     const requestsWait = requestsPerMinute === undefined ? 0 : this.waitForRequestSlot(nowMs, requestsPerMinute);
     const tokensWait = tokensPerMinute === undefined ? 0 : this.waitForTokens(nowMs, tokens, tokensPerMinute);
     // Either wait alone may not suffice: the request fits once both have passed.

@@ -164,8 +164,12 @@ export class GeminiEmulator {
     return this.peak;
   }
 
-  /** Replaces the given settings; new fault rules start unspent. Throws on invalid rules, ratings or quota. */
-  configure(patch: EmulatorPatch): void {
+  /**
+   * Replaces the given settings; new fault rules start unspent. Throws on invalid rules, ratings or
+   * quota. Returns the settings it replaced (only those the patch names), so a caller can put them
+   * back with another `configure`.
+   */
+  configure(patch: EmulatorPatch): EmulatorPatch {
     const { latency, faults, seed, safetyRatings, quota } = parseControlConfig({
       latency: patch.latency,
       faults: patch.faults,
@@ -173,12 +177,21 @@ export class GeminiEmulator {
       safetyRatings: patch.safetyRatings,
       quota: patch.quota,
     });
+    const previous: EmulatorPatch = {
+      ...(latency === undefined ? {} : { latency: { ...this.latency } }),
+      ...(faults === undefined ? {} : { faults: [...this.faults.rules] }),
+      ...(seed === undefined ? {} : { seed: this.seed }),
+      ...(safetyRatings === undefined ? {} : { safetyRatings: [...this.safetyRatings] }),
+      ...(quota === undefined ? {} : { quota: this.quota.limits() }),
+      ...(patch.responder === undefined ? {} : { responder: this.responder }),
+    };
     if (latency !== undefined) this.latency = latency;
     if (faults !== undefined) this.faults = new FaultBook(faults);
     if (seed !== undefined) this.seed = seed;
     if (safetyRatings !== undefined) this.safetyRatings = safetyRatings;
     if (quota !== undefined) this.quota.setLimits(quota);
     if (patch.responder !== undefined) this.responder = patch.responder;
+    return previous;
   }
 
   /** Clears the log, attempt counters, maxInFlight, caches and the quota window, and revives spent fault rules. */

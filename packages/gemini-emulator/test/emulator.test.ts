@@ -361,6 +361,40 @@ describe('faults', () => {
     });
   });
 
+  test('configure returns the settings it replaced, only those named, so they can be put back', async () => {
+    const responder = () => 'custom';
+    await withEmulator(
+      {
+        latency: { baseMs: 7, jitterMs: 3 },
+        faults: [{ fault: 'overloaded', itemKey: 'a' }],
+        quota: { requestsPerMinute: 50 },
+      },
+      async (emulator, ai) => {
+        const previous = emulator.configure({
+          latency: { baseMs: 0, jitterMs: 0 },
+          faults: [],
+          quota: {},
+          responder,
+          seed: 9,
+        });
+        assert.deepEqual(Object.keys(previous).sort(), ['faults', 'latency', 'quota', 'responder', 'seed']);
+        assert.deepEqual(previous.latency, { baseMs: 7, jitterMs: 3 });
+        assert.deepEqual(previous.faults, [{ fault: 'overloaded', itemKey: 'a' }]);
+        assert.deepEqual(previous.quota, { requestsPerMinute: 50 });
+        assert.equal(previous.seed, 1);
+        assert.deepEqual(emulator.configure({ seed: 2 }), { seed: 9 });
+        assert.equal((await ai.models.generateContent(itemCall('a'))).text, 'custom');
+        emulator.configure(previous);
+        assert.equal(
+          (await apiErrorOf(ai.models.generateContent(itemCall('a')))).status,
+          503,
+          'the fault rule is back',
+        );
+        assert.deepEqual(emulator.configure({ quota: {} }).quota, { requestsPerMinute: 50 });
+      },
+    );
+  });
+
   test('schema_invalid parses as JSON but fails the schema on exactly the first required property', async () => {
     await withEmulator({}, async (emulator, ai) => {
       const normal = JSON.parse((await ai.models.generateContent(itemCall('s'))).text ?? '') as Record<string, unknown>;
