@@ -312,6 +312,26 @@ export class BatchClient {
     return { ...started, itemCount, rerunOf };
   }
 
+  /**
+   * The reruns of a batch, and theirs in turn, oldest first (by start time): the order in which
+   * their records supersede the origin's (`results --latest`).
+   */
+  async rerunsOf(batchId: string): Promise<string[]> {
+    const found: Array<{ batchId: string; startedAt: number }> = [];
+    const seen = new Set([batchId]);
+    for (let queue = [batchId]; queue.length > 0;) {
+      const origin = queue.shift() as string;
+      const query = `WorkflowType = "batchWorkflow" AND ${RerunOfSearchAttribute.name} = "${origin}" AND ExecutionStatus != "ContinuedAsNew"`;
+      for await (const execution of this.client.workflow.list({ query })) {
+        if (seen.has(execution.workflowId)) continue;
+        seen.add(execution.workflowId);
+        found.push({ batchId: execution.workflowId, startedAt: execution.startTime.getTime() });
+        queue.push(execution.workflowId);
+      }
+    }
+    return found.sort((a, b) => a.startedAt - b.startedAt).map((rerun) => rerun.batchId);
+  }
+
   /** `<origin>-rerun-<n>`: one more than the origin's reruns Temporal knows of. */
   private async nextRerunId(originId: string): Promise<string> {
     const { count } = await this.client.workflow.count(
