@@ -354,10 +354,11 @@ export const cancelSpec = controlSpec(
 
 const reportOptions = {
   html: { type: 'string' },
-  output: { type: 'string', short: 'o' },
-  json: { type: 'boolean' },
   'results-dir': { type: 'string' },
+  'results-url': { type: 'string' },
   offline: { type: 'boolean' },
+  ...outputOptions,
+  ...temporalOptions,
 } as const;
 export const reportSpec = {
   name: 'report',
@@ -369,6 +370,8 @@ export const reportSpec = {
     ['-o, --output text|json', 'text: aligned tables (default); json: the report object (fields in docs/report.md)'],
     ['--json', 'same as -o json'],
     ['--results-dir DIR', "the workers' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)"],
+    ['--results-url URL', 'read from the PostgreSQL results store instead (default BATCH_LLM_RESULTS_URL)'],
     ['--offline', "do not ask Temporal for the batch's state and total: the records alone"],
+    ...temporalOptionHelp,
   ],
 } satisfies CommandSpec<typeof reportOptions>;
