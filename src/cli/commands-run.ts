@@ -79,10 +79,10 @@ export async function runDemo(argv: string[]): Promise<number> {
     const printer = new ProgressPrinter(process.stderr, 2000);
     const summary = await batchClient.watch(
       batch.batchId,
-      (progress) => printer.update(formatProgress(progress, Date.now() - started)),
+      (progress) => printer.update((columns) => formatProgress(progress, Date.now() - started, columns)),
       500,
     );
-    printer.end(formatProgress(summary, summary.durationMs));
+    printer.end((columns) => formatProgress(summary, summary.durationMs, columns));
     out(formatSummary(summary));
     const resultsDir = path.join(settings.stateDirectory, 'results');
     out(`Results: batch-llm results ${batch.batchId} --results-dir ${resultsDir} --out results.jsonl`);

@@ -1,28 +1,8 @@
-import { batchStateOf, describeCounts, finishedCount, unsuccessfulCount } from '../batch-state';
+import { batchStateOf, describeCounts, unsuccessfulCount } from '../batch-state';
+import { fit } from '../progress-line';
 import type { BatchProgress, BatchSummary } from '../schemas';
 
-/** One line of live progress: state, done/total, rate, ETA, counts by status and category, tokens, cost. */
-export function formatProgress(progress: BatchProgress, elapsedMs: number): string {
-  if (progress.total === 0 && !progress.done) return 'preparing: checking the input on a worker…';
-  const done = finishedCount(progress);
-  const fraction = progress.total > 0 ? done / progress.total : 0;
-  const width = 24;
-  const filled = Math.round(fraction * width);
-  const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
-  const etaSeconds = rate > 0 ? Math.ceil((progress.total - done) / rate) : undefined;
-  const categories = Object.entries(progress.byCategory)
-    .map(([category, count]) => `${category} ${count}`)
-    .join(', ');
-  const state = batchStateOf(progress);
-  return [
-    `${state === 'running' ? '' : `${state.toUpperCase()} `}[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${progress.total}`,
-    `${rate.toFixed(1)} items/s`,
-    ...(progress.done ? [] : [`ETA ${etaSeconds === undefined ? '?' : `${etaSeconds}s`}`]),
-    `${describeCounts(progress)}${categories ? ` (${categories})` : ''}`,
-    `tokens in ${progress.usage.inputTokens} out ${progress.usage.outputTokens} cached ${(progress.cacheHitRate * 100).toFixed(0)}%`,
-    `$${progress.costUsd.toFixed(4)}`,
-  ].join(' | ');
-}
+export { formatProgress } from '../progress-line';
 
 /** Why the batch ended as it did, in words: "completed: all 50 items succeeded", "stopped (cancelled): …". */
 export function describeEnd(summary: BatchProgress): string {
@@ -71,7 +51,13 @@ export function formatSummary(summary: BatchSummary): string {
   ].join('\n');
 }
 
-/** Redraws one line on a terminal; prints a line every few seconds elsewhere (logs, CI). */
+/** A line, or how to draw one at a terminal's width (undefined: not a terminal, the full line). */
+export type ProgressFrame = string | ((columns: number | undefined) => string);
+
+/**
+ * Redraws one line on a terminal, fitted to its width so it never wraps (a wrapped redraw leaves
+ * a line behind); prints a full line every few seconds elsewhere (logs, CI).
+ */
 export class ProgressPrinter {
   private lastPrinted = 0;
   constructor(
@@ -79,20 +65,23 @@ export class ProgressPrinter {
     private readonly everyMsWhenNotTty = 5000,
   ) {}
 
-  update(line: string): void {
+  update(frame: ProgressFrame): void {
     if (this.stream.isTTY) {
-      this.stream.write(`\r\x1b[2K${line}`);
+      // Read at every redraw: the terminal may have been resized.
+      const columns = this.stream.columns || undefined;
+      const line = typeof frame === 'string' ? frame : frame(columns);
+      this.stream.write(`\r\x1b[2K${fit(line, columns)}`);
       return;
     }
     const now = Date.now();
     if (now - this.lastPrinted >= this.everyMsWhenNotTty) {
       this.lastPrinted = now;
-      this.stream.write(`${line}\n`);
+      this.stream.write(`${typeof frame === 'string' ? frame : frame(undefined)}\n`);
     }
   }
 
   /** The last frame (the batch's end, at 100 %), drawn whatever the throttle, then a newline. */
-  end(finalLine?: string): void {
+  end(finalLine?: ProgressFrame): void {
     if (finalLine !== undefined) {
       this.lastPrinted = 0;
       this.update(finalLine);
