@@ -1,8 +1,5 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { LOST_IN_CRASH } from '../src/constants';
-import type { ErrorCategory } from '../src/errors/categories';
-import { makeErrorInfo, type ErrorInfo } from '../src/errors/classify';
 import { classifyError } from '../src/errors/classifier';
 import { filterHits, judgeAnswer, type Judgement } from '../src/providers/judge';
 import { fullPrompt, partialPrompt, type PromptRequest } from '../src/providers/prompts';
@@ -10,7 +7,11 @@ import type { ModelAnswer, ModelProvider } from '../src/providers/types';
 import type { CallMetadata, FilterHit, GenerationSettings, Usage, WorkItem } from '../src/schemas';
 import type { PartialState } from '../src/stages';
 import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
+import { deferralOf, reportRateLimit, waitForClearance } from './call-admission';
+import { budgetSpent, ledgerOf, toApplicationFailure, type CallLedger, type FailedCall } from './call-ledger';
 import type { QuotaGate } from './quota-gate';
+
+export type { CallFailureDetails, FailedCall } from './call-ledger';
 
 export interface CallModelInput {
   batchId: string;
@@ -72,52 +73,6 @@ export type CallModelOutput = {
 const HEARTBEAT_INTERVAL_MS = 1_000;
 
 /**
- * A request sent to the model that brought no answer: it failed, or its answer was lost with the
- * worker that sent it (`lost_in_crash`). Every one counts against the item's call budget.
- */
-export interface FailedCall {
-  /** 1-based request number within the stage. */
-  attempt: number;
-  category: ErrorCategory | typeof LOST_IN_CRASH;
-  message: string;
-  durationMs: number;
-}
-
-/** What a failed callModel carries in its ApplicationFailure details. */
-export interface CallFailureDetails {
-  error: ErrorInfo;
-  failures: FailedCall[];
-  /** The stage's call budget is spent: no request may follow. */
-  budgetSpent?: boolean;
-}
-
-/**
- * The stage's record of requests sent, kept in heartbeat details so that it survives a retry or a
- * crashed worker: failures so far, and the request in flight (set just before it is sent). An
- * attempt that never reached the model leaves it as it was, so it costs nothing.
- */
-interface CallLedger {
-  failures: FailedCall[];
-  sending?: { call: number; startedAt: number };
-}
-
-/** The ledger as the previous attempt left it (else the local call's failures), a request left in flight counted as lost. */
-function ledgerOf(context: Context, input: CallModelInput): CallLedger {
-  const details = context.info.heartbeatDetails as Partial<CallLedger> | undefined;
-  const failures = [...(Array.isArray(details?.failures) ? details.failures : (input.priorFailures ?? []))];
-  const sending = details?.sending;
-  if (sending && !failures.some((failure) => failure.attempt === sending.call)) {
-    failures.push({
-      attempt: sending.call,
-      category: LOST_IN_CRASH,
-      message: 'the request was sent, but its answer was never recorded (its worker stopped, or the attempt timed out)',
-      durationMs: Math.max(0, Date.now() - sending.startedAt),
-    });
-  }
-  return { failures };
-}
-
-/**
  * One physical model call for one item: build the (full or partial) prompt, call the provider,
  * judge the answer. Failures before an answer are classified and thrown as ApplicationFailure (type =
  * category), so Temporal's retry policy retries the transient ones; answers that arrived but are
@@ -140,7 +95,7 @@ export async function callModel(
     if (reason)
       return { kind: 'deferred', reason, ...(input.priorFailures?.length ? { failures: input.priorFailures } : {}) };
   }
-  const ledger = ledgerOf(context, input);
+  const ledger = ledgerOf(context, input.priorFailures);
   const budget = input.maxCalls ?? Infinity;
   if (ledger.failures.length >= budget) throw budgetSpent(ledger.failures);
   // Heartbeats carry the ledger (see CallLedger) and let a cancellation in, every second for the
@@ -262,95 +217,6 @@ async function sendRequest({
   };
 }
 
-/** The stage may send no more requests: a non-retryable failure of the last request's category. */
-function budgetSpent(failures: FailedCall[], cause?: unknown): ApplicationFailure {
-  const last = failures[failures.length - 1];
-  const category: ErrorCategory = last && last.category !== LOST_IN_CRASH ? last.category : 'unknown';
-  const details: CallFailureDetails = {
-    error: makeErrorInfo(category, last?.message ?? 'no request could be sent'),
-    failures,
-    budgetSpent: true,
-  };
-  return ApplicationFailure.create({
-    type: category,
-    message: last?.message ?? 'call budget spent',
-    nonRetryable: true,
-    details: [details],
-    ...(cause instanceof Error ? { cause } : {}),
-  });
-}
-
-/**
- * Why a local call should not start now. A scope that does not answer is our plumbing, not the
- * model: the call goes to a regular activity, which waits it out.
- */
-async function deferralOf(
-  quota: QuotaGate,
-  scope: string,
-  context: Context,
-): Promise<DeferredCall['reason'] | undefined> {
-  try {
-    return await quota.deferralOf(scope);
-  } catch (error) {
-    context.log.warn('quota scope did not answer; the call goes to a regular activity, which waits for it', {
-      scope,
-      error: String(error),
-    });
-    return 'scope_unreachable';
-  }
-}
-
-/** Longest pause between tries at reaching a quota scope that does not answer. */
-const PLUMBING_RETRY_MAX_MS = 5_000;
-
-/**
- * Admission and cooldown, with failures of our own plumbing (the scope's workflow not answering,
- * its worker gone) waited out here, heartbeating: they are never a model call, nor an item's end.
- */
-async function waitForClearance(
-  quota: QuotaGate,
-  scope: string,
-  context: Context,
-  tokens: number,
-  heartbeat: () => void,
-): Promise<number> {
-  const began = Date.now();
-  for (let tries = 1; ; tries += 1) {
-    try {
-      await quota.awaitClearance(scope, context, tokens, heartbeat);
-      return Date.now() - began;
-    } catch (error) {
-      if (context.cancellationSignal.aborted)
-        throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
-      const waitMs = Math.min(PLUMBING_RETRY_MAX_MS, 500 * 2 ** Math.min(tries - 1, 4));
-      context.log.warn('quota scope did not answer; waiting, then asking again (no model call is spent)', {
-        scope,
-        tries,
-        waitMs,
-        error: String(error),
-      });
-      await context.sleep(waitMs); // the attempt's heartbeat timer runs meanwhile
-    }
-  }
-}
-
-/** Tells the scope's workflow; a failure to do so must not hide the 429 itself. */
-async function reportRateLimit(
-  quota: QuotaGate,
-  scope: string,
-  suggestedWaitMs: number | undefined,
-  context: Context,
-): Promise<void> {
-  try {
-    await quota.reportRateLimit(scope, suggestedWaitMs);
-  } catch (error) {
-    context.log.warn('could not start the coordinated cooldown; this call still retries after its own delay', {
-      scope,
-      error: String(error),
-    });
-  }
-}
-
 /** Prometheus (when the worker exports metrics): calls by outcome and tokens by kind, per model. */
 function countCall(context: Context, model: string, outcome: string, usage?: Usage): void {
   context.metricMeter
@@ -370,16 +236,4 @@ function countCall(context: Context, model: string, outcome: string, usage?: Usa
   ] as const) {
     if (count > 0) tokens.add(count, { model, kind });
   }
-}
-
-function toApplicationFailure(info: ErrorInfo, failures: FailedCall[], cause: unknown): ApplicationFailure {
-  const details: CallFailureDetails = { error: info, failures };
-  return ApplicationFailure.create({
-    type: info.category,
-    message: info.message,
-    nonRetryable: !info.retryable,
-    details: [details],
-    ...(info.suggestedWaitMs !== undefined ? { nextRetryDelay: info.suggestedWaitMs } : {}),
-    ...(cause instanceof Error ? { cause } : {}),
-  });
 }

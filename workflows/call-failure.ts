@@ -5,7 +5,7 @@
  */
 import { ActivityFailure, ApplicationFailure, isCancellation, TimeoutFailure } from '@temporalio/workflow';
 import type { CallModelOutput, DeferredCall } from '../activities';
-import type { CallFailureDetails, FailedCall } from '../activities/model-call';
+import type { CallFailureDetails, FailedCall } from '../activities/call-ledger';
 import { isErrorCategory, type ErrorCategory } from '../src/errors/categories';
 
 /** A call's outcome: an answer (or a deferral), or the activity's failure (its own error). */

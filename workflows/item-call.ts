@@ -10,7 +10,7 @@
 import { condition, proxyActivities, proxyLocalActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { BatchActivities, CallModelInput, CallModelOutput } from '../activities';
-import type { FailedCall } from '../activities/model-call';
+import type { FailedCall } from '../activities/call-ledger';
 import { LOST_IN_CRASH, modelCallsTaskQueue } from '../src/constants';
 import { NON_RETRYABLE_ERROR_TYPES } from '../src/errors/categories';
 import { priceFor, usageCost } from '../src/pricing';
