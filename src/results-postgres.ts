@@ -290,8 +290,8 @@ export class PostgresResultStore implements ResultSink, ResultReader, PostProces
   /** The driver's error, saying which database it came from (never the password). */
   private explained(error: unknown): Error {
     const message = error instanceof Error ? error.message : String(error);
-    if (message.includes('results store at ')) return error as Error;
-    return new Error(`results store at ${this.location}: ${withoutPassword(message)}`, { cause: error });
+    if (message.startsWith('PostgreSQL results store ')) return error as Error;
+    return new Error(`PostgreSQL results store ${this.location}: ${withoutPassword(message)}`, { cause: error });
   }
 }
 

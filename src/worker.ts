@@ -8,13 +8,14 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { batchLlmSettings } from './config';
+import { batchLlmSettings, withoutPassword } from './config';
 import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
 import { createGeminiProvider, type GeminiClientOptions } from './providers/gemini/index';
 import type { ModelProvider } from './providers/types';
 import type { TemporalConfig } from './temporal/config';
 import { connectWorkerConnection, createTemporalClient } from './temporal/connection';
-import { FileResultStore } from './results';
+import type { PostProcessLedger, ResultReader, ResultSink } from './results';
+import { openResultStore, type ResultStoreLocation } from './results-store';
 import type { TaskRegistry } from './tasks/registry';
 import type { AdmissionLimits } from '../workflows/admission';
 
@@ -27,7 +28,14 @@ export interface BatchWorkerOptions {
   provider?: ModelProvider;
   /** Shorthand for `provider: createGeminiProvider({ client: gemini })`. */
   gemini?: GoogleGenAI;
-  resultsDirectory: string;
+  /**
+   * Where item results go — one of: a JSONL results directory (FileResultStore); a PostgreSQL URL
+   * (`postgres://…`, see src/results-postgres.ts), opened here and closed when the worker stops;
+   * or a store of your own, which you close.
+   */
+  resultsDirectory?: string;
+  resultsUrl?: string;
+  results?: ResultSink & ResultReader & PostProcessLedger;
   defaultModel?: string;
   /** Model calls one worker process runs at once (as regular activities, and as local ones). */
   maxConcurrentActivities?: number;
@@ -56,10 +64,14 @@ export class BatchWorker {
   constructor(
     readonly main: Worker,
     readonly modelCalls: Worker,
+    /** Releases what the worker opened itself (a database pool) once both workers have stopped. */
+    private readonly release: () => Promise<void> = async () => undefined,
   ) {}
 
   run(): Promise<void> {
-    return Promise.all([this.main.run(), this.modelCalls.run()]).then(() => undefined);
+    return Promise.all([this.main.run(), this.modelCalls.run()])
+      .finally(() => this.release())
+      .then(() => undefined);
   }
 
   getState(): ReturnType<Worker['getState']> {
@@ -103,10 +115,42 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
   const provider = options.provider ?? (options.gemini ? createGeminiProvider({ client: options.gemini }) : undefined);
   if (!provider)
     throw new Error('createBatchWorker: give a model provider (provider, or gemini: a @google/genai client)');
+  const { results, release } = resultsStoreOf(options);
+  try {
+    return await createWorkers(options, provider, results, release);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
+
+/** The store the options name (exactly one of three), and how to release it once the worker stops. */
+function resultsStoreOf(options: BatchWorkerOptions): {
+  results: ResultSink & ResultReader & PostProcessLedger;
+  release: () => Promise<void>;
+} {
+  const { resultsDirectory, resultsUrl, results } = options;
+  if ([resultsDirectory, resultsUrl, results].filter((option) => option !== undefined).length !== 1)
+    throw new Error('createBatchWorker: give exactly one of resultsDirectory, resultsUrl or results (a store)');
+  if (results) return { results, release: async () => undefined }; // the caller's to close
+  const opened = openResultStore(
+    resultsUrl !== undefined
+      ? { kind: 'postgres', url: resultsUrl }
+      : { kind: 'directory', directory: resultsDirectory ?? '' },
+  );
+  return { results: opened, release: () => opened.close() };
+}
+
+async function createWorkers(
+  options: BatchWorkerOptions,
+  provider: ModelProvider,
+  results: ResultSink & ResultReader & PostProcessLedger,
+  release: () => Promise<void>,
+): Promise<BatchWorker> {
   const activities = createActivities({
     tasks: options.tasks,
     provider,
-    results: new FileResultStore(options.resultsDirectory),
+    results,
     defaultModel: options.defaultModel ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL,
     temporal: createTemporalClient(options.connection, options.namespace),
     taskQueue: options.taskQueue,
@@ -138,7 +182,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     maxHeartbeatThrottleInterval: '2 seconds',
     defaultHeartbeatThrottleInterval: '2 seconds',
   });
-  return new BatchWorker(main, modelCalls);
+  return new BatchWorker(main, modelCalls, release);
 }
 
 /** RPM and TPM from the options, else from BATCH_LLM_RPM / BATCH_LLM_TPM. */
@@ -156,7 +200,8 @@ export interface ConnectedWorkerOptions {
   config: TemporalConfig;
   gemini: GeminiClientOptions;
   tasks: TaskRegistry;
-  resultsDirectory: string;
+  /** The results store (see resultStoreLocation: flags, else BATCH_LLM_RESULTS_URL / BATCH_LLM_RESULTS_DIR). */
+  results: ResultStoreLocation;
   maxConcurrentActivities?: number;
   requestsPerMinute?: number;
   tokensPerMinute?: number;
@@ -175,7 +220,9 @@ export async function connectBatchWorker(
       taskQueue: options.config.taskQueue,
       tasks: options.tasks,
       provider,
-      resultsDirectory: options.resultsDirectory,
+      ...(options.results.kind === 'postgres'
+        ? { resultsUrl: options.results.url }
+        : { resultsDirectory: options.results.directory }),
       keyFingerprint: keyFingerprintOf(options.gemini),
       ...(options.maxConcurrentActivities !== undefined
         ? { maxConcurrentActivities: options.maxConcurrentActivities }
@@ -183,10 +230,15 @@ export async function connectBatchWorker(
       ...(options.requestsPerMinute !== undefined ? { requestsPerMinute: options.requestsPerMinute } : {}),
       ...(options.tokensPerMinute !== undefined ? { tokensPerMinute: options.tokensPerMinute } : {}),
     });
-    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${provider.target}; tasks: ${options.tasks.names().join(', ')}`;
+    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${provider.target}; results in ${resultsPlace(options.results)}; tasks: ${options.tasks.names().join(', ')}`;
     return { worker, connection, banner };
   } catch (error) {
     await connection.close();
     throw error;
   }
+}
+
+/** Where results go, for the banner: a directory, or the database URL without its password. */
+function resultsPlace(location: ResultStoreLocation): string {
+  return location.kind === 'postgres' ? withoutPassword(location.url) : location.directory;
 }

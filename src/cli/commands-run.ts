@@ -11,7 +11,7 @@ import { asStrings, flagValue, NonNegativeInt, parseCommandArgs, PortNumber, Pos
 import { demoSpec, devSpec, emulatorSpec, workerSpec } from './command-specs';
 import { printHelp } from './help';
 import { startLocalStack } from './local-stack';
-import { resultsDirectoryOf, stateDirectory } from './state-directory';
+import { resultStoreLocationOf, stateDirectory } from './state-directory';
 import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -105,7 +105,7 @@ export async function runWorker(argv: string[]): Promise<number> {
     config: temporalConfigFromEnv(),
     gemini: geminiOptionsFromEnv(),
     tasks: await createTaskRegistry(asStrings(values.tasks)),
-    resultsDirectory: resultsDirectoryOf(values['results-dir']),
+    results: resultStoreLocationOf(values),
     ...(values['max-concurrent-calls']
       ? { maxConcurrentActivities: flagValue('max-concurrent-calls', PositiveInt, values['max-concurrent-calls']) }
       : {}),

@@ -65,7 +65,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       config,
       gemini,
       tasks,
-      resultsDirectory: path.join(options.stateDirectory, 'results'),
+      results: { kind: 'directory', directory: path.join(options.stateDirectory, 'results') },
     });
     stops.push(() => connection.close());
     const running = worker.run();

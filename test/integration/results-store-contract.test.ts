@@ -286,7 +286,7 @@ describe('the PostgreSQL store itself', skip ? { skip } : {}, () => {
     assert.ok(error, 'a wrong password fails');
     assert.match(
       error.message,
-      /results store at postgres:\/\/batchllm:\*\*\*@127\.0\.0\.1:\d+\/messages: .*password authentication failed/,
+      /PostgreSQL results store postgres:\/\/batchllm:\*\*\*@127\.0\.0\.1:\d+\/messages: .*password authentication failed/,
     );
     assert.doesNotMatch(error.message, /not-the-password/);
   });
