@@ -1,5 +1,5 @@
 /**
- * Records workflow histories for the replay test (test/replay.test.ts): a stage walk, a transient
+ * Records workflow histories for the replay test (test/unit/replay.test.ts): a stage walk, a transient
  * retry, a budget-exhausted item and the batch that ran them, an item whose calls are all regular
  * activities, a cached batch and its cache owner. Run after a deliberate, versioned
  * change to workflow code:  node --import tsx scripts/record-histories.ts

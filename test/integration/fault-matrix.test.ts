@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FaultRule } from '@durable-batch-llm/gemini-emulator';
+import { CATEGORY_TABLE, type ErrorCategory } from '../../src/errors/categories';
+import { FileResultStore } from '../../src/results';
+import type { ItemResult } from '../../src/schemas';
+import { startTestStack, uniqueName, type RunningWorker, type TestStack } from '../helpers/stack';
+
+interface Scenario {
+  /** The condition the emulator produces. */
+  fault: Omit<FaultRule, 'itemKey'>;
+  /** Category of the first call's failure. */
+  category: ErrorCategory;
+  status: 'succeeded' | 'failed' | 'blocked';
+  /** Category the item ends with, when it fails. */
+  finalCategory?: ErrorCategory;
+  calls: number;
+  /** [temperature, prompt mode] of each call. */
+  plan: Array<[number, 'full' | 'partial']>;
+}
+
+const t0: [number, 'full'] = [0, 'full'];
+const SCENARIOS: Record<string, Scenario> = {
+  rate_limit: { fault: { fault: 'rate_limit', attempts: [1], retryDelaySeconds: 1 }, category: 'rate_limit', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  quota_exhausted: { fault: { fault: 'quota_exhausted' }, category: 'quota_exhausted', status: 'failed', finalCategory: 'quota_exhausted', calls: 1, plan: [t0] },
+  authentication: { fault: { fault: 'unauthenticated' }, category: 'authentication', status: 'failed', finalCategory: 'authentication', calls: 1, plan: [t0] },
+  permission_denied: { fault: { fault: 'permission_denied' }, category: 'permission_denied', status: 'failed', finalCategory: 'permission_denied', calls: 1, plan: [t0] },
+  invalid_request: { fault: { fault: 'invalid_request' }, category: 'invalid_request', status: 'failed', finalCategory: 'invalid_request', calls: 1, plan: [t0] },
+  not_found: { fault: { fault: 'not_found' }, category: 'not_found', status: 'failed', finalCategory: 'not_found', calls: 1, plan: [t0] },
+  server_error: { fault: { fault: 'server_error', attempts: [1] }, category: 'server_error', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  malformed_json: { fault: { fault: 'malformed_json', attempts: [1] }, category: 'server_error', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  server_overload: { fault: { fault: 'overloaded', attempts: [1] }, category: 'server_overload', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  server_timeout: { fault: { fault: 'deadline', attempts: [1] }, category: 'server_timeout', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  network_error: { fault: { fault: 'reset', attempts: [1] }, category: 'network_error', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  timeout: { fault: { fault: 'hang', attempts: [1] }, category: 'timeout', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  validation_error: { fault: { fault: 'schema_invalid', attempts: [1] }, category: 'validation_error', status: 'succeeded', calls: 2, plan: [t0, [0, 'partial']] },
+  empty_response: { fault: { fault: 'empty_response', attempts: [1] }, category: 'empty_response', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  recitation: { fault: { fault: 'recitation', attempts: [1] }, category: 'recitation', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  truncated: { fault: { fault: 'max_tokens', attempts: [1] }, category: 'truncated', status: 'succeeded', calls: 2, plan: [t0, t0] },
+  safety_blocked: { fault: { fault: 'safety' }, category: 'safety_blocked', status: 'blocked', finalCategory: 'safety_blocked', calls: 1, plan: [t0] },
+  prompt_blocked: { fault: { fault: 'blocked_prompt' }, category: 'safety_blocked', status: 'blocked', finalCategory: 'safety_blocked', calls: 1, plan: [t0] },
+  // Before context caching exists no item sends a cachedContent; until then the category ends the item.
+  cache_expired: { fault: { fault: 'cache_expired' }, category: 'cache_expired', status: 'failed', finalCategory: 'cache_expired', calls: 1, plan: [t0] },
+  prompt_budget_exhausted: {
+    fault: { fault: 'overloaded' },
+    category: 'server_overload',
+    status: 'failed',
+    finalCategory: 'prompt_budget_exhausted',
+    calls: 3,
+    plan: [t0, t0, t0],
+  },
+};
+
+describe('fault matrix: every category from a real emulator condition, through the real dev server', () => {
+  let stack: TestStack;
+  let worker: RunningWorker;
+  const taskQueue = uniqueName('tq');
+  let results: Map<string, ItemResult>;
+  let batchId: string;
+
+  before(async () => {
+    stack = await startTestStack();
+    worker = await stack.startWorker(taskQueue);
+    batchId = uniqueName('matrix');
+    stack.emulator.configure({ faults: Object.entries(SCENARIOS).map(([name, scenario]) => ({ ...scenario.fault, itemKey: `${batchId}/${name}` })) });
+    const batchClient = stack.batchClient(taskQueue);
+    await batchClient.start({
+      taskName: 'test-echo',
+      batchId,
+      records: Object.keys(SCENARIOS).map((name) => ({ id: name })),
+      concurrency: Object.keys(SCENARIOS).length,
+      // Every category side by side: no category may stop the batch here.
+      failFast: [],
+      options: { maxModelCalls: 3, callTimeoutMs: 1500 },
+    });
+    await batchClient.summary(batchId);
+    results = new Map((await new FileResultStore(stack.resultsDirectory).readAll(batchId)).map((result) => [result.itemId, result]));
+  });
+  after(async () => {
+    await worker?.stop();
+    await stack?.teardown();
+  });
+
+  for (const [name, scenario] of Object.entries(SCENARIOS)) {
+    const retried = CATEGORY_TABLE[scenario.category].decision;
+    test(`${name}: ${scenario.category} is ${retried === 'retry' ? 'retried at the same stage' : retried === 'stage' ? 'handed to the stage logic' : 'not retried'} → ${scenario.status}${scenario.finalCategory ? ` (${scenario.finalCategory})` : ''}`, () => {
+      const result = results.get(name);
+      assert.ok(result, `${name} has a result`);
+      assert.equal(result.status, scenario.status);
+      assert.equal(result.error?.category, scenario.finalCategory);
+      assert.equal(result.attempts[0]?.outcome, scenario.category, 'first call classified');
+      assert.equal(result.modelCalls, scenario.calls);
+      const calls = stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/${name}` });
+      assert.equal(calls.length, scenario.calls, 'calls the emulator saw');
+      assert.deepEqual(calls.map((call) => call.temperature), scenario.plan.map(([temperature]) => temperature));
+      assert.deepEqual(result.attempts.map((attempt) => [attempt.temperature, attempt.mode]), scenario.plan);
+      assert.ok(calls.every((call) => call.model === 'gemini-test-model'));
+      if (retried === 'retry' && scenario.calls > 1) {
+        assert.ok(result.attempts.every((attempt) => attempt.stage === 1), 'a transient failure never advances the stage');
+      }
+      if (retried === 'stage' && scenario.status === 'succeeded') assert.equal(result.attempts[1]?.stage, 2, 'an unusable answer moves to the next stage');
+    });
+  }
+
+  test("a task's own classifier runs first: its rule turns a 404 into a retried server_error", async () => {
+    const lenientBatch = uniqueName('lenient');
+    stack.emulator.configure({ faults: [{ fault: 'not_found', itemKey: `${lenientBatch}/a`, attempts: [1] }] });
+    const batchClient = stack.batchClient(taskQueue);
+    await batchClient.start({ taskName: 'test-lenient', batchId: lenientBatch, records: [{ id: 'a' }] });
+    await batchClient.summary(lenientBatch);
+    const [result] = await new FileResultStore(stack.resultsDirectory).readAll(lenientBatch);
+    assert.equal(result?.status, 'succeeded');
+    assert.deepEqual(result?.attempts.map((attempt) => attempt.outcome), ['server_error', 'ok']);
+    assert.match(result?.attempts[0]?.message ?? '', /flaky gateway/);
+  });
+
+  test('unknown: a programming error is not mistaken for a rate limit even when its message says 429, and is not retried', async () => {
+    const buggyBatch = uniqueName('buggy');
+    const batchClient = stack.batchClient(taskQueue);
+    await batchClient.start({ taskName: 'test-buggy', batchId: buggyBatch, records: [{ id: 'bug' }] });
+    const summary = await batchClient.summary(buggyBatch);
+    const [result] = await new FileResultStore(stack.resultsDirectory).readAll(buggyBatch);
+    assert.equal(result?.status, 'failed');
+    assert.equal(result?.error?.category, 'unknown');
+    assert.match(result?.error?.message ?? '', /TypeError: cannot read "code"/);
+    assert.equal(result?.modelCalls, 0, 'no request reached the model, and none is counted');
+    assert.deepEqual(result?.attempts, [], 'no retries');
+    assert.deepEqual(summary.byCategory, { unknown: 1 });
+    assert.equal(stack.emulator.generateCalls({ itemKeyPrefix: `${buggyBatch}/` }).length, 0);
+  });
+});
