@@ -46,6 +46,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         port: options.port,
         uiPort: options.uiPort,
         namespace: config.namespace,
+        // Its WARN lines would flood the terminal the stack runs in; errors still show.
+        logLevel: 'error',
       });
       const started = server;
       stops.push(() => started.teardown());
