@@ -9,7 +9,7 @@ import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
 import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
 import { createTaskRegistry } from '../tasks/registry';
-import { workflowUrl, type TemporalConfig } from '../temporal/config';
+import { batchFailedItemsUrl, workflowUrl, type TemporalConfig } from '../temporal/config';
 import { asStrings, batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
 import {
   cancelSpec,
@@ -93,6 +93,7 @@ export async function runStart(argv: string[]): Promise<number> {
   out(`Started batch ${batch.batchId}: ${batch.itemCount} items`);
   out(`  batch: ${batch.url}`);
   out(`  items: ${batch.itemsUrl}`);
+  out(`  failed: ${batchFailedItemsUrl(batchClient.config, batch.batchId)}`);
   if (!values.wait) {
     out(`Follow it with: batch-llm status ${batch.batchId} --watch`);
     return 0;
@@ -119,7 +120,7 @@ export async function watchToEnd(
   );
   // The bar's last frame is the batch's end, not the last poll before it.
   printer.end((columns) => formatProgress(summary, summary.durationMs, columns));
-  out(formatSummary(summary));
+  out(formatSummary(summary, batchClient.config));
   return exitCodeOf(summary);
 }
 
@@ -193,7 +194,7 @@ export async function runStatus(argv: string[]): Promise<number> {
     }
     out(`Batch ${batchId}: ${batchStateOf(summary)}   ${workflowUrl(config, batchId)}`);
     if (summary.rerunOf) out(`  rerun of ${describeSelection(summary.rerunOf)}`);
-    out(formatSummary(summary));
+    out(formatSummary(summary, config));
     return exitCodeOf(summary);
   }
   if (format === 'json') {

@@ -5,7 +5,7 @@ import { BatchClient } from '../client/batch-client';
 import { GeminiEmulator, FAULT_KINDS, type FaultRule, type EmulatorOptions } from '@durable-batch-llm/gemini-emulator';
 import { geminiOptionsFromEnv } from '../config';
 import { createTaskRegistry } from '../tasks/registry';
-import { temporalConfigFromEnv } from '../temporal/config';
+import { batchFailedItemsUrl, temporalConfigFromEnv } from '../temporal/config';
 import { connectBatchWorker } from '../worker';
 import { asStrings, flagValue, NonNegativeInt, parseCommandArgs, PortNumber, PositiveInt, UsageError } from './args';
 import { demoSpec, devSpec, emulatorSpec, workerSpec } from './command-specs';
@@ -75,6 +75,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     out(`Started demo batch ${batch.batchId}: ${batch.itemCount} items`);
     out(`  batch:  ${batch.url}`);
     out(`  items:  ${batch.itemsUrl}`);
+    out(`  failed: ${batchFailedItemsUrl(stack.config, batch.batchId)}`);
     const started = Date.now();
     const printer = new ProgressPrinter(process.stderr, 2000);
     const summary = await batchClient.watch(
@@ -83,7 +84,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       500,
     );
     printer.end((columns) => formatProgress(summary, summary.durationMs, columns));
-    out(formatSummary(summary));
+    out(formatSummary(summary, stack.config));
     const resultsDir = path.join(settings.stateDirectory, 'results');
     out(`Results: batch-llm results ${batch.batchId} --results-dir ${resultsDir} --out results.jsonl`);
     out(`Web UI:  ${batch.url}`);

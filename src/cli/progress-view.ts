@@ -1,6 +1,7 @@
 import { batchStateOf, describeCounts, unsuccessfulCount } from '../batch-state';
 import { fit } from '../progress-line';
 import type { BatchProgress, BatchSummary } from '../schemas';
+import { batchFailedItemsUrl, type TemporalConfig } from '../temporal/config';
 
 export { formatProgress } from '../progress-line';
 
@@ -14,14 +15,21 @@ export function describeEnd(summary: BatchProgress): string {
   return `completed; all ${summary.total} items succeeded`;
 }
 
-/** The closing summary, several lines; its counts add up to the total. */
-export function formatSummary(summary: BatchSummary): string {
+/**
+ * The closing summary, several lines; its counts add up to the total. With the Web UI's address,
+ * a batch with unsuccessful items gets a link to their list.
+ */
+export function formatSummary(summary: BatchSummary, webUi?: Pick<TemporalConfig, 'webUiUrl' | 'namespace'>): string {
+  const unsuccessful = unsuccessfulCount(summary);
   const categories = Object.entries(summary.byCategory)
     .map(([category, count]) => `${category}: ${count}`)
     .join(', ');
   return [
     `Batch ${summary.batchId} (${summary.taskName}) ${describeEnd(summary)}; ${(summary.durationMs / 1000).toFixed(1)} s`,
     `  items:      ${summary.total} total: ${describeCounts(summary)}${categories ? ` (${categories})` : ''}`,
+    ...(webUi && unsuccessful > 0
+      ? [`  failed:     ${unsuccessful} items did not succeed; Web UI: ${batchFailedItemsUrl(webUi, summary.batchId)}`]
+      : []),
     ...(Object.keys(summary.byFinishReason).length > 0
       ? [
           `  finish:     ${Object.entries(summary.byFinishReason)

@@ -39,3 +39,13 @@ export function batchItemsUrl(config: Pick<TemporalConfig, 'webUiUrl' | 'namespa
   const query = encodeURIComponent(`BatchId="${batchId}"`);
   return `${config.webUiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows?query=${query}`;
 }
+
+/**
+ * Web UI list of one batch's items that did not succeed (failed, blocked, cancelled, past their
+ * deadline): an item that did not succeed fails its workflow on purpose, so its ExecutionStatus is
+ * Failed; the ItemStatus and ErrorCategory search attributes say how.
+ */
+export function batchFailedItemsUrl(config: Pick<TemporalConfig, 'webUiUrl' | 'namespace'>, batchId: string): string {
+  const query = encodeURIComponent(`BatchId="${batchId}" AND ExecutionStatus="Failed"`);
+  return `${config.webUiUrl}/namespaces/${encodeURIComponent(config.namespace)}/workflows?query=${query}`;
+}

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { EXIT_CODES } from '../../src/client/errors';
+import { runCli } from '../helpers/cli';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
 
-describe('batch-llm worker logs', () => {
+describe('a quiet, well-drawn terminal', () => {
   let stack: TestStack;
   before(async () => {
     stack = await startTestStack();
@@ -57,6 +62,46 @@ describe('batch-llm worker logs', () => {
         worker.kill('SIGTERM');
         await once(worker, 'exit');
       }
+    }
+  });
+
+  test("start prints a link to the batch's failed items at start and, when items did not succeed, in the summary", async () => {
+    const taskQueue = uniqueName('tq');
+    const worker = stack.spawnWorkerProcess(taskQueue);
+    try {
+      const batchId = uniqueName('link');
+      stack.emulator.configure({ faults: [{ fault: 'invalid_request', itemKey: `${batchId}/b` }] });
+      const input = path.join(os.tmpdir(), `${batchId}.jsonl`);
+      writeFileSync(input, ['{"id":"a"}', '{"id":"b"}', '{"id":"c"}'].join('\n'));
+      const run = await runCli(
+        ['start', '--input', input, '--task', 'test-echo', '--tasks', 'test/fixtures/tasks.ts', '--batch-id', batchId],
+        { TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: taskQueue, TEMPORAL_UI_URL: 'http://ui.example:8233' },
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const link = `http://ui.example:8233/namespaces/default/workflows?query=${encodeURIComponent(`BatchId="${batchId}" AND ExecutionStatus="Failed"`)}`;
+      assert.ok(run.stdout.split('\n').includes(`  failed: ${link}`), run.stdout);
+
+      const watched = await runCli(['status', batchId, '--watch'], {
+        TEMPORAL_ADDRESS: stack.address,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        TEMPORAL_UI_URL: 'http://ui.example:8233',
+      });
+      assert.equal(watched.code, EXIT_CODES.itemsUnsuccessful, watched.stderr);
+      assert.ok(
+        watched.stdout.split('\n').includes(`  failed:     1 items did not succeed; Web UI: ${link}`),
+        watched.stdout,
+      );
+      // The link's query lists exactly the item that did not succeed.
+      const listed: string[] = [];
+      for await (const execution of stack.client.workflow.list({
+        query: `BatchId="${batchId}" AND ExecutionStatus="Failed"`,
+      }))
+        listed.push(execution.workflowId);
+      assert.deepEqual(listed, [`${batchId}/b`]);
+    } finally {
+      stack.emulator.configure({ faults: [] });
+      worker.kill('SIGTERM');
+      await once(worker, 'exit');
     }
   });
 });
