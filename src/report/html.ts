@@ -34,11 +34,13 @@ const STATUS_COLORS: Record<string, string> = {
 const ROLE_COLORS: Record<string, string> = { accepted: '#2b8a3e', rejected: '#f59f00', no_answer: '#e03131' };
 const ROLE_LABELS: Record<string, string> = {
   accepted: 'accepted answer',
-  rejected: 'answer rejected (repair follows)',
-  no_answer: 'no answer (retried error)',
+  rejected: 'answer rejected',
+  no_answer: 'no answer (error)',
 };
 const BLUE = '#1c7ed6';
 const RED = '#e03131';
+/** Error categories: warm colours, none green (green is for what went well). */
+const ERROR_PALETTE = ['#e03131', '#f08c00', '#ae3ec9', '#d6336c', '#e8590c', '#7048e8', '#c92a2a', '#868e96'];
 const PALETTE = ['#1c7ed6', '#f08c00', '#7048e8', '#0ca678', '#e64980', '#495057', '#74b816', '#d6336c', '#1098ad'];
 const FONT = `system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Liberation Sans', sans-serif`;
 
@@ -186,7 +188,7 @@ function timelineChart(report: BatchReport, width = 1120, height = 260): string 
     axisY(ticks, y, left, left + plotWidth, (value) => formatCount(value)),
     ...rateTicks.map(
       (tick) =>
-        `<text x="${left + plotWidth + 6}" y="${round1(yRate(tick) + 4)}" class="tick rate">${formatShare(tick)}</text>`,
+        `<text x="${left + plotWidth + 6}" y="${round1(yRate(tick) + 4)}" class="tick rate">${Number((tick * 100).toFixed(1))}%</text>`,
     ),
     `<path d="${area}" class="area"/>`,
     `<path d="M${points.join(' L')}" class="area-line"/>`,
@@ -262,15 +264,24 @@ function errorTable(groups: ErrorGroup[], unit: string, id: string): string {
   return `<table class="errors" id="${id}"><thead><tr><th class="num">${esc(unit)}</th><th>category</th><th>message (digits and ids collapsed)</th><th>example items</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-function spendTable(title: string, rows: Array<{ label: string; spend: Spend; extra?: string }>, id: string): string {
-  const body = rows
+/** Tokens and cost in one table: a heading row per grouping (by stage, by model), then its rows. */
+function spendTable(
+  groups: Array<{ title: string; rows: Array<{ label: string; spend: Spend; items?: string; total?: boolean }> }>,
+  id: string,
+): string {
+  const body = groups
     .map(
-      ({ label, spend, extra }) =>
-        `<tr><td>${esc(label)}</td>${extra !== undefined ? `<td class="num">${esc(extra)}</td>` : ''}<td class="num">${formatCount(spend.calls)}</td><td class="num">${formatTokens(spend.inputTokens)}</td><td class="num">${formatTokens(spend.outputTokens + spend.thoughtsTokens)}</td><td class="num">${formatUsd(spend.costUsd)}</td><td class="num">${formatShare(spend.costShare)}</td></tr>`,
+      (group) =>
+        `<tr class="group"><td colspan="7">${esc(group.title)}</td></tr>` +
+        group.rows
+          .map(
+            ({ label, spend, items, total }) =>
+              `<tr${total ? ' class="total"' : ''}><td>${esc(label)}</td><td class="num">${esc(items ?? '')}</td><td class="num">${formatCount(spend.calls)}</td><td class="num">${formatTokens(spend.inputTokens)}</td><td class="num">${formatTokens(spend.outputTokens + spend.thoughtsTokens)}</td><td class="num">${formatUsd(spend.costUsd)}</td><td class="num">${formatShare(spend.costShare)}</td></tr>`,
+          )
+          .join(''),
     )
     .join('');
-  const hasExtra = rows.some((row) => row.extra !== undefined);
-  return `<table class="spend" id="${id}"><thead><tr><th>${esc(title)}</th>${hasExtra ? '<th class="num">items</th>' : ''}<th class="num">calls</th><th class="num">input tok</th><th class="num">output tok</th><th class="num">cost</th><th class="num">share</th></tr></thead><tbody>${body}</tbody></table>`;
+  return `<table class="spend" id="${id}"><thead><tr><th></th><th class="num">items</th><th class="num">calls</th><th class="num">input tok</th><th class="num">output tok</th><th class="num">cost</th><th class="num">share</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 function latencyTable(report: BatchReport): string {
@@ -388,10 +399,12 @@ td { border-bottom: 1px solid var(--line); padding: 5px 8px; vertical-align: top
 tr.total td { font-weight: 600; }
 .num { text-align: right; white-space: nowrap; }
 td.message { word-break: break-word; }
-td.ids code { font-size: 12px; background: #f1f3f5; padding: 0 4px; border-radius: 3px; margin-right: 2px; word-break: break-all; }
+td.ids { min-width: 250px; }
+td.ids code { display: inline-block; white-space: nowrap; font-size: 12px; background: #f1f3f5; padding: 0 4px; border-radius: 3px; margin: 1px 3px 1px 0; }
 .more { color: var(--muted); font-size: 12px; }
 .tag { display: inline-block; font-size: 12px; background: #fff0f0; color: #c92a2a; border-radius: 4px; padding: 0 6px; white-space: nowrap; }
-footer { color: var(--muted); font-size: 12px; margin-top: 20px; word-break: break-all; }
+footer { color: var(--muted); font-size: 12px; margin-top: 20px; overflow-wrap: anywhere; }
+tr.group td { font-weight: 600; color: var(--muted); font-size: 12px; padding-top: 12px; }
 `;
 
 function stateBadge(report: BatchReport): string {
@@ -430,7 +443,7 @@ export function renderHtml(report: BatchReport): string {
     label: entry.category,
     value: entry.items,
     text: formatCount(entry.items),
-    color: PALETTE[(index + 1) % PALETTE.length] ?? RED,
+    color: ERROR_PALETTE[index % ERROR_PALETTE.length] ?? RED,
   }));
   const finishRows = report.byFinishReason.map((entry) => ({
     label: entry.finishReason,
@@ -449,6 +462,12 @@ export function renderHtml(report: BatchReport): string {
     value: row.costUsd,
     text: `${formatUsd(row.costUsd)} · ${formatShare(row.costShare)}`,
     title: `stage ${row.stage} (${row.mode}): ${formatCount(row.calls)} calls by ${formatCount(row.items)} items, ${formatTokens(row.inputTokens)} input and ${formatTokens(row.outputTokens + row.thoughtsTokens)} output tokens, ${formatUsd(row.costUsd)}`,
+  }));
+  const stageTokenRows = spend.byStage.map((row) => ({
+    label: `stage ${row.stage} (${row.mode})`,
+    value: row.inputTokens + row.outputTokens + row.thoughtsTokens,
+    text: `${formatTokens(row.inputTokens)} in · ${formatTokens(row.outputTokens + row.thoughtsTokens)} out`,
+    color: '#15aabf',
   }));
   const modelCostRows = spend.byModel.map((row, index) => ({
     label: row.model,
@@ -506,7 +525,7 @@ export function renderHtml(report: BatchReport): string {
       hbarChart(categoryRows, 340) +
         '<p class="note">Cancelled and deadline_exceeded items count under their status.</p>',
     ),
-    card("Items by their final answer's finish reason", hbarChart(finishRows, 340)),
+    card('Final answers by finish reason', hbarChart(finishRows, 340)),
     `</div>`,
     card(
       'Throughput and error rate over the run',
@@ -527,11 +546,11 @@ export function renderHtml(report: BatchReport): string {
         540,
       ) +
         roleTable(report) +
-        `<p class="note">Calls whose answer was not kept: ${formatCount(spend.notAccepted.calls)} calls, ${formatUsd(spend.notAccepted.costUsd)} (${formatShare(spend.notAccepted.costShare)} of ${formatUsd(spend.total.costUsd)}).${spend.unpricedCalls > 0 ? ` ${formatCount(spend.unpricedCalls)} calls to models without a price are not counted.` : ''}</p>`,
+        `<p class="note">Rejected: an answer came back but failed validation, was truncated or blocked; a repair or the next stage follows. No answer: rate limits, 5xx, timeouts, refused requests; transient ones are retried. Calls whose answer was not kept: ${formatCount(spend.notAccepted.calls)} calls, ${formatUsd(spend.notAccepted.costUsd)} (${formatShare(spend.notAccepted.costShare)} of ${formatUsd(spend.total.costUsd)}).${spend.unpricedCalls > 0 ? ` ${formatCount(spend.unpricedCalls)} calls to models without a price are not counted.` : ''}</p>`,
     ),
     card(
-      'Cost by stage and by model',
-      `<h3>by stage</h3>${hbarChart(stageCostRows, 540)}<h3>by model</h3>${hbarChart(modelCostRows, 540)}`,
+      'Where the money and tokens went',
+      `<h3>cost by stage</h3>${hbarChart(stageCostRows, 540)}<h3>cost by model</h3>${hbarChart(modelCostRows, 540)}<h3>tokens by stage</h3>${hbarChart(stageTokenRows, 540)}`,
     ),
     `</div>`,
     `<div class="grid">`,
@@ -555,27 +574,22 @@ export function renderHtml(report: BatchReport): string {
     card(
       'Tokens and cost',
       spendTable(
-        'stage',
         [
-          ...spend.byStage.map((row) => ({
-            label: `stage ${row.stage} (${row.mode})`,
-            spend: row,
-            extra: formatCount(row.items),
-          })),
-          { label: 'all', spend: spend.total, extra: formatCount(report.items) },
+          {
+            title: 'by stage',
+            rows: [
+              ...spend.byStage.map((row) => ({
+                label: `stage ${row.stage} (${row.mode})`,
+                spend: row,
+                items: formatCount(row.items),
+              })),
+              { label: 'all', spend: spend.total, items: formatCount(report.items), total: true },
+            ],
+          },
+          { title: 'by model', rows: spend.byModel.map((row) => ({ label: row.model, spend: row })) },
         ],
-        'spend-by-stage',
-      ) +
-        spendTable(
-          'model',
-          spend.byModel.map((row) => ({ label: row.model, spend: row })),
-          'spend-by-model',
-        ) +
-        spendTable(
-          'call outcome',
-          spend.byOutcome.map((row) => ({ label: row.outcome, spend: row })),
-          'spend-by-outcome',
-        ),
+        'spend',
+      ),
       'wide',
     ),
     `<footer>Generated ${esc(formatTime(report.generatedAt))} by batch-llm report from ${esc(report.source)}${report.batch ? ' and the batch summary in Temporal' : ' (Temporal not consulted or unreachable: from the records alone)'}. Costs are estimates from the price table.</footer>`,

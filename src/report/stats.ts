@@ -148,7 +148,7 @@ export interface BatchReport {
     /** Items' durations, start to finish (retry waits included). */
     items: Latency;
   };
-  /** Items by how many model calls they made (every count from 0 to the largest). */
+  /** Items by how many model calls they made (every count from the fewest to the most, empty ones included). */
   callsPerItem: Array<{ calls: number; items: number }>;
   /** Items by the last stage they called (0: never called), and how many of them succeeded. */
   stageReached: Array<{ stage: number; items: number; succeeded: number }>;
@@ -474,15 +474,21 @@ export class ReportBuilder {
           .map(([stage, durations]) => ({ stage, ...latencyOf(durations) })),
         items: latencyOf(this.itemDurations),
       },
-      callsPerItem: Array.from({ length: this.callsPerItem.length }, (_, calls) => ({
-        calls,
-        items: this.callsPerItem[calls] ?? 0,
-      })),
+      callsPerItem: this.callsPerItemRows(),
       stageReached: [...this.stageReached.entries()]
         .sort(([a], [b]) => a - b)
         .map(([stage, counts]) => ({ stage, ...counts })),
       timeline: this.timeline(window),
     };
+  }
+
+  private callsPerItemRows(): BatchReport['callsPerItem'] {
+    const fewest = this.callsPerItem.findIndex((items) => items !== undefined);
+    if (fewest < 0) return [];
+    return Array.from({ length: this.callsPerItem.length - fewest }, (_, offset) => ({
+      calls: fewest + offset,
+      items: this.callsPerItem[fewest + offset] ?? 0,
+    }));
   }
 
   private window(): BatchReport['window'] {

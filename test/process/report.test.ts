@@ -157,7 +157,7 @@ describe('report: a real batch with faults, through the bin', () => {
     assert.ok(html.includes('&#60;img src=x onerror=alert(1)&#62;'), 'the hostile id, escaped');
     assert.match(html, new RegExp(`<div class="kpi-value">${ITEMS + 1}</div>`));
     const charts = html.match(/<svg /g) ?? [];
-    assert.equal(charts.length, 11);
+    assert.equal(charts.length, 12);
 
     const chromium = chromiumPath();
     if (!chromium) {
@@ -166,7 +166,7 @@ describe('report: a real batch with faults, through the bin', () => {
     }
     const dom = await dumpDom(chromium, file);
     assert.ok(dom.includes('</svg>'), 'Chromium parsed the page');
-    assert.equal((dom.match(/<svg /g) ?? []).length, 11, 'every chart rendered as SVG');
+    assert.equal((dom.match(/<svg /g) ?? []).length, 12, 'every chart rendered as SVG');
     assert.ok(!/<img|<script/i.test(dom), 'no element made from the records');
     assert.ok(dom.includes('&lt;img src=x onerror=alert(1)&gt;'), 'the hostile id shown as text');
     const kpi = (key: string) =>

@@ -325,6 +325,11 @@ describe('report statistics from hand-made records', () => {
       { calls: 2, items: 1 },
       { calls: 3, items: 1 },
     ]);
+    const called = buildReport(
+      records().filter((record) => record.attempts.length > 0),
+      { batchId: 'b', source: 'x' },
+    );
+    assert.deepEqual(called.callsPerItem[0], { calls: 1, items: 3 }, 'from the fewest calls an item made');
     assert.deepEqual(stats.stageReached, [
       { stage: 0, items: 1, succeeded: 0 },
       { stage: 1, items: 3, succeeded: 1 },
@@ -444,7 +449,7 @@ describe('rendering', () => {
     assert.equal(kpi('calls'), '8');
     assert.equal(kpi('cost'), '$0.008');
     const charts = html.match(/<svg /g) ?? [];
-    assert.equal(charts.length, 11);
+    assert.equal(charts.length, 12);
     assert.match(html, /<table class="errors" id="top-errors">/);
   });
 });
