@@ -98,6 +98,23 @@ export function trimBottom(image: Image, margin = 24): Image {
   return { width, height, rgb: rgb.subarray(0, height * width * 3) };
 }
 
+/** The top of the image down to the first gap between cards at or below `atLeast` px (a row all of the top-left pixel's colour). */
+export function topUntilGap(image: Image, atLeast: number, margin = 8): Image {
+  const { width, rgb } = image;
+  const background = rgb.subarray(0, 3);
+  const plain = (y: number) => {
+    for (let x = 0; x < width; x += 1) {
+      const at = (y * width + x) * 3;
+      if (rgb[at] !== background[0] || rgb[at + 1] !== background[1] || rgb[at + 2] !== background[2]) return false;
+    }
+    return true;
+  };
+  let y = Math.min(atLeast, image.height - 1);
+  while (y < image.height - 1 && !plain(y)) y += 1;
+  const height = Math.min(image.height, y + margin);
+  return { width, height, rgb: rgb.subarray(0, height * width * 3) };
+}
+
 /**
  * The image as an 8-bit palette PNG: the 256 most used colours (5 bits a channel, each the mean
  * of the pixels it stands for), every pixel mapped to the nearest of them.

@@ -8,11 +8,12 @@
  * Chromium screenshots the HTML.
  *
  *   node --import tsx scripts/report-screenshot.ts [--items 1000] [--concurrency 12] [--latency-ms 400]
- *     [--png docs/report.png] [--html /tmp/report.html] [--text /tmp/report.txt] [--height 4000] [--keep]
+ *     [--png docs/report.png] [--preview docs/report-preview.png] [--html /tmp/report.html] [--text /tmp/report.txt] [--height 4000] [--keep]
  *
  * Needs `chromium` on PATH (Debian: apt-get install chromium) for the PNG; without it the script
  * still writes the HTML and the text. The PNG is 1280 px wide and the page's height (a window of
- * --height px, default 4000, cut under the page's end), stored with a 256-colour palette.
+ * --height px, default 4000, cut under the page's end), stored with a 256-colour palette; --preview
+ * writes its top (headline figures, status, categories, timeline) for the README.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ import { GeminiEmulator, type FaultRule } from '@durable-batch-llm/gemini-emulat
 import { BatchClient } from '../src/client/batch-client';
 import { startDevServer } from '../src/temporal/dev-server';
 import { chromiumPath, screenshot } from '../test/helpers/chromium';
-import { readPng, trimBottom, writePalettePng } from './png';
+import { readPng, topUntilGap, trimBottom, writePalettePng } from './png';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
       concurrency: { type: 'string' },
       'latency-ms': { type: 'string' },
       png: { type: 'string' },
+      preview: { type: 'string' },
       html: { type: 'string' },
       text: { type: 'string' },
       height: { type: 'string' },
@@ -151,8 +153,13 @@ async function main(): Promise<void> {
       else {
         await screenshot(chromium, htmlFile, values.png, 1280, Number(values.height ?? 4000));
         // The window is taller than the page: cut the empty background under it, and store a palette PNG.
-        writeFileSync(values.png, writePalettePng(trimBottom(readPng(readFileSync(values.png)))));
+        const page = readPng(readFileSync(values.png));
+        writeFileSync(values.png, writePalettePng(trimBottom(page)));
+        // The preview: the headline figures and the timeline, down to the gap under the timeline's card.
+        if (values.preview) writeFileSync(values.preview, writePalettePng(topUntilGap(page, 760)));
         console.error(`screenshot: ${values.png} (${(statSync(values.png).size / 1024).toFixed(0)} KiB)`);
+        if (values.preview)
+          console.error(`preview: ${values.preview} (${(statSync(values.preview).size / 1024).toFixed(0)} KiB)`);
       }
     }
     if (values.keep) console.error(`kept: ${work} (results under ${resultsDirectory})`);
