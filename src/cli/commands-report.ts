@@ -5,13 +5,11 @@
  * not need it.
  */
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { batchStateOf } from '../batch-state';
 import { BatchClient } from '../client/batch-client';
 import { BatchNotFoundError } from '../client/errors';
-import { batchLlmSettings } from '../config';
 import type { ResultReader } from '../results';
-import { openResultStore, resultStoreLocation, type ResultStore } from '../results-store';
+import type { ResultStore } from '../results-store';
 import type { BatchProgress, BatchSummary } from '../schemas';
 import { renderHtml } from '../report/html';
 import { ReportBuilder, type BatchInfo, type BatchReport } from '../report/stats';
@@ -21,7 +19,7 @@ import { batchIdArgument, parseCommandArgs, UsageError } from './args';
 import { reportSpec } from './command-specs';
 import { printHelp } from './help';
 import { outputFormatOf, printJson, temporalConfigOf } from './output';
-import { stateDirectory } from './state-directory';
+import { openResultStoreOf } from './state-directory';
 
 export async function runReport(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(reportSpec, argv);
@@ -50,13 +48,7 @@ export async function runReport(argv: string[]): Promise<number> {
 
 /** The store the report reads, as `results` finds it: --results-url or --results-dir, else the settings. */
 function openReader(flags: { 'results-url'?: string | undefined; 'results-dir'?: string | undefined }): ResultStore {
-  return openResultStore(
-    resultStoreLocation(
-      { url: flags['results-url'], directory: flags['results-dir'] },
-      batchLlmSettings(),
-      path.join(stateDirectory(), 'results'),
-    ),
-  );
+  return openResultStoreOf(flags);
 }
 
 /** Streams the batch's records into the report; no record at all is BatchNotFoundError. */

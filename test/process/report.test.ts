@@ -13,9 +13,12 @@ import { EXIT_CODES } from '../../src/client/errors';
 import type { BatchReport } from '../../src/report/stats';
 import { FileResultStore } from '../../src/results';
 import type { ItemResult } from '../../src/schemas';
+import { PostgresResultStore } from '../../src/results-postgres';
 import { withFaults } from '../helpers/batch';
 import { chromiumPath, dumpDom, screenshot } from '../helpers/chromium';
 import { runCli } from '../helpers/cli';
+import { PG_PASSWORD, postgresUnavailable, startTestPostgres, type TestPostgres } from '../helpers/postgres';
+import { sampleResult } from '../helpers/result-records';
 import { startTestStack, uniqueName, type RunningWorker, type TestStack } from '../helpers/stack';
 
 /** An item id that is markup: the page must show it as text, never make it an element. */
@@ -186,5 +189,46 @@ describe('report: a real batch with faults, through the bin', () => {
     const missing = await cli(['report', 'no-such-batch', '--offline']);
     assert.equal(missing.code, EXIT_CODES.notFound);
     assert.match(missing.stderr, /no results for batch "no-such-batch"/);
+  });
+});
+
+const noPostgres = postgresUnavailable();
+
+describe('report: from the PostgreSQL results store', noPostgres ? { skip: noPostgres } : {}, () => {
+  let postgres: TestPostgres;
+  let url: string;
+  before(async () => {
+    postgres = await startTestPostgres();
+    url = await postgres.createDatabase('report');
+  });
+  after(async () => {
+    await postgres?.teardown();
+  });
+
+  test('--results-url: the records of the database, and the password in no output', async () => {
+    const batchId = uniqueName('pg-report');
+    const records = Array.from({ length: 30 }, (_, index) => sampleResult(batchId, index));
+    for (const record of records.slice(0, 3)) {
+      record.status = 'failed';
+      record.error = { category: 'invalid_request', message: `request ${record.index} refused` };
+    }
+    const store = new PostgresResultStore(url);
+    try {
+      await store.writeMany(batchId, records);
+    } finally {
+      await store.close();
+    }
+    const run = await runCli(['report', batchId, '--results-url', url, '--offline', '--json'], {});
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as BatchReport;
+    assert.equal(report.items, 30);
+    assert.equal(report.byStatus.succeeded, 27);
+    assert.equal(report.byStatus.failed, 3);
+    assert.equal(report.topErrors.length, 1);
+    assert.deepEqual(report.topErrors[0]?.exampleItemIds, ['item-0', 'item-1', 'item-2']);
+    assert.equal(report.topErrors[0]?.message, 'request # refused');
+    const text = await runCli(['report', batchId, '--results-url', url, '--offline'], {});
+    assert.equal(text.code, 0, text.stderr);
+    for (const output of [run.stdout, run.stderr, text.stdout, text.stderr]) assert.ok(!output.includes(PG_PASSWORD));
   });
 });
