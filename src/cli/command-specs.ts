@@ -294,6 +294,7 @@ const resultsOptions = {
   format: { type: 'string' },
   'with-input': { type: 'boolean' },
   full: { type: 'boolean' },
+  ...temporalOptions,
 } as const;
 export const resultsSpec = {
   name: 'results',
@@ -321,6 +322,7 @@ export const resultsSpec = {
     ],
     ['--results-dir DIR', "the workers' results directory (default BATCH_LLM_RESULTS_DIR or .batch-llm/results)"],
     ['--results-url URL', 'read from the PostgreSQL results store instead (default BATCH_LLM_RESULTS_URL)'],
+    ...temporalOptionHelp.map(([flag, help]): [string, string] => [flag, `${help}; only for --with-input`]),
   ],
 } satisfies CommandSpec<typeof resultsOptions>;
 

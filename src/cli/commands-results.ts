@@ -10,16 +10,17 @@ import { finished } from 'node:stream/promises';
 import { z } from 'zod';
 import { BatchClient } from '../client/batch-client';
 import { BatchNotFoundError } from '../client/errors';
-import { temporalConfigFromEnv } from '../config';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { FileResultStore, RESULT_ORDERS, type ResultFilter, type ResultOrder } from '../results';
 import { FIELD_PATH, RESULT_FORMATS, recordFormatter, type RecordFormatter } from '../results-export';
 import { openResultStore, type ResultStore, type ResultStoreLocation } from '../results-store';
 import { ITEM_STATUSES } from '../schemas';
+import type { TemporalConfig } from '../temporal/config';
 import { batchIdArgument, flagValue, parseCommandArgs, UsageError } from './args';
 import { resultsSpec } from './command-specs';
 import { printHelp } from './help';
 import { inputRecordsOf, type InputRecords } from './input-join';
+import { temporalConfigOf } from './output';
 import { resultStoreLocationOf } from './state-directory';
 
 /** A comma-separated flag (`--status failed,blocked`), each entry checked; undefined when not given. */
@@ -59,7 +60,7 @@ export async function runResults(argv: string[]): Promise<number> {
   const store = openResultStore(location);
   try {
     if (!(await store.hasResults(batchId))) throw new BatchNotFoundError(notFoundMessage(batchId, location, store));
-    const inputs = withInput ? await batchInputRecords(batchId) : undefined;
+    const inputs = withInput ? await batchInputRecords(batchId, temporalConfigOf(values)) : undefined;
     const out = values.out ? await open(values.out, 'w') : undefined;
     const stream = out ? out.createWriteStream() : process.stdout;
     try {
@@ -95,8 +96,8 @@ function notFoundMessage(batchId: string, location: ResultStoreLocation, store: 
 }
 
 /** The batch's input records, from its start in Temporal (inline items) or its input file on this machine. */
-async function batchInputRecords(batchId: string): Promise<InputRecords> {
-  const client = await BatchClient.connect(temporalConfigFromEnv());
+async function batchInputRecords(batchId: string, config: TemporalConfig): Promise<InputRecords> {
+  const client = await BatchClient.connect(config);
   try {
     return await inputRecordsOf(batchId, await client.originalInput(batchId));
   } finally {

@@ -14,21 +14,9 @@ import { PostgresResultStore, RESULTS_TABLE } from '../../src/results-postgres';
 import type { ResultStore } from '../../src/results-store';
 import type { ItemResult } from '../../src/schemas';
 import { PG_PASSWORD, postgresUnavailable, startTestPostgres, type TestPostgres } from '../helpers/postgres';
-import { sampleResult } from '../helpers/result-records';
+import { sampleResultWithStatus } from '../helpers/result-records';
 
-/** A record with a status (and an error category when it did not succeed). */
-function recordOf(batchId: string, index: number, status: ItemResult['status'] = 'succeeded', note = ''): ItemResult {
-  const record = sampleResult(batchId, index, note);
-  if (status === 'succeeded') return record;
-  const { output: _output, ...rest } = record;
-  return {
-    ...rest,
-    status,
-    ...(status === 'failed'
-      ? { error: { category: index % 20 === 0 ? 'validation_error' : 'server_error', message: `failed ${note}` } }
-      : {}),
-  };
-}
+const recordOf = sampleResultWithStatus;
 
 const json = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
