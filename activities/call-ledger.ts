@@ -20,6 +20,8 @@ export interface FailedCall {
   category: ErrorCategory | typeof LOST_IN_CRASH;
   message: string;
   durationMs: number;
+  /** When the request was sent (ISO); absent in records written before it was kept. */
+  startedAt?: string;
 }
 
 /** What a failed callModel carries in its ApplicationFailure details. */
@@ -51,6 +53,7 @@ export function ledgerOf(context: Context, priorFailures: FailedCall[] | undefin
       category: LOST_IN_CRASH,
       message: 'the request was sent, but its answer was never recorded (its worker stopped, or the attempt timed out)',
       durationMs: Math.max(0, Date.now() - sending.startedAt),
+      startedAt: new Date(sending.startedAt).toISOString(),
     });
   }
   return { failures };

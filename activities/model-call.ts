@@ -65,6 +65,8 @@ export type CallModelOutput = {
   activityAttempt: number;
   /** This stage's requests before this answer that brought none (as recorded by heartbeats). */
   previousFailures: FailedCall[];
+  /** When this request was sent (ISO). */
+  startedAt?: string;
   durationMs: number;
   /** Time spent waiting for the quota scope (admission or a 429 cooldown) before the call. */
   admissionWaitMs?: number;
@@ -185,6 +187,7 @@ async function sendRequest({
       category: info.category,
       message: info.message,
       durationMs: Date.now() - started,
+      startedAt: new Date(started).toISOString(),
     });
     // Heartbeat details survive into the next attempt: that is how the final answer can list
     // every request before it, although Temporal retried them out of the workflow's sight.
@@ -211,6 +214,7 @@ async function sendRequest({
     ...(task.includeRawResponse ? { rawResponse: answer.raw() } : {}),
     activityAttempt: call,
     previousFailures: ledger.failures,
+    startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     ...(admissionWaitMs >= 1 ? { admissionWaitMs } : {}),
     ...judgement,

@@ -140,7 +140,7 @@ function attemptRecorder(
   const attemptOf = (
     number: number,
     fields: Pick<AttemptRecord, 'durationMs' | 'usage' | 'outcome'> &
-      Pick<Partial<AttemptRecord>, 'metadata'> & { message?: string },
+      Pick<Partial<AttemptRecord>, 'metadata' | 'startedAt'> & { message?: string },
   ): AttemptRecord => ({
     call: state.modelCalls + number,
     stage: state.stage,
@@ -158,6 +158,8 @@ function attemptRecorder(
       usage: emptyUsage(),
       outcome: failure.category,
       message: failure.message,
+      // When the activity recorded it: each retry its own start, not the stage's.
+      ...(failure.startedAt ? { startedAt: failure.startedAt } : {}),
     });
   const error = (sent: FailedCall[], itemError: ItemError): StageCall => ({
     modelCalls: sent.length,
@@ -174,6 +176,7 @@ function attemptRecorder(
           usage: answer.usage,
           metadata: answer.metadata,
           outcome,
+          ...(answer.startedAt ? { startedAt: answer.startedAt } : {}),
           ...(answer.kind === 'unusable' ? { message: answer.message } : {}),
         }),
       );
