@@ -34,7 +34,9 @@ export function withoutPassword(url: string): string {
     ? url // no password in the authority
     : /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:/i.test(url)
       ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)(.*)@/i, '$1***@')
-      : url.replace(/^.*@/, '***@'); // not a URL we can read: hide everything before the host
+      : url.includes('@')
+        ? url.replace(/^.*@/, '***@') // not a URL we can read: hide everything before the host
+        : '***'; // nor a host: it may be the password itself
   return masked.replace(/([?&]password=)[^&#]*/gi, '$1***');
 }
 
