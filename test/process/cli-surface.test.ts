@@ -157,7 +157,7 @@ describe('errors and exit codes', () => {
     const cases: Array<[string[], RegExp]> = [
       [['status'], /^batch-llm status: expected exactly one BATCH_ID$/],
       [['status', 'a', '--watchh'], /^batch-llm status: .*--watchh/],
-      [['results', 'a', '--order', 'alphabetical'], /^batch-llm results: --order: /],
+      [['results', 'a', '--order', 'alphabetical'], /^batch-llm results: --order must be one of input, finish \(got "alphabetical"\)$/],
       [['emulator', '--port', 'eighty'], /^batch-llm emulator: --port must be a number \(got "eighty"\)$/],
     ];
     assert.equal(cases.length, 4);
