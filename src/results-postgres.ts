@@ -250,6 +250,11 @@ export class PostgresResultStore implements ResultSink, ResultReader, PostProces
     return `${this.location} (table ${POST_PROCESSED_TABLE}, batch_id '${batchId}', item_id '${itemId}')`;
   }
 
+  /** Connects and creates the tables if needed: a worker calls it at start, so a wrong URL or password stops it there. */
+  ready(): Promise<void> {
+    return this.ensureSchema();
+  }
+
   /** Creates the tables and indexes once per process, if they are not there yet. */
   private ensureSchema(): Promise<void> {
     this.schema ??= this.createSchema().catch((error: unknown) => {
@@ -291,7 +296,9 @@ export class PostgresResultStore implements ResultSink, ResultReader, PostProces
   private explained(error: unknown): Error {
     const message = error instanceof Error ? error.message : String(error);
     if (message.startsWith('PostgreSQL results store ')) return error as Error;
-    return new Error(`PostgreSQL results store ${this.location}: ${withoutPassword(message)}`, { cause: error });
+    // A driver message holds no password; should one ever quote a URL, its password is masked.
+    const masked = message.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@\s]*@/gi, '$1***@');
+    return new Error(`PostgreSQL results store ${this.location}: ${masked}`, { cause: error });
   }
 }
 

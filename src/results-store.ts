@@ -11,7 +11,13 @@ import { FileResultStore, type PostProcessLedger, type ResultReader, type Result
 export type ResultStoreLocation = { kind: 'directory'; directory: string } | { kind: 'postgres'; url: string };
 
 /** A store that can be written (workers), read (`results`, report, rerun) and closed. */
-export type ResultStore = ResultSink & ResultReader & PostProcessLedger & { close(): Promise<void> };
+export type ResultStore = ResultSink &
+  ResultReader &
+  PostProcessLedger & {
+    close(): Promise<void>;
+    /** Checks the store answers (and prepares it), when that can fail: PostgreSQL's connection and tables. */
+    ready?(): Promise<void>;
+  };
 
 /**
  * The store from flags and settings: `--results-url` or `--results-dir` (not both), else

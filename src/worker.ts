@@ -115,8 +115,9 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
   const provider = options.provider ?? (options.gemini ? createGeminiProvider({ client: options.gemini }) : undefined);
   if (!provider)
     throw new Error('createBatchWorker: give a model provider (provider, or gemini: a @google/genai client)');
-  const { results, release } = resultsStoreOf(options);
+  const { results, release, ready } = resultsStoreOf(options);
   try {
+    await ready();
     return await createWorkers(options, provider, results, release);
   } catch (error) {
     await release();
@@ -128,17 +129,19 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
 function resultsStoreOf(options: BatchWorkerOptions): {
   results: ResultSink & ResultReader & PostProcessLedger;
   release: () => Promise<void>;
+  /** Resolves once a store opened here answers (a database URL is checked at start, not at the first item). */
+  ready: () => Promise<void>;
 } {
   const { resultsDirectory, resultsUrl, results } = options;
   if ([resultsDirectory, resultsUrl, results].filter((option) => option !== undefined).length !== 1)
     throw new Error('createBatchWorker: give exactly one of resultsDirectory, resultsUrl or results (a store)');
-  if (results) return { results, release: async () => undefined }; // the caller's to close
+  if (results) return { results, release: async () => undefined, ready: async () => undefined }; // the caller's
   const opened = openResultStore(
     resultsUrl !== undefined
       ? { kind: 'postgres', url: resultsUrl }
       : { kind: 'directory', directory: resultsDirectory ?? '' },
   );
-  return { results: opened, release: () => opened.close() };
+  return { results: opened, release: () => opened.close(), ready: async () => opened.ready?.() };
 }
 
 async function createWorkers(

@@ -210,6 +210,20 @@ describe('workers on a PostgreSQL results store', skip ? { skip } : {}, () => {
     console.log(`pg kill test: ${rowsAtKill}/${total} rows at SIGKILL`);
   });
 
+  test('a worker with a wrong password stops at start, saying why, without the password', async () => {
+    const wrong = url.replace(encodeURIComponent(PG_PASSWORD), 'wrong-Pa55word');
+    const run = await runCli(['worker', '--tasks', 'test/fixtures/tasks.ts', '--results-url', wrong], {
+      ...env(uniqueName('tq')),
+      GOOGLE_GEMINI_BASE_URL: stack.emulator.url,
+    });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /PostgreSQL results store postgres:\/\/batchllm:\*\*\*@127\.0\.0\.1:\d+\/workers: password authentication failed/,
+    );
+    assert.doesNotMatch(run.stdout + run.stderr, /wrong-Pa55word/);
+  });
+
   function writeInput(name: string, total: number): string {
     const file = path.join(work, name);
     writeFileSync(
