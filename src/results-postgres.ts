@@ -121,7 +121,11 @@ export class PostgresResultStore implements ResultSink, ResultReader, PostProces
 
   async write(result: ItemResult): Promise<RecordedResult> {
     const location = this.describe(result.batchId);
-    if ((await this.insert([result])) > 0) return { location };
+    if ((await this.insert([result])) > 0) {
+      // Stored as offered, unless a NUL had to become U+FFFD: then the item reports what was stored.
+      const stored = JSON.parse(recordJson(result)) as ItemResult;
+      return sameRecord(stored, result) ? { location } : { location, kept: stored };
+    }
     // Another write got there first (this statement waited for it to commit): read what it stored.
     const { rows } = await this.query<{ record: ItemResult }>(
       `SELECT record FROM ${RESULTS_TABLE} WHERE batch_id = $1 AND item_id = $2`,
@@ -309,14 +313,15 @@ interface RecordRow {
   item_id: string;
 }
 
-/** The record as stored: JSON, refusing what JSONB cannot hold (a NUL character) with a clear message. */
+/**
+ * The record as stored. JSONB cannot hold a NUL character, and refusing the record would leave
+ * the item's write retried for ever: a NUL in any string becomes U+FFFD (the replacement
+ * character), and the item then reports the stored record, like any record kept first.
+ */
 function recordJson(result: ItemResult): string {
-  const json = JSON.stringify(result);
-  if (json.includes('\\u0000'))
-    throw new Error(
-      `item "${result.itemId}" of batch "${result.batchId}": its record contains a NUL character (\\u0000), which PostgreSQL's JSONB cannot store`,
-    );
-  return json;
+  return JSON.stringify(result, (_key, value: unknown) =>
+    typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value,
+  );
 }
 
 /** JSONB keeps keys in its own order; records come back with the result file's top-level order. */
