@@ -294,16 +294,21 @@ const resultsOptions = {
   format: { type: 'string' },
   'with-input': { type: 'boolean' },
   full: { type: 'boolean' },
+  latest: { type: 'boolean' },
   ...temporalOptions,
 } as const;
 export const resultsSpec = {
   name: 'results',
   summary: 'export the results of a batch as JSONL or CSV, one line per item',
   usage:
-    'batch-llm results BATCH_ID [--out FILE] [--status S,…] [--category C,…] [--fields F,…] [--format jsonl|csv] [--with-input] [--full]',
+    'batch-llm results BATCH_ID [--out FILE] [--latest] [--status S,…] [--category C,…] [--fields F,…] [--format jsonl|csv] [--with-input] [--full]',
   options: resultsOptions,
   optionHelp: [
     ['-o, --out FILE', 'write to FILE (default: standard output)'],
+    [
+      '--latest',
+      'the batch and its reruns (batch-llm rerun) merged: one line per item, its latest result (needs Temporal)',
+    ],
     ['--format jsonl|csv', 'jsonl (default): one JSON object per line; csv: a header row, then one row per item'],
     ['--status S,…', 'only items that ended with these statuses (succeeded, failed, blocked, filtered, cancelled, …)'],
     ['--category C,…', 'only items whose error category is one of these (validation_error, quota_exhausted, …)'],

@@ -14,7 +14,8 @@ import { ERROR_CATEGORIES } from '../errors/categories';
 import { FileResultStore, RESULT_ORDERS, type ResultFilter, type ResultOrder } from '../results';
 import { FIELD_PATH, RESULT_FORMATS, recordFormatter, type RecordFormatter } from '../results-export';
 import { openResultStore, type ResultStore, type ResultStoreLocation } from '../results-store';
-import { ITEM_STATUSES } from '../schemas';
+import { latestRecords } from '../rerun';
+import { ITEM_STATUSES, type ItemResult } from '../schemas';
 import type { TemporalConfig } from '../temporal/config';
 import { batchIdArgument, flagValue, parseCommandArgs, UsageError } from './args';
 import { resultsSpec } from './command-specs';
@@ -51,6 +52,7 @@ export async function runResults(argv: string[]): Promise<number> {
     values.fields,
   );
   const withInput = values['with-input'] === true;
+  const latest = values.latest === true;
   if (!withInput && fields?.some((field) => field === 'input' || field.startsWith('input.')))
     throw new UsageError('--fields: input fields need --with-input');
   const filter: ResultFilter = { ...(statuses ? { statuses } : {}), ...(categories ? { categories } : {}) };
@@ -61,6 +63,8 @@ export async function runResults(argv: string[]): Promise<number> {
   try {
     if (!(await store.hasResults(batchId))) throw new BatchNotFoundError(notFoundMessage(batchId, location, store));
     const inputs = withInput ? await batchInputRecords(batchId, temporalConfigOf(values)) : undefined;
+    const reruns = latest ? await rerunsOf(batchId, temporalConfigOf(values)) : [];
+    if (latest) process.stderr.write(latestNote(batchId, reruns));
     const out = values.out ? await open(values.out, 'w') : undefined;
     const stream = out ? out.createWriteStream() : process.stdout;
     try {
@@ -72,10 +76,11 @@ export async function runResults(argv: string[]): Promise<number> {
         !fields &&
         !withInput &&
         !statuses &&
-        !categories;
+        !categories &&
+        !latest;
       const count = verbatim
         ? await copyJsonl(store, batchId, order, stream)
-        : await writeRecords(store, batchId, order, filter, formatter, inputs, stream);
+        : await writeRecords(recordsOf(store, batchId, order, filter, reruns, latest), formatter, inputs, stream);
       if (out) {
         await finished((stream as WriteStream).end());
         process.stderr.write(`Wrote ${count} results to ${values.out}\n`);
@@ -105,6 +110,49 @@ async function batchInputRecords(batchId: string, config: TemporalConfig): Promi
   }
 }
 
+/** The reruns of a batch (and theirs), oldest first, from Temporal's visibility. */
+async function rerunsOf(batchId: string, config: TemporalConfig): Promise<string[]> {
+  const client = await BatchClient.connect(config);
+  try {
+    return await client.rerunsOf(batchId);
+  } finally {
+    await client.client.connection.close();
+  }
+}
+
+function latestNote(batchId: string, reruns: string[]): string {
+  return reruns.length === 0
+    ? `batch "${batchId}" has no reruns: its own results\n`
+    : `batch "${batchId}" and its reruns ${reruns.join(', ')}: each item's latest result\n`;
+}
+
+/**
+ * The records to export: the batch's own, or with --latest each item's from the newest of the
+ * batch and its reruns (the filter then applies to that latest record).
+ */
+async function* recordsOf(
+  store: ResultStore,
+  batchId: string,
+  order: ResultOrder,
+  filter: ResultFilter,
+  reruns: string[],
+  latest: boolean,
+): AsyncGenerator<ItemResult> {
+  if (!latest) {
+    yield* store.records(batchId, order, filter);
+    return;
+  }
+  const merged = latestRecords(
+    store.records(batchId, order),
+    reruns.map((rerun) => store.records(rerun, 'finish')),
+  );
+  for await (const record of merged) {
+    if (filter.statuses && !filter.statuses.includes(record.status)) continue;
+    if (filter.categories && !(record.error && filter.categories.includes(record.error.category))) continue;
+    yield record;
+  }
+}
+
 /** Writes text to the stream, waiting while it is full (a big export never piles up in memory). */
 async function put(stream: NodeJS.WritableStream, text: string | Buffer): Promise<void> {
   if (!stream.write(text)) await once(stream, 'drain');
@@ -128,17 +176,14 @@ async function copyJsonl(
 const WRITE_BYTES = 1 << 16;
 
 async function writeRecords(
-  store: ResultStore,
-  batchId: string,
-  order: ResultOrder,
-  filter: ResultFilter,
+  records: AsyncIterable<ItemResult>,
   formatter: RecordFormatter,
   inputs: InputRecords | undefined,
   stream: NodeJS.WritableStream,
 ): Promise<number> {
   let pending = formatter.header ?? '';
   let count = 0;
-  for await (const record of store.records(batchId, order, filter)) {
+  for await (const record of records) {
     pending += formatter.line(record, inputs ? await inputs.record(record.itemId, record.index) : undefined);
     count++;
     if (pending.length >= WRITE_BYTES) {

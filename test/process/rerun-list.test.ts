@@ -98,6 +98,33 @@ describe('rerun, list and machine-readable output, through the bin', () => {
     assert.equal(calls.length, 2);
     assert.deepEqual(calls.map((entry) => entry.itemKey).sort(), [`${started.batchId}/r1`, `${started.batchId}/r4`]);
 
+    // `results --latest`: the origin and its rerun as one line per item, each its latest outcome.
+    const merged = await cli(['results', origin, '--latest', '--fields', 'itemId,status,batchId']);
+    assert.equal(merged.code, 0, merged.stderr);
+    assert.match(merged.stderr, new RegExp(`and its reruns ${started.batchId}: each item's latest result`));
+    const lines = merged.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, string>);
+    assert.equal(lines.length, 6);
+    assert.deepEqual(
+      lines.map((line) => [line['itemId'], line['status'], line['batchId']]),
+      ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'].map((id) => [
+        id,
+        'succeeded',
+        id === 'r1' || id === 'r4' ? started.batchId : origin,
+      ]),
+    );
+    const stillFailed = await cli(['results', origin, '--latest', '--status', 'failed']);
+    assert.equal(stillFailed.code, 0, stillFailed.stderr);
+    assert.equal(stillFailed.stdout, '', 'no item is failed any more, once its rerun succeeded');
+    const own = await cli(['results', origin, '--status', 'failed', '--fields', 'itemId']);
+    assert.deepEqual(
+      own.stdout.trim().split('\n'),
+      ['{"itemId":"r1"}', '{"itemId":"r4"}'],
+      "without --latest, the batch's own",
+    );
+
     // Temporal knows the link: a search attribute the Web UI filters on, shown by `status` and `list`.
     const linked = [];
     for await (const execution of stack.client.workflow.list({ query: `RerunOf = "${origin}"` }))
