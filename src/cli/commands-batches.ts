@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BatchClient, type ListedBatch } from '../client/batch-client';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { ITEM_STATUSES, type ItemStatus } from '../schemas';
+import { batchFailedItemsUrl } from '../temporal/config';
 import { batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
 import { watchToEnd } from './commands-batch';
 import { listSpec, rerunSpec } from './command-specs';
@@ -59,6 +60,7 @@ export async function runRerun(argv: string[]): Promise<number> {
   out(`Started batch ${rerun.batchId}: ${rerun.itemCount} ${selected} items of ${originId} again`);
   out(`  batch: ${rerun.url}`);
   out(`  items: ${rerun.itemsUrl}`);
+  out(`  failed: ${batchFailedItemsUrl(batchClient.config, rerun.batchId)}`);
   if (!values.wait) {
     out(`Follow it with: batch-llm status ${rerun.batchId} --watch`);
     return 0;
