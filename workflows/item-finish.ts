@@ -77,13 +77,11 @@ export async function finishItem(
       offered: status,
     });
   // Emitted once, not on replay (the SDK's workflow meter skips replays).
-  metricMeter
-    .createCounter('batch_llm_items', 'items', 'Items by terminal status')
-    .add(1, {
-      task: input.taskName,
-      status: outcome.status,
-      ...(outcome.category ? { category: outcome.category } : {}),
-    });
+  metricMeter.createCounter('batch_llm_items', 'items', 'Items by terminal status').add(1, {
+    task: input.taskName,
+    status: outcome.status,
+    ...(outcome.category ? { category: outcome.category } : {}),
+  });
   upsertSearchAttributes([
     { key: ItemStatusSearchAttribute, value: outcome.status },
     ...(outcome.category ? [{ key: ErrorCategorySearchAttribute, value: outcome.category }] : []),
