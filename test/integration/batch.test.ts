@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FileResultStore } from '../../src/results';
 import type { ItemOutcome } from '../../src/schemas';
+import { runBatch, withFaults } from '../helpers/batch';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
 
 function records(count: number, prefix = 'item'): Array<{ id: string; text: string }> {
@@ -59,21 +60,17 @@ describe('batch of items on a real dev server and the emulator', () => {
     const worker = await stack.startWorker(taskQueue);
     try {
       const batchId = uniqueName('overload');
-      stack.emulator.configure({ faults: [{ fault: 'overloaded', itemKey: `${batchId}/a`, attempts: [1] }] });
-      const batchClient = stack.batchClient(taskQueue);
-      await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }, { id: 'b' }], batchId, concurrency: 2 });
-      const summary = await batchClient.summary(batchId);
+      const { summary, result, calls } = await withFaults(stack.emulator, [{ fault: 'overloaded', itemKey: `${batchId}/a`, attempts: [1] }], () =>
+        runBatch(stack, taskQueue, { records: [{ id: 'a' }, { id: 'b' }], batchId, concurrency: 2 }),
+      );
       assert.equal(summary.succeeded, 2);
       assert.equal(summary.modelCalls, 3);
       const outcome = (await stack.client.workflow.getHandle(`${batchId}/a`).result()) as ItemOutcome;
       assert.equal(outcome.status, 'succeeded');
       assert.equal(outcome.modelCalls, 2);
-      const [result] = (await new FileResultStore(stack.resultsDirectory).readAll(batchId)).filter((r) => r.itemId === 'a');
-      assert.deepEqual(result?.attempts.map((attempt) => attempt.outcome), ['server_overload', 'ok']);
-      const calls = stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/a` });
-      assert.deepEqual(calls.map((call) => call.status), [503, 200]);
+      assert.deepEqual(result('a').attempts.map((attempt) => attempt.outcome), ['server_overload', 'ok']);
+      assert.deepEqual(calls('a').map((call) => call.status), [503, 200]);
     } finally {
-      stack.emulator.configure({ faults: [] });
       await worker.stop();
     }
   });
@@ -115,20 +112,18 @@ describe('batch of items on a real dev server and the emulator', () => {
     const worker = await stack.startWorker(taskQueue);
     try {
       const batchId = uniqueName('invalid');
-      stack.emulator.configure({ faults: [{ fault: 'schema_invalid', itemKey: `${batchId}/bad` }] });
-      const batchClient = stack.batchClient(taskQueue);
-      await batchClient.start({ taskName: 'test-echo', records: [{ id: 'good' }, { id: 'bad' }], batchId });
-      const summary = await batchClient.summary(batchId);
+      const { summary, result } = await withFaults(stack.emulator, [{ fault: 'schema_invalid', itemKey: `${batchId}/bad` }], () =>
+        runBatch(stack, taskQueue, { records: [{ id: 'good' }, { id: 'bad' }], batchId }),
+      );
       assert.equal(summary.succeeded, 1);
       assert.equal(summary.failed, 1);
       assert.deepEqual(summary.byCategory, { validation_error: 1 });
-      const bad = (await new FileResultStore(stack.resultsDirectory).readAll(batchId)).find((r) => r.itemId === 'bad');
-      assert.equal(bad?.status, 'failed');
-      assert.equal(bad?.error?.category, 'validation_error');
-      assert.ok((bad?.error?.validationIssues?.length ?? 0) > 0, 'the failing fields are named');
-      assert.ok((bad?.usage.inputTokens ?? 0) > 0, "a failed attempt's tokens count");
+      const bad = result('bad');
+      assert.equal(bad.status, 'failed');
+      assert.equal(bad.error?.category, 'validation_error');
+      assert.ok((bad.error?.validationIssues?.length ?? 0) > 0, 'the failing fields are named');
+      assert.ok(bad.usage.inputTokens > 0, "a failed attempt's tokens count");
     } finally {
-      stack.emulator.configure({ faults: [] });
       await worker.stop();
     }
   });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { FileResultStore } from '../../src/results';
 import type { BatchProgress } from '../../src/schemas';
+import { runBatch } from '../helpers/batch';
 import { uniqueName, useStackWithWorker, type TestStack } from '../helpers/stack';
 
 /** A JSONL input file of `count` records, so the batch reads it by page (nothing inline). */
@@ -74,14 +75,11 @@ describe('a batch continues as new to keep every history bounded', () => {
 
   test('inline items: every run dispatches from the carried items, none twice, none lost', async () => {
     const total = 150;
-    const batchId = uniqueName('can-inline');
-    const batchClient = stack.batchClient(taskQueue);
-    await batchClient.start({ taskName: 'test-echo', batchId, records: Array.from({ length: total }, (_, index) => ({ id: `i${index}` })), concurrency: 10, historyEventsPerRun: 200 });
-    const summary = await batchClient.summary(batchId);
+    const records = Array.from({ length: total }, (_, index) => ({ id: `i${index}` }));
+    const { summary, results } = await runBatch(stack, taskQueue, { batchId: uniqueName('can-inline'), records, concurrency: 10, historyEventsPerRun: 200 });
     assert.equal(summary.succeeded, total);
     assert.equal(summary.modelCalls, total);
     assert.ok(summary.runs >= 3, `${summary.runs} runs`);
-    const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
     assert.deepEqual(results.map((result) => result.itemId), Array.from({ length: total }, (_, index) => `i${index}`));
   });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RequestLogEntry } from '@durable-batch-llm/gemini-emulator';
+import type { FaultRule, RequestLogEntry } from '@durable-batch-llm/gemini-emulator';
 import { FileResultStore } from '../../src/results';
 import type { BatchSummary } from '../../src/schemas';
 import { cancelBatchUpdate, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../../src/contract';
+import { runBatch, withEmulatorSettings, withFaults } from '../helpers/batch';
 import { uniqueName, useStackWithWorker, type TestStack } from '../helpers/stack';
 
 function records(count: number): Array<{ id: string }> {
@@ -93,8 +94,7 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
   });
 
   test('cancel: dispatch stops, in-flight items and their model calls are cancelled promptly, the rest are marked cancelled', async () => {
-    stack.emulator.configure({ latency: { baseMs: 8000, jitterMs: 0 } });
-    try {
+    await withEmulatorSettings(stack.emulator, { latency: { baseMs: 8000, jitterMs: 0 } }, async () => {
       const { batchId, batchClient, handle, calls } = await start(20);
       while (calls().length < 3) await sleep(50);
       const state = await handle.executeUpdate(cancelBatchUpdate, { args: ['operator pressed stop'] });
@@ -111,42 +111,29 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
       await expectOneResultEach(batchId, 20, summary);
       const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
       assert.ok(results.every((result) => result.status === 'cancelled' && result.stopReason));
-    } finally {
-      stack.emulator.configure({ latency: { baseMs: 200, jitterMs: 0 } });
-    }
+    });
   });
 
   test('an item past its deadline ends deadline_exceeded; the others succeed', async () => {
     const batchId = uniqueName('item-deadline');
-    stack.emulator.configure({ faults: [{ fault: 'hang', itemKey: `${batchId}/r01` }] });
-    try {
-      const batchClient = stack.batchClient(taskQueue);
-      await batchClient.start({ taskName: 'test-echo', batchId, records: records(4), options: { itemDeadlineMs: 1500 } });
-      const summary = await batchClient.summary(batchId);
+    await withFaults(stack.emulator, [{ fault: 'hang', itemKey: `${batchId}/r01` }], async () => {
+      const { summary, result, calls } = await runBatch(stack, taskQueue, { batchId, records: records(4), options: { itemDeadlineMs: 1500 } });
       assert.deepEqual([summary.succeeded, summary.deadline_exceeded], [3, 1]);
-      const late = (await new FileResultStore(stack.resultsDirectory).readAll(batchId)).find((result) => result.itemId === 'r01');
-      assert.equal(late?.status, 'deadline_exceeded');
-      assert.match(late?.stopReason ?? '', /item deadline of 1500 ms/);
-      await eventually(() => stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/r01` })[0]?.status === 'aborted');
+      assert.equal(result('r01').status, 'deadline_exceeded');
+      assert.match(result('r01').stopReason ?? '', /item deadline of 1500 ms/);
+      await eventually(() => calls('r01')[0]?.status === 'aborted');
       await expectOneResultEach(batchId, 4, summary);
-    } finally {
-      stack.emulator.configure({ faults: [] });
-    }
+    });
   });
 
   test('an item whose one allowed call hangs past its deadline ends deadline_exceeded, not out of budget', async () => {
     const batchId = uniqueName('deadline-one-call');
-    stack.emulator.configure({ faults: [{ fault: 'hang', itemKey: `${batchId}/r00` }] });
-    try {
-      const batchClient = stack.batchClient(taskQueue);
-      await batchClient.start({ taskName: 'test-echo', batchId, records: records(1), options: { itemDeadlineMs: 1500, maxModelCalls: 1 } });
-      const summary = await batchClient.summary(batchId);
+    await withFaults(stack.emulator, [{ fault: 'hang', itemKey: `${batchId}/r00` }], async () => {
+      const { summary, calls } = await runBatch(stack, taskQueue, { batchId, records: records(1), options: { itemDeadlineMs: 1500, maxModelCalls: 1 } });
       assert.deepEqual([summary.deadline_exceeded, summary.failed], [1, 0]);
-      await eventually(() => stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/r00` })[0]?.status === 'aborted');
+      await eventually(() => calls('r00')[0]?.status === 'aborted');
       await expectOneResultEach(batchId, 1, summary);
-    } finally {
-      stack.emulator.configure({ faults: [] });
-    }
+    });
   });
 
   test('the batch deadline stops dispatching; items not started end deadline_exceeded', async () => {
@@ -160,20 +147,14 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
 
   test('an authentication failure stops the batch after at most the in-flight items', async () => {
     const batchId = uniqueName('auth');
-    stack.emulator.configure({ faults: [{ fault: 'unauthenticated', itemKeyPrefix: `${batchId}/` }] });
-    try {
-      const batchClient = stack.batchClient(taskQueue);
-      await batchClient.start({ taskName: 'test-echo', batchId, records: records(30), concurrency: 3 });
-      const summary = await batchClient.summary(batchId);
+    await withFaults(stack.emulator, [{ fault: 'unauthenticated', itemKeyPrefix: `${batchId}/` }], async () => {
+      const { summary, calls } = await runBatch(stack, taskQueue, { batchId, records: records(30), concurrency: 3 });
       assert.equal(summary.control.stop?.kind, 'fail_fast');
       assert.match(summary.control.stop?.reason ?? '', /ended authentication: API key missing or invalid/);
-      const calls = stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` }).length;
-      assert.ok(calls <= 3, `${calls} model calls: at most the ones in flight`);
+      assert.ok(calls().length <= 3, `${calls().length} model calls: at most the ones in flight`);
       assert.equal(summary.failed + summary.cancelled, 30);
       await expectOneResultEach(batchId, 30, summary);
-    } finally {
-      stack.emulator.configure({ faults: [] });
-    }
+    });
   });
 
   test('a token budget stops dispatch; the overshoot is bounded by the items in flight', async () => {
@@ -189,11 +170,9 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
 
   test('a search-attribute query returns exactly the failed items of one batch', async () => {
     const batchId = uniqueName('failed-items');
-    stack.emulator.configure({ faults: [{ fault: 'invalid_request', itemKey: `${batchId}/r01` }, { fault: 'not_found', itemKey: `${batchId}/r03` }] });
-    try {
-      const batchClient = stack.batchClient(taskQueue);
-      await batchClient.start({ taskName: 'test-echo', batchId, records: records(6), concurrency: 6 });
-      await batchClient.summary(batchId);
+    const faults: FaultRule[] = [{ fault: 'invalid_request', itemKey: `${batchId}/r01` }, { fault: 'not_found', itemKey: `${batchId}/r03` }];
+    await withFaults(stack.emulator, faults, async () => {
+      await runBatch(stack, taskQueue, { batchId, records: records(6), concurrency: 6 });
       const listFailed = async (): Promise<string[]> => {
         const found: string[] = [];
         for await (const execution of stack.client.workflow.list({ query: `BatchId = "${batchId}" AND ItemStatus = "failed"` })) found.push(execution.workflowId);
@@ -206,8 +185,6 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
         failed = await listFailed();
       }
       assert.deepEqual(failed, [`${batchId}/r01`, `${batchId}/r03`]);
-    } finally {
-      stack.emulator.configure({ faults: [] });
-    }
+    });
   });
 });

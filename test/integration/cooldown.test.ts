@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FileResultStore } from '../../src/results';
 import { quotaScopeQuery } from '../../src/contract';
+import { runBatch, withFaults } from '../helpers/batch';
 import { uniqueName, useStackWithWorker, type TestStack } from '../helpers/stack';
 
 describe('coordinated 429 cooldown', () => {
@@ -10,13 +10,14 @@ describe('coordinated 429 cooldown', () => {
 
   test('a 429 storm: one cooldown for the whole scope, no call starts during it, no stage advances, the batch completes', async () => {
     const batchId = uniqueName('storm');
-    stack.emulator.configure({ faults: [{ fault: 'rate_limit', itemKeyPrefix: `${batchId}/`, times: 2, retryDelaySeconds: 2 }] });
-    const batchClient = stack.batchClient(taskQueue);
-    await batchClient.start({ taskName: 'test-echo', batchId, records: Array.from({ length: 12 }, (_, index) => ({ id: `r${index}` })), concurrency: 4 });
-    const summary = await batchClient.summary(batchId);
-    assert.equal(summary.succeeded, 12);
+    const records = Array.from({ length: 12 }, (_, index) => ({ id: `r${index}` }));
+    const run = await withFaults(stack.emulator, [{ fault: 'rate_limit', itemKeyPrefix: `${batchId}/`, times: 2, retryDelaySeconds: 2 }], () =>
+      runBatch(stack, taskQueue, { batchId, records, concurrency: 4 }),
+    );
+    assert.equal(run.summary.succeeded, 12);
 
-    const calls = stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` });
+    const calls = run.calls();
+    assert.equal(calls.length, 14, 'one call per item, and one more for each of the two 429s');
     const limited = calls.filter((call) => call.status === 429);
     assert.equal(limited.length, 2);
     const firstAnswered = Math.min(...limited.map((call) => call.endedAtMs!));
@@ -27,7 +28,7 @@ describe('coordinated 429 cooldown', () => {
     assert.equal(state.rateLimits, 2);
     assert.equal(state.cooldowns, 1, 'the 429s of calls already in flight did not start more cooldowns');
 
-    const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
-    assert.ok(results.every((result) => result.attempts.every((attempt) => attempt.stage === 1)), 'a 429 never advances the stage');
+    assert.equal(run.results.length, 12);
+    assert.ok(run.results.every((result) => result.attempts.length > 0 && result.attempts.every((attempt) => attempt.stage === 1)), 'a 429 never advances the stage');
   });
 });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FaultRule } from '@durable-batch-llm/gemini-emulator';
 import { CATEGORY_TABLE, type ErrorCategory } from '../../src/errors/categories';
-import { FileResultStore } from '../../src/results';
 import type { ItemResult } from '../../src/schemas';
+import { runBatch, withFaults } from '../helpers/batch';
 import { startTestStack, uniqueName, type RunningWorker, type TestStack } from '../helpers/stack';
 
 interface Scenario {
@@ -62,19 +62,19 @@ describe('fault matrix: every category from a real emulator condition, through t
     stack = await startTestStack();
     worker = await stack.startWorker(taskQueue);
     batchId = uniqueName('matrix');
-    stack.emulator.configure({ faults: Object.entries(SCENARIOS).map(([name, scenario]) => ({ ...scenario.fault, itemKey: `${batchId}/${name}` })) });
-    const batchClient = stack.batchClient(taskQueue);
-    await batchClient.start({
-      taskName: 'test-echo',
-      batchId,
-      records: Object.keys(SCENARIOS).map((name) => ({ id: name })),
-      concurrency: Object.keys(SCENARIOS).length,
-      // Every category side by side: no category may stop the batch here.
-      failFast: [],
-      options: { maxModelCalls: 3, callTimeoutMs: 1500 },
-    });
-    await batchClient.summary(batchId);
-    results = new Map((await new FileResultStore(stack.resultsDirectory).readAll(batchId)).map((result) => [result.itemId, result]));
+    const faults = Object.entries(SCENARIOS).map(([name, scenario]) => ({ ...scenario.fault, itemKey: `${batchId}/${name}` }));
+    const run = await withFaults(stack.emulator, faults, () =>
+      runBatch(stack, taskQueue, {
+        batchId,
+        records: Object.keys(SCENARIOS).map((name) => ({ id: name })),
+        concurrency: Object.keys(SCENARIOS).length,
+        // Every category side by side: no category may stop the batch here.
+        failFast: [],
+        options: { maxModelCalls: 3, callTimeoutMs: 1500 },
+      }),
+    );
+    assert.equal(run.results.length, Object.keys(SCENARIOS).length, 'one result per scenario');
+    results = new Map(run.results.map((result) => [result.itemId, result]));
   });
   after(async () => {
     await worker?.stop();
@@ -97,6 +97,13 @@ describe('fault matrix: every category from a real emulator condition, through t
       assert.ok(calls.every((call) => call.model === 'gemini-test-model'));
       if (retried === 'retry' && scenario.calls > 1) {
         assert.ok(result.attempts.every((attempt) => attempt.stage === 1), 'a transient failure never advances the stage');
+        // Each request its own start time, as the emulator saw them arrive: a retry starts after the failure before it.
+        const starts = result.attempts.map((attempt) => Date.parse(attempt.startedAt));
+        assert.equal(starts.length, scenario.calls);
+        for (let index = 1; index < starts.length; index += 1) {
+          const previous = result.attempts[index - 1];
+          assert.ok(previous && (starts[index] as number) >= (starts[index - 1] as number) + previous.durationMs, `attempt ${index + 1} starts after attempt ${index} ended`);
+        }
       }
       if (retried === 'stage' && scenario.status === 'succeeded') assert.equal(result.attempts[1]?.stage, 2, 'an unusable answer moves to the next stage');
     });
@@ -104,28 +111,23 @@ describe('fault matrix: every category from a real emulator condition, through t
 
   test("a task's own classifier runs first: its rule turns a 404 into a retried server_error", async () => {
     const lenientBatch = uniqueName('lenient');
-    stack.emulator.configure({ faults: [{ fault: 'not_found', itemKey: `${lenientBatch}/a`, attempts: [1] }] });
-    const batchClient = stack.batchClient(taskQueue);
-    await batchClient.start({ taskName: 'test-lenient', batchId: lenientBatch, records: [{ id: 'a' }] });
-    await batchClient.summary(lenientBatch);
-    const [result] = await new FileResultStore(stack.resultsDirectory).readAll(lenientBatch);
-    assert.equal(result?.status, 'succeeded');
-    assert.deepEqual(result?.attempts.map((attempt) => attempt.outcome), ['server_error', 'ok']);
-    assert.match(result?.attempts[0]?.message ?? '', /flaky gateway/);
+    const { result } = await withFaults(stack.emulator, [{ fault: 'not_found', itemKey: `${lenientBatch}/a`, attempts: [1] }], () =>
+      runBatch(stack, taskQueue, { taskName: 'test-lenient', batchId: lenientBatch, records: [{ id: 'a' }] }),
+    );
+    assert.equal(result('a').status, 'succeeded');
+    assert.deepEqual(result('a').attempts.map((attempt) => attempt.outcome), ['server_error', 'ok']);
+    assert.match(result('a').attempts[0]?.message ?? '', /flaky gateway/);
   });
 
   test('unknown: a programming error is not mistaken for a rate limit even when its message says 429, and is not retried', async () => {
-    const buggyBatch = uniqueName('buggy');
-    const batchClient = stack.batchClient(taskQueue);
-    await batchClient.start({ taskName: 'test-buggy', batchId: buggyBatch, records: [{ id: 'bug' }] });
-    const summary = await batchClient.summary(buggyBatch);
-    const [result] = await new FileResultStore(stack.resultsDirectory).readAll(buggyBatch);
-    assert.equal(result?.status, 'failed');
-    assert.equal(result?.error?.category, 'unknown');
-    assert.match(result?.error?.message ?? '', /TypeError: cannot read "code"/);
-    assert.equal(result?.modelCalls, 0, 'no request reached the model, and none is counted');
-    assert.deepEqual(result?.attempts, [], 'no retries');
+    const { summary, result, calls } = await runBatch(stack, taskQueue, { taskName: 'test-buggy', records: [{ id: 'bug' }] });
+    const bug = result('bug');
+    assert.equal(bug.status, 'failed');
+    assert.equal(bug.error?.category, 'unknown');
+    assert.match(bug.error?.message ?? '', /TypeError: cannot read "code"/);
+    assert.equal(bug.modelCalls, 0, 'no request reached the model, and none is counted');
+    assert.deepEqual(bug.attempts, [], 'no retries');
     assert.deepEqual(summary.byCategory, { unknown: 1 });
-    assert.equal(stack.emulator.generateCalls({ itemKeyPrefix: `${buggyBatch}/` }).length, 0);
+    assert.equal(calls().length, 0);
   });
 });

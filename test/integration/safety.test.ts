@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { postProcessItem } from '../../activities/post-process';
 import { FileResultStore } from '../../src/results';
 import { TaskRegistry, type AnyTask } from '../../src/tasks/registry';
-import type { BatchSummary, ItemResult } from '../../src/schemas';
+import { runBatch, withFaults, type BatchRun } from '../helpers/batch';
 import { uniqueName, useStackWithWorker, type TestStack } from '../helpers/stack';
 
 const HOOK_DIRECTORY = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-hooks-'));
@@ -19,14 +19,12 @@ describe('safety ratings, response metadata, content filtering and post-processi
   let stack!: TestStack;
   const taskQueue = useStackWithWorker((started) => (stack = started));
 
-  async function run(taskName: string, records: Array<Record<string, unknown>>, faults: (batchId: string) => FaultRule[] = () => []) {
+  /** Runs `records` through `taskName` under the faults `faults(batchId)` names (cleared afterwards). */
+  async function run(taskName: string, records: Array<Record<string, unknown>>, faults: (batchId: string) => FaultRule[] = () => []): Promise<BatchRun> {
     const batchId = uniqueName(taskName);
-    stack.emulator.configure({ faults: faults(batchId) });
-    const batchClient = stack.batchClient(taskQueue);
-    await batchClient.start({ taskName, batchId, records });
-    const summary: BatchSummary = await batchClient.summary(batchId);
-    const results = new Map((await new FileResultStore(stack.resultsDirectory).readAll(batchId)).map((result) => [result.itemId, result]));
-    return { batchId, summary, results, result: (id: string) => results.get(id) as ItemResult };
+    const run = await withFaults(stack.emulator, faults(batchId), () => runBatch(stack, taskQueue, { taskName, batchId, records }));
+    assert.equal(run.results.length, records.length, 'one result per item');
+    return run;
   }
 
   test('a normal item carries finish reason, ratings, model version and response id; the batch counts them', async () => {
@@ -45,14 +43,14 @@ describe('safety ratings, response metadata, content filtering and post-processi
 
   test('a blocked prompt ends `blocked` after one model call, with its ratings, and is not counted as failed', async () => {
     const ratings = [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }] as const;
-    const { result, summary, batchId } = await run('test-echo', [{ id: 'bad' }, { id: 'ok' }], (id) => [
+    const { result, summary, batchId, calls } = await run('test-echo', [{ id: 'bad' }, { id: 'ok' }], (id) => [
       { fault: 'blocked_prompt', itemKey: `${id}/bad`, blockReason: 'PROHIBITED_CONTENT', safetyRatings: [...ratings] },
     ]);
     const blocked = result('bad');
     assert.equal(blocked.status, 'blocked');
     assert.equal(blocked.error?.category, 'safety_blocked');
     assert.equal(blocked.modelCalls, 1);
-    assert.equal(stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/bad` }).length, 1);
+    assert.equal(calls('bad').length, 1);
     assert.equal(blocked.metadata?.blockReason, 'PROHIBITED_CONTENT');
     assert.deepEqual(blocked.metadata?.safetyRatings, { HARM_CATEGORY_DANGEROUS_CONTENT: 'HIGH' });
     assert.deepEqual(blocked.metadata?.blockedCategories, ['HARM_CATEGORY_DANGEROUS_CONTENT']);
@@ -73,7 +71,7 @@ describe('safety ratings, response metadata, content filtering and post-processi
     assert.equal(plain.result('x').modelCalls, 1);
     const retried = await run('test-safety-retry', [{ id: 'x' }], faults);
     assert.equal(retried.result('x').status, 'succeeded');
-    assert.deepEqual(stack.emulator.generateCalls({ itemKeyPrefix: `${retried.batchId}/x` }).map((call) => call.temperature), [0, 0.7]);
+    assert.deepEqual(retried.calls('x').map((call) => call.temperature), [0, 0.7]);
   });
 
   test('the content filter sets an answer at or above a threshold aside as `filtered`, keeping output and ratings', async () => {

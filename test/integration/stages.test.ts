@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { countTextTokens } from '@durable-batch-llm/gemini-emulator';
-import { FileResultStore } from '../../src/results';
-import type { ItemResult } from '../../src/schemas';
+import { countTextTokens, type FaultRule } from '@durable-batch-llm/gemini-emulator';
+import { runBatch, withFaults } from '../helpers/batch';
 import { uniqueName, useStackWithWorker, type TestStack } from '../helpers/stack';
 
 const PRODUCT = {
@@ -16,16 +15,14 @@ describe('the item stage machine', () => {
   let stack!: TestStack;
   const taskQueue = useStackWithWorker((started) => (stack = started));
 
-  async function runOne(faults: Parameters<TestStack['emulator']['configure']>[0]['faults'], options: Record<string, unknown> = {}, taskName = 'test-echo', record: Record<string, unknown> = { id: 'x' }) {
+  /** One item through the stage machine, with `faults` on its calls; its result and the calls the emulator saw. */
+  async function runOne(faults: Array<Omit<FaultRule, 'itemKey'>>, options: Record<string, unknown> = {}, taskName = 'test-echo', record: Record<string, unknown> = { id: 'x' }) {
     const batchId = uniqueName('stage');
-    const itemKey = `${batchId}/${String(record['id'])}`;
-    stack.emulator.configure({ faults: (faults ?? []).map((rule) => ({ itemKey, ...rule })) });
-    const batchClient = stack.batchClient(taskQueue);
-    await batchClient.start({ taskName, records: [record], batchId, options });
-    const summary = await batchClient.summary(batchId);
-    const [result] = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
-    assert.ok(result, 'the item has a result');
-    return { summary, result: result as ItemResult, calls: stack.emulator.generateCalls({ itemKeyPrefix: itemKey }) };
+    const itemId = String(record['id']);
+    const rules = faults.map((rule) => ({ itemKey: `${batchId}/${itemId}`, ...rule }));
+    const run = await withFaults(stack.emulator, rules, () => runBatch(stack, taskQueue, { taskName, records: [record], batchId, options }));
+    assert.equal(run.results.length, 1, 'the item has one result');
+    return { summary: run.summary, result: run.result(itemId), calls: run.calls(itemId) };
   }
 
   test('invalid twice, then valid: full t0, partial t0, full t0.25, and the item succeeds', async () => {

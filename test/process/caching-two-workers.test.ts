@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
-import type { BatchSummary } from '../../src/schemas';
+import { runBatch } from '../helpers/batch';
 import { uniqueName, useStackWithWorker, type TestStack } from '../helpers/stack';
 
 function records(count: number): Array<{ id: string }> {
@@ -18,12 +18,8 @@ describe('Gemini context caching across worker processes', () => {
 
   const creations = () => stack.emulator.cacheOperations('cacheCreate').filter((entry) => entry.status === 200).length;
 
-  async function runBatch(taskName: string, count: number, options: Record<string, unknown> = {}, concurrency = 20): Promise<{ batchId: string; summary: BatchSummary }> {
-    const batchId = uniqueName(taskName);
-    const batchClient = stack.batchClient(taskQueue);
-    await batchClient.start({ taskName, batchId, records: records(count), concurrency, options });
-    return { batchId, summary: await batchClient.summary(batchId) };
-  }
+  const runCached = (taskName: string, count: number, options: Record<string, unknown> = {}) =>
+    runBatch(stack, taskQueue, { taskName, records: records(count), concurrency: 20, options });
 
   /** Each test uses its own tags, so it owns its caches. */
   function tags(name: string) {
@@ -38,7 +34,7 @@ describe('Gemini context caching across worker processes', () => {
       await ready;
       const before = creations();
       const options = tags('twin');
-      const [a, b] = await Promise.all([runBatch('test-cached', 30, options), runBatch('test-cached', 30, options)]);
+      const [a, b] = await Promise.all([runCached('test-cached', 30, options), runCached('test-cached', 30, options)]);
       assert.equal(a.summary.succeeded + b.summary.succeeded, 60);
       assert.equal(creations() - before, 1);
       assert.equal(a.summary.cache?.name, b.summary.cache?.name);

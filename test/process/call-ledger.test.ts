@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { FileResultStore } from '../../src/results';
 import type { ItemResult } from '../../src/schemas';
+import { withEmulatorSettings } from '../helpers/batch';
 import { startTestStack, uniqueName, type RunningWorker, type TestStack } from '../helpers/stack';
 
 describe('the call ledger', () => {
@@ -89,39 +90,39 @@ describe('the call ledger', () => {
   });
 
   test("a quota scope that does not answer is waited out: no item fails and no request is counted that the model did not get", async () => {
-    stack.emulator.configure({ latency: { baseMs: 20, jitterMs: 10 } });
-    const taskQueue = uniqueName('tq');
-    const running = await stack.startWorker(taskQueue);
-    // The scope's workflow exists, but no worker serves it (its worker died): queries to it fail.
-    const scopeId = `quota/${taskQueue}/gemini-test-model/default`;
-    const scopeQueue = uniqueName('scope-home');
-    await stack.client.workflow.start('quotaScopeWorkflow', { workflowId: scopeId, taskQueue: scopeQueue, args: [{ scope: scopeId }] });
-    let scopeWorker: RunningWorker | undefined;
-    try {
-      const batchId = uniqueName('deadscope');
-      const batchClient = stack.batchClient(taskQueue);
-      for (const [index, callMode] of (['local-first', 'activity'] as const).entries()) {
-        await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }, { id: 'b' }], batchId: `${batchId}-${index}`, options: { callMode } });
+    await withEmulatorSettings(stack.emulator, { latency: { baseMs: 20, jitterMs: 10 } }, async () => {
+      const taskQueue = uniqueName('tq');
+      const running = await stack.startWorker(taskQueue);
+      // The scope's workflow exists, but no worker serves it (its worker died): queries to it fail.
+      const scopeId = `quota/${taskQueue}/gemini-test-model/default`;
+      const scopeQueue = uniqueName('scope-home');
+      await stack.client.workflow.start('quotaScopeWorkflow', { workflowId: scopeId, taskQueue: scopeQueue, args: [{ scope: scopeId }] });
+      let scopeWorker: RunningWorker | undefined;
+      try {
+        const batchId = uniqueName('deadscope');
+        const batchClient = stack.batchClient(taskQueue);
+        for (const [index, callMode] of (['local-first', 'activity'] as const).entries()) {
+          await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }, { id: 'b' }], batchId: `${batchId}-${index}`, options: { callMode } });
+        }
+        // While the scope is unreachable nothing is called, and nothing ends.
+        await new Promise((resolve) => setTimeout(resolve, 4_000));
+        assert.equal(stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}-` }).length, 0, 'no request while the scope is unreachable');
+        for (const index of [0, 1]) assert.equal((await batchClient.progress(`${batchId}-${index}`)).failed, 0);
+        // The scope's worker is back (no cooldown to honour): the items go on.
+        scopeWorker = await stack.startWorker(scopeQueue);
+        for (const index of [0, 1]) {
+          const summary = await batchClient.summary(`${batchId}-${index}`);
+          assert.equal(summary.succeeded, 2, `batch ${index}: every item succeeded`);
+          assert.equal(summary.modelCalls, 2, `batch ${index}: one model call per item, none for the waits`);
+          const results = await new FileResultStore(stack.resultsDirectory).readAll(`${batchId}-${index}`);
+          assert.equal(results.length, 2);
+          await compareWithEmulator(`${batchId}-${index}`, results);
+        }
+      } finally {
+        await scopeWorker?.stop();
+        await running.stop();
+        await stack.client.workflow.getHandle(scopeId).terminate('test over').catch(() => undefined);
       }
-      // While the scope is unreachable nothing is called, and nothing ends.
-      await new Promise((resolve) => setTimeout(resolve, 4_000));
-      assert.equal(stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}-` }).length, 0, 'no request while the scope is unreachable');
-      for (const index of [0, 1]) assert.equal((await batchClient.progress(`${batchId}-${index}`)).failed, 0);
-      // The scope's worker is back (no cooldown to honour): the items go on.
-      scopeWorker = await stack.startWorker(scopeQueue);
-      for (const index of [0, 1]) {
-        const summary = await batchClient.summary(`${batchId}-${index}`);
-        assert.equal(summary.succeeded, 2, `batch ${index}: every item succeeded`);
-        assert.equal(summary.modelCalls, 2, `batch ${index}: one model call per item, none for the waits`);
-        const results = await new FileResultStore(stack.resultsDirectory).readAll(`${batchId}-${index}`);
-        assert.equal(results.length, 2);
-        await compareWithEmulator(`${batchId}-${index}`, results);
-      }
-    } finally {
-      await scopeWorker?.stop();
-      await running.stop();
-      await stack.client.workflow.getHandle(scopeId).terminate('test over').catch(() => undefined);
-      stack.emulator.configure({ latency: { baseMs: 3_000, jitterMs: 0 } });
-    }
+    });
   });
 });

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FileResultStore } from '../../src/results';
+import { withEmulatorSettings } from '../helpers/batch';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
 
 describe('a worker process killed mid-batch', () => {
@@ -65,40 +66,40 @@ describe('a worker process killed mid-batch', () => {
   });
 
   test('2,000 items, the worker SIGKILLed three times (across continue-as-new runs): the results file has exactly one line per item', async () => {
-    stack.emulator.configure({ latency: { baseMs: 20, jitterMs: 10 } });
-    const taskQueue = uniqueName('tq');
-    const batchId = uniqueName('kill3');
-    const total = 2_000;
-    const inputFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'kill3-')), 'items.jsonl');
-    writeFileSync(inputFile, Array.from({ length: total }, (_, index) => JSON.stringify({ id: `r${index}` })).join('\n') + '\n');
-    const batchClient = stack.batchClient(taskQueue);
-    let worker = stack.spawnWorkerProcess(taskQueue);
-    try {
-      await batchClient.start({ taskName: 'test-echo', inputFile, batchId, concurrency: 40, historyEventsPerRun: 2_000, options: { callTimeoutMs: 2_000, maxModelCalls: 10 } });
-      const finishedAtKill: number[] = [];
-      for (const threshold of [300, 800, 1_300]) {
-        let finished = 0;
-        while (finished < threshold) {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          finished = (await batchClient.progress(batchId)).succeeded;
+    await withEmulatorSettings(stack.emulator, { latency: { baseMs: 20, jitterMs: 10 } }, async () => {
+      const taskQueue = uniqueName('tq');
+      const batchId = uniqueName('kill3');
+      const total = 2_000;
+      const inputFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'kill3-')), 'items.jsonl');
+      writeFileSync(inputFile, Array.from({ length: total }, (_, index) => JSON.stringify({ id: `r${index}` })).join('\n') + '\n');
+      const batchClient = stack.batchClient(taskQueue);
+      let worker = stack.spawnWorkerProcess(taskQueue);
+      try {
+        await batchClient.start({ taskName: 'test-echo', inputFile, batchId, concurrency: 40, historyEventsPerRun: 2_000, options: { callTimeoutMs: 2_000, maxModelCalls: 10 } });
+        const finishedAtKill: number[] = [];
+        for (const threshold of [300, 800, 1_300]) {
+          let finished = 0;
+          while (finished < threshold) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            finished = (await batchClient.progress(batchId)).succeeded;
+          }
+          finishedAtKill.push(finished);
+          worker.kill('SIGKILL');
+          await once(worker, 'exit');
+          worker = stack.spawnWorkerProcess(taskQueue);
         }
-        finishedAtKill.push(finished);
-        worker.kill('SIGKILL');
-        await once(worker, 'exit');
-        worker = stack.spawnWorkerProcess(taskQueue);
-      }
-      const summary = await batchClient.summary(batchId);
-      assert.equal(summary.succeeded, total);
-      assert.ok(summary.runs > 1, 'the batch continued as new along the way');
+        const summary = await batchClient.summary(batchId);
+        assert.equal(summary.succeeded, total);
+        assert.ok(summary.runs > 1, 'the batch continued as new along the way');
 
-      const lines = readFileSync(path.join(stack.resultsDirectory, batchId, 'results.jsonl'), 'utf8').split('\n').filter((line) => line.length > 0);
-      assert.equal(lines.length, total, 'one line per item in the results file');
-      const ids = new Set(lines.map((line) => (JSON.parse(line) as { itemId: string }).itemId));
-      assert.equal(ids.size, total, 'no item twice, none missing');
-      console.log(`kill ×3: SIGKILL at ${finishedAtKill.join(', ')} of ${total} finished; ${summary.runs} runs; ${lines.length} result lines`);
-    } finally {
-      worker.kill('SIGTERM');
-      stack.emulator.configure({ latency: { baseMs: 250, jitterMs: 100 } });
-    }
+        const lines = readFileSync(path.join(stack.resultsDirectory, batchId, 'results.jsonl'), 'utf8').split('\n').filter((line) => line.length > 0);
+        assert.equal(lines.length, total, 'one line per item in the results file');
+        const ids = new Set(lines.map((line) => (JSON.parse(line) as { itemId: string }).itemId));
+        assert.equal(ids.size, total, 'no item twice, none missing');
+        console.log(`kill ×3: SIGKILL at ${finishedAtKill.join(', ')} of ${total} finished; ${summary.runs} runs; ${lines.length} result lines`);
+      } finally {
+        worker.kill('SIGTERM');
+      }
+    });
   });
 });

@@ -10,11 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { EXIT_CODES } from '../../src/client/errors';
-import { defaultResponder } from '@durable-batch-llm/gemini-emulator';
+import { defaultResponder, type Responder } from '@durable-batch-llm/gemini-emulator';
 import { InputError } from '../../src/input';
 import { FileResultStore } from '../../src/results';
 import type { BatchSummary, ItemResult, ItemStatus } from '../../src/schemas';
 import { cacheNameSignal, pauseBatchUpdate, resumeBatchUpdate, setConcurrencyUpdate } from '../../src/contract';
+import { withEmulatorSettings, withFaults } from '../helpers/batch';
 import { runCli } from '../helpers/cli';
 import { startTestStack, uniqueName, type RunningWorker, type TestStack } from '../helpers/stack';
 
@@ -131,46 +132,44 @@ describe('exact and truthful: every item accounted for, once, the same everywher
   });
 
   test('a fail-fast stop accounts for every item, says why, and exits 11; --no-fail-fast runs every item and exits 10', async () => {
-    stack.emulator.configure({ latency: { baseMs: 300, jitterMs: 100 } });
-    try {
+    await withEmulatorSettings(stack.emulator, { latency: { baseMs: 300, jitterMs: 100 } }, async () => {
       const batchId = uniqueName('failfast');
-      stack.emulator.configure({ faults: [{ fault: 'unauthenticated', itemKey: `${batchId}/r2` }] });
       const file = inputFile(ids(8));
-      const stopped = await cli([...startArgs(file, batchId), '--concurrency', '3', '--wait']);
-      assert.equal(stopped.code, EXIT_CODES.batchStopped, stopped.stderr);
-      assert.match(stopped.stdout, /stopped early \(fail-fast\): item "r2" ended authentication/);
-      assert.match(stopped.stderr, /^STOPPED \[#{24}\] 8\/8 \|.*\| \d+ succeeded, 1 failed, \d+ cancelled/m, 'the live bar ends on its 100 % frame, every item counted');
-      const printed = printedCounts(stopped.stdout);
-      assert.equal(printed.total, 8);
-      assert.equal(Object.values(printed.counts).reduce((sum, count) => (sum ?? 0) + (count ?? 0), 0), 8, `the printed counts add up to the total: ${stopped.stdout}`);
-      assert.ok((printed.counts['cancelled'] ?? 0) > 0, 'the items the stop cancelled are shown');
-      assert.equal(printed.counts['failed'], 1);
+      await withFaults(stack.emulator, [{ fault: 'unauthenticated', itemKey: `${batchId}/r2` }], async () => {
+        const stopped = await cli([...startArgs(file, batchId), '--concurrency', '3', '--wait']);
+        assert.equal(stopped.code, EXIT_CODES.batchStopped, stopped.stderr);
+        assert.match(stopped.stdout, /stopped early \(fail-fast\): item "r2" ended authentication/);
+        assert.match(stopped.stderr, /^STOPPED \[#{24}\] 8\/8 \|.*\| \d+ succeeded, 1 failed, \d+ cancelled/m, 'the live bar ends on its 100 % frame, every item counted');
+        const printed = printedCounts(stopped.stdout);
+        assert.equal(printed.total, 8);
+        assert.equal(Object.values(printed.counts).reduce((sum, count) => (sum ?? 0) + (count ?? 0), 0), 8, `the printed counts add up to the total: ${stopped.stdout}`);
+        assert.ok((printed.counts['cancelled'] ?? 0) > 0, 'the items the stop cancelled are shown');
+        assert.equal(printed.counts['failed'], 1);
 
-      const status = await cli(['status', batchId]);
-      assert.equal(status.code, EXIT_CODES.batchStopped, status.stderr);
-      assert.deepEqual(printedCounts(status.stdout), printed, 'status prints the same counts');
-      const summary = await stack.batchClient(taskQueue).summary(batchId);
-      assert.equal(summary.control.stop?.kind, 'fail_fast');
-      await assertOneTruth(batchId, summary, 8);
+        const status = await cli(['status', batchId]);
+        assert.equal(status.code, EXIT_CODES.batchStopped, status.stderr);
+        assert.deepEqual(printedCounts(status.stdout), printed, 'status prints the same counts');
+        const summary = await stack.batchClient(taskQueue).summary(batchId);
+        assert.equal(summary.control.stop?.kind, 'fail_fast');
+        await assertOneTruth(batchId, summary, 8);
+      });
 
       const lenient = uniqueName('nofailfast');
-      stack.emulator.configure({ faults: [{ fault: 'unauthenticated', itemKey: `${lenient}/r2` }] });
-      const all = await cli([...startArgs(file, lenient), '--concurrency', '3', '--no-fail-fast', '--wait']);
-      assert.equal(all.code, EXIT_CODES.itemsUnsuccessful, all.stderr);
-      assert.match(all.stdout, /completed; 1 of 8 items did not succeed/);
-      assert.deepEqual(printedCounts(all.stdout).counts, { succeeded: 7, failed: 1 });
+      await withFaults(stack.emulator, [{ fault: 'unauthenticated', itemKey: `${lenient}/r2` }], async () => {
+        const all = await cli([...startArgs(file, lenient), '--concurrency', '3', '--no-fail-fast', '--wait']);
+        assert.equal(all.code, EXIT_CODES.itemsUnsuccessful, all.stderr);
+        assert.match(all.stdout, /completed; 1 of 8 items did not succeed/);
+        assert.deepEqual(printedCounts(all.stdout).counts, { succeeded: 7, failed: 1 });
+      });
 
       const bad = await cli([...startArgs(file, uniqueName('badlist')), '--fail-fast', 'authentication,nonsense']);
       assert.equal(bad.code, EXIT_CODES.usage);
       assert.match(bad.stderr, /--fail-fast: unknown error category "nonsense"/);
-    } finally {
-      stack.emulator.configure({ latency: { baseMs: 20, jitterMs: 10 }, faults: [] });
-    }
+    });
   });
 
   test('a paused batch says paused; status of a running batch exits 0', async () => {
-    stack.emulator.configure({ latency: { baseMs: 200, jitterMs: 0 } });
-    try {
+    await withEmulatorSettings(stack.emulator, { latency: { baseMs: 200, jitterMs: 0 } }, async () => {
       const batchId = uniqueName('paused');
       const batchClient = stack.batchClient(taskQueue);
       await batchClient.start({ taskName: 'test-echo', records: ids(12), batchId, concurrency: 2 });
@@ -183,9 +182,7 @@ describe('exact and truthful: every item accounted for, once, the same everywher
       await cli(['resume', batchId]);
       const summary = await batchClient.summary(batchId);
       assert.equal(summary.succeeded, 12);
-    } finally {
-      stack.emulator.configure({ latency: { baseMs: 20, jitterMs: 10 } });
-    }
+    });
   });
 
   test("records that fail the task's item schema are refused by start before anything starts; a worker's refusal reads the same through status and BatchClient", async () => {
@@ -208,8 +205,7 @@ describe('exact and truthful: every item accounted for, once, the same everywher
 
   test('an item that ran out of stages fails its workflow (red in the Web UI) with the stage count and the values refused', async () => {
     const batchId = uniqueName('exhausted');
-    stack.emulator.configure({ faults: [{ fault: 'schema_invalid', itemKey: `${batchId}/bad` }] });
-    try {
+    await withFaults(stack.emulator, [{ fault: 'schema_invalid', itemKey: `${batchId}/bad` }], async () => {
       const run = await cli([...startArgs(inputFile([{ id: 'bad' }, { id: 'good' }]), batchId), '--wait']);
       assert.equal(run.code, EXIT_CODES.itemsUnsuccessful, run.stderr);
       assert.deepEqual(printedCounts(run.stdout).counts, { succeeded: 1, failed: 1 });
@@ -229,18 +225,14 @@ describe('exact and truthful: every item accounted for, once, the same everywher
       for await (const execution of stack.client.workflow.list({ query: `BatchId = "${batchId}" AND ExecutionStatus = "Failed"` })) failedInUi.push(execution.workflowId);
       assert.deepEqual(failedInUi, [`${batchId}/bad`], "the Web UI's failed filter lists exactly the failed item");
       await assertOneTruth(batchId, summary, 2);
-    } finally {
-      stack.emulator.configure({ faults: [] });
-    }
+    });
   });
 
   test("the task's own validate() feeds the stage plan: a partial stage repairs just the field it named", async () => {
     const batchId = uniqueName('semantic');
     // The emulator's answers never name the id, except when asked to repair the label.
-    stack.emulator.configure({
-      responder: (request) => (request.promptText.includes('label (was') ? JSON.stringify({ label: `record ${request.itemKey?.split('/')[1] ?? ''}` }) : defaultResponder(request)),
-    });
-    try {
+    const responder: Responder = (request) => (request.promptText.includes('label (was') ? JSON.stringify({ label: `record ${request.itemKey?.split('/')[1] ?? ''}` }) : defaultResponder(request));
+    await withEmulatorSettings(stack.emulator, { responder }, async () => {
       const batchClient = stack.batchClient(taskQueue);
       await batchClient.start({ taskName: 'test-semantic', records: [{ id: 's1' }], batchId });
       const summary = await batchClient.summary(batchId);
@@ -255,14 +247,11 @@ describe('exact and truthful: every item accounted for, once, the same everywher
       assert.equal((result.output as { label: string }).label, 'record s1');
       const calls = stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` });
       assert.equal(calls.length, 2);
-    } finally {
-      stack.emulator.configure({ responder: defaultResponder });
-    }
+    });
   });
 
   test('a record committed first is the one the item reports everywhere (a workflow task that failed after writing it)', async () => {
-    stack.emulator.configure({ latency: { baseMs: 1_500, jitterMs: 0 } });
-    try {
+    await withEmulatorSettings(stack.emulator, { latency: { baseMs: 1_500, jitterMs: 0 } }, async () => {
       const batchId = uniqueName('committed');
       const batchClient = stack.batchClient(taskQueue);
       await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }], batchId });
@@ -278,14 +267,11 @@ describe('exact and truthful: every item accounted for, once, the same everywher
       assert.equal(summary.succeeded, 0);
       const [result] = await assertOneTruth(batchId, summary, 1);
       assert.equal(result?.status, 'cancelled');
-    } finally {
-      stack.emulator.configure({ latency: { baseMs: 20, jitterMs: 10 } });
-    }
+    });
   });
 
   test('controls arriving while items finish (pause, resume, set-concurrency, a cache-name signal): every item ends once, the same everywhere', async () => {
-    stack.emulator.configure({ latency: { baseMs: 100, jitterMs: 200 } });
-    try {
+    await withEmulatorSettings(stack.emulator, { latency: { baseMs: 100, jitterMs: 200 } }, async () => {
       const batchId = uniqueName('storm');
       const total = 40;
       const batchClient = stack.batchClient(taskQueue);
@@ -310,14 +296,11 @@ describe('exact and truthful: every item accounted for, once, the same everywher
       assert.ok(sent >= 30, `controls kept arriving while items finished (${sent})`);
       assert.equal(summary.succeeded, total);
       await assertOneTruth(batchId, summary, total);
-    } finally {
-      stack.emulator.configure({ latency: { baseMs: 20, jitterMs: 10 } });
-    }
+    });
   });
 
   test('cancel with items in flight: summary, status, results file, search attributes and Web UI status agree on every item', async () => {
-    stack.emulator.configure({ latency: { baseMs: 800, jitterMs: 800 } });
-    try {
+    await withEmulatorSettings(stack.emulator, { latency: { baseMs: 800, jitterMs: 800 } }, async () => {
       const batchId = uniqueName('cancel');
       const total = 80;
       const batchClient = stack.batchClient(taskQueue);
@@ -337,8 +320,6 @@ describe('exact and truthful: every item accounted for, once, the same everywher
       assert.equal(status.code, EXIT_CODES.batchStopped, status.stderr);
       const printed = printedCounts(status.stdout);
       for (const status of STATUSES) assert.equal(printed.counts[status] ?? 0, summary[status], `status prints ${status} as the summary counts it`);
-    } finally {
-      stack.emulator.configure({ latency: { baseMs: 20, jitterMs: 10 } });
-    }
+    });
   });
 });

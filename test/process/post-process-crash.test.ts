@@ -51,6 +51,7 @@ describe('the post-processing hook under a worker crash', () => {
     assert.equal(effects.length, 3, 'exactly one effect per item');
     assert.equal(invocationsOf('slow'), 2, 'the hook killed mid-run ran again');
     const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
+    assert.equal(results.length, 3);
     assert.ok(results.every((result) => (result.output as { postProcessed?: boolean }).postProcessed), 'every output went through the hook');
     for (const id of ['fast-1', 'fast-2']) assert.equal(invocationsOf(id), 1, `${id}: its hook had completed; replay and retries did not run it again`);
     // The hook heartbeats: the dead worker's attempt ended at its heartbeat timeout, not at the minute-long start-to-close.

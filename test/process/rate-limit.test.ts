@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { quotaScopeQuery } from '../../src/contract';
+import { withEmulatorSettings, withFaults } from '../helpers/batch';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
 
 /**
@@ -90,12 +91,12 @@ describe('RPM and TPM admission across worker processes', () => {
 
   test('two workers with --tpm: input tokens are paced under the limit and none is refused', async () => {
     const tokensPerMinute = 6_000;
-    stack.emulator.configure({ quota: { tokensPerMinute } });
-    try {
+    await withEmulatorSettings(stack.emulator, { quota: { tokensPerMinute } }, async () => {
       const count = 16;
       // ~75 prompt tokens each: about 1,200 tokens, 12 s at 100 tokens a second.
       const records = Array.from({ length: count }, (_, index) => ({ id: `t${index}`, text: 'lorem ipsum '.repeat(22) }));
       const { calls, scope } = await onTwoWorkers({ BATCH_LLM_TPM: String(tokensPerMinute) }, records);
+      assert.equal(calls.length, count);
       assert.equal(calls.filter((call) => call.status === 429).length, 0, 'the emulator refused no call');
       const perSecond = tokensPerMinute / 60;
       const tokens = calls.reduce((sum, call) => sum + call.promptTokens, 0);
@@ -111,18 +112,16 @@ describe('RPM and TPM admission across worker processes', () => {
       assert.ok(spanSeconds >= (tokens - largest * 2) / perSecond, `${tokens} tokens spread over ${spanSeconds.toFixed(1)} s`);
       assert.ok(Math.abs(scope.grantedTokens - tokens) <= tokens * 0.05, `admission charged ${scope.grantedTokens} tokens for ${tokens} used`);
       console.log(`tpm ${tokensPerMinute} over two workers: ${tokens} tokens in ${spanSeconds.toFixed(1)} s = ${(tokens / spanSeconds).toFixed(0)} tokens/s (limit ${perSecond}/s)`);
-    } finally {
-      stack.emulator.configure({ quota: {} });
-    }
+    });
   });
 
   test('with admission, a 429 still pauses every call of the scope for the suggested wait', async () => {
     const records = Array.from({ length: 12 }, (_, index) => ({ id: `c${index}` }));
     const prefixOf = (calls: Array<{ itemKey?: string | undefined }>) => calls[0]?.itemKey?.split('/')[0];
     // Fast limits (10 a second): the cooldown, not the pacing, is what holds calls back.
-    stack.emulator.configure({ faults: [{ fault: 'rate_limit', itemKeyPrefix: 'admission-', times: 2, retryDelaySeconds: 2 }] });
-    try {
+    await withFaults(stack.emulator, [{ fault: 'rate_limit', itemKeyPrefix: 'admission-', times: 2, retryDelaySeconds: 2 }], async () => {
       const { calls, scope } = await onTwoWorkers({ BATCH_LLM_RPM: '600' }, records);
+      assert.equal(calls.length, records.length + 2, 'one call per item, and one more for each of the two 429s');
       assert.ok(prefixOf(calls));
       const limited = calls.filter((call) => call.status === 429);
       assert.equal(limited.length, 2);
@@ -133,8 +132,6 @@ describe('RPM and TPM admission across worker processes', () => {
       // after it (then a second, longer cooldown): either way the scope saw both.
       assert.equal(scope.rateLimits, 2);
       assert.ok(scope.cooldowns >= 1);
-    } finally {
-      stack.emulator.configure({ faults: [] });
-    }
+    });
   });
 });
