@@ -14,7 +14,8 @@ export interface CliRun {
 /** Environment for a CLI child: no inherited Gemini key or endpoint, quiet logs. */
 export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, BATCH_LLM_LOG_LEVEL: 'WARN', ...extra };
-  for (const name of ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GEMINI_BASE_URL']) if (!(name in extra)) delete env[name];
+  for (const name of ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GEMINI_BASE_URL'])
+    if (!(name in extra)) delete env[name];
   delete env['NODE_TEST_CONTEXT']; // a child that inherits it talks the test runner's protocol
   return env;
 }
@@ -25,7 +26,12 @@ export function spawnCli(args: string[], env: Record<string, string>, cwd = REPO
 }
 
 /** Runs `batch-llm <args>` to completion and collects its output. */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000, cwd = REPO_ROOT): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+  cwd = REPO_ROOT,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawnCli(args, env, cwd);
     let stdout = '';

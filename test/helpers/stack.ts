@@ -37,7 +37,10 @@ export interface TestStack {
   /** Runs `batch-llm worker` as a separate process (killed at teardown if still alive). */
   spawnWorkerProcess(taskQueue: string, extraEnv?: Record<string, string>): ChildProcess;
   /** Runs a worker on `taskQueue` until the returned stop() is called. */
-  startWorker(taskQueue: string, overrides?: { maxConcurrentActivities?: number; requestsPerMinute?: number }): Promise<RunningWorker>;
+  startWorker(
+    taskQueue: string,
+    overrides?: { maxConcurrentActivities?: number; requestsPerMinute?: number },
+  ): Promise<RunningWorker>;
   teardown(): Promise<void>;
 }
 
@@ -70,7 +73,12 @@ export async function startTestStack(emulatorOptions: EmulatorOptions = {}): Pro
     address,
     resultsDirectory,
     tasks,
-    batchClient: (taskQueue) => new BatchClient(env.client, { taskQueue, namespace: env.namespace ?? 'default', webUiUrl: 'http://localhost:8233' }),
+    batchClient: (taskQueue) =>
+      new BatchClient(env.client, {
+        taskQueue,
+        namespace: env.namespace ?? 'default',
+        webUiUrl: 'http://localhost:8233',
+      }),
     spawnWorkerProcess(taskQueue, extraEnv = {}) {
       const child = spawnCli(['worker', '--tasks', 'test/fixtures/tasks.ts', '--results-dir', resultsDirectory], {
         TEMPORAL_ADDRESS: address,

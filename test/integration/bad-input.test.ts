@@ -19,8 +19,15 @@ describe('bad input is refused before anything starts', () => {
   });
 
   /** Starts a batch workflow directly and returns the failure it must end with (the activity's, when one raised it). */
-  async function failedBatch(taskQueue: string, args: { batchId: string } & Record<string, unknown>): Promise<ApplicationFailure> {
-    const handle = await stack.client.workflow.start('batchWorkflow', { workflowId: args.batchId, taskQueue, args: [args] });
+  async function failedBatch(
+    taskQueue: string,
+    args: { batchId: string } & Record<string, unknown>,
+  ): Promise<ApplicationFailure> {
+    const handle = await stack.client.workflow.start('batchWorkflow', {
+      workflowId: args.batchId,
+      taskQueue,
+      args: [args],
+    });
     const error = await handle.result().then(
       () => assert.fail('the batch should fail'),
       (failure: unknown) => failure,
@@ -33,7 +40,8 @@ describe('bad input is refused before anything starts', () => {
 
   async function workflowsOfBatch(batchId: string): Promise<string[]> {
     const ids: string[] = [];
-    for await (const execution of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "${batchId}"` })) ids.push(execution.workflowId);
+    for await (const execution of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "${batchId}"` }))
+      ids.push(execution.workflowId);
     return ids;
   }
 
@@ -42,9 +50,16 @@ describe('bad input is refused before anything starts', () => {
     const worker = await stack.startWorker(taskQueue);
     try {
       const batchId = uniqueName('unknown-task');
-      const cause = await failedBatch(taskQueue, { batchId, taskName: 'no-such-task', items: [{ id: 'a', index: 0, data: { id: 'a' } }] });
+      const cause = await failedBatch(taskQueue, {
+        batchId,
+        taskName: 'no-such-task',
+        items: [{ id: 'a', index: 0, data: { id: 'a' } }],
+      });
       assert.equal(cause.type, 'unknown_task');
-      assert.match(cause.message, /unknown task "no-such-task"; this worker knows: demo-enrichment, test-buggy, test-cached, test-cached-docs, test-cached-small, test-echo, test-lenient, test-post, test-raw, test-safety, test-safety-retry, test-semantic\. Register it with `batch-llm worker --tasks <module>`/);
+      assert.match(
+        cause.message,
+        /unknown task "no-such-task"; this worker knows: demo-enrichment, test-buggy, test-cached, test-cached-docs, test-cached-small, test-echo, test-lenient, test-post, test-raw, test-safety, test-safety-retry, test-semantic\. Register it with `batch-llm worker --tasks <module>`/,
+      );
       assert.deepEqual(await workflowsOfBatch(batchId), [batchId], 'no item workflow was started');
     } finally {
       await worker.stop();
@@ -56,7 +71,10 @@ describe('bad input is refused before anything starts', () => {
     const worker = await stack.startWorker(taskQueue);
     try {
       const file = path.join(directory, 'missing-description.jsonl');
-      writeFileSync(file, ['{"id":"p1","name":"Kettle","description":"Boils water."}', '', '{"id":"p2","name":"Lamp"}'].join('\n'));
+      writeFileSync(
+        file,
+        ['{"id":"p1","name":"Kettle","description":"Boils water."}', '', '{"id":"p2","name":"Lamp"}'].join('\n'),
+      );
       const batchId = uniqueName('item-schema');
       const cause = await failedBatch(taskQueue, { batchId, taskName: 'demo-enrichment', inputFile: file });
       assert.equal(cause.type, 'invalid_input');
@@ -72,7 +90,12 @@ describe('bad input is refused before anything starts', () => {
     const worker = await stack.startWorker(taskQueue);
     try {
       const batchId = uniqueName('bad-schema');
-      const cause = await failedBatch(taskQueue, { batchId, taskName: 'test-echo', items: [{ id: 'a', index: 0, data: {} }], concurrency: 0 });
+      const cause = await failedBatch(taskQueue, {
+        batchId,
+        taskName: 'test-echo',
+        items: [{ id: 'a', index: 0, data: {} }],
+        concurrency: 0,
+      });
       assert.equal(cause.type, 'invalid_input');
       assert.match(cause.message, /concurrency/);
     } finally {

@@ -6,7 +6,10 @@ import { runBatch, withFaults } from '../helpers/batch';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
 
 function records(count: number, prefix = 'item'): Array<{ id: string; text: string }> {
-  return Array.from({ length: count }, (_, index) => ({ id: `${prefix}-${String(index).padStart(3, '0')}`, text: `record number ${index}` }));
+  return Array.from({ length: count }, (_, index) => ({
+    id: `${prefix}-${String(index).padStart(3, '0')}`,
+    text: `record number ${index}`,
+  }));
 }
 
 describe('batch of items on a real dev server and the emulator', () => {
@@ -25,17 +28,30 @@ describe('batch of items on a real dev server and the emulator', () => {
       stack.emulator.reset();
       const batchClient = stack.batchClient(taskQueue);
       const batchId = uniqueName('hundred');
-      const started = await batchClient.start({ taskName: 'test-echo', records: records(100), batchId, concurrency: 10 });
+      const started = await batchClient.start({
+        taskName: 'test-echo',
+        records: records(100),
+        batchId,
+        concurrency: 10,
+      });
       assert.equal(started.itemCount, 100);
       const progressSeen: number[] = [];
-      const summary = await batchClient.watch(batchId, (progress) => progressSeen.push(progress.succeeded + progress.failed), 200);
+      const summary = await batchClient.watch(
+        batchId,
+        (progress) => progressSeen.push(progress.succeeded + progress.failed),
+        200,
+      );
       assert.equal(summary.total, 100);
       assert.equal(summary.succeeded, 100);
       assert.equal(summary.failed, 0);
       assert.equal(summary.pending + summary.running, 0);
       assert.ok(summary.usage.inputTokens > 0 && summary.usage.outputTokens > 0, 'token usage is summed');
       assert.ok(progressSeen.length > 0, 'the progress query answered while running');
-      assert.deepEqual(progressSeen, [...progressSeen].sort((a, b) => a - b), 'progress never goes backwards');
+      assert.deepEqual(
+        progressSeen,
+        [...progressSeen].sort((a, b) => a - b),
+        'progress never goes backwards',
+      );
 
       const calls = stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` });
       assert.equal(calls.length, 100, 'one model call per item');
@@ -48,7 +64,10 @@ describe('batch of items on a real dev server and the emulator', () => {
         assert.equal(description.type, 'itemWorkflow');
       }
       const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
-      assert.deepEqual(results.map((result) => result.itemId), records(100).map((record) => record.id));
+      assert.deepEqual(
+        results.map((result) => result.itemId),
+        records(100).map((record) => record.id),
+      );
       assert.ok(results.every((result) => result.status === 'succeeded' && typeof result.output === 'object'));
     } finally {
       await worker.stop();
@@ -60,16 +79,24 @@ describe('batch of items on a real dev server and the emulator', () => {
     const worker = await stack.startWorker(taskQueue);
     try {
       const batchId = uniqueName('overload');
-      const { summary, result, calls } = await withFaults(stack.emulator, [{ fault: 'overloaded', itemKey: `${batchId}/a`, attempts: [1] }], () =>
-        runBatch(stack, taskQueue, { records: [{ id: 'a' }, { id: 'b' }], batchId, concurrency: 2 }),
+      const { summary, result, calls } = await withFaults(
+        stack.emulator,
+        [{ fault: 'overloaded', itemKey: `${batchId}/a`, attempts: [1] }],
+        () => runBatch(stack, taskQueue, { records: [{ id: 'a' }, { id: 'b' }], batchId, concurrency: 2 }),
       );
       assert.equal(summary.succeeded, 2);
       assert.equal(summary.modelCalls, 3);
       const outcome = (await stack.client.workflow.getHandle(`${batchId}/a`).result()) as ItemOutcome;
       assert.equal(outcome.status, 'succeeded');
       assert.equal(outcome.modelCalls, 2);
-      assert.deepEqual(result('a').attempts.map((attempt) => attempt.outcome), ['server_overload', 'ok']);
-      assert.deepEqual(calls('a').map((call) => call.status), [503, 200]);
+      assert.deepEqual(
+        result('a').attempts.map((attempt) => attempt.outcome),
+        ['server_overload', 'ok'],
+      );
+      assert.deepEqual(
+        calls('a').map((call) => call.status),
+        [503, 200],
+      );
     } finally {
       await worker.stop();
     }
@@ -83,23 +110,40 @@ describe('batch of items on a real dev server and the emulator', () => {
       const localBatch = uniqueName('local');
       const activityBatch = uniqueName('activity');
       await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }], batchId: localBatch });
-      await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }], batchId: activityBatch, options: { callMode: 'activity' } });
+      await batchClient.start({
+        taskName: 'test-echo',
+        records: [{ id: 'a' }],
+        batchId: activityBatch,
+        options: { callMode: 'activity' },
+      });
       assert.equal((await batchClient.summary(localBatch)).succeeded, 1);
       assert.equal((await batchClient.summary(activityBatch)).succeeded, 1);
-      const eventsOf = async (batchId: string) => (await stack.client.workflow.getHandle(`${batchId}/a`).fetchHistory()).events ?? [];
-      const summaryOf = (payload: { data?: Uint8Array | null } | null | undefined) => JSON.parse(Buffer.from(payload?.data ?? []).toString()) as unknown;
+      const eventsOf = async (batchId: string) =>
+        (await stack.client.workflow.getHandle(`${batchId}/a`).fetchHistory()).events ?? [];
+      const summaryOf = (payload: { data?: Uint8Array | null } | null | undefined) =>
+        JSON.parse(Buffer.from(payload?.data ?? []).toString()) as unknown;
 
       const local = await eventsOf(localBatch);
       assert.equal(local.filter((event) => event.workflowTaskCompletedEventAttributes).length, 1, 'one workflow task');
       assert.equal(local.filter((event) => event.activityTaskScheduledEventAttributes).length, 0, 'no activity task');
-      const markers = local.filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+      const markers = local.filter(
+        (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
       const calls = markers.filter((event) => event.userMetadata?.summary);
       assert.equal(markers.length, 2, 'the model call and the result record');
-      assert.deepEqual(calls.map((event) => summaryOf(event.userMetadata?.summary)), ['stage 1 full t=0 gemini-test-model', 'record the item result'], 'the Web UI shows the call with its stage, and the result record');
+      assert.deepEqual(
+        calls.map((event) => summaryOf(event.userMetadata?.summary)),
+        ['stage 1 full t=0 gemini-test-model', 'record the item result'],
+        'the Web UI shows the call with its stage, and the result record',
+      );
 
       const scheduled = (await eventsOf(activityBatch)).filter((event) => event.activityTaskScheduledEventAttributes);
       assert.deepEqual(
-        scheduled.map((event) => [event.activityTaskScheduledEventAttributes?.activityType?.name, event.activityTaskScheduledEventAttributes?.taskQueue?.name, summaryOf(event.userMetadata?.summary)]),
+        scheduled.map((event) => [
+          event.activityTaskScheduledEventAttributes?.activityType?.name,
+          event.activityTaskScheduledEventAttributes?.taskQueue?.name,
+          summaryOf(event.userMetadata?.summary),
+        ]),
         [['callModel', `${taskQueue}-model-calls`, 'stage 1 full t=0 gemini-test-model']],
       );
     } finally {
@@ -112,8 +156,10 @@ describe('batch of items on a real dev server and the emulator', () => {
     const worker = await stack.startWorker(taskQueue);
     try {
       const batchId = uniqueName('invalid');
-      const { summary, result } = await withFaults(stack.emulator, [{ fault: 'schema_invalid', itemKey: `${batchId}/bad` }], () =>
-        runBatch(stack, taskQueue, { records: [{ id: 'good' }, { id: 'bad' }], batchId }),
+      const { summary, result } = await withFaults(
+        stack.emulator,
+        [{ fault: 'schema_invalid', itemKey: `${batchId}/bad` }],
+        () => runBatch(stack, taskQueue, { records: [{ id: 'good' }, { id: 'bad' }], batchId }),
       );
       assert.equal(summary.succeeded, 1);
       assert.equal(summary.failed, 1);

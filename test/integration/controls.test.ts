@@ -17,7 +17,7 @@ function maxOverlap(calls: readonly RequestLogEntry[]): number {
     [call.startedAtMs, 1],
     [call.endedAtMs ?? Number.MAX_SAFE_INTEGER, -1],
   ]);
-  edges.sort((a, b) => (a[0]! - b[0]!) || (a[1]! - b[1]!));
+  edges.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
   let current = 0;
   let max = 0;
   for (const [, delta] of edges) max = Math.max(max, (current += delta!));
@@ -42,10 +42,19 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
     const batchId = uniqueName('ctl');
     const batchClient = stack.batchClient(taskQueue);
     await batchClient.start({ taskName: 'test-echo', batchId, records: records(count), concurrency: 3, ...extra });
-    return { batchId, batchClient, handle: stack.client.workflow.getHandle(batchId), calls: () => stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` }) };
+    return {
+      batchId,
+      batchClient,
+      handle: stack.client.workflow.getHandle(batchId),
+      calls: () => stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` }),
+    };
   }
 
-  async function untilDone(batchClient: ReturnType<TestStack['batchClient']>, batchId: string, atLeast: number): Promise<void> {
+  async function untilDone(
+    batchClient: ReturnType<TestStack['batchClient']>,
+    batchId: string,
+    atLeast: number,
+  ): Promise<void> {
     for (;;) {
       const progress = await batchClient.progress(batchId);
       if (progress.total - progress.pending - progress.running >= atLeast) return;
@@ -56,7 +65,13 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
   async function expectOneResultEach(batchId: string, count: number, summary: BatchSummary): Promise<void> {
     const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
     assert.equal(results.length, count, 'every item has exactly one result');
-    const terminal = summary.succeeded + summary.failed + summary.blocked + summary.filtered + summary.cancelled + summary.deadline_exceeded;
+    const terminal =
+      summary.succeeded +
+      summary.failed +
+      summary.blocked +
+      summary.filtered +
+      summary.cancelled +
+      summary.deadline_exceeded;
     assert.equal(terminal, count, 'every item has exactly one terminal status');
     assert.equal(summary.pending + summary.running, 0);
   }
@@ -71,7 +86,11 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
     const dispatched = atPause.total - atPause.pending;
     await sleep(1000);
     const notDispatched = calls().filter((call) => Number(call.itemKey?.slice(-2)) >= dispatched);
-    assert.deepEqual(notDispatched.map((call) => call.itemKey), [], 'no item started while paused');
+    assert.deepEqual(
+      notDispatched.map((call) => call.itemKey),
+      [],
+      'no item started while paused',
+    );
     assert.equal((await batchClient.progress(batchId)).running, 0, 'in-flight items finished');
     assert.equal((await batchClient.progress(batchId)).pending, 24 - dispatched);
     await handle.executeUpdate(resumeBatchUpdate);
@@ -85,12 +104,17 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
     const changedAt = Date.now();
     const state = await handle.executeUpdate(setConcurrencyUpdate, { args: [6] });
     assert.equal(state.concurrency, 6);
-    await assert.rejects(handle.executeUpdate(setConcurrencyUpdate, { args: [0] }), (error: Error) => /concurrency must be an integer from 1 to 10000/.test(String((error.cause as Error | undefined)?.message)));
+    await assert.rejects(handle.executeUpdate(setConcurrencyUpdate, { args: [0] }), (error: Error) =>
+      /concurrency must be an integer from 1 to 10000/.test(String((error.cause as Error | undefined)?.message)),
+    );
     await batchClient.summary(batchId);
     const before = calls().filter((call) => call.startedAtMs < changedAt);
     const afterChange = calls().filter((call) => call.startedAtMs > changedAt + 300);
     assert.ok(maxOverlap(before) <= 2, `before: ${maxOverlap(before)} in flight`);
-    assert.ok(maxOverlap(afterChange) > 2 && maxOverlap(afterChange) <= 6, `after: ${maxOverlap(afterChange)} in flight`);
+    assert.ok(
+      maxOverlap(afterChange) > 2 && maxOverlap(afterChange) <= 6,
+      `after: ${maxOverlap(afterChange)} in flight`,
+    );
   });
 
   test('cancel: dispatch stops, in-flight items and their model calls are cancelled promptly, the rest are marked cancelled', async () => {
@@ -117,7 +141,11 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
   test('an item past its deadline ends deadline_exceeded; the others succeed', async () => {
     const batchId = uniqueName('item-deadline');
     await withFaults(stack.emulator, [{ fault: 'hang', itemKey: `${batchId}/r01` }], async () => {
-      const { summary, result, calls } = await runBatch(stack, taskQueue, { batchId, records: records(4), options: { itemDeadlineMs: 1500 } });
+      const { summary, result, calls } = await runBatch(stack, taskQueue, {
+        batchId,
+        records: records(4),
+        options: { itemDeadlineMs: 1500 },
+      });
       assert.deepEqual([summary.succeeded, summary.deadline_exceeded], [3, 1]);
       assert.equal(result('r01').status, 'deadline_exceeded');
       assert.match(result('r01').stopReason ?? '', /item deadline of 1500 ms/);
@@ -129,7 +157,11 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
   test('an item whose one allowed call hangs past its deadline ends deadline_exceeded, not out of budget', async () => {
     const batchId = uniqueName('deadline-one-call');
     await withFaults(stack.emulator, [{ fault: 'hang', itemKey: `${batchId}/r00` }], async () => {
-      const { summary, calls } = await runBatch(stack, taskQueue, { batchId, records: records(1), options: { itemDeadlineMs: 1500, maxModelCalls: 1 } });
+      const { summary, calls } = await runBatch(stack, taskQueue, {
+        batchId,
+        records: records(1),
+        options: { itemDeadlineMs: 1500, maxModelCalls: 1 },
+      });
       assert.deepEqual([summary.deadline_exceeded, summary.failed], [1, 0]);
       await eventually(() => calls('r00')[0]?.status === 'aborted');
       await expectOneResultEach(batchId, 1, summary);
@@ -141,7 +173,10 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
     const { batchId, batchClient } = await start(80, { deadline, concurrency: 2 });
     const summary = await batchClient.summary(batchId);
     assert.equal(summary.control.stop?.kind, 'deadline');
-    assert.ok(summary.succeeded > 0 && summary.deadline_exceeded > 0, `${summary.succeeded} succeeded, ${summary.deadline_exceeded} past the deadline`);
+    assert.ok(
+      summary.succeeded > 0 && summary.deadline_exceeded > 0,
+      `${summary.succeeded} succeeded, ${summary.deadline_exceeded} past the deadline`,
+    );
     await expectOneResultEach(batchId, 80, summary);
   });
 
@@ -170,12 +205,18 @@ describe('batch controls: pause, resume, concurrency, cancel, deadlines, fail-fa
 
   test('a search-attribute query returns exactly the failed items of one batch', async () => {
     const batchId = uniqueName('failed-items');
-    const faults: FaultRule[] = [{ fault: 'invalid_request', itemKey: `${batchId}/r01` }, { fault: 'not_found', itemKey: `${batchId}/r03` }];
+    const faults: FaultRule[] = [
+      { fault: 'invalid_request', itemKey: `${batchId}/r01` },
+      { fault: 'not_found', itemKey: `${batchId}/r03` },
+    ];
     await withFaults(stack.emulator, faults, async () => {
       await runBatch(stack, taskQueue, { batchId, records: records(6), concurrency: 6 });
       const listFailed = async (): Promise<string[]> => {
         const found: string[] = [];
-        for await (const execution of stack.client.workflow.list({ query: `BatchId = "${batchId}" AND ItemStatus = "failed"` })) found.push(execution.workflowId);
+        for await (const execution of stack.client.workflow.list({
+          query: `BatchId = "${batchId}" AND ItemStatus = "failed"`,
+        }))
+          found.push(execution.workflowId);
         return found.sort();
       };
       // Visibility is eventually consistent: give the last upserts a moment to be indexed.

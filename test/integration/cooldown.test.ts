@@ -11,8 +11,10 @@ describe('coordinated 429 cooldown', () => {
   test('a 429 storm: one cooldown for the whole scope, no call starts during it, no stage advances, the batch completes', async () => {
     const batchId = uniqueName('storm');
     const records = Array.from({ length: 12 }, (_, index) => ({ id: `r${index}` }));
-    const run = await withFaults(stack.emulator, [{ fault: 'rate_limit', itemKeyPrefix: `${batchId}/`, times: 2, retryDelaySeconds: 2 }], () =>
-      runBatch(stack, taskQueue, { batchId, records, concurrency: 4 }),
+    const run = await withFaults(
+      stack.emulator,
+      [{ fault: 'rate_limit', itemKeyPrefix: `${batchId}/`, times: 2, retryDelaySeconds: 2 }],
+      () => runBatch(stack, taskQueue, { batchId, records, concurrency: 4 }),
     );
     assert.equal(run.summary.succeeded, 12);
 
@@ -21,14 +23,27 @@ describe('coordinated 429 cooldown', () => {
     const limited = calls.filter((call) => call.status === 429);
     assert.equal(limited.length, 2);
     const firstAnswered = Math.min(...limited.map((call) => call.endedAtMs!));
-    const startedDuringCooldown = calls.filter((call) => call.startedAtMs > firstAnswered + 300 && call.startedAtMs < firstAnswered + 1900);
-    assert.deepEqual(startedDuringCooldown.map((call) => call.itemKey), [], 'no item, limited or not, called during the cooldown');
+    const startedDuringCooldown = calls.filter(
+      (call) => call.startedAtMs > firstAnswered + 300 && call.startedAtMs < firstAnswered + 1900,
+    );
+    assert.deepEqual(
+      startedDuringCooldown.map((call) => call.itemKey),
+      [],
+      'no item, limited or not, called during the cooldown',
+    );
 
-    const state = await stack.client.workflow.getHandle(`quota/${taskQueue}/gemini-test-model/default`).query(quotaScopeQuery);
+    const state = await stack.client.workflow
+      .getHandle(`quota/${taskQueue}/gemini-test-model/default`)
+      .query(quotaScopeQuery);
     assert.equal(state.rateLimits, 2);
     assert.equal(state.cooldowns, 1, 'the 429s of calls already in flight did not start more cooldowns');
 
     assert.equal(run.results.length, 12);
-    assert.ok(run.results.every((result) => result.attempts.length > 0 && result.attempts.every((attempt) => attempt.stage === 1)), 'a 429 never advances the stage');
+    assert.ok(
+      run.results.every(
+        (result) => result.attempts.length > 0 && result.attempts.every((attempt) => attempt.stage === 1),
+      ),
+      'a 429 never advances the stage',
+    );
   });
 });

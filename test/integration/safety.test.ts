@@ -20,9 +20,15 @@ describe('safety ratings, response metadata, content filtering and post-processi
   const taskQueue = useStackWithWorker((started) => (stack = started));
 
   /** Runs `records` through `taskName` under the faults `faults(batchId)` names (cleared afterwards). */
-  async function run(taskName: string, records: Array<Record<string, unknown>>, faults: (batchId: string) => FaultRule[] = () => []): Promise<BatchRun> {
+  async function run(
+    taskName: string,
+    records: Array<Record<string, unknown>>,
+    faults: (batchId: string) => FaultRule[] = () => [],
+  ): Promise<BatchRun> {
     const batchId = uniqueName(taskName);
-    const run = await withFaults(stack.emulator, faults(batchId), () => runBatch(stack, taskQueue, { taskName, batchId, records }));
+    const run = await withFaults(stack.emulator, faults(batchId), () =>
+      runBatch(stack, taskQueue, { taskName, batchId, records }),
+    );
     assert.equal(run.results.length, records.length, 'one result per item');
     return run;
   }
@@ -35,7 +41,11 @@ describe('safety ratings, response metadata, content filtering and post-processi
     assert.equal(metadata?.modelVersion, 'gemini-test-model');
     assert.ok(metadata?.responseId);
     assert.deepEqual(metadata?.usage, result('a').usage);
-    assert.equal(result('a').attempts[0]?.metadata?.responseId, metadata?.responseId, 'the attempt log carries each call\'s metadata');
+    assert.equal(
+      result('a').attempts[0]?.metadata?.responseId,
+      metadata?.responseId,
+      "the attempt log carries each call's metadata",
+    );
     assert.equal(result('a').rawResponse, undefined, 'no raw response unless opted in');
     assert.deepEqual(summary.byFinishReason, { STOP: 2 });
     assert.equal(summary.bySafety['HARM_CATEGORY_HATE_SPEECH']?.['NEGLIGIBLE'], 2);
@@ -57,32 +67,53 @@ describe('safety ratings, response metadata, content filtering and post-processi
     assert.deepEqual([summary.succeeded, summary.blocked, summary.failed], [1, 1, 0]);
     const [item] = await (async () => {
       const found = [];
-      for await (const execution of stack.client.workflow.list({ query: `BatchId = "${batchId}" AND ItemStatus = "blocked"` })) found.push(execution.workflowId);
+      for await (const execution of stack.client.workflow.list({
+        query: `BatchId = "${batchId}" AND ItemStatus = "blocked"`,
+      }))
+        found.push(execution.workflowId);
       return found;
     })();
     assert.equal(item, `${batchId}/bad`, 'blocked items can be found in the Web UI by status');
   });
 
   test('a blocked answer (PROHIBITED_CONTENT) is not retried by default; a task may opt into one retry at another temperature', async () => {
-    const faults = (id: string): FaultRule[] => [{ fault: 'finish', finishReason: 'PROHIBITED_CONTENT', itemKey: `${id}/x`, attempts: [1] }];
+    const faults = (id: string): FaultRule[] => [
+      { fault: 'finish', finishReason: 'PROHIBITED_CONTENT', itemKey: `${id}/x`, attempts: [1] },
+    ];
     const plain = await run('test-echo', [{ id: 'x' }], faults);
     assert.equal(plain.result('x').status, 'blocked');
     assert.equal(plain.result('x').metadata?.finishReason, 'PROHIBITED_CONTENT');
     assert.equal(plain.result('x').modelCalls, 1);
     const retried = await run('test-safety-retry', [{ id: 'x' }], faults);
     assert.equal(retried.result('x').status, 'succeeded');
-    assert.deepEqual(retried.calls('x').map((call) => call.temperature), [0, 0.7]);
+    assert.deepEqual(
+      retried.calls('x').map((call) => call.temperature),
+      [0, 0.7],
+    );
   });
 
   test('the content filter sets an answer at or above a threshold aside as `filtered`, keeping output and ratings', async () => {
     const { result, summary } = await run('test-safety', [{ id: 'hateful' }, { id: 'mild' }, { id: 'clean' }], (id) => [
-      { fault: 'ratings', itemKey: `${id}/hateful`, safetyRatings: [{ category: 'HARM_CATEGORY_HATE_SPEECH', probability: 'MEDIUM' }] },
-      { fault: 'ratings', itemKey: `${id}/mild`, safetyRatings: [{ category: 'HARM_CATEGORY_HATE_SPEECH', probability: 'LOW' }, { category: 'HARM_CATEGORY_HARASSMENT', probability: 'MEDIUM' }] },
+      {
+        fault: 'ratings',
+        itemKey: `${id}/hateful`,
+        safetyRatings: [{ category: 'HARM_CATEGORY_HATE_SPEECH', probability: 'MEDIUM' }],
+      },
+      {
+        fault: 'ratings',
+        itemKey: `${id}/mild`,
+        safetyRatings: [
+          { category: 'HARM_CATEGORY_HATE_SPEECH', probability: 'LOW' },
+          { category: 'HARM_CATEGORY_HARASSMENT', probability: 'MEDIUM' },
+        ],
+      },
     ]);
     const hateful = result('hateful');
     assert.equal(hateful.status, 'filtered');
     assert.ok(hateful.output && typeof hateful.output === 'object', 'the output is kept');
-    assert.deepEqual(hateful.filteredBy, [{ category: 'HARM_CATEGORY_HATE_SPEECH', probability: 'MEDIUM', threshold: 'MEDIUM' }]);
+    assert.deepEqual(hateful.filteredBy, [
+      { category: 'HARM_CATEGORY_HATE_SPEECH', probability: 'MEDIUM', threshold: 'MEDIUM' },
+    ]);
     assert.equal(result('mild').status, 'succeeded', 'below every threshold');
     assert.equal(result('clean').status, 'succeeded');
     assert.deepEqual([summary.succeeded, summary.filtered], [2, 1]);
@@ -113,9 +144,24 @@ describe('the post-processing ledger', () => {
     const store = new FileResultStore(resultsDirectory);
     let runs = 0;
     const tasks = new TaskRegistry([
-      { name: 'ledger', outputSchema: z.object({ n: z.number() }), prompt: () => 'x', postProcess: () => ({ output: { n: ++runs } }) } as unknown as AnyTask,
+      {
+        name: 'ledger',
+        outputSchema: z.object({ n: z.number() }),
+        prompt: () => 'x',
+        postProcess: () => ({ output: { n: ++runs } }),
+      } as unknown as AnyTask,
     ]);
-    const input = { batchId: 'b', taskName: 'ledger', item: { id: 'i', index: 0, data: { id: 'i' } }, output: { n: 0 }, metadata: { safetyRatings: {}, blockedCategories: [], usage: { inputTokens: 0, outputTokens: 0, cachedTokens: 0, thoughtsTokens: 0 } } };
+    const input = {
+      batchId: 'b',
+      taskName: 'ledger',
+      item: { id: 'i', index: 0, data: { id: 'i' } },
+      output: { n: 0 },
+      metadata: {
+        safetyRatings: {},
+        blockedCategories: [],
+        usage: { inputTokens: 0, outputTokens: 0, cachedTokens: 0, thoughtsTokens: 0 },
+      },
+    };
     const environment = new MockActivityEnvironment();
     const first = await environment.run(postProcessItem, input, tasks, store);
     const second = await environment.run(postProcessItem, input, tasks, store);

@@ -16,11 +16,18 @@ describe('the item stage machine', () => {
   const taskQueue = useStackWithWorker((started) => (stack = started));
 
   /** One item through the stage machine, with `faults` on its calls; its result and the calls the emulator saw. */
-  async function runOne(faults: Array<Omit<FaultRule, 'itemKey'>>, options: Record<string, unknown> = {}, taskName = 'test-echo', record: Record<string, unknown> = { id: 'x' }) {
+  async function runOne(
+    faults: Array<Omit<FaultRule, 'itemKey'>>,
+    options: Record<string, unknown> = {},
+    taskName = 'test-echo',
+    record: Record<string, unknown> = { id: 'x' },
+  ) {
     const batchId = uniqueName('stage');
     const itemId = String(record['id']);
     const rules = faults.map((rule) => ({ itemKey: `${batchId}/${itemId}`, ...rule }));
-    const run = await withFaults(stack.emulator, rules, () => runBatch(stack, taskQueue, { taskName, records: [record], batchId, options }));
+    const run = await withFaults(stack.emulator, rules, () =>
+      runBatch(stack, taskQueue, { taskName, records: [record], batchId, options }),
+    );
     assert.equal(run.results.length, 1, 'the item has one result');
     return { summary: run.summary, result: run.result(itemId), calls: run.calls(itemId) };
   }
@@ -28,12 +35,18 @@ describe('the item stage machine', () => {
   test('invalid twice, then valid: full t0, partial t0, full t0.25, and the item succeeds', async () => {
     const { result, calls } = await runOne([{ fault: 'schema_invalid', attempts: [1, 2] }]);
     assert.equal(result.status, 'succeeded');
-    assert.deepEqual(calls.map((call) => call.temperature), [0, 0, 0.25]);
-    assert.deepEqual(result.attempts.map((attempt) => [attempt.stage, attempt.mode, attempt.temperature, attempt.outcome]), [
-      [1, 'full', 0, 'validation_error'],
-      [2, 'partial', 0, 'validation_error'],
-      [3, 'full', 0.25, 'ok'],
-    ]);
+    assert.deepEqual(
+      calls.map((call) => call.temperature),
+      [0, 0, 0.25],
+    );
+    assert.deepEqual(
+      result.attempts.map((attempt) => [attempt.stage, attempt.mode, attempt.temperature, attempt.outcome]),
+      [
+        [1, 'full', 0, 'validation_error'],
+        [2, 'partial', 0, 'validation_error'],
+        [3, 'full', 0.25, 'ok'],
+      ],
+    );
     assert.equal(calls[2]!.promptChars, calls[0]!.promptChars, 'stage 3 sends the full prompt again');
     assert.notEqual(calls[1]!.promptChars, calls[0]!.promptChars, 'stage 2 sends the repair prompt');
     assert.equal(result.modelCalls, 3);
@@ -44,7 +57,10 @@ describe('the item stage machine', () => {
   test('a partial re-prompt repairs only the failed field; the fields that validated are kept', async () => {
     const { result, calls } = await runOne([{ fault: 'schema_invalid', attempts: [1] }]);
     assert.equal(result.status, 'succeeded');
-    assert.deepEqual(result.attempts.map((attempt) => attempt.mode), ['full', 'partial']);
+    assert.deepEqual(
+      result.attempts.map((attempt) => attempt.mode),
+      ['full', 'partial'],
+    );
     const first = JSON.parse(calls[0]!.outputText ?? '{}') as Record<string, unknown>;
     const repair = JSON.parse(calls[1]!.outputText ?? '{}') as Record<string, unknown>;
     const output = result.output as Record<string, unknown>;
@@ -55,26 +71,39 @@ describe('the item stage machine', () => {
   });
 
   test('partial recovery on the demo task costs at most 30 % of a full retry, in tokens', async () => {
-    const { result, calls } = await runOne([{ fault: 'schema_invalid', attempts: [1] }], {}, 'demo-enrichment', PRODUCT);
+    const { result, calls } = await runOne(
+      [{ fault: 'schema_invalid', attempts: [1] }],
+      {},
+      'demo-enrichment',
+      PRODUCT,
+    );
     assert.equal(result.status, 'succeeded');
     const tokensOf = (call: (typeof calls)[number]) => call.promptTokens + countTextTokens(call.outputText ?? '');
     const full = tokensOf(calls[0]!);
     const partial = tokensOf(calls[1]!);
     const ratio = partial / full;
-    console.log(`partial vs full retry on demo-enrichment: ${partial} / ${full} tokens = ${(ratio * 100).toFixed(1)} %`);
+    console.log(
+      `partial vs full retry on demo-enrichment: ${partial} / ${full} tokens = ${(ratio * 100).toFixed(1)} %`,
+    );
     assert.ok(ratio <= 0.3, `partial re-prompt costs ${(ratio * 100).toFixed(1)} % of a full retry`);
   });
 
   test('a 429 with retryDelay 2s: the next call comes no earlier than 2 s later, at the same stage', async () => {
     const { result, calls } = await runOne([{ fault: 'rate_limit', attempts: [1], retryDelaySeconds: 2 }]);
     assert.equal(result.status, 'succeeded');
-    assert.deepEqual(calls.map((call) => call.status), [429, 200]);
+    assert.deepEqual(
+      calls.map((call) => call.status),
+      [429, 200],
+    );
     const gap = calls[1]!.startedAtMs - calls[0]!.endedAtMs!;
     assert.ok(gap >= 2000, `second call ${gap} ms after the 429`);
-    assert.deepEqual(result.attempts.map((attempt) => [attempt.stage, attempt.mode, attempt.outcome]), [
-      [1, 'full', 'rate_limit'],
-      [1, 'full', 'ok'],
-    ]);
+    assert.deepEqual(
+      result.attempts.map((attempt) => [attempt.stage, attempt.mode, attempt.outcome]),
+      [
+        [1, 'full', 'rate_limit'],
+        [1, 'full', 'ok'],
+      ],
+    );
   });
 
   test('a storm of 503s ends at the model-call cap with prompt_budget_exhausted', async () => {
@@ -85,7 +114,10 @@ describe('the item stage machine', () => {
     assert.equal(calls.length, 3);
     assert.equal(result.modelCalls, 3);
     assert.deepEqual(summary.byCategory, { prompt_budget_exhausted: 1 });
-    assert.deepEqual(result.attempts.map((attempt) => attempt.outcome), ['server_overload', 'server_overload', 'server_overload']);
+    assert.deepEqual(
+      result.attempts.map((attempt) => attempt.outcome),
+      ['server_overload', 'server_overload', 'server_overload'],
+    );
   });
 
   test('the cap counts calls across stages too', async () => {
@@ -110,10 +142,16 @@ describe('the item stage machine', () => {
     ];
     const { result, calls } = await runOne([{ fault: 'schema_invalid', attempts: [1] }], { stagePlan });
     assert.equal(result.status, 'succeeded');
-    assert.deepEqual(calls.map((call) => [call.model, call.temperature]), [
-      ['gemini-3.5-flash-lite', 0],
-      ['gemini-3.5-flash', 0.5],
-    ]);
-    assert.deepEqual(result.attempts.map((attempt) => attempt.model), ['gemini-3.5-flash-lite', 'gemini-3.5-flash']);
+    assert.deepEqual(
+      calls.map((call) => [call.model, call.temperature]),
+      [
+        ['gemini-3.5-flash-lite', 0],
+        ['gemini-3.5-flash', 0.5],
+      ],
+    );
+    assert.deepEqual(
+      result.attempts.map((attempt) => attempt.model),
+      ['gemini-3.5-flash-lite', 'gemini-3.5-flash'],
+    );
   });
 });

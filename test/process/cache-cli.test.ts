@@ -21,7 +21,10 @@ describe('batch-llm cache list / delete', () => {
       ['foreign', 'made by another tool'],
     ];
     for (const [key, displayName] of specs) {
-      const cache = await ai.caches.create({ model: 'gemini-3.5-flash', config: { displayName, systemInstruction: GUIDE, ttl: '600s' } });
+      const cache = await ai.caches.create({
+        model: 'gemini-3.5-flash',
+        config: { displayName, systemInstruction: GUIDE, ttl: '600s' },
+      });
       names[key] = cache.name ?? '';
     }
   });
@@ -35,7 +38,12 @@ describe('batch-llm cache list / delete', () => {
     const all = await runCli(['cache', 'list'], env());
     assert.equal(all.code, 0, all.stderr);
     assert.match(all.stdout, /^3 caches$/m);
-    assert.match(all.stdout, new RegExp(`${names['enrich-v1']}  gemini-3.5-flash  \\d+ tokens  expires \\S+  prompt_version=1 purpose=enrich  fp=f1`));
+    assert.match(
+      all.stdout,
+      new RegExp(
+        `${names['enrich-v1']}  gemini-3.5-flash  \\d+ tokens  expires \\S+  prompt_version=1 purpose=enrich  fp=f1`,
+      ),
+    );
     const enrich = await runCli(['cache', 'list', '--tag', 'purpose=enrich'], env());
     assert.match(enrich.stdout, /^2 caches$/m);
     assert.doesNotMatch(enrich.stdout, new RegExp(names['triage']!));
@@ -50,7 +58,13 @@ describe('batch-llm cache list / delete', () => {
     assert.match(byTag.stdout, /^1 deleted$/m);
     const byName = await runCli(['cache', 'delete', names['triage']!], env());
     assert.equal(byName.code, 0, byName.stderr);
-    assert.deepEqual(emulator.caches().map((cache) => cache.name).sort(), [names['enrich-v2'], names['foreign']].sort());
+    assert.deepEqual(
+      emulator
+        .caches()
+        .map((cache) => cache.name)
+        .sort(),
+      [names['enrich-v2'], names['foreign']].sort(),
+    );
   });
 
   test('delete with neither names nor tags is refused', async () => {

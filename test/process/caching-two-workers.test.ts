@@ -29,7 +29,9 @@ describe('Gemini context caching across worker processes', () => {
   test('two batches started at the same moment on two workers: one cache', async () => {
     // A second worker process on the same task queue (one process may not run two).
     const second = stack.spawnWorkerProcess(taskQueue);
-    const ready = new Promise<void>((resolve) => second.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve()));
+    const ready = new Promise<void>((resolve) =>
+      second.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve()),
+    );
     try {
       await ready;
       const before = creations();

@@ -24,7 +24,8 @@ describe('bad input is refused by the CLI before anything starts', () => {
 
   async function workflowsOfBatch(batchId: string): Promise<string[]> {
     const ids: string[] = [];
-    for await (const execution of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "${batchId}"` })) ids.push(execution.workflowId);
+    for await (const execution of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "${batchId}"` }))
+      ids.push(execution.workflowId);
     return ids;
   }
 

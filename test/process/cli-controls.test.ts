@@ -46,7 +46,10 @@ describe('batch controls through the CLI', () => {
     assert.deepEqual(summary.control.stop, { kind: 'cancelled', reason: 'test over' });
     const late = await runCli(['pause', batchId], env);
     assert.equal(late.code, EXIT_CODES.notFound);
-    assert.match(late.stderr, new RegExp(`batch "${batchId}" has already ended \\(COMPLETED\\); there is nothing to pause`));
+    assert.match(
+      late.stderr,
+      new RegExp(`batch "${batchId}" has already ended \\(COMPLETED\\); there is nothing to pause`),
+    );
     const unknown = await runCli(['resume', `${batchId}-nope`], env);
     assert.equal(unknown.code, EXIT_CODES.notFound);
     assert.match(unknown.stderr, /no batch ".*-nope" in namespace default/);

@@ -64,7 +64,18 @@ describe('custom task modules through the bin', () => {
     assert.equal(TASK_MODULES.length, 7);
     for (const module of TASK_MODULES) {
       const run = await runCli(
-        ['start', '--dry-run', '--tasks', `./tasks/${module.file}`, '--task', module.task, '--input', 'items.jsonl', '--sample', '1'],
+        [
+          'start',
+          '--dry-run',
+          '--tasks',
+          `./tasks/${module.file}`,
+          '--task',
+          module.task,
+          '--input',
+          'items.jsonl',
+          '--sample',
+          '1',
+        ],
         { GOOGLE_GEMINI_BASE_URL: emulator.url, TEMPORAL_ADDRESS: '127.0.0.1:1' },
         60_000,
         project,
@@ -76,15 +87,27 @@ describe('custom task modules through the bin', () => {
 
   test('a worker loads a TypeScript task module before it connects (here: to nothing)', async () => {
     const port = await freePort();
-    const run = await runCli(['worker', '--tasks', './tasks/module.mts'], { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, GOOGLE_GEMINI_BASE_URL: emulator.url }, 60_000, project);
+    const run = await runCli(
+      ['worker', '--tasks', './tasks/module.mts'],
+      { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, GOOGLE_GEMINI_BASE_URL: emulator.url },
+      60_000,
+      project,
+    );
     assert.equal(run.code, EXIT_CODES.connection, run.stderr);
     assert.doesNotMatch(run.stderr, /Unknown file extension/);
   });
 
   test('a missing task module is named, with the path it was looked for at', async () => {
-    const run = await runCli(['start', '--dry-run', '--tasks', './tasks/nope.ts', '--task', 'x', '--input', 'items.jsonl'], { GOOGLE_GEMINI_BASE_URL: emulator.url }, 60_000, project);
+    const run = await runCli(
+      ['start', '--dry-run', '--tasks', './tasks/nope.ts', '--task', 'x', '--input', 'items.jsonl'],
+      { GOOGLE_GEMINI_BASE_URL: emulator.url },
+      60_000,
+      project,
+    );
     assert.equal(run.code, EXIT_CODES.error);
-    assert.deepEqual(stderrLines(run), [`batch-llm start: cannot load tasks from ${path.join(project, 'tasks', 'nope.ts')}: no such file`]);
+    assert.deepEqual(stderrLines(run), [
+      `batch-llm start: cannot load tasks from ${path.join(project, 'tasks', 'nope.ts')}: no such file`,
+    ]);
   });
 });
 
@@ -95,7 +118,10 @@ describe('no Temporal server', () => {
     address = `127.0.0.1:${await freePort()}`;
     project = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-noserver-'));
     writeFileSync(path.join(project, 'items.jsonl'), '{"id":"a","name":"Kettle","description":"Boils water."}\n');
-    writeFileSync(path.join(project, 'broken.jsonl'), '{"id":"a","name":"Kettle","description":"Boils water."}\n{"id":"b",\n');
+    writeFileSync(
+      path.join(project, 'broken.jsonl'),
+      '{"id":"a","name":"Kettle","description":"Boils water."}\n{"id":"b",\n',
+    );
   });
 
   test('start, status, worker and pause say at once, in one line, which address they tried and what to do', async () => {
@@ -108,19 +134,34 @@ describe('no Temporal server', () => {
     assert.equal(commands.length, 4);
     for (const args of commands) {
       const started = Date.now();
-      const run = await runCli(args, { TEMPORAL_ADDRESS: address, GOOGLE_GEMINI_BASE_URL: 'http://127.0.0.1:1' }, 30_000, project);
+      const run = await runCli(
+        args,
+        { TEMPORAL_ADDRESS: address, GOOGLE_GEMINI_BASE_URL: 'http://127.0.0.1:1' },
+        30_000,
+        project,
+      );
       const seconds = (Date.now() - started) / 1000;
       assert.equal(run.code, EXIT_CODES.connection, `${args[0]}: ${run.stderr}`);
       const lines = stderrLines(run);
       assert.equal(lines.length, 1, run.stderr);
-      assert.match(lines[0]!, new RegExp(`^batch-llm ${args[0]}: cannot reach Temporal at ${address.replace(/\./g, '\\.')} .*connection refused.*\`batch-llm dev\``));
+      assert.match(
+        lines[0]!,
+        new RegExp(
+          `^batch-llm ${args[0]}: cannot reach Temporal at ${address.replace(/\./g, '\\.')} .*connection refused.*\`batch-llm dev\``,
+        ),
+      );
       // A hang guard, not a benchmark: it used to take 11–13 s.
       assert.ok(seconds < 8, `${args[0]} took ${seconds} s`);
     }
   });
 
   test('start checks its input before connecting: a malformed line is reported with its number, exit 3', async () => {
-    const run = await runCli(['start', '--input', 'broken.jsonl', '--task', 'demo-enrichment'], { TEMPORAL_ADDRESS: address }, 30_000, project);
+    const run = await runCli(
+      ['start', '--input', 'broken.jsonl', '--task', 'demo-enrichment'],
+      { TEMPORAL_ADDRESS: address },
+      30_000,
+      project,
+    );
     assert.equal(run.code, EXIT_CODES.input, run.stderr);
     assert.match(stderrLines(run)[0]!, /^batch-llm start: invalid input in broken\.jsonl/);
     assert.match(run.stderr, /line 2: not valid JSON/);
@@ -128,7 +169,12 @@ describe('no Temporal server', () => {
   });
 
   test('start checks the task name before connecting, exit 3', async () => {
-    const run = await runCli(['start', '--input', 'items.jsonl', '--task', 'no-such-task'], { TEMPORAL_ADDRESS: address }, 30_000, project);
+    const run = await runCli(
+      ['start', '--input', 'items.jsonl', '--task', 'no-such-task'],
+      { TEMPORAL_ADDRESS: address },
+      30_000,
+      project,
+    );
     assert.equal(run.code, EXIT_CODES.input, run.stderr);
     assert.match(run.stderr, /unknown task "no-such-task"; known tasks: demo-enrichment/);
   });
@@ -136,7 +182,10 @@ describe('no Temporal server', () => {
   test('set-concurrency checks N before connecting and names the positional', async () => {
     const run = await runCli(['set-concurrency', 'some-batch', '0'], { TEMPORAL_ADDRESS: address });
     assert.equal(run.code, EXIT_CODES.usage, run.stderr);
-    assert.deepEqual(stderrLines(run), ['batch-llm set-concurrency: N must be at least 1 (got "0")', 'See: batch-llm set-concurrency --help']);
+    assert.deepEqual(stderrLines(run), [
+      'batch-llm set-concurrency: N must be at least 1 (got "0")',
+      'See: batch-llm set-concurrency --help',
+    ]);
   });
 
   test('pause, resume and cancel take the batch id alone, checked before connecting', async () => {
@@ -145,7 +194,10 @@ describe('no Temporal server', () => {
     for (const command of commands) {
       const run = await runCli([command, 'some-batch', 'other-batch'], { TEMPORAL_ADDRESS: address });
       assert.equal(run.code, EXIT_CODES.usage, `${command}: ${run.stderr}`);
-      assert.match(stderrLines(run)[0] ?? '', new RegExp(`^batch-llm ${command}: expected BATCH_ID alone, got also "other-batch"`));
+      assert.match(
+        stderrLines(run)[0] ?? '',
+        new RegExp(`^batch-llm ${command}: expected BATCH_ID alone, got also "other-batch"`),
+      );
     }
     const unquoted = await runCli(['cancel', 'some-batch', 'too', 'slow'], { TEMPORAL_ADDRESS: address });
     assert.match(unquoted.stderr, /quote a reason: --reason/);
@@ -157,7 +209,10 @@ describe('errors and exit codes', () => {
     const cases: Array<[string[], RegExp]> = [
       [['status'], /^batch-llm status: expected exactly one BATCH_ID$/],
       [['status', 'a', '--watchh'], /^batch-llm status: .*--watchh/],
-      [['results', 'a', '--order', 'alphabetical'], /^batch-llm results: --order must be one of input, finish \(got "alphabetical"\)$/],
+      [
+        ['results', 'a', '--order', 'alphabetical'],
+        /^batch-llm results: --order must be one of input, finish \(got "alphabetical"\)$/,
+      ],
       [['emulator', '--port', 'eighty'], /^batch-llm emulator: --port must be a number \(got "eighty"\)$/],
     ];
     assert.equal(cases.length, 4);
@@ -175,7 +230,9 @@ describe('errors and exit codes', () => {
     const directory = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-noresults-'));
     const run = await runCli(['results', 'never-ran', '--results-dir', directory]);
     assert.equal(run.code, EXIT_CODES.notFound, run.stderr);
-    assert.deepEqual(stderrLines(run), [`batch-llm results: no results for batch "never-ran" under ${directory} (wrong --results-dir, or nothing has finished yet)`]);
+    assert.deepEqual(stderrLines(run), [
+      `batch-llm results: no results for batch "never-ran" under ${directory} (wrong --results-dir, or nothing has finished yet)`,
+    ]);
   });
 
   test('--help answers from the spec alone, even where the command would fail', async () => {
@@ -197,7 +254,10 @@ describe('docs/cli.md', () => {
     const documented = [...section.matchAll(/^\| (\d+) \|/gm)].map((match) => Number(match[1]));
     const codes = Object.values(EXIT_CODES);
     assert.equal(documented.length, codes.length);
-    assert.deepEqual(documented, [...codes].sort((a, b) => a - b));
+    assert.deepEqual(
+      documented,
+      [...codes].sort((a, b) => a - b),
+    );
   });
 });
 
@@ -218,9 +278,15 @@ describe('errors that need a server to be known', () => {
     assert.match(unknown.stderr, /^batch-llm status: no batch ".*nope.*"/);
 
     const batchId = uniqueName('twice');
-    const first = await runCli(['start', '--input', 'data/demo-products.jsonl', '--task', 'demo-enrichment', '--batch-id', batchId], env);
+    const first = await runCli(
+      ['start', '--input', 'data/demo-products.jsonl', '--task', 'demo-enrichment', '--batch-id', batchId],
+      env,
+    );
     assert.equal(first.code, EXIT_CODES.ok, first.stderr);
-    const second = await runCli(['start', '--input', 'data/demo-products.jsonl', '--task', 'demo-enrichment', '--batch-id', batchId], env);
+    const second = await runCli(
+      ['start', '--input', 'data/demo-products.jsonl', '--task', 'demo-enrichment', '--batch-id', batchId],
+      env,
+    );
     assert.equal(second.code, EXIT_CODES.conflict, second.stderr);
     assert.equal(stderrLines(second).length, 1, second.stderr);
     assert.match(second.stderr, new RegExp(`^batch-llm start: batch "${batchId}" is already running`));

@@ -13,7 +13,20 @@ describe('the batch-llm command line', () => {
   test('every command answers --help with its usage', async () => {
     const main = await runCli(['--help']);
     assert.equal(main.code, 0);
-    for (const command of ['dev', 'demo', 'worker', 'emulator', 'start', 'status', 'results', 'cache', 'pause', 'resume', 'set-concurrency', 'cancel']) {
+    for (const command of [
+      'dev',
+      'demo',
+      'worker',
+      'emulator',
+      'start',
+      'status',
+      'results',
+      'cache',
+      'pause',
+      'resume',
+      'set-concurrency',
+      'cancel',
+    ]) {
       assert.match(main.stdout, new RegExp(`^  ${command} `, 'm'), `main help lists ${command}`);
       const help = await runCli([command, '--help']);
       assert.equal(help.code, 0, `${command} --help: ${help.stderr}`);
@@ -31,7 +44,15 @@ describe('the batch-llm command line', () => {
     const badNumber = await runCli(['emulator', '--port', 'eighty']);
     assert.equal(badNumber.code, 2);
     assert.match(badNumber.stderr, /--port/);
-    const badMode = await runCli(['start', '--input', 'x.jsonl', '--task', 'demo-enrichment', '--call-mode', 'sideways']);
+    const badMode = await runCli([
+      'start',
+      '--input',
+      'x.jsonl',
+      '--task',
+      'demo-enrichment',
+      '--call-mode',
+      'sideways',
+    ]);
     assert.equal(badMode.code, 2);
     assert.match(badMode.stderr, /--call-mode: .*local-first.*activity/);
   });
@@ -40,7 +61,20 @@ describe('the batch-llm command line', () => {
     const stateDirectory = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-demo-'));
     const [port, uiPort] = [await freePort(), await freePort()];
     const demo = await runCli(
-      ['demo', '--exit-when-done', '--state-dir', stateDirectory, '--port', String(port), '--ui-port', String(uiPort), '--latency-ms', '50', '--jitter-ms', '50'],
+      [
+        'demo',
+        '--exit-when-done',
+        '--state-dir',
+        stateDirectory,
+        '--port',
+        String(port),
+        '--ui-port',
+        String(uiPort),
+        '--latency-ms',
+        '50',
+        '--jitter-ms',
+        '50',
+      ],
       {},
       180_000,
     );
@@ -52,18 +86,46 @@ describe('the batch-llm command line', () => {
     assert.ok(batchId, demo.stdout);
 
     const out = path.join(stateDirectory, 'export.jsonl');
-    const exported = await runCli(['results', batchId, '--results-dir', path.join(stateDirectory, 'results'), '--out', out]);
+    const exported = await runCli([
+      'results',
+      batchId,
+      '--results-dir',
+      path.join(stateDirectory, 'results'),
+      '--out',
+      out,
+    ]);
     assert.equal(exported.code, 0, exported.stderr);
-    const results = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as ItemResult);
+    const results = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as ItemResult);
     assert.equal(results.length, 50);
-    assert.deepEqual(results.map((result) => result.itemId), Array.from({ length: 50 }, (_, index) => `p${String(index + 1).padStart(3, '0')}`));
+    assert.deepEqual(
+      results.map((result) => result.itemId),
+      Array.from({ length: 50 }, (_, index) => `p${String(index + 1).padStart(3, '0')}`),
+    );
     assert.ok(results.every((result) => result.status === 'succeeded' && result.attempts.length === 1));
   });
 
   test('dev serves the Web UI and a worker; start --wait runs a batch against it; Ctrl-C stops everything', async () => {
     const stateDirectory = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-dev-'));
     const [port, uiPort] = [await freePort(), await freePort()];
-    const dev = spawnCli(['dev', '--state-dir', stateDirectory, '--port', String(port), '--ui-port', String(uiPort), '--latency-ms', '10', '--jitter-ms', '10'], {});
+    const dev = spawnCli(
+      [
+        'dev',
+        '--state-dir',
+        stateDirectory,
+        '--port',
+        String(port),
+        '--ui-port',
+        String(uiPort),
+        '--latency-ms',
+        '10',
+        '--jitter-ms',
+        '10',
+      ],
+      {},
+    );
     let devOut = '';
     dev.stdout?.on('data', (chunk: Buffer) => (devOut += chunk.toString()));
     dev.stderr?.resume();
@@ -77,19 +139,53 @@ describe('the batch-llm command line', () => {
       assert.match(await ui.text(), /<html/i);
 
       const input = path.join(stateDirectory, 'items.jsonl');
-      writeFileSync(input, ['{"id":"a","name":"Kettle","description":"Boils water in two minutes."}', '{"id":"b","name":"Lamp","description":"A desk lamp with a dimmer."}'].join('\n'));
+      writeFileSync(
+        input,
+        [
+          '{"id":"a","name":"Kettle","description":"Boils water in two minutes."}',
+          '{"id":"b","name":"Lamp","description":"A desk lamp with a dimmer."}',
+        ].join('\n'),
+      );
       const env = { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_UI_URL: `http://localhost:${uiPort}` };
-      const started = await runCli(['start', '--input', input, '--task', 'demo-enrichment', '--batch-id', 'dev-batch', '--call-mode', 'activity', '--wait'], env);
+      const started = await runCli(
+        [
+          'start',
+          '--input',
+          input,
+          '--task',
+          'demo-enrichment',
+          '--batch-id',
+          'dev-batch',
+          '--call-mode',
+          'activity',
+          '--wait',
+        ],
+        env,
+      );
       assert.equal(started.code, 0, started.stderr);
       assert.match(started.stdout, /items: +2 total: 2 succeeded/);
-      const client = await connectTemporalClient({ address: env.TEMPORAL_ADDRESS, namespace: 'default', taskQueue: 'batch-llm', webUiUrl: '' });
+      const client = await connectTemporalClient({
+        address: env.TEMPORAL_ADDRESS,
+        namespace: 'default',
+        taskQueue: 'batch-llm',
+        webUiUrl: '',
+      });
       try {
         const events = (await client.workflow.getHandle('dev-batch/a').fetchHistory()).events ?? [];
-        assert.deepEqual(events.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name), ['callModel'], '--call-mode activity: the call is a regular activity');
+        assert.deepEqual(
+          events
+            .filter((event) => event.activityTaskScheduledEventAttributes)
+            .map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name),
+          ['callModel'],
+          '--call-mode activity: the call is a regular activity',
+        );
       } finally {
         await client.connection.close();
       }
-      assert.ok(started.stdout.includes(`http://localhost:${uiPort}/namespaces/default/workflows/dev-batch`), started.stdout);
+      assert.ok(
+        started.stdout.includes(`http://localhost:${uiPort}/namespaces/default/workflows/dev-batch`),
+        started.stdout,
+      );
       const status = await runCli(['status', 'dev-batch'], env);
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /Batch dev-batch: succeeded/);

@@ -27,7 +27,12 @@ describe('a worker killed between stages', () => {
     await withFaults(stack.emulator, faults, async () => {
       let worker = stack.spawnWorkerProcess(taskQueue);
       const batchClient = stack.batchClient(taskQueue);
-      await batchClient.start({ taskName: 'test-echo', batchId, records: [{ id: 'x' }], options: { callTimeoutMs: 3_000 } });
+      await batchClient.start({
+        taskName: 'test-echo',
+        batchId,
+        records: [{ id: 'x' }],
+        options: { callTimeoutMs: 3_000 },
+      });
 
       while (!stack.emulator.generateCalls({ itemKeyPrefix: itemKey }).some((call) => call.attempt === 2)) {
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -45,14 +50,22 @@ describe('a worker killed between stages', () => {
 
       const calls = stack.emulator.generateCalls({ itemKeyPrefix: itemKey });
       assert.equal(calls.length, 3);
-      assert.equal(calls[2]!.promptChars, calls[1]!.promptChars, 'after the crash the partial prompt of stage 2 was sent again');
+      assert.equal(
+        calls[2]!.promptChars,
+        calls[1]!.promptChars,
+        'after the crash the partial prompt of stage 2 was sent again',
+      );
       assert.notEqual(calls[2]!.promptChars, calls[0]!.promptChars, 'not the full prompt of stage 1');
       const [result] = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
-      assert.deepEqual(result?.attempts.map((attempt) => [attempt.call, attempt.stage, attempt.mode, attempt.outcome]), [
-        [1, 1, 'full', 'validation_error'],
-        [2, 2, 'partial', 'lost_in_crash'],
-        [3, 2, 'partial', 'ok'],
-      ], 'the request lost with the worker is in the attempts, as it was sent');
+      assert.deepEqual(
+        result?.attempts.map((attempt) => [attempt.call, attempt.stage, attempt.mode, attempt.outcome]),
+        [
+          [1, 1, 'full', 'validation_error'],
+          [2, 2, 'partial', 'lost_in_crash'],
+          [3, 2, 'partial', 'ok'],
+        ],
+        'the request lost with the worker is in the attempts, as it was sent',
+      );
       assert.equal(result?.modelCalls, 3, 'the call lost with the worker is counted');
     });
   });

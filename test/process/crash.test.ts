@@ -57,12 +57,19 @@ describe('a worker process killed mid-batch', () => {
     assert.deepEqual(new Set(results.map((result) => result.itemId)).size, total);
 
     const executions = new Map<string, number>();
-    for await (const execution of stack.client.workflow.list({ query: `BatchId = "${batchId}" AND WorkflowType = "itemWorkflow"` })) {
+    for await (const execution of stack.client.workflow.list({
+      query: `BatchId = "${batchId}" AND WorkflowType = "itemWorkflow"`,
+    })) {
       executions.set(execution.workflowId, (executions.get(execution.workflowId) ?? 0) + 1);
     }
     assert.equal(executions.size, total, 'one item workflow per item');
-    assert.ok([...executions.values()].every((count) => count === 1), 'no item workflow ran twice');
-    console.log(`crash test: ${doneAtKill}/${total} done and ${inFlightAtKill} calls in flight at SIGKILL; ${stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` }).length} model calls in all`);
+    assert.ok(
+      [...executions.values()].every((count) => count === 1),
+      'no item workflow ran twice',
+    );
+    console.log(
+      `crash test: ${doneAtKill}/${total} done and ${inFlightAtKill} calls in flight at SIGKILL; ${stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` }).length} model calls in all`,
+    );
   });
 
   test('2,000 items, the worker SIGKILLed three times (across continue-as-new runs): the results file has exactly one line per item', async () => {
@@ -71,11 +78,21 @@ describe('a worker process killed mid-batch', () => {
       const batchId = uniqueName('kill3');
       const total = 2_000;
       const inputFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'kill3-')), 'items.jsonl');
-      writeFileSync(inputFile, Array.from({ length: total }, (_, index) => JSON.stringify({ id: `r${index}` })).join('\n') + '\n');
+      writeFileSync(
+        inputFile,
+        Array.from({ length: total }, (_, index) => JSON.stringify({ id: `r${index}` })).join('\n') + '\n',
+      );
       const batchClient = stack.batchClient(taskQueue);
       let worker = stack.spawnWorkerProcess(taskQueue);
       try {
-        await batchClient.start({ taskName: 'test-echo', inputFile, batchId, concurrency: 40, historyEventsPerRun: 2_000, options: { callTimeoutMs: 2_000, maxModelCalls: 10 } });
+        await batchClient.start({
+          taskName: 'test-echo',
+          inputFile,
+          batchId,
+          concurrency: 40,
+          historyEventsPerRun: 2_000,
+          options: { callTimeoutMs: 2_000, maxModelCalls: 10 },
+        });
         const finishedAtKill: number[] = [];
         for (const threshold of [300, 800, 1_300]) {
           let finished = 0;
@@ -92,11 +109,15 @@ describe('a worker process killed mid-batch', () => {
         assert.equal(summary.succeeded, total);
         assert.ok(summary.runs > 1, 'the batch continued as new along the way');
 
-        const lines = readFileSync(path.join(stack.resultsDirectory, batchId, 'results.jsonl'), 'utf8').split('\n').filter((line) => line.length > 0);
+        const lines = readFileSync(path.join(stack.resultsDirectory, batchId, 'results.jsonl'), 'utf8')
+          .split('\n')
+          .filter((line) => line.length > 0);
         assert.equal(lines.length, total, 'one line per item in the results file');
         const ids = new Set(lines.map((line) => (JSON.parse(line) as { itemId: string }).itemId));
         assert.equal(ids.size, total, 'no item twice, none missing');
-        console.log(`kill ×3: SIGKILL at ${finishedAtKill.join(', ')} of ${total} finished; ${summary.runs} runs; ${lines.length} result lines`);
+        console.log(
+          `kill ×3: SIGKILL at ${finishedAtKill.join(', ')} of ${total} finished; ${summary.runs} runs; ${lines.length} result lines`,
+        );
       } finally {
         worker.kill('SIGTERM');
       }

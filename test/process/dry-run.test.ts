@@ -21,7 +21,23 @@ describe('start --dry-run', () => {
 
   test('checks the input, renders every prompt, counts a sample of them and estimates cost and time, calling no model', async () => {
     emulator.reset();
-    const run = await runCli(['start', '--dry-run', '--input', 'data/demo-products.jsonl', '--task', 'demo-enrichment', '--sample', '10', '--rpm', '60', '--concurrency', '10'], env());
+    const run = await runCli(
+      [
+        'start',
+        '--dry-run',
+        '--input',
+        'data/demo-products.jsonl',
+        '--task',
+        'demo-enrichment',
+        '--sample',
+        '10',
+        '--rpm',
+        '60',
+        '--concurrency',
+        '10',
+      ],
+      env(),
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /50 items valid, 50 prompts rendered; nothing was started/);
     assert.match(run.stdout, /countTokens on 10 of 50 prompts, model gemini-3\.5-flash/);
@@ -35,7 +51,10 @@ describe('start --dry-run', () => {
   test('a record the task refuses is named by line, and nothing is counted', async () => {
     emulator.reset();
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'batch-llm-dry-')), 'bad.jsonl');
-    writeFileSync(file, ['{"id":"a","name":"Kettle","description":"Boils water."}', '{"id":"b","name":"Lamp"}'].join('\n'));
+    writeFileSync(
+      file,
+      ['{"id":"a","name":"Kettle","description":"Boils water."}', '{"id":"b","name":"Lamp"}'].join('\n'),
+    );
     const run = await runCli(['start', '--dry-run', '--input', file, '--task', 'demo-enrichment'], env());
     assert.equal(run.code, EXIT_CODES.input);
     assert.match(run.stderr, /line 2, item "b", field "description"/);

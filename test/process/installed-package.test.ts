@@ -22,9 +22,15 @@ describe('an installed copy of the package', () => {
     emulator = await GeminiEmulator.start({ latency: { baseMs: 0, jitterMs: 0 } });
     const { stdout } = await run('npm', ['pack', REPO_ROOT, '--silent'], { cwd: project });
     const tarball = stdout.trim().split('\n').pop() ?? '';
-    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+    );
     // From npm's cache where it can (the repository's own install filled it): no registry round trips needed.
-    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${tarball}`], { cwd: project, timeout: 240_000 });
+    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${tarball}`], {
+      cwd: project,
+      timeout: 240_000,
+    });
   });
   after(async () => {
     await emulator?.stop();
@@ -32,9 +38,17 @@ describe('an installed copy of the package', () => {
   });
 
   const npx = (args: string[]) =>
-    run('npx', ['--no-install', 'batch-llm', ...args], { cwd: project, env: cliEnv({ GOOGLE_GEMINI_BASE_URL: emulator.url }), timeout: 60_000 }).then(
+    run('npx', ['--no-install', 'batch-llm', ...args], {
+      cwd: project,
+      env: cliEnv({ GOOGLE_GEMINI_BASE_URL: emulator.url }),
+      timeout: 60_000,
+    }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? -1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+      (error: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: error.code ?? -1,
+        stdout: error.stdout ?? '',
+        stderr: error.stderr ?? '',
+      }),
     );
 
   test('npx batch-llm answers --help', async () => {
@@ -56,7 +70,10 @@ describe('an installed copy of the package', () => {
         'await emulator.stop();',
       ].join('\n'),
     );
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'start-emulator.mts'], { cwd: project, timeout: 60_000 });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'start-emulator.mts'], {
+      cwd: project,
+      timeout: 60_000,
+    });
     assert.match(stdout, /^emulator at http:\/\/127\.0\.0\.1:\d+$/m);
   });
 
@@ -82,7 +99,18 @@ describe('an installed copy of the package', () => {
       ['./my-tasks.ts', 'installed-ts'],
       ['./more-tasks.cjs', 'installed-cjs'],
     ] as const) {
-      const dryRun = await npx(['start', '--dry-run', '--input', 'items.jsonl', '--task', task, '--tasks', module, '--sample', '2']);
+      const dryRun = await npx([
+        'start',
+        '--dry-run',
+        '--input',
+        'items.jsonl',
+        '--task',
+        task,
+        '--tasks',
+        module,
+        '--sample',
+        '2',
+      ]);
       assert.equal(dryRun.code, 0, `${module}: ${dryRun.stderr}`);
       assert.match(dryRun.stdout, /2 items valid, 2 prompts rendered; nothing was started/);
     }

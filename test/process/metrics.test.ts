@@ -14,7 +14,8 @@ function sample(metrics: string, name: string, labels: Record<string, string>): 
   let sum: number | undefined;
   for (const line of metrics.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
-    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`)))
+      sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
 }
@@ -34,11 +35,18 @@ describe('Prometheus metrics from the worker', () => {
     const worker = stack.spawnWorkerProcess(taskQueue, { BATCH_LLM_METRICS_PORT: String(port) });
     try {
       const batchId = uniqueName('metrics');
-      const faults: FaultRule[] = [{ fault: 'schema_invalid', itemKey: `${batchId}/b`, attempts: [1] }, { fault: 'invalid_request', itemKey: `${batchId}/c` }];
+      const faults: FaultRule[] = [
+        { fault: 'schema_invalid', itemKey: `${batchId}/b`, attempts: [1] },
+        { fault: 'invalid_request', itemKey: `${batchId}/c` },
+      ];
       await withFaults(stack.emulator, faults, async () => {
         await runBatch(stack, taskQueue, { batchId, records: [{ id: 'a' }, { id: 'b' }, { id: 'c' }] });
         let metrics = '';
-        for (let tries = 0; tries < 50 && sample(metrics, 'batch_llm_items_total', { status: 'failed' }) === undefined; tries += 1) {
+        for (
+          let tries = 0;
+          tries < 50 && sample(metrics, 'batch_llm_items_total', { status: 'failed' }) === undefined;
+          tries += 1
+        ) {
           await new Promise((resolve) => setTimeout(resolve, 200));
           metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         }

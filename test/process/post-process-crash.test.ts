@@ -34,9 +34,16 @@ describe('the post-processing hook under a worker crash', () => {
     let worker = stack.spawnWorkerProcess(taskQueue, { TEST_POST_PROCESS_HOOK_DIR: HOOK_DIRECTORY });
     const batchClient = stack.batchClient(taskQueue);
     const records = [{ id: 'fast-1' }, { id: 'fast-2' }, { id: 'slow', slow: true }];
-    await batchClient.start({ taskName: 'test-post', batchId, records, concurrency: 3, options: { callTimeoutMs: 2000 } });
+    await batchClient.start({
+      taskName: 'test-post',
+      batchId,
+      records,
+      concurrency: 3,
+      options: { callTimeoutMs: 2000 },
+    });
     // Kill while the slow hook runs (3 s) and after both fast items have finished, hooks included.
-    const slowHookRunning = () => readFileSafe(path.join(HOOK_DIRECTORY, 'invocations.log')).includes(encodeURIComponent(`${batchId}/slow`));
+    const slowHookRunning = () =>
+      readFileSafe(path.join(HOOK_DIRECTORY, 'invocations.log')).includes(encodeURIComponent(`${batchId}/slow`));
     while (!slowHookRunning() || (await batchClient.progress(batchId)).succeeded < 2) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -47,17 +54,26 @@ describe('the post-processing hook under a worker crash', () => {
     worker.kill('SIGTERM');
 
     assert.equal(summary.succeeded, 3);
-    const effects = readdirSync(path.join(HOOK_DIRECTORY, 'effects')).filter((name) => name.startsWith(encodeURIComponent(`${batchId}/`)));
+    const effects = readdirSync(path.join(HOOK_DIRECTORY, 'effects')).filter((name) =>
+      name.startsWith(encodeURIComponent(`${batchId}/`)),
+    );
     assert.equal(effects.length, 3, 'exactly one effect per item');
     assert.equal(invocationsOf('slow'), 2, 'the hook killed mid-run ran again');
     const results = await new FileResultStore(stack.resultsDirectory).readAll(batchId);
     assert.equal(results.length, 3);
-    assert.ok(results.every((result) => (result.output as { postProcessed?: boolean }).postProcessed), 'every output went through the hook');
-    for (const id of ['fast-1', 'fast-2']) assert.equal(invocationsOf(id), 1, `${id}: its hook had completed; replay and retries did not run it again`);
+    assert.ok(
+      results.every((result) => (result.output as { postProcessed?: boolean }).postProcessed),
+      'every output went through the hook',
+    );
+    for (const id of ['fast-1', 'fast-2'])
+      assert.equal(invocationsOf(id), 1, `${id}: its hook had completed; replay and retries did not run it again`);
     // The hook heartbeats: the dead worker's attempt ended at its heartbeat timeout, not at the minute-long start-to-close.
     const events = (await stack.client.workflow.getHandle(`${batchId}/slow`).fetchHistory()).events ?? [];
     const retried = events.find((event) => event.activityTaskStartedEventAttributes?.lastFailure);
-    assert.equal(decodeTimeoutType(retried?.activityTaskStartedEventAttributes?.lastFailure?.timeoutFailureInfo?.timeoutType), 'HEARTBEAT');
+    assert.equal(
+      decodeTimeoutType(retried?.activityTaskStartedEventAttributes?.lastFailure?.timeoutFailureInfo?.timeoutType),
+      'HEARTBEAT',
+    );
   });
 });
 

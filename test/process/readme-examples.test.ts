@@ -13,7 +13,12 @@ import { REPO_ROOT } from '../helpers/cli';
 const run = promisify(execFile);
 
 /** README.md and the pages under docs/, as paths relative to the repository. */
-const PAGES = ['README.md', ...readdirSync(path.join(REPO_ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const PAGES = [
+  'README.md',
+  ...readdirSync(path.join(REPO_ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 interface Example {
   page: string;
@@ -58,9 +63,22 @@ describe('the README and docs examples', () => {
     });
     writeFileSync(
       path.join(directory, 'tsconfig.json'),
-      JSON.stringify({ extends: path.join(REPO_ROOT, 'tsconfig.json'), compilerOptions: { noUnusedLocals: false }, include: files }),
+      JSON.stringify({
+        extends: path.join(REPO_ROOT, 'tsconfig.json'),
+        compilerOptions: { noUnusedLocals: false },
+        include: files,
+      }),
     );
-    const typecheck = await run(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', path.join(directory, 'tsconfig.json')], { cwd: REPO_ROOT }).then(
+    const typecheck = await run(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '--noEmit',
+        '-p',
+        path.join(directory, 'tsconfig.json'),
+      ],
+      { cwd: REPO_ROOT },
+    ).then(
       () => '',
       (error: { stdout?: string }) => error.stdout ?? String(error),
     );

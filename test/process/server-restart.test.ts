@@ -36,10 +36,22 @@ describe('the Temporal server restarted mid-batch', () => {
     worker.stderr?.resume();
     cleanups.push(() => void worker.kill('SIGKILL'));
 
-    const connect = () => BatchClient.connect({ address, taskQueue: 'restart', namespace: 'default', webUiUrl: '', connectTimeoutMs: 10_000 });
+    const connect = () =>
+      BatchClient.connect({
+        address,
+        taskQueue: 'restart',
+        namespace: 'default',
+        webUiUrl: '',
+        connectTimeoutMs: 10_000,
+      });
     let batchClient = await connect();
     const total = 30;
-    await batchClient.start({ taskName: 'test-echo', batchId: 'survivor', records: Array.from({ length: total }, (_, index) => ({ id: `r${index}` })), concurrency: 3 });
+    await batchClient.start({
+      taskName: 'test-echo',
+      batchId: 'survivor',
+      records: Array.from({ length: total }, (_, index) => ({ id: `r${index}` })),
+      concurrency: 3,
+    });
     let done = 0;
     while (done < 5) {
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { QuotaWindow } from '@durable-batch-llm/gemini-emulator';
-import { admitCall, correctTokens, emptyAdmission, HEADROOM, WINDOW_MS, type AdmissionLimits } from '../../workflows/admission';
+import {
+  admitCall,
+  correctTokens,
+  emptyAdmission,
+  HEADROOM,
+  WINDOW_MS,
+  type AdmissionLimits,
+} from '../../workflows/admission';
 
 const noCooldown = { until: 0, rampMs: 0 };
 
@@ -12,7 +19,10 @@ function busiestWindow(grants: Array<{ start: number; tokens: number }>): { requ
   for (const { start } of grants) {
     const inWindow = grants.filter((other) => other.start >= start && other.start < start + WINDOW_MS);
     requests = Math.max(requests, inWindow.length);
-    tokens = Math.max(tokens, inWindow.reduce((sum, grant) => sum + grant.tokens, 0));
+    tokens = Math.max(
+      tokens,
+      inWindow.reduce((sum, grant) => sum + grant.tokens, 0),
+    );
   }
   return { requests, tokens };
 }
@@ -20,7 +30,10 @@ function busiestWindow(grants: Array<{ start: number; tokens: number }>): { requ
 /** Grants `count` calls that all ask at `askedAt` (a window full of waiting workers). */
 function grantAll(limits: AdmissionLimits, count: number, tokensOf: (index: number) => number, askedAt = 1_000_000) {
   const state = emptyAdmission();
-  const grants = Array.from({ length: count }, (_, index) => ({ start: admitCall(state, limits, askedAt, tokensOf(index), noCooldown), tokens: tokensOf(index) }));
+  const grants = Array.from({ length: count }, (_, index) => ({
+    start: admitCall(state, limits, askedAt, tokensOf(index), noCooldown),
+    tokens: tokensOf(index),
+  }));
   return { state, grants };
 }
 
@@ -42,7 +55,8 @@ describe('admission under RPM and TPM limits', () => {
     const { grants } = grantAll({ requestsPerMinute: 60 }, 200, () => 10);
     const window = new QuotaWindow();
     window.setLimits({ requestsPerMinute: 60 });
-    for (const grant of grants) assert.equal(window.admit(grant.start, grant.tokens), undefined, `grant at ${grant.start} refused`);
+    for (const grant of grants)
+      assert.equal(window.admit(grant.start, grant.tokens), undefined, `grant at ${grant.start} refused`);
   });
 
   test('TPM: tokens are paced and every minute stays under the limit, for calls of any size', () => {
@@ -53,7 +67,8 @@ describe('admission under RPM and TPM limits', () => {
     assert.ok(busiest.tokens >= 9_000, `only ${busiest.tokens} tokens in the busiest minute`);
     const window = new QuotaWindow();
     window.setLimits({ tokensPerMinute: 10_000 });
-    for (const grant of grants) assert.equal(window.admit(grant.start, grant.tokens), undefined, `grant at ${grant.start} refused`);
+    for (const grant of grants)
+      assert.equal(window.admit(grant.start, grant.tokens), undefined, `grant at ${grant.start} refused`);
   });
 
   test('both limits: the tighter one governs', () => {
@@ -75,7 +90,11 @@ describe('admission under RPM and TPM limits', () => {
     const state = emptyAdmission();
     for (let second = 0; second < 30; second += 1) {
       const now = second * 1_000;
-      assert.equal(admitCall(state, { requestsPerMinute: 120 }, now, 10, noCooldown), now, `a call a second under 2 a second waits at ${now}`);
+      assert.equal(
+        admitCall(state, { requestsPerMinute: 120 }, now, 10, noCooldown),
+        now,
+        `a call a second under 2 a second waits at ${now}`,
+      );
     }
   });
 
@@ -87,7 +106,10 @@ describe('admission under RPM and TPM limits', () => {
     const interval = WINDOW_MS / (120 * HEADROOM);
     assert.ok(Math.abs(starts[1]! - starts[0]! - 2 * interval) < 1e-6, 'half speed while ramping');
     const afterRamp = starts.findIndex((start) => start >= 15_000);
-    assert.ok(afterRamp > 0 && Math.abs(starts[afterRamp + 1]! - starts[afterRamp]! - interval) < 1e-6, 'full speed after the ramp');
+    assert.ok(
+      afterRamp > 0 && Math.abs(starts[afterRamp + 1]! - starts[afterRamp]! - interval) < 1e-6,
+      'full speed after the ramp',
+    );
   });
 
   test('a token under-estimate delays later calls; an over-estimate lets them start sooner', () => {

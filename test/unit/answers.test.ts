@@ -9,7 +9,13 @@ import { ProductEnrichmentSchema, demoEnrichmentTask } from '../../src/tasks/dem
 import type { AnyTask } from '../../src/tasks/registry';
 
 const task = { outputSchema: ProductEnrichmentSchema };
-const valid = { category: 'kitchen', summary: 'A kettle that boils water fast.', keywords: ['kettle'], audience: 'consumer', priceTier: 'mid' };
+const valid = {
+  category: 'kitchen',
+  summary: 'A kettle that boils water fast.',
+  keywords: ['kettle'],
+  audience: 'consumer',
+  priceTier: 'mid',
+};
 
 function answer(text: string | undefined, finishReason = 'STOP'): GenerateContentResponse {
   return {
@@ -21,7 +27,8 @@ function answer(text: string | undefined, finishReason = 'STOP'): GenerateConten
 }
 
 /** A Gemini response as the activity judges it: read by the Gemini provider, then judged. */
-const judgeAnswer = (t: typeof task, response: GenerateContentResponse, partial?: PartialState) => judge(t, answerOf(response), partial);
+const judgeAnswer = (t: typeof task, response: GenerateContentResponse, partial?: PartialState) =>
+  judge(t, answerOf(response), partial);
 
 describe('judging answers', () => {
   test('a valid answer is the output', () => {
@@ -39,9 +46,17 @@ describe('judging answers', () => {
   });
 
   test('a partial answer is merged over the kept fields and the whole validated again', () => {
-    const partial = partialStateOf(ProductEnrichmentSchema, { ...valid, priceTier: 'cheap' }, ProductEnrichmentSchema.safeParse({ ...valid, priceTier: 'cheap' }).error!)!;
+    const partial = partialStateOf(
+      ProductEnrichmentSchema,
+      { ...valid, priceTier: 'cheap' },
+      ProductEnrichmentSchema.safeParse({ ...valid, priceTier: 'cheap' }).error!,
+    )!;
     const judged = judgeAnswer(task, answer(JSON.stringify({ priceTier: 'premium', category: 'toys' })), partial);
-    assert.deepEqual(judged, { kind: 'ok', output: { ...valid, priceTier: 'premium' } }, 'only failed fields are taken from a partial answer');
+    assert.deepEqual(
+      judged,
+      { kind: 'ok', output: { ...valid, priceTier: 'premium' } },
+      'only failed fields are taken from a partial answer',
+    );
     assert.deepEqual(mergePartial(partial, { priceTier: 'budget' }), { ...valid, priceTier: 'budget' });
   });
 
@@ -54,8 +69,12 @@ describe('judging answers', () => {
     assert.equal(categoryOf(answer(undefined)), 'empty_response');
     assert.equal(categoryOf(answer('{"category": "kit', 'MAX_TOKENS')), 'truncated');
     assert.equal(categoryOf(answer(undefined, 'RECITATION')), 'recitation');
-    for (const reason of ['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII']) assert.equal(categoryOf(answer(undefined, reason)), 'safety_blocked');
-    assert.equal(categoryOf({ promptFeedback: { blockReason: 'SAFETY' } } as unknown as GenerateContentResponse), 'safety_blocked');
+    for (const reason of ['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII'])
+      assert.equal(categoryOf(answer(undefined, reason)), 'safety_blocked');
+    assert.equal(
+      categoryOf({ promptFeedback: { blockReason: 'SAFETY' } } as unknown as GenerateContentResponse),
+      'safety_blocked',
+    );
   });
 
   test('no partial state when the answer is not an object or the error is at the root', () => {
@@ -64,19 +83,43 @@ describe('judging answers', () => {
   });
 
   test('shapes are described in a few words', () => {
-    assert.equal(describeShape({ type: 'array', items: { type: 'string', minLength: 2, maxLength: 40 }, minItems: 1, maxItems: 5 }), 'array of string, 2-40 chars, 1-5 items');
+    assert.equal(
+      describeShape({
+        type: 'array',
+        items: { type: 'string', minLength: 2, maxLength: 40 },
+        minItems: 1,
+        maxItems: 5,
+      }),
+      'array of string, 2-40 chars, 1-5 items',
+    );
     assert.equal(describeShape({ type: 'integer', minimum: 0 }), 'integer, in >= 0');
     assert.equal(describeShape({ enum: ['a', 'b'] }), 'one of "a"|"b"');
   });
 
   test('the partial prompt names only the failed fields and is a fraction of the full prompt', () => {
-    const item = { id: 'p1', index: 0, data: { id: 'p1', name: 'Kettle', description: 'A 1.7 litre electric kettle with auto shut-off and a limescale filter; boils in under three minutes.' } };
+    const item = {
+      id: 'p1',
+      index: 0,
+      data: {
+        id: 'p1',
+        name: 'Kettle',
+        description:
+          'A 1.7 litre electric kettle with auto shut-off and a limescale filter; boils in under three minutes.',
+      },
+    };
     const anyTask = demoEnrichmentTask as unknown as AnyTask;
     const invalid = { ...valid, priceTier: 'cheap' };
-    const partial = partialStateOf(ProductEnrichmentSchema, invalid, ProductEnrichmentSchema.safeParse(invalid).error!)!;
+    const partial = partialStateOf(
+      ProductEnrichmentSchema,
+      invalid,
+      ProductEnrichmentSchema.safeParse(invalid).error!,
+    )!;
     const repair = partialPrompt(anyTask, item, partial);
     const full = fullPrompt(anyTask, item);
-    assert.match(repair.prompt, /- priceTier \(was "cheap"\): Invalid option: expected one of "budget"\|"mid"\|"premium"/);
+    assert.match(
+      repair.prompt,
+      /- priceTier \(was "cheap"\): Invalid option: expected one of "budget"\|"mid"\|"premium"/,
+    );
     assert.doesNotMatch(repair.prompt, /summary/);
     assert.match(repair.prompt, /Item: Kettle$/);
     assert.ok(repair.prompt.length < (full.prompt.length + (full.systemInstruction?.length ?? 0)) * 0.3);

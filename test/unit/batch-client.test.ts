@@ -18,11 +18,17 @@ function clientFailing(failures: unknown[]): { client: Client; calls: () => numb
   return { client: { workflow: { getHandle: () => handle } } as unknown as Client, calls: () => calls };
 }
 
-const grpcFailure = (code: number, details: string) => new ServiceError(`Failed to get Workflow execution history`, { cause: Object.assign(new Error(details), { code, details }) });
+const grpcFailure = (code: number, details: string) =>
+  new ServiceError(`Failed to get Workflow execution history`, {
+    cause: Object.assign(new Error(details), { code, details }),
+  });
 
 describe('waiting for a batch summary', () => {
   test('a cut wait (DEADLINE_EXCEEDED, UNAVAILABLE) is waited again; the summary arrives', async () => {
-    const { client, calls } = clientFailing([grpcFailure(4, 'context deadline exceeded'), grpcFailure(14, 'connection refused')]);
+    const { client, calls } = clientFailing([
+      grpcFailure(4, 'context deadline exceeded'),
+      grpcFailure(14, 'connection refused'),
+    ]);
     const summary = await new BatchClient(client, { taskQueue: 'q', namespace: 'default', webUiUrl: '' }).summary('b');
     assert.equal(summary.succeeded, 1);
     assert.equal(calls(), 3);
@@ -31,7 +37,10 @@ describe('waiting for a batch summary', () => {
   test('other failures (a failed batch, NOT_FOUND) surface at once', async () => {
     const notFound = grpcFailure(5, 'workflow not found');
     const { client, calls } = clientFailing([notFound]);
-    await assert.rejects(new BatchClient(client, { taskQueue: 'q', namespace: 'default', webUiUrl: '' }).summary('b'), (error) => error === notFound);
+    await assert.rejects(
+      new BatchClient(client, { taskQueue: 'q', namespace: 'default', webUiUrl: '' }).summary('b'),
+      (error) => error === notFound,
+    );
     assert.equal(calls(), 1);
     assert.equal(isTransientRpcFailure(new Error('deadline')), false);
   });

@@ -11,7 +11,10 @@ import path from 'node:path';
 
 /** Lints `code` as if it lived at `file` (without type information: the probe file does not exist). */
 async function violations(file: string, code: string): Promise<string[]> {
-  const eslint = new ESLint({ cwd: REPO_ROOT, overrideConfig: [{ ...tseslint.configs.disableTypeChecked, files: ['**/*.ts'] }] });
+  const eslint = new ESLint({
+    cwd: REPO_ROOT,
+    overrideConfig: [{ ...tseslint.configs.disableTypeChecked, files: ['**/*.ts'] }],
+  });
   const [result] = await eslint.lintText(code, { filePath: path.join(REPO_ROOT, file) });
   return (result?.messages ?? []).map((message) => `${message.line}:${message.ruleId ?? 'parse'}`);
 }
@@ -30,18 +33,51 @@ describe('boundaries', () => {
         'export type Activities = BatchActivities;',
       ].join('\n'),
     );
-    assert.deepEqual(found, ['1:no-restricted-imports', '2:no-restricted-imports', '4:no-restricted-imports', '5:no-restricted-imports', '6:no-restricted-globals']);
+    assert.deepEqual(found, [
+      '1:no-restricted-imports',
+      '2:no-restricted-imports',
+      '4:no-restricted-imports',
+      '5:no-restricted-imports',
+      '6:no-restricted-globals',
+    ]);
   });
 
   test('a shared module the workflows import is held to the same rules', async () => {
-    assert.deepEqual(await violations('src/usage.ts', "import { writeFileSync } from 'node:fs';\nexport const write = writeFileSync;\n"), ['1:no-restricted-imports']);
+    assert.deepEqual(
+      await violations(
+        'src/usage.ts',
+        "import { writeFileSync } from 'node:fs';\nexport const write = writeFileSync;\n",
+      ),
+      ['1:no-restricted-imports'],
+    );
   });
 
   test("workflow code may share the emulator's import-free header constant, not the emulator", async () => {
-    assert.deepEqual(await violations('src/constants.ts', "export { ITEM_KEY_HEADER } from '@durable-batch-llm/gemini-emulator/item-header';\n"), []);
-    assert.deepEqual(await violations('src/constants.ts', "export { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';\n"), ['1:no-restricted-imports']);
-    assert.deepEqual(await violations('src/constants.ts', "export { FAULT_KINDS } from '@durable-batch-llm/gemini-emulator/faults';\n"), ['1:no-restricted-imports']);
-    assert.deepEqual(await violations('workflows/probe.ts', "export { ITEM_KEY_HEADER } from '../packages/gemini-emulator/src/item-header';\n"), ['1:no-restricted-imports']);
+    assert.deepEqual(
+      await violations(
+        'src/constants.ts',
+        "export { ITEM_KEY_HEADER } from '@durable-batch-llm/gemini-emulator/item-header';\n",
+      ),
+      [],
+    );
+    assert.deepEqual(
+      await violations('src/constants.ts', "export { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';\n"),
+      ['1:no-restricted-imports'],
+    );
+    assert.deepEqual(
+      await violations(
+        'src/constants.ts',
+        "export { FAULT_KINDS } from '@durable-batch-llm/gemini-emulator/faults';\n",
+      ),
+      ['1:no-restricted-imports'],
+    );
+    assert.deepEqual(
+      await violations(
+        'workflows/probe.ts',
+        "export { ITEM_KEY_HEADER } from '../packages/gemini-emulator/src/item-header';\n",
+      ),
+      ['1:no-restricted-imports'],
+    );
   });
 
   test('only the Gemini provider imports @google/genai: activities, the CLI and the client use the provider seam', async () => {
@@ -52,11 +88,29 @@ describe('boundaries', () => {
     assert.deepEqual(await violations('src/probe.ts', code), ['1:no-restricted-imports']);
     assert.deepEqual(await violations('src/providers/gemini/probe.ts', code), []);
     // Types may be named (the worker accepts a ready-made client).
-    assert.deepEqual(await violations('src/probe.ts', "import type { GoogleGenAI } from '@google/genai';\nexport type Sdk = GoogleGenAI;\n"), []);
+    assert.deepEqual(
+      await violations(
+        'src/probe.ts',
+        "import type { GoogleGenAI } from '@google/genai';\nexport type Sdk = GoogleGenAI;\n",
+      ),
+      [],
+    );
   });
 
   test('the CLI and the client reach workflows through the contract only', async () => {
-    assert.deepEqual(await violations('src/cli/probe.ts', "import { pauseBatchUpdate } from '../../workflows/batch';\nexport const update = pauseBatchUpdate;\n"), ['1:no-restricted-imports']);
-    assert.deepEqual(await violations('src/cli/probe.ts', "import { pauseBatchUpdate } from '../contract';\nexport const update = pauseBatchUpdate;\n"), []);
+    assert.deepEqual(
+      await violations(
+        'src/cli/probe.ts',
+        "import { pauseBatchUpdate } from '../../workflows/batch';\nexport const update = pauseBatchUpdate;\n",
+      ),
+      ['1:no-restricted-imports'],
+    );
+    assert.deepEqual(
+      await violations(
+        'src/cli/probe.ts',
+        "import { pauseBatchUpdate } from '../contract';\nexport const update = pauseBatchUpdate;\n",
+      ),
+      [],
+    );
   });
 });

@@ -22,7 +22,10 @@ interface ComposeService {
 
 function loadComposeServices(): Record<string, ComposeService> {
   const compose: unknown = parse(readRepositoryFile('docker-compose.yml'));
-  assert.ok(typeof compose === 'object' && compose !== null && 'services' in compose, 'docker-compose.yml has no services');
+  assert.ok(
+    typeof compose === 'object' && compose !== null && 'services' in compose,
+    'docker-compose.yml has no services',
+  );
   return compose.services as Record<string, ComposeService>;
 }
 
@@ -90,7 +93,11 @@ test('the Gemini API key comes from the environment, never from the compose file
   const worker = serviceNamed(loadComposeServices(), 'worker');
   const apiKey = environmentOf(worker)['GEMINI_API_KEY'];
   assert.ok(apiKey !== undefined, 'worker must pass GEMINI_API_KEY through');
-  assert.match(apiKey, /^\$\{GEMINI_API_KEY(:?[-?][^}]*)?\}$/, 'GEMINI_API_KEY must be a ${...} reference, not a value');
+  assert.match(
+    apiKey,
+    /^\$\{GEMINI_API_KEY(:?[-?][^}]*)?\}$/,
+    'GEMINI_API_KEY must be a ${...} reference, not a value',
+  );
   // Google API keys start with "AIza"; none may appear anywhere in the file.
   assert.doesNotMatch(readRepositoryFile('docker-compose.yml'), /AIza[0-9A-Za-z_-]{20,}/);
 });
@@ -105,11 +112,17 @@ test('the stack registers every search attribute the workflows set, before worke
   const commandText = commandTextOf(registrationService);
   assert.match(commandText, /--address temporal:7233/);
   // Every attribute the code sets, with the type it is defined with.
-  const expectedTypes = Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((key) => [key.name, key.type === 'INT' ? 'Int' : 'Keyword']));
+  const expectedTypes = Object.fromEntries(
+    ALL_SEARCH_ATTRIBUTES.map((key) => [key.name, key.type === 'INT' ? 'Int' : 'Keyword']),
+  );
   assert.equal(Object.keys(expectedTypes).length, ALL_SEARCH_ATTRIBUTES.length);
   assert.ok(Object.keys(expectedTypes).length >= 6);
   for (const [name, type] of Object.entries(expectedTypes)) {
-    assert.match(commandText, new RegExp(`--name ${name} --type ${type}\\b`), `search attribute ${name} (${type}) is not registered`);
+    assert.match(
+      commandText,
+      new RegExp(`--name ${name} --type ${type}\\b`),
+      `search attribute ${name} (${type}) is not registered`,
+    );
   }
   assert.ok(
     dependenciesOf(serviceNamed(services, 'worker')).includes(registrationName),
@@ -121,14 +134,22 @@ test('the Docker image runs the worker as a non-root user', () => {
   const dockerfile = readRepositoryFile('Dockerfile');
   const commandLine = dockerfile.split('\n').find((line) => line.startsWith('CMD '));
   assert.ok(commandLine, 'Dockerfile has no CMD');
-  assert.deepEqual(JSON.parse(commandLine.slice('CMD '.length)), ['node', '--import', 'tsx', 'src/cli/main.ts', 'worker']);
+  assert.deepEqual(JSON.parse(commandLine.slice('CMD '.length)), [
+    'node',
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    'worker',
+  ]);
   assert.match(dockerfile, /^RUN npm ci --omit=dev/m);
   const users = dockerfile.split('\n').filter((line) => line.startsWith('USER '));
   assert.ok(users.length > 0 && users.at(-1) !== 'USER root', 'the image must end as a non-root USER');
 });
 
 test('the demo data has 50 products, p001 to p050, each with a name and a description', () => {
-  const lines = readRepositoryFile('data/demo-products.jsonl').split('\n').filter((line) => line.trim() !== '');
+  const lines = readRepositoryFile('data/demo-products.jsonl')
+    .split('\n')
+    .filter((line) => line.trim() !== '');
   assert.equal(lines.length, 50);
   const ids = new Set<string>();
   lines.forEach((line, index) => {

@@ -25,8 +25,14 @@ function state(overrides: Partial<StepState> = {}): StepState {
 }
 
 const partial = { kept: { a: 1 }, failedFields: ['b'], previous: { b: 'x' }, issues: [{ path: 'b', message: 'bad' }] };
-const unusable = (category: ErrorCategory, extra: Partial<Extract<CallResult, { kind: 'unusable' }>> = {}): CallResult => ({ kind: 'unusable', category, message: `${category} happened`, ...extra });
-const error = (category: ErrorCategory): CallResult => ({ kind: 'error', error: { category, message: `${category} happened` } });
+const unusable = (
+  category: ErrorCategory,
+  extra: Partial<Extract<CallResult, { kind: 'unusable' }>> = {},
+): CallResult => ({ kind: 'unusable', category, message: `${category} happened`, ...extra });
+const error = (category: ErrorCategory): CallResult => ({
+  kind: 'error',
+  error: { category, message: `${category} happened` },
+});
 
 /** One call at the state's current stage, then the outcome folded in. */
 function step(current: StepState, result: CallResult) {
@@ -48,21 +54,39 @@ describe('the item stage machine', () => {
     assert.equal(expected.length, 5);
     for (const [stage, mode, temperature, repair] of expected) {
       const next = nextCall(state({ stage, ...(repair ? { partial: repair } : {}) }));
-      assert.deepEqual(next.kind === 'call' ? [next.mode, next.stage.temperature, next.safetyRetry] : next, [mode, temperature, false], `stage ${stage}`);
+      assert.deepEqual(
+        next.kind === 'call' ? [next.mode, next.stage.temperature, next.safetyRetry] : next,
+        [mode, temperature, false],
+        `stage ${stage}`,
+      );
     }
   });
 
   test('nextCall ends the item when the plan is exhausted (naming it and the last answer) or the budget is spent', () => {
-    const exhausted = state({ stage: 5, modelCalls: 4, lastError: { category: 'validation_error', message: 'b: bad (got "x")' } });
+    const exhausted = state({
+      stage: 5,
+      modelCalls: 4,
+      lastError: { category: 'validation_error', message: 'b: bad (got "x")' },
+    });
     assert.deepEqual(nextCall(exhausted), { kind: 'end' });
     assert.equal(exhausted.status, 'failed');
     assert.equal(exhausted.lastError?.category, 'validation_error');
-    assert.equal(exhausted.lastError?.message, 'stage plan exhausted after 4 stages (4 model calls); the last answer: b: bad (got "x")');
+    assert.equal(
+      exhausted.lastError?.message,
+      'stage plan exhausted after 4 stages (4 model calls); the last answer: b: bad (got "x")',
+    );
 
-    const spent = state({ stage: 2, modelCalls: 5, lastError: { category: 'server_overload', message: '503', validationIssues: [{ path: 'b', message: 'bad' }] } });
+    const spent = state({
+      stage: 2,
+      modelCalls: 5,
+      lastError: { category: 'server_overload', message: '503', validationIssues: [{ path: 'b', message: 'bad' }] },
+    });
     assert.deepEqual(nextCall(spent), { kind: 'end' });
     assert.equal(spent.lastError?.category, 'prompt_budget_exhausted');
-    assert.match(spent.lastError?.message ?? '', /model-call cap of 5 reached at stage 2; last error server_overload: 503/);
+    assert.match(
+      spent.lastError?.message ?? '',
+      /model-call cap of 5 reached at stage 2; last error server_overload: 503/,
+    );
     assert.deepEqual(spent.lastError?.validationIssues, [{ path: 'b', message: 'bad' }]);
 
     assert.deepEqual(nextCall(state({ status: 'succeeded' })), { kind: 'end' }, 'an ended item calls nothing');
@@ -106,7 +130,10 @@ describe('the item stage machine', () => {
     assert.equal(step(optedIn, unusable('safety_blocked')).action.kind, 'continue');
     assert.equal(optedIn.stage, 1, 'the same stage');
     const retry = nextCall(optedIn);
-    assert.ok(retry.kind === 'call' && retry.safetyRetry && retry.stage.temperature === 0.7, 'the retry runs at the task temperature');
+    assert.ok(
+      retry.kind === 'call' && retry.safetyRetry && retry.stage.temperature === 0.7,
+      'the retry runs at the task temperature',
+    );
     assert.deepEqual(step(optedIn, unusable('safety_blocked')).action, { kind: 'end' });
     assert.equal(optedIn.status, 'blocked', 'a second block is final');
     assert.equal(optedIn.safetyRetryTemperature, undefined);
@@ -121,12 +148,25 @@ describe('the item stage machine', () => {
     assert.equal(cached.status, 'failed');
 
     const uncached = state();
-    assert.deepEqual(step(uncached, error('cache_expired')).action, { kind: 'end' }, 'nothing to refresh without a cache');
+    assert.deepEqual(
+      step(uncached, error('cache_expired')).action,
+      { kind: 'end' },
+      'nothing to refresh without a cache',
+    );
     assert.equal(uncached.lastError?.category, 'cache_expired');
   });
 
   test("errors that reach the stage logic end the item failed with their category: 'fail' categories, and 'retry' ones whose retries ended", () => {
-    const categories: ErrorCategory[] = ['authentication', 'quota_exhausted', 'invalid_request', 'not_found', 'unknown', 'prompt_budget_exhausted', 'server_overload', 'rate_limit'];
+    const categories: ErrorCategory[] = [
+      'authentication',
+      'quota_exhausted',
+      'invalid_request',
+      'not_found',
+      'unknown',
+      'prompt_budget_exhausted',
+      'server_overload',
+      'rate_limit',
+    ];
     assert.equal(categories.length, 8);
     for (const category of categories) {
       const current = state();
@@ -135,7 +175,11 @@ describe('the item stage machine', () => {
       assert.equal(current.lastError?.category, category);
     }
     const unusableFail = state();
-    assert.deepEqual(step(unusableFail, unusable('invalid_request')).action, { kind: 'end' }, "an unusable answer of a 'fail' category ends the item");
+    assert.deepEqual(
+      step(unusableFail, unusable('invalid_request')).action,
+      { kind: 'end' },
+      "an unusable answer of a 'fail' category ends the item",
+    );
     assert.equal(unusableFail.status, 'failed');
   });
 });

@@ -8,9 +8,21 @@ describe('worker logs', () => {
     const entries: LogEntry[] = [];
     const logger = new BatchLlmLogger('INFO', (entry) => entries.push(entry));
     const stack = 'ApplicationFailure: …\n    at create (workflows/item.ts:302:50)';
-    logger.log('WARN', 'Workflow failed', { workflowType: 'itemWorkflow', workflowId: 'b1/r2', error: { message: 'item "r2" failed (validation_error): stage plan exhausted', stack } });
-    logger.log('WARN', 'Workflow failed', { workflowType: 'itemWorkflow', workflowId: 'b1/r3', error: { message: 'Cannot read properties of undefined', stack } });
-    logger.log('WARN', 'Workflow failed', { workflowType: 'batchWorkflow', workflowId: 'b1', error: { message: 'item "x" failed: not an item workflow', stack } });
+    logger.log('WARN', 'Workflow failed', {
+      workflowType: 'itemWorkflow',
+      workflowId: 'b1/r2',
+      error: { message: 'item "r2" failed (validation_error): stage plan exhausted', stack },
+    });
+    logger.log('WARN', 'Workflow failed', {
+      workflowType: 'itemWorkflow',
+      workflowId: 'b1/r3',
+      error: { message: 'Cannot read properties of undefined', stack },
+    });
+    logger.log('WARN', 'Workflow failed', {
+      workflowType: 'batchWorkflow',
+      workflowId: 'b1',
+      error: { message: 'item "x" failed: not an item workflow', stack },
+    });
     assert.equal(entries.length, 3);
     assert.deepEqual(
       entries.map((entry) => [entry.level, entry.message]),

@@ -16,7 +16,12 @@ const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 const README = read('README.md');
 const PACKAGE = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
 /** README.md and every page under docs/, as paths relative to the repository. */
-const PAGES = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const PAGES = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 /** Markdown text without its fenced code blocks (links and headings inside them are not real). */
 function prose(markdown: string): string {
@@ -53,7 +58,10 @@ describe('the docs match the code', () => {
       const rows = rowsStarting('docs/errors.md', `\`${category}\``);
       assert.equal(rows.length, 1, `docs/errors.md has one row for ${category}`);
       const decision = rows[0]?.trim().split('|').at(-2)?.trim() ?? '';
-      assert.ok(decision.startsWith(CATEGORY_TABLE[category].decision), `${category}: docs/errors.md says "${rows[0]}"`);
+      assert.ok(
+        decision.startsWith(CATEGORY_TABLE[category].decision),
+        `${category}: docs/errors.md says "${rows[0]}"`,
+      );
     }
   });
 
@@ -70,7 +78,8 @@ describe('the docs match the code', () => {
 
   test('docs/item-lifecycle.md has one row per item status', () => {
     assert.ok(ITEM_STATUSES.length > 0);
-    for (const status of ITEM_STATUSES) assert.equal(rowsStarting('docs/item-lifecycle.md', `\`${status}\``).length, 1, `a row for ${status}`);
+    for (const status of ITEM_STATUSES)
+      assert.equal(rowsStarting('docs/item-lifecycle.md', `\`${status}\``).length, 1, `a row for ${status}`);
   });
 });
 
@@ -102,18 +111,26 @@ describe('links between the README and docs/', () => {
   test('every relative link points to an existing file, and every #anchor to a heading there', () => {
     assert.ok(PAGES.length > 1, `README.md and docs/*.md (found ${PAGES.join(', ')})`);
     const links = PAGES.flatMap((page) =>
-      [...prose(read(page)).matchAll(/\]\(([^)\s]+)\)/g)].map((match) => ({ page, target: match[1] ?? '' })).filter(({ target }) => !/^[a-z][a-z0-9+.-]*:/i.test(target)),
+      [...prose(read(page)).matchAll(/\]\(([^)\s]+)\)/g)]
+        .map((match) => ({ page, target: match[1] ?? '' }))
+        .filter(({ target }) => !/^[a-z][a-z0-9+.-]*:/i.test(target)),
     );
     assert.ok(links.length > 0, 'the pages have relative links');
     const problems: string[] = [];
     for (const { page, target } of links) {
       const [file = '', anchor] = target.split('#');
-      const resolved = file === '' ? path.join(ROOT, page) : path.join(ROOT, path.dirname(page), decodeURIComponent(file));
+      const resolved =
+        file === '' ? path.join(ROOT, page) : path.join(ROOT, path.dirname(page), decodeURIComponent(file));
       if (!existsSync(resolved)) {
         problems.push(`${page}: ${target} (no such file)`);
         continue;
       }
-      if (anchor !== undefined && resolved.endsWith('.md') && statSync(resolved).isFile() && !anchorsOf(readFileSync(resolved, 'utf8')).has(anchor)) {
+      if (
+        anchor !== undefined &&
+        resolved.endsWith('.md') &&
+        statSync(resolved).isFile() &&
+        !anchorsOf(readFileSync(resolved, 'utf8')).has(anchor)
+      ) {
         problems.push(`${page}: ${target} (no heading with that anchor)`);
       }
     }

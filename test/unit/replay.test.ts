@@ -13,7 +13,9 @@ const DIRECTORY = path.join(__dirname, '..', 'fixtures', 'histories');
 const FIXTURES = readdirSync(DIRECTORY).filter((name) => name.endsWith('.json'));
 
 interface HistoryJson {
-  events: Array<Record<string, unknown> & { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }>;
+  events: Array<
+    Record<string, unknown> & { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }
+  >;
 }
 
 function load(name: string): HistoryJson {
