@@ -15,3 +15,12 @@ export type { HarmCategory, HarmProbability, SafetyRatingSpec } from './safety';
 export { countTextTokens } from './tokens';
 export { synthesizeFromSchema } from './schema';
 export { defaultResponder } from './responder';
+export { BATCH_STATES } from './batches';
+export type {
+  BatchJobLogEntry,
+  BatchOutcome,
+  BatchOutcomeRule,
+  BatchRequestFault,
+  BatchSettings,
+  BatchState,
+} from './batches';

@@ -3,6 +3,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { cacheCallOf, readCacheCreate } from './cache-requests';
 import type { CacheCall } from './cache-requests';
 import { CacheStore } from './caches';
+import { BatchStore, batchNotFound, checkBatchSettings } from './batches';
+import type { BatchItemResult, BatchJobLogEntry, BatchSettings } from './batches';
 import type { CachedContentResource } from './caches';
 import {
   errorForFault,
@@ -16,7 +18,7 @@ import {
 } from './errors';
 import type { GoogleError } from './errors';
 import { answerTransportFault, finish, markCancelled, pause } from './exchange';
-import type { Exchange } from './exchange';
+import type { Exchange, Outcome } from './exchange';
 import { FaultBook, parseControlConfig } from './faults';
 import type { CacheRoute, FaultRule } from './faults';
 import {
@@ -30,7 +32,7 @@ import {
 import { QuotaWindow, quotaExceeded } from './quota';
 import type { QuotaLimits, QuotaStats } from './quota';
 import { answerText, defaultResponder } from './responder';
-import { countTokensOf, emulatedRequest, readGenerateRequest } from './request';
+import { countTokensOf, emulatedRequest, promptTokens, readGenerateRequest } from './request';
 import type { GenerateRequestView } from './request';
 import { answerForContentFault, isContentFault, textAnswer, textAnswerRatings } from './responses';
 import type { AnswerContext, GenerateAnswer } from './responses';
@@ -44,6 +46,8 @@ import { ITEM_KEY_HEADER } from './item-header';
 
 const API_ROUTE = /^\/(?:v1beta|v1)\/models\/([^/:]+):([A-Za-z]+)$/;
 const DEFAULT_MIN_CACHE_TOKENS = 1024;
+/** `[upload/]v1beta/{batches|files}[/{id}[:{action}]]`. */
+const BATCH_PATH = /^\/(upload\/)?(?:v1beta|v1)\/(batches|files)(?:\/([^/:]+)(?::([A-Za-z]+))?)?$/;
 
 /** A generateContent request that passed validation and awaits its answer. */
 interface GenerateCall {
@@ -68,6 +72,8 @@ export interface EmulatorPatch {
   safetyRatings?: SafetyRatingSpec[];
   /** Replaces both per-minute limits; `{}` lifts them. The window's history stays. */
   quota?: QuotaLimits;
+  /** Replaces the Batch Mode settings; jobs already created keep theirs. */
+  batch?: BatchSettings;
 }
 
 /**
@@ -81,6 +87,7 @@ export class GeminiEmulator {
   /** Cache route attempts, keyed by route and item key. */
   private readonly cacheAttempts = new Map<string, number>();
   private readonly cacheStore: CacheStore;
+  private readonly batchStore: BatchStore;
   private readonly quota = new QuotaWindow();
   private readonly now: () => number;
   private readonly sockets = new Set<Socket>();
@@ -109,8 +116,10 @@ export class GeminiEmulator {
       minTokensByModel: options.minCacheTokensByModel ?? {},
       unknownNames: options.unknownCachedContent ?? 'accept',
     });
-    const { latency, faults, responder, seed, safetyRatings, quota } = options;
+    this.batchStore = new BatchStore(this.now, () => this.url);
+    const { latency, faults, responder, seed, safetyRatings, quota, batch } = options;
     this.configure({
+      ...(batch === undefined ? {} : { batch }),
       ...(latency === undefined ? {} : { latency }),
       ...(faults === undefined ? {} : { faults }),
       ...(responder === undefined ? {} : { responder }),
@@ -184,7 +193,9 @@ export class GeminiEmulator {
       ...(safetyRatings === undefined ? {} : { safetyRatings: [...this.safetyRatings] }),
       ...(quota === undefined ? {} : { quota: this.quota.limits() }),
       ...(patch.responder === undefined ? {} : { responder: this.responder }),
+      ...(patch.batch === undefined ? {} : { batch: this.batchStore.settings }),
     };
+    if (patch.batch !== undefined) this.batchStore.settings = checkBatchSettings({ ...patch.batch });
     if (latency !== undefined) this.latency = latency;
     if (faults !== undefined) this.faults = new FaultBook(faults);
     if (seed !== undefined) this.seed = seed;
@@ -252,6 +263,14 @@ export class GeminiEmulator {
     );
   }
 
+  /**
+   * Every batch job created since start (deleted ones too), oldest first: name, display name,
+   * request count, input file and the states it reached by now. Not cleared by `reset`.
+   */
+  batchJobs(): BatchJobLogEntry[] {
+    return this.batchStore.log();
+  }
+
   /** Closes the server and every open connection, hanging requests included. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -288,7 +307,14 @@ export class GeminiEmulator {
       const apiKey = request.headers['x-goog-api-key'] ?? url.searchParams.get('key') ?? undefined;
       const rejection = this.authError(typeof apiKey === 'string' ? apiKey : apiKey?.[0]);
       const cacheCall = cacheCallOf(request.method ?? '', url.pathname);
-      if (cacheCall !== undefined) {
+      if (method === 'batchGenerateContent' || BATCH_PATH.test(url.pathname.replace(/\/{2,}/g, '/'))) {
+        const entry = this.openEntry('other', model, this.itemKeyOf(request), 0, startedAtMs);
+        const outcome = rejection ?? (await this.serveBatch(exchange, url, model, body));
+        if (outcome === 'sent') {
+          entry.status = 200;
+          entry.endedAtMs = Date.now();
+        } else finish(exchange, entry, outcome ?? routeNotFound(url.pathname));
+      } else if (cacheCall !== undefined) {
         await this.serveCache(exchange, { ...cacheCall, body, query: url.searchParams, rejection, startedAtMs });
       } else if (method === 'generateContent' || method === 'streamGenerateContent') {
         const stream = method === 'streamGenerateContent';
@@ -470,6 +496,108 @@ export class GeminiEmulator {
       }
     } finally {
       entry.endedAtMs ??= Date.now();
+    }
+  }
+
+  /**
+   * The Batch Mode and Files API routes; undefined for any other path. Answers a file download and
+   * the upload steps itself ('sent'); everything else is returned for the caller to send.
+   */
+  private async serveBatch(
+    exchange: Exchange,
+    url: URL,
+    model: string,
+    body: string,
+  ): Promise<Outcome | 'sent' | undefined> {
+    const { request, response } = exchange;
+    const path = url.pathname.replace(/\/{2,}/g, '/');
+    const verb = request.method ?? 'GET';
+    const ok = (result: object): Outcome => (isGoogleError(result) ? result : { httpStatus: 200, body: result });
+    if (verb === 'POST' && API_ROUTE.test(path)) {
+      return ok(
+        await this.batchStore.create(model, parseJson(body), this.seed, (...args) => this.batchAnswer(...args)),
+      );
+    }
+    const match = BATCH_PATH.exec(path);
+    if (match === null) return undefined;
+    const [, upload, collection, id, action] = match;
+    const name = id === undefined ? '' : `${collection}/${id}`;
+    if (upload !== undefined && collection === 'files' && id === undefined && verb === 'POST') {
+      const command = String(request.headers['x-goog-upload-command'] ?? '');
+      const uploadId = url.searchParams.get('upload_id');
+      if (command.includes('start')) {
+        const started = this.batchStore.startUpload(
+          parseJson(body),
+          request.headers['x-goog-upload-header-content-type'] as string | undefined,
+        );
+        response.writeHead(200, {
+          'x-goog-upload-status': 'active',
+          'x-goog-upload-url': `${this.url}/upload/v1beta/files?upload_id=${started}&upload_protocol=resumable`,
+        });
+        response.end();
+        return 'sent';
+      }
+      const result = this.batchStore.uploadChunk(
+        uploadId ?? '',
+        Buffer.from(body, 'utf8'),
+        command.includes('finalize'),
+      );
+      if (result !== undefined && isGoogleError(result)) return result;
+      response.writeHead(200, {
+        'content-type': 'application/json; charset=UTF-8',
+        'x-goog-upload-status': result === undefined ? 'active' : 'final',
+      });
+      response.end(result === undefined ? '' : JSON.stringify(result));
+      return 'sent';
+    }
+    if (collection === 'batches') {
+      if (id === undefined) return verb === 'GET' ? ok(this.batchStore.list(url.searchParams)) : undefined;
+      if (action === 'cancel' && verb === 'POST') return ok(this.batchStore.cancel(name));
+      if (action === undefined && verb === 'GET') return ok(this.batchStore.get(name));
+      if (action === undefined && verb === 'DELETE') return ok(this.batchStore.delete(name));
+      return undefined;
+    }
+    if (id === undefined) return undefined;
+    if (action === 'download' && verb === 'GET') {
+      const data = this.batchStore.fileData(name);
+      if (data === undefined) return batchNotFound();
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
+      response.end(data);
+      return 'sent';
+    }
+    if (action === undefined && verb === 'GET') return ok(this.batchStore.fileResource(name));
+    if (action === undefined && verb === 'DELETE') return ok(this.batchStore.deleteFile(name));
+    return undefined;
+  }
+
+  /** One request of a batch job, answered like an online generateContent (responder, usage, ratings). */
+  private async batchAnswer(
+    model: string,
+    request: unknown,
+    key: string,
+    fault: 'schema_invalid' | undefined,
+  ): Promise<BatchItemResult> {
+    const view = readGenerateRequest(request);
+    if (typeof view === 'string') return { error: { code: 400, message: view, status: 'INVALID_ARGUMENT' } };
+    const cache = view.cachedContent === undefined ? undefined : this.cacheStore.lookup(view.cachedContent, model);
+    if (cache !== undefined && 'error' in cache) return { error: cache.error.body.error };
+    const cachedTokens = cache === undefined ? undefined : cache.tokens;
+    this.sequence += 1;
+    const context: AnswerContext = {
+      modelVersion: this.options.modelVersion ?? model,
+      responseId: `emulated-batch-${this.sequence}`,
+      promptTokenCount: promptTokens(view.promptText, view.systemInstructionText) + (cachedTokens ?? 0),
+      ...(cachedTokens === undefined ? {} : { cachedContentTokenCount: cachedTokens }),
+    };
+    try {
+      const text = await answerText(
+        this.responder,
+        emulatedRequest(view, { model, itemKey: key, attempt: 1 }, request),
+        fault,
+      );
+      return { response: textAnswer(context, text, 'STOP', this.safetyRatings) };
+    } catch (error) {
+      return { error: { code: 500, message: `emulator responder failed: ${String(error)}`, status: 'INTERNAL' } };
     }
   }
 

@@ -1,3 +1,4 @@
+import type { BatchSettings } from './batches';
 import type { CacheRoute, FaultKind, FaultRule } from './faults';
 import type { QuotaLimits } from './quota';
 import type { SafetyRatingSpec } from './safety';
@@ -65,6 +66,8 @@ export interface EmulatorOptions {
    * `now` clock); a request over a limit is answered 429 like Google's. Omitted = unlimited.
    */
   quota?: QuotaLimits;
+  /** Batch Mode: turnaround, whole-job outcomes, per-request faults; see `BatchSettings`. */
+  batch?: BatchSettings;
 }
 
 /** One request as the emulator saw it; pushed on arrival, completed when the exchange ends. */

@@ -1,0 +1,334 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { ApiError, JobState, type GoogleGenAI, type InlinedRequest } from '@google/genai';
+import type { GeminiEmulator } from '../src';
+import { withEmulator } from './helpers/emulator';
+
+delete process.env.GEMINI_API_KEY;
+delete process.env.GOOGLE_API_KEY;
+delete process.env.GOOGLE_GEMINI_BASE_URL;
+
+const MODEL = 'gemini-2.5-flash';
+const T0 = Date.parse('2026-11-01T10:00:00.000Z');
+const SCHEMA = {
+  type: 'object',
+  properties: { label: { type: 'string' }, score: { type: 'integer' } },
+  required: ['label', 'score'],
+};
+
+function manualClock(): { now: () => number; advance: (ms: number) => void } {
+  let current = T0;
+  return { now: () => current, advance: (ms) => (current += ms) };
+}
+
+function requestsFor(keys: string[]): InlinedRequest[] {
+  return keys.map((key) => ({
+    contents: [{ role: 'user', parts: [{ text: `Classify item ${key}.` }] }],
+    config: {
+      systemInstruction: 'You label items.',
+      responseMimeType: 'application/json',
+      responseJsonSchema: SCHEMA,
+      temperature: 0,
+    },
+    metadata: { key },
+  }));
+}
+
+/** The parts of the REST operation the tests read. */
+interface RawBatch {
+  name: string;
+  done?: boolean;
+  error?: { code: number; message: string };
+  metadata: { state: string; displayName?: string; batchStats: Record<string, string> };
+}
+
+type AnswerShape = { candidates?: Array<{ content?: { parts?: Array<{ text?: string }> } }> };
+
+/** The REST resource as Google sends it: the SDK's BatchJob drops `batchStats` and `error`. */
+async function rawBatch(emulator: GeminiEmulator, name: string): Promise<RawBatch> {
+  const response = await fetch(`${emulator.url}/v1beta/${name}`, { headers: { 'x-goog-api-key': 'test-key' } });
+  assert.equal(response.status, 200);
+  return (await response.json()) as RawBatch;
+}
+
+/**
+ * The answer text of an inlined response. The SDK hands inlined responses over as plain objects,
+ * not `GenerateContentResponse` instances: `.text` is undefined there, so read the parts.
+ */
+function textOf(response: AnswerShape | undefined): string {
+  return response?.candidates?.[0]?.content?.parts?.map((part) => part.text ?? '').join('') ?? '';
+}
+
+const TERMINAL = new Set<string | undefined>([
+  JobState.JOB_STATE_SUCCEEDED,
+  JobState.JOB_STATE_FAILED,
+  JobState.JOB_STATE_CANCELLED,
+  JobState.JOB_STATE_EXPIRED,
+]);
+
+async function pollUntilDone(ai: GoogleGenAI, name: string, advance?: (ms: number) => void) {
+  for (let poll = 0; poll < 20; poll += 1) {
+    const job = await ai.batches.get({ name });
+    if (TERMINAL.has(job.state)) return job;
+    advance?.(1000);
+  }
+  return assert.fail('the job never finished');
+}
+
+describe('Batch Mode through the real SDK', () => {
+  test('inline batch: create → PENDING → RUNNING with batchStats → SUCCEEDED with keyed inlinedResponses', async () => {
+    const clock = manualClock();
+    await withEmulator({ now: clock.now, batch: { pendingMs: 1000, runningMs: 4000 } }, async (emulator, ai) => {
+      const keys = ['a', 'b', 'c', 'd'];
+      const created = await ai.batches.create({
+        model: MODEL,
+        src: requestsFor(keys),
+        config: { displayName: 'b1/job-1' },
+      });
+      assert.match(created.name ?? '', /^batches\/[a-z0-9]{20}$/);
+      assert.equal(created.state, JobState.JOB_STATE_PENDING);
+      assert.equal(created.displayName, 'b1/job-1');
+      assert.equal(created.model, `models/${MODEL}`);
+
+      clock.advance(3000); // half-way through RUNNING
+      const running = await ai.batches.get({ name: created.name ?? '' });
+      assert.equal(running.state, JobState.JOB_STATE_RUNNING);
+      assert.equal((running as Record<string, unknown>).batchStats, undefined, 'the SDK drops batchStats');
+      const raw = await rawBatch(emulator, created.name ?? '');
+      assert.equal(raw.metadata.state, 'BATCH_STATE_RUNNING');
+      assert.deepEqual(raw.metadata.batchStats, {
+        requestCount: '4',
+        successfulRequestCount: '2',
+        pendingRequestCount: '2',
+      });
+
+      clock.advance(2000);
+      const done = await pollUntilDone(ai, created.name ?? '');
+      assert.equal(done.state, JobState.JOB_STATE_SUCCEEDED);
+      const responses = done.dest?.inlinedResponses ?? [];
+      assert.equal(responses.length, 4);
+      assert.deepEqual(
+        responses.map((entry) => entry.metadata?.key),
+        keys,
+      );
+      for (const entry of responses) {
+        const answer = JSON.parse(textOf(entry.response)) as { label: unknown; score: unknown };
+        assert.equal(typeof answer.label, 'string');
+        assert.equal(typeof answer.score, 'number');
+        assert.ok((entry.response?.usageMetadata?.promptTokenCount ?? 0) > 0);
+        assert.ok((entry.response?.candidates?.[0]?.safetyRatings ?? []).length > 0);
+      }
+      const finished = await rawBatch(emulator, created.name ?? '');
+      assert.equal(finished.done, true);
+      assert.deepEqual(finished.metadata.batchStats, { requestCount: '4', successfulRequestCount: '4' });
+
+      const online = await ai.models.generateContent({
+        model: MODEL,
+        contents: 'Classify item a.',
+        config: {
+          systemInstruction: 'You label items.',
+          responseMimeType: 'application/json',
+          responseJsonSchema: SCHEMA,
+        },
+      });
+      assert.equal(responses[0]?.response?.text, undefined, 'no text getter on inlined responses');
+      assert.equal(textOf(responses[0]?.response), online.text, 'the same answer as the online route');
+
+      const [logged] = emulator.batchJobs();
+      assert.equal(logged?.displayName, 'b1/job-1');
+      assert.equal(logged?.requestCount, 4);
+      assert.deepEqual(
+        logged?.states.map((step) => step.state),
+        ['PENDING', 'RUNNING', 'SUCCEEDED'],
+      );
+    });
+  });
+
+  test('file input: files.upload JSONL → src "files/…" → responsesFile downloaded as JSONL keyed by request', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'batch-emulator-'));
+    try {
+      await withEmulator(
+        { batch: { requestFaults: [{ fault: 'error', key: 'k2', code: 503, status: 'UNAVAILABLE' }] } },
+        async (emulator, ai) => {
+          const lines = ['k1', 'k2', 'k3'].map((key) =>
+            JSON.stringify({
+              key,
+              request: {
+                contents: [{ role: 'user', parts: [{ text: `Classify ${key}` }] }],
+                systemInstruction: { parts: [{ text: 'You label items.' }] },
+                generationConfig: { responseMimeType: 'application/json', responseJsonSchema: SCHEMA },
+              },
+            }),
+          );
+          const input = path.join(dir, 'input.jsonl');
+          await writeFile(input, `${lines.join('\n')}\n`);
+          const file = await ai.files.upload({
+            file: input,
+            config: { mimeType: 'application/jsonl', displayName: 'in' },
+          });
+          assert.match(file.name ?? '', /^files\/[a-z0-9]+$/);
+          assert.equal(file.mimeType, 'application/jsonl');
+          assert.equal(file.sizeBytes, String(Buffer.byteLength(`${lines.join('\n')}\n`)));
+          assert.equal((await ai.files.get({ name: file.name ?? '' })).displayName, 'in');
+
+          const created = await ai.batches.create({
+            model: MODEL,
+            src: file.name ?? '',
+            config: { displayName: 'file-job' },
+          });
+          const done = await pollUntilDone(ai, created.name ?? '');
+          assert.equal(done.state, JobState.JOB_STATE_SUCCEEDED);
+          const resultFile = done.dest?.fileName ?? '';
+          assert.match(resultFile, /^files\/batch-/);
+          const downloadPath = path.join(dir, 'out.jsonl');
+          await ai.files.download({ file: resultFile, downloadPath });
+          const results = (await readFile(downloadPath, 'utf8'))
+            .trim()
+            .split('\n')
+            .map((line) => JSON.parse(line) as { key: string; response?: AnswerShape; error?: { code: number } });
+          assert.deepEqual(
+            results.map((line) => line.key),
+            ['k1', 'k2', 'k3'],
+          );
+          assert.equal(results[1]?.error?.code, 503);
+          assert.equal(results[1]?.response, undefined);
+          const text = textOf(results[0]?.response);
+          assert.equal(typeof (JSON.parse(text) as { label: unknown }).label, 'string');
+          const raw = await rawBatch(emulator, created.name ?? '');
+          assert.deepEqual(raw.metadata.batchStats, {
+            requestCount: '3',
+            successfulRequestCount: '2',
+            failedRequestCount: '1',
+          });
+          assert.equal(emulator.batchJobs()[0]?.inputFile, file.name);
+        },
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('per-request faults by key and by rate: schema-invalid answers and errors inside a SUCCEEDED job', async () => {
+    const requestFaults = [
+      { fault: 'schema_invalid' as const, key: 'x1' },
+      { fault: 'error' as const, keyPrefix: 'err-' },
+      { fault: 'error' as const, rate: 0.5, keyPrefix: 'r-' },
+    ];
+    await withEmulator({ batch: { requestFaults } }, async (_emulator, ai) => {
+      const rated = Array.from({ length: 40 }, (_, index) => `r-${index}`);
+      const keys = ['x1', 'ok', 'err-1', ...rated];
+      const created = await ai.batches.create({ model: MODEL, src: requestsFor(keys) });
+      const done = await pollUntilDone(ai, created.name ?? '');
+      assert.equal(done.state, JobState.JOB_STATE_SUCCEEDED);
+      const byKey = new Map((done.dest?.inlinedResponses ?? []).map((entry) => [entry.metadata?.key, entry]));
+      const invalid = JSON.parse(textOf(byKey.get('x1')?.response)) as Record<string, unknown>;
+      assert.notEqual(typeof invalid.label, 'string', 'the first required property has the wrong type');
+      assert.equal(typeof (JSON.parse(textOf(byKey.get('ok')?.response)) as { label: unknown }).label, 'string');
+      assert.equal(byKey.get('err-1')?.error?.code, 500);
+      assert.equal(byKey.get('err-1')?.response, undefined);
+      const ratedErrors = rated.filter((key) => byKey.get(key)?.error !== undefined).length;
+      assert.ok(ratedErrors > 5 && ratedErrors < 35, `about half of 40 fail, got ${ratedErrors}`);
+    });
+  });
+
+  test('whole-job outcomes FAILED and EXPIRED by display name, and JOB_STATE_* names on the wire', async () => {
+    const outcomes = [
+      { displayNamePrefix: 'fail/', outcome: 'FAILED' as const },
+      { displayNamePrefix: 'late/', outcome: 'EXPIRED' as const },
+    ];
+    await withEmulator({ batch: { outcomes } }, async (emulator, ai) => {
+      const failed = await ai.batches.create({
+        model: MODEL,
+        src: requestsFor(['a']),
+        config: { displayName: 'fail/1' },
+      });
+      const expired = await ai.batches.create({
+        model: MODEL,
+        src: requestsFor(['b']),
+        config: { displayName: 'late/1' },
+      });
+      const ok = await ai.batches.create({ model: MODEL, src: requestsFor(['c']), config: { displayName: 'ok/1' } });
+      assert.equal((await pollUntilDone(ai, failed.name ?? '')).state, JobState.JOB_STATE_FAILED);
+      const expiredJob = await pollUntilDone(ai, expired.name ?? '');
+      assert.equal(expiredJob.state, JobState.JOB_STATE_EXPIRED);
+      assert.equal(expiredJob.dest, undefined, 'an expired job has no results');
+      assert.equal((await pollUntilDone(ai, ok.name ?? '')).state, JobState.JOB_STATE_SUCCEEDED);
+      const raw = await rawBatch(emulator, failed.name ?? '');
+      assert.equal(raw.done, true);
+      assert.equal(typeof raw.error?.message, 'string');
+
+      emulator.configure({ batch: { statePrefix: 'JOB' } });
+      const spelled = await ai.batches.create({ model: MODEL, src: requestsFor(['d']) });
+      assert.equal((await rawBatch(emulator, spelled.name ?? '')).metadata.state, 'JOB_STATE_SUCCEEDED');
+      assert.equal((await ai.batches.get({ name: spelled.name ?? '' })).state, 'JOB_STATE_SUCCEEDED');
+    });
+  });
+
+  test('cancel a running job, then delete it; a CANCELLED outcome without a cancel request', async () => {
+    const clock = manualClock();
+    await withEmulator({ now: clock.now, batch: { runningMs: 60_000 } }, async (emulator, ai) => {
+      const created = await ai.batches.create({
+        model: MODEL,
+        src: requestsFor(['a', 'b']),
+        config: { displayName: 'c/1' },
+      });
+      clock.advance(1000);
+      assert.equal((await ai.batches.get({ name: created.name ?? '' })).state, JobState.JOB_STATE_RUNNING);
+      await ai.batches.cancel({ name: created.name ?? '' });
+      clock.advance(120_000);
+      const cancelled = await ai.batches.get({ name: created.name ?? '' });
+      assert.equal(cancelled.state, JobState.JOB_STATE_CANCELLED);
+      const [logged] = emulator.batchJobs();
+      assert.equal(logged?.cancelRequested, true);
+      assert.deepEqual(
+        logged?.states.map((step) => step.state),
+        ['PENDING', 'RUNNING', 'CANCELLED'],
+      );
+      await ai.batches.delete({ name: created.name ?? '' });
+      await assert.rejects(ai.batches.get({ name: created.name ?? '' }), (error: unknown) => {
+        assert.ok(error instanceof ApiError);
+        assert.equal(error.status, 404);
+        return true;
+      });
+      assert.equal(emulator.batchJobs()[0]?.deleted, true);
+
+      emulator.configure({ batch: { outcomes: [{ outcome: 'CANCELLED' }] } });
+      const selfCancelled = await ai.batches.create({ model: MODEL, src: requestsFor(['z']) });
+      assert.equal((await ai.batches.get({ name: selfCancelled.name ?? '' })).state, JobState.JOB_STATE_CANCELLED);
+    });
+  });
+
+  test('list pages through jobs; find one by display name, exactly one job per name', async () => {
+    await withEmulator({}, async (emulator, ai) => {
+      for (let index = 1; index <= 5; index += 1) {
+        await ai.batches.create({
+          model: MODEL,
+          src: requestsFor([`i${index}`]),
+          config: { displayName: `run/job-${index}` },
+        });
+      }
+      const seen: string[] = [];
+      const pager = await ai.batches.list({ config: { pageSize: 2 } });
+      for await (const job of pager) seen.push(job.displayName ?? '');
+      assert.deepEqual(seen, ['run/job-1', 'run/job-2', 'run/job-3', 'run/job-4', 'run/job-5']);
+
+      const page = await fetch(`${emulator.url}/v1beta/batches?pageSize=2`, { headers: { 'x-goog-api-key': 'k' } });
+      const body = (await page.json()) as { operations: Array<{ name: string }>; nextPageToken?: string };
+      assert.equal(body.operations.length, 2);
+      assert.equal(typeof body.nextPageToken, 'string');
+
+      const names = emulator.batchJobs().map((job) => job.displayName);
+      assert.equal(names.filter((name) => name === 'run/job-3').length, 1);
+    });
+  });
+
+  test('batch routes need an API key like every other route', async () => {
+    await withEmulator({}, async (emulator) => {
+      const response = await fetch(`${emulator.url}/v1beta/batches`);
+      assert.equal(response.status, 403);
+    });
+  });
+});
