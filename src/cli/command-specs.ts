@@ -106,6 +106,10 @@ const emulatorOptions = {
   'jitter-ms': { type: 'string' },
   seed: { type: 'string' },
   fault: { type: 'string', multiple: true },
+  'batch-pending-ms': { type: 'string' },
+  'batch-running-ms': { type: 'string' },
+  'batch-outcome': { type: 'string' },
+  'batch-fault': { type: 'string', multiple: true },
 } as const;
 export const emulatorSpec = {
   name: 'emulator',
@@ -123,6 +127,10 @@ export const emulatorSpec = {
       ['--jitter-ms N', 'extra random latency, uniform in [0, N] (default 100)'],
       ['--seed N', 'seed for jitter and fault rates (default 1)'],
       ['--fault KIND=RATE', `inject a fault at a rate in [0,1] (repeatable); KIND: ${FAULT_KINDS.join(', ')}`],
+      ['--batch-pending-ms N', 'Batch Mode: how long a new job stays PENDING (default 0)'],
+      ['--batch-running-ms N', 'Batch Mode: how long it then stays RUNNING (default 0)'],
+      ['--batch-outcome STATE', 'Batch Mode: how every job ends: SUCCEEDED (default), FAILED, CANCELLED or EXPIRED'],
+      ['--batch-fault KIND=RATE', 'Batch Mode: per-request fault at a rate (repeatable); KIND: schema_invalid, error'],
     ];
   },
 } satisfies CommandSpec<typeof emulatorOptions>;

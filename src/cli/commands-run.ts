@@ -135,6 +135,17 @@ export async function runEmulator(argv: string[]): Promise<number> {
       throw new UsageError(`--fault: unknown kind "${kind}"; known: ${FAULT_KINDS.join(', ')}`);
     return { fault: kind as FaultRule['fault'], rate: Number(rate) };
   });
+  const requestFaults = asStrings(values['batch-fault']).map((spec) => {
+    const [kind, rate] = flagValue('batch-fault', FaultRate, spec).split('=') as [string, string];
+    if (kind !== 'schema_invalid' && kind !== 'error')
+      throw new UsageError(`--batch-fault: unknown kind "${kind}"; known: schema_invalid, error`);
+    return { fault: kind, rate: Number(rate) } as const;
+  });
+  const outcome = flagValue(
+    'batch-outcome',
+    z.enum(['SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED']),
+    values['batch-outcome'] ?? 'SUCCEEDED',
+  );
   const emulator = await GeminiEmulator.start({
     port: flagValue('port', PortNumber, values.port ?? '8787'),
     host: values.host ?? '127.0.0.1',
@@ -144,10 +155,16 @@ export async function runEmulator(argv: string[]): Promise<number> {
     },
     seed: flagValue('seed', z.coerce.number().int(), values.seed ?? '1'),
     faults,
+    batch: {
+      pendingMs: flagValue('batch-pending-ms', NonNegativeInt, values['batch-pending-ms'] ?? '0'),
+      runningMs: flagValue('batch-running-ms', NonNegativeInt, values['batch-running-ms'] ?? '0'),
+      outcomes: [{ outcome }],
+      requestFaults,
+    },
   });
   out(`Gemini emulator listening at ${emulator.url}`);
   out(`  export GOOGLE_GEMINI_BASE_URL=${emulator.url}`);
-  out(`  request log: ${emulator.url}/_emulator/log`);
+  out(`  request log: ${emulator.url}/_emulator/log (batch jobs: ${emulator.url}/_emulator/batches)`);
   await untilSignal();
   await emulator.stop();
   return 0;

@@ -113,26 +113,6 @@ export function batchNotFound(): ReturnType<typeof googleError> {
   return googleError(404, 'NOT_FOUND', 'Requested entity was not found.');
 }
 
-/** Validates settings given to `configure`; throws on nonsense. */
-export function checkBatchSettings(settings: BatchSettings): BatchSettings {
-  for (const field of ['pendingMs', 'runningMs'] as const) {
-    const value = settings[field];
-    if (value !== undefined && (!Number.isFinite(value) || value < 0))
-      throw new Error(`invalid batch settings: ${field} must be a number ≥ 0`);
-  }
-  for (const rule of settings.outcomes ?? []) {
-    if (!['SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED'].includes(rule.outcome))
-      throw new Error(`invalid batch settings: unknown outcome ${String(rule.outcome)}`);
-  }
-  for (const rule of settings.requestFaults ?? []) {
-    if (rule.fault !== 'schema_invalid' && rule.fault !== 'error')
-      throw new Error(`invalid batch settings: unknown request fault ${String(rule.fault)}`);
-    if (rule.rate !== undefined && !(rule.rate >= 0 && rule.rate <= 1))
-      throw new Error('invalid batch settings: rate must be within 0..1');
-  }
-  return settings;
-}
-
 /** The emulator's batch jobs and uploaded files. Job states follow the clock; no timers run. */
 export class BatchStore {
   private readonly jobs = new Map<string, BatchJob>();

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { BatchJobLogEntry } from './batches';
 import type { CachedContentResource } from './caches';
 import { invalidArgument, routeNotFound } from './errors';
 import { parseControlConfig } from './faults';
@@ -16,6 +17,7 @@ export interface ControlledEmulator {
   readonly inFlight: number;
   readonly maxInFlight: number;
   caches(): CachedContentResource[];
+  batchJobs(): BatchJobLogEntry[];
   quotaStats(): QuotaStats;
   admittedTimestamps(): number[];
   configure(patch: EmulatorPatch): void;
@@ -25,7 +27,8 @@ export interface ControlledEmulator {
 /**
  * `GET /_emulator/log` → `{entries, maxInFlight, inFlight, quota}` (quota: the stats plus
  * `admittedTimestamps`); `GET /_emulator/caches` → `{cachedContents}` (the unexpired ones);
- * `POST /_emulator/config` with `{latency?, faults?, seed?, safetyRatings?, quota?}`;
+ * `GET /_emulator/batches` → `{jobs}` (the batch job log);
+ * `POST /_emulator/config` with `{latency?, faults?, seed?, safetyRatings?, quota?, batch?}`;
  * `POST /_emulator/reset`. A responder cannot be set over HTTP.
  */
 export function serveControl(
@@ -45,6 +48,8 @@ export function serveControl(
     });
   } else if (request.method === 'GET' && path === `${CONTROL_PREFIX}caches`) {
     sendJson(response, 200, { cachedContents: emulator.caches() });
+  } else if (request.method === 'GET' && path === `${CONTROL_PREFIX}batches`) {
+    sendJson(response, 200, { jobs: emulator.batchJobs() });
   } else if (request.method === 'POST' && path === `${CONTROL_PREFIX}config`) {
     try {
       const input = body.trim() === '' ? {} : parseJson(body);

@@ -5,6 +5,7 @@ import { blockReasonSchema, finishReasonSchema, safetyRatingsSchema } from './sa
 import type { SafetyRatingSpec } from './safety';
 import { seededUnit } from './seeded';
 import type { LatencyConfig } from './types';
+import type { BatchSettings } from './batches';
 
 /**
  * Faults that bend a model answer, so they mean nothing on a cache route. `ratings` is a normal
@@ -154,10 +155,45 @@ const faultRuleSchema = z
 
 const latencySchema = z.object({ baseMs: z.number().min(0), jitterMs: z.number().min(0) }).strict();
 
+const batchSettingsSchema = z
+  .object({
+    pendingMs: z.number().min(0).optional(),
+    runningMs: z.number().min(0).optional(),
+    outcomes: z
+      .array(
+        z
+          .object({
+            displayNamePrefix: z.string().optional(),
+            outcome: z.enum(['SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED']),
+          })
+          .strict(),
+      )
+      .optional(),
+    requestFaults: z
+      .array(
+        z
+          .object({
+            fault: z.enum(['schema_invalid', 'error']),
+            key: z.string().optional(),
+            keyPrefix: z.string().optional(),
+            rate: z.number().min(0).max(1).optional(),
+            code: z.number().int().optional(),
+            status: z.string().optional(),
+            message: z.string().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    statePrefix: z.enum(['BATCH', 'JOB']).optional(),
+    echoMetadata: z.boolean().optional(),
+  })
+  .strict();
+
 /** Body of `POST /_emulator/config`. */
 export const controlConfigSchema = z
   .object({
     latency: latencySchema.optional(),
+    batch: batchSettingsSchema.optional(),
     faults: z.array(faultRuleSchema).optional(),
     seed: z.number().optional(),
     safetyRatings: safetyRatingsSchema.optional(),
@@ -171,6 +207,7 @@ export interface ControlConfig {
   seed?: number;
   safetyRatings?: SafetyRatingSpec[];
   quota?: QuotaLimits;
+  batch?: BatchSettings;
 }
 
 /** Validates fault/latency/seed/safety-rating/quota settings; throws an Error naming each bad field. */

@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { cacheCallOf, readCacheCreate } from './cache-requests';
 import type { CacheCall } from './cache-requests';
 import { CacheStore } from './caches';
-import { BatchStore, batchNotFound, checkBatchSettings } from './batches';
+import { BatchStore, batchNotFound } from './batches';
 import type { BatchItemResult, BatchJobLogEntry, BatchSettings } from './batches';
 import type { CachedContentResource } from './caches';
 import {
@@ -179,12 +179,13 @@ export class GeminiEmulator {
    * back with another `configure`.
    */
   configure(patch: EmulatorPatch): EmulatorPatch {
-    const { latency, faults, seed, safetyRatings, quota } = parseControlConfig({
+    const { latency, faults, seed, safetyRatings, quota, batch } = parseControlConfig({
       latency: patch.latency,
       faults: patch.faults,
       seed: patch.seed,
       safetyRatings: patch.safetyRatings,
       quota: patch.quota,
+      batch: patch.batch,
     });
     const previous: EmulatorPatch = {
       ...(latency === undefined ? {} : { latency: { ...this.latency } }),
@@ -193,9 +194,9 @@ export class GeminiEmulator {
       ...(safetyRatings === undefined ? {} : { safetyRatings: [...this.safetyRatings] }),
       ...(quota === undefined ? {} : { quota: this.quota.limits() }),
       ...(patch.responder === undefined ? {} : { responder: this.responder }),
-      ...(patch.batch === undefined ? {} : { batch: this.batchStore.settings }),
+      ...(batch === undefined ? {} : { batch: this.batchStore.settings }),
     };
-    if (patch.batch !== undefined) this.batchStore.settings = checkBatchSettings({ ...patch.batch });
+    if (batch !== undefined) this.batchStore.settings = batch;
     if (latency !== undefined) this.latency = latency;
     if (faults !== undefined) this.faults = new FaultBook(faults);
     if (seed !== undefined) this.seed = seed;

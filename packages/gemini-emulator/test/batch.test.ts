@@ -325,6 +325,36 @@ describe('Batch Mode through the real SDK', () => {
     });
   });
 
+  test('over HTTP: POST /_emulator/config sets batch settings, GET /_emulator/batches lists the jobs', async () => {
+    await withEmulator({}, async (emulator, ai) => {
+      const config = await fetch(`${emulator.url}/_emulator/config`, {
+        method: 'POST',
+        body: JSON.stringify({ batch: { outcomes: [{ outcome: 'EXPIRED' }], requestFaults: [{ fault: 'error' }] } }),
+      });
+      assert.equal(config.status, 200);
+      const bad = await fetch(`${emulator.url}/_emulator/config`, {
+        method: 'POST',
+        body: JSON.stringify({ batch: { outcomes: [{ outcome: 'DONE' }] } }),
+      });
+      assert.equal(bad.status, 400);
+      assert.throws(() => emulator.configure({ batch: { pendingMs: -1 } }), /invalid emulator config/);
+
+      const created = await ai.batches.create({
+        model: MODEL,
+        src: requestsFor(['a', 'b']),
+        config: { displayName: 'g/1' },
+      });
+      assert.equal((await pollUntilDone(ai, created.name ?? '')).state, JobState.JOB_STATE_EXPIRED);
+      const log = (await (await fetch(`${emulator.url}/_emulator/batches`)).json()) as {
+        jobs: Array<{ name: string; displayName: string; requestCount: number; states: Array<{ state: string }> }>;
+      };
+      assert.equal(log.jobs.length, 1);
+      assert.equal(log.jobs[0]?.name, created.name);
+      assert.equal(log.jobs[0]?.requestCount, 2);
+      assert.equal(log.jobs[0]?.states.at(-1)?.state, 'EXPIRED');
+    });
+  });
+
   test('batch routes need an API key like every other route', async () => {
     await withEmulator({}, async (emulator) => {
       const response = await fetch(`${emulator.url}/v1beta/batches`);
