@@ -355,6 +355,30 @@ describe('Batch Mode through the real SDK', () => {
     });
   });
 
+  test('echoMetadata: false leaves metadata out (match by position); a context cache works inside a batch', async () => {
+    await withEmulator({ batch: { echoMetadata: false } }, async (_emulator, ai) => {
+      const cache = await ai.caches.create({
+        model: MODEL,
+        config: { systemInstruction: 'You label items.', contents: 'r'.repeat(4400) },
+      });
+      const requests: InlinedRequest[] = ['p', 'q'].map((key) => ({
+        contents: [{ role: 'user', parts: [{ text: `Classify ${key}` }] }],
+        config: { cachedContent: cache.name ?? '', responseMimeType: 'application/json', responseJsonSchema: SCHEMA },
+        metadata: { key },
+      }));
+      const created = await ai.batches.create({ model: MODEL, src: requests });
+      const responses = (await pollUntilDone(ai, created.name ?? '')).dest?.inlinedResponses ?? [];
+      assert.equal(responses.length, 2);
+      assert.deepEqual(
+        responses.map((entry) => entry.metadata),
+        [undefined, undefined],
+      );
+      for (const entry of responses) {
+        assert.ok((entry.response?.usageMetadata?.cachedContentTokenCount ?? 0) >= 1100);
+      }
+    });
+  });
+
   test('batch routes need an API key like every other route', async () => {
     await withEmulator({}, async (emulator) => {
       const response = await fetch(`${emulator.url}/v1beta/batches`);
