@@ -7,6 +7,9 @@ import {
   Worker,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+
+/** Webpack's configuration, as the SDK's bundler hands it to `webpackConfigHook`. */
+type WebpackConfiguration = Parameters<NonNullable<Parameters<typeof bundleWorkflowCode>[0]['webpackConfigHook']>>[0];
 import { createActivities } from '../activities';
 import { batchLlmSettings, withoutPassword } from './config';
 import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
@@ -94,8 +97,32 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     // Belt and braces to the lint rule: should a workflow module ever import these, the bundle
     // refuses to use them instead of carrying I/O code (and zod's weight) into every workflow.
     ignoreModules: ['zod', '@google/genai', '@temporalio/client', '@temporalio/activity'],
+    webpackConfigHook: compileOwnTypeScript,
   });
   return bundle;
+}
+
+/** This package's root: its workflows and the modules they import are TypeScript sources. */
+const PACKAGE_ROOT = path.resolve(__dirname, '..');
+const IN_NODE_MODULES = /[\\/]node_modules[\\/]/;
+
+/**
+ * The SDK's bundler compiles `.ts` files except under node_modules. Installed from npm, this
+ * package (and its bundled emulator package, for the header constant) lives under node_modules,
+ * and its workflows would not compile: its own sources and `@durable-batch-llm/*` are compiled
+ * wherever they are installed; other packages' `.ts` files stay excluded.
+ */
+function compileOwnTypeScript(config: WebpackConfiguration): WebpackConfiguration {
+  for (const rule of config.module?.rules ?? []) {
+    if (rule && typeof rule === 'object' && rule.test instanceof RegExp && rule.test.source === '\\.ts$') {
+      rule.exclude = (file: string) => {
+        const inside = path.relative(PACKAGE_ROOT, file);
+        const own = !inside.startsWith('..') && !IN_NODE_MODULES.test(path.sep + inside);
+        return IN_NODE_MODULES.test(file) && !own && !/[\\/]node_modules[\\/]@durable-batch-llm[\\/]/.test(file);
+      };
+    }
+  }
+  return config;
 }
 
 const quietBundlerLogger = {

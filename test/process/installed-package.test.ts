@@ -3,14 +3,16 @@
  * then `npx batch-llm` there, loading the project's own TypeScript and JavaScript task modules.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
+import { startDevServer } from '../../src/temporal/dev-server';
 import { cliEnv, REPO_ROOT } from '../helpers/cli';
+import { freePort } from '../helpers/ports';
 
 const run = promisify(execFile);
 
@@ -113,6 +115,57 @@ describe('an installed copy of the package', () => {
       ]);
       assert.equal(dryRun.code, 0, `${module}: ${dryRun.stderr}`);
       assert.match(dryRun.stdout, /2 items valid, 2 prompts rendered; nothing was started/);
+    }
+  });
+
+  test("an installed copy runs a batch: its worker compiles the package's workflows from node_modules", async () => {
+    // The SDK's bundler compiles .ts files only outside node_modules unless told (src/worker.ts).
+    const port = await freePort();
+    const server = await startDevServer({ port });
+    const env = {
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      TEMPORAL_TASK_QUEUE: 'installed',
+      GOOGLE_GEMINI_BASE_URL: emulator.url,
+      BATCH_LLM_RESULTS_DIR: path.join(project, 'results'),
+    };
+    const worker = spawn('npx', ['--no-install', 'batch-llm', 'worker'], {
+      cwd: project,
+      env: cliEnv(env),
+      stdio: 'ignore',
+    });
+    try {
+      writeFileSync(
+        path.join(project, 'products.jsonl'),
+        '{"id":"p1","name":"Kettle","description":"Boils water."}\n{"id":"p2","name":"Lamp","description":"A desk lamp."}\n',
+      );
+      const started = await run(
+        'npx',
+        [
+          '--no-install',
+          'batch-llm',
+          'start',
+          '--input',
+          'products.jsonl',
+          '--task',
+          'demo-enrichment',
+          '--batch-id',
+          'installed',
+          '--wait',
+        ],
+        { cwd: project, env: cliEnv(env), timeout: 240_000 },
+      ).then(
+        ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+        (error: { code?: number; stdout?: string; stderr?: string }) => ({
+          code: error.code ?? -1,
+          stdout: error.stdout ?? '',
+          stderr: error.stderr ?? '',
+        }),
+      );
+      assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
+      assert.match(started.stdout, /items: +2 total: 2 succeeded/);
+    } finally {
+      worker.kill('SIGKILL');
+      await server.teardown();
     }
   });
 });
