@@ -77,4 +77,54 @@ export interface ModelProvider {
   /** The provider's built-in error rules (a task's classifier may wrap them): category, retry decision, suggested wait. */
   classify(error: unknown): ErrorInfo;
   caches?: ContextCaches;
+  batchJobs?: BatchJobs;
+}
+
+/** One request of a batch job: exactly what the online call would send, minus the transport (model is the job's). */
+export type BatchRequest = Omit<GenerateRequest, 'model' | 'timeoutMs' | 'signal' | 'itemKey'>;
+
+/** Normalised job states (Gemini's `BATCH_STATE_*` and `JOB_STATE_*` alike). */
+export type BatchJobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
+
+export const TERMINAL_BATCH_JOB_STATES: readonly BatchJobState[] = ['succeeded', 'failed', 'cancelled', 'expired'];
+
+export interface BatchJobSubmission {
+  /** Deterministic per job (e.g. `<batchId>/job-<n>`): a retried submit finds the job by it instead of creating a second. */
+  displayName: string;
+  model: string;
+  /** Keyed requests; keys must be unique within the job. */
+  requests: ReadonlyArray<{ key: string; request: BatchRequest }>;
+  /** Above this many bytes of inline requests, the requests go as an uploaded JSONL file (default ~20 MB). */
+  inlineLimitBytes?: number | undefined;
+}
+
+export interface BatchJobRef {
+  name: string;
+  displayName: string;
+  state: BatchJobState;
+}
+
+export interface BatchJobStatus extends BatchJobRef {
+  /** Request counts from the provider (zeros when it has not said yet). */
+  stats: { requests: number; succeeded: number; failed: number; pending: number };
+  /** Why a failed or expired job ended, when the provider says. */
+  error?: { code?: number | undefined; message: string } | undefined;
+}
+
+/** One request's outcome inside a succeeded job: an answer (judged like an online one) or a classified error. */
+export type BatchJobResult = { key: string; answer: ModelAnswer } | { key: string; error: ErrorInfo };
+
+/** A provider's batch API (Gemini Batch Mode): optional, a provider without it runs everything online. */
+export interface BatchJobs {
+  /** Creates the job, or returns the existing job with the same display name (safe to retry). */
+  submit(submission: BatchJobSubmission): Promise<BatchJobRef>;
+  findByDisplayName(displayName: string): Promise<BatchJobRef | undefined>;
+  get(name: string): Promise<BatchJobStatus>;
+  /**
+   * The results of a succeeded job, one per submitted key (`keys`: the submitted order). Matched by
+   * key, by position where a response lacks one; a count or key mismatch throws before anything is yielded.
+   */
+  results(name: string, keys: readonly string[]): AsyncIterable<BatchJobResult>;
+  cancel(name: string): Promise<void>;
+  delete(name: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 /** A Gemini `GenerateContentResponse` as the engine reads it: text, stop reason, usage, metadata. */
-import type { GenerateContentResponse } from '@google/genai';
+import { GenerateContentResponse } from '@google/genai';
 import type { Usage } from '../../schemas';
 import type { ModelAnswer } from '../types';
 import { metadataOf } from './metadata';
@@ -7,9 +7,13 @@ import { metadataOf } from './metadata';
 /** Finish reasons that mean the answer was stopped by a filter. */
 const SAFETY_FINISH_REASONS = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'IMAGE_SAFETY']);
 
+/**
+ * Works on the SDK's response objects (`generateContent`) and on plain response objects (Batch
+ * Mode's inlined responses and result-file lines, which have no `.text` getter).
+ */
 export function answerOf(response: GenerateContentResponse): ModelAnswer {
   const usage = usageOf(response);
-  const text = response.text;
+  const text = response instanceof GenerateContentResponse ? response.text : textOf(response);
   const stopped = stopOf(response, text);
   return {
     text,
@@ -19,6 +23,13 @@ export function answerOf(response: GenerateContentResponse): ModelAnswer {
     // A plain JSON copy: the SDK's response object carries getters and headers.
     raw: () => JSON.parse(JSON.stringify({ ...response, sdkHttpResponse: undefined })) as unknown,
   };
+}
+
+/** The SDK's `.text`: the first candidate's non-thought text parts joined, undefined when there are none. */
+export function textOf(response: GenerateContentResponse): string | undefined {
+  const parts = response.candidates?.[0]?.content?.parts ?? [];
+  const texts = parts.filter((part) => typeof part.text === 'string' && part.thought !== true).map((part) => part.text);
+  return texts.length > 0 ? texts.join('') : undefined;
 }
 
 /** Why Gemini's answer cannot be used, before its text is read: a block, a safety or recitation stop, truncation, no text. */

@@ -4,12 +4,13 @@
  */
 import type { GenerateContentConfig, GoogleGenAI } from '@google/genai';
 import { ITEM_HEADER } from '../../constants';
-import type { GenerationSettings } from '../../schemas';
 import type { GenerateRequest, ModelProvider } from '../types';
 import { answerOf } from './answers';
+import { geminiBatchJobs } from './batch-jobs';
 import { geminiCaches } from './caches';
 import { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './client';
 import { classifyGemini } from './errors';
+import { contentConfig, contentsOf } from './request';
 
 export { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './client';
 export { classifyGemini } from './errors';
@@ -26,7 +27,7 @@ export function createGeminiProvider(
     async generate(request) {
       const response = await client.models.generateContent({
         model: request.model,
-        contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
+        contents: contentsOf(request.prompt),
         config: requestConfig(request),
       });
       return answerOf(response);
@@ -37,28 +38,19 @@ export function createGeminiProvider(
     },
     classify: classifyGemini,
     caches: geminiCaches(client),
+    batchJobs: geminiBatchJobs(client),
   };
 }
 
+/** The online request's config: the shared content config plus the transport (abort, timeout, item header). */
 function requestConfig(request: GenerateRequest): GenerateContentConfig {
-  const settings: GenerationSettings = request.generation;
-  const config: GenerateContentConfig = {
-    responseMimeType: 'application/json',
-    responseJsonSchema: request.responseJsonSchema,
+  return {
+    ...contentConfig(request),
     abortSignal: request.signal,
     httpOptions: {
       // The SDK aborts a hung request itself, so it ends as `timeout` before Temporal's backstop.
       timeout: request.timeoutMs,
       headers: { [ITEM_HEADER]: request.itemKey },
     },
-    ...(request.cachedContent ? { cachedContent: request.cachedContent } : {}),
   };
-  if (request.systemInstruction) config.systemInstruction = request.systemInstruction;
-  if (settings.temperature !== undefined) config.temperature = settings.temperature;
-  if (settings.topP !== undefined) config.topP = settings.topP;
-  if (settings.topK !== undefined) config.topK = settings.topK;
-  if (settings.maxOutputTokens !== undefined) config.maxOutputTokens = settings.maxOutputTokens;
-  if (settings.seed !== undefined) config.seed = settings.seed;
-  if (settings.thinkingBudget !== undefined) config.thinkingConfig = { thinkingBudget: settings.thinkingBudget };
-  return config;
 }
