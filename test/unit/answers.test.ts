@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { GenerateContentResponse } from '@google/genai';
-import { answerOf } from '../../src/providers/gemini/answers';
+import { GenerateContentResponse } from '@google/genai';
+import { answerOf, textOf } from '../../src/providers/gemini/answers';
 import { judgeAnswer as judge, mergePartial, partialStateOf } from '../../src/providers/judge';
 import { describeShape, fullPrompt, partialPrompt } from '../../src/providers/prompts';
 import type { PartialState } from '../../src/stages';
@@ -126,5 +126,23 @@ describe('judging answers', () => {
     assert.deepEqual(Object.keys(repair.responseJsonSchema['properties'] as object), ['priceTier']);
     assert.equal(repair.systemInstruction, undefined);
     assert.ok(full.systemInstruction && full.prompt.includes('Kettle'));
+  });
+});
+
+describe('answers from plain response objects (Batch Mode)', () => {
+  test('text is read from the first candidate’s parts as the SDK’s getter reads it: thoughts skipped, parts joined', () => {
+    const plain = (parts: Array<{ text?: string; thought?: boolean }>) =>
+      ({ candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP' }] }) as GenerateContentResponse;
+    assert.equal(
+      answerOf(plain([{ text: 'thinking…', thought: true }, { text: '{"a":' }, { text: '1}' }])).text,
+      '{"a":1}',
+    );
+    assert.equal(answerOf(plain([])).text, undefined);
+    assert.equal(answerOf(plain([{ text: 'only a thought', thought: true }])).stopped?.category, 'empty_response');
+    const real = Object.assign(new GenerateContentResponse(), {
+      candidates: [{ content: { role: 'model', parts: [{ text: 'x', thought: true }, { text: '{}' }] } }],
+    });
+    assert.equal(answerOf(real).text, real.text);
+    assert.equal(textOf(real), real.text);
   });
 });
