@@ -68,3 +68,28 @@ export function batchIdArgument(positionals: string[], command: string): string 
   if (!batchId || extra.length > 0) throw new UsageError(`${command}: expected exactly one BATCH_ID`);
   return flagValue('BATCH_ID', BatchIdSchema, batchId);
 }
+
+/** A comma-separated flag (`--status failed,blocked`) into a checked list of `values`; unknown entries are named with the known ones. */
+export function commaListOf<T extends string>(
+  values: readonly [T, ...T[]],
+  what: string,
+  emptyMessage = `name at least one ${what}`,
+) {
+  return z
+    .string()
+    .transform((list) =>
+      list
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.length > 0),
+    )
+    .pipe(
+      z
+        .array(
+          z.enum(values, {
+            error: (issue) => `unknown ${what} ${JSON.stringify(issue.input)}; known: ${values.join(', ')}`,
+          }),
+        )
+        .min(1, emptyMessage),
+    );
+}

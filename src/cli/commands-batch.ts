@@ -10,7 +10,7 @@ import { dryRun } from './dry-run';
 import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
 import { createTaskRegistry } from '../tasks/registry';
 import { batchFailedItemsUrl, workflowUrl, type TemporalConfig } from '../temporal/config';
-import { asStrings, batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
+import { asStrings, batchIdArgument, commaListOf, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
 import {
   cancelSpec,
   type controlSpec,
@@ -132,24 +132,11 @@ export function exitCodeOf(summary: BatchProgress): number {
 }
 
 /** `--fail-fast authentication,quota_exhausted`: error categories, comma-separated. */
-const FailFastList = z
-  .string()
-  .transform((list) =>
-    list
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter((entry) => entry.length > 0),
-  )
-  .pipe(
-    z
-      .array(
-        z.enum(ERROR_CATEGORIES, {
-          error: (issue) =>
-            `unknown error category ${JSON.stringify(issue.input)}; known: ${ERROR_CATEGORIES.join(', ')}`,
-        }),
-      )
-      .min(1, 'name at least one category (or use --no-fail-fast)'),
-  );
+const FailFastList = commaListOf(
+  ERROR_CATEGORIES,
+  'error category',
+  'name at least one category (or use --no-fail-fast)',
+);
 
 export async function runStatus(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(statusSpec, argv);

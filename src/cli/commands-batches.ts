@@ -4,7 +4,7 @@ import { BatchClient, type ListedBatch } from '../client/batch-client';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { ITEM_STATUSES, type ItemStatus } from '../schemas';
 import { batchFailedItemsUrl } from '../temporal/config';
-import { batchIdArgument, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
+import { batchIdArgument, commaListOf, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
 import { watchToEnd } from './commands-batch';
 import { listSpec, rerunSpec } from './command-specs';
 import { printHelp } from './help';
@@ -12,33 +12,13 @@ import { outputFormatOf, printJson, temporalConfigOf } from './output';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-/** `a,b,c` into a checked list of `values`. */
-const listOf = <T extends string>(values: readonly [T, ...T[]], what: string) =>
-  z
-    .string()
-    .transform((list) =>
-      list
-        .split(',')
-        .map((entry) => entry.trim())
-        .filter((entry) => entry.length > 0),
-    )
-    .pipe(
-      z
-        .array(
-          z.enum(values, {
-            error: (issue) => `unknown ${what} ${JSON.stringify(issue.input)}; known: ${values.join(', ')}`,
-          }),
-        )
-        .min(1, `name at least one ${what}`),
-    );
-
 export async function runRerun(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(rerunSpec, argv);
   if (values.help) return printHelp(rerunSpec);
   const originId = batchIdArgument(positionals, 'rerun');
-  const statuses = values.status ? flagValue('status', listOf(ITEM_STATUSES, 'status'), values.status) : undefined;
+  const statuses = values.status ? flagValue('status', commaListOf(ITEM_STATUSES, 'status'), values.status) : undefined;
   const categories = values.category
-    ? flagValue('category', listOf(ERROR_CATEGORIES, 'error category'), values.category)
+    ? flagValue('category', commaListOf(ERROR_CATEGORIES, 'error category'), values.category)
     : undefined;
   const concurrency = values.concurrency ? flagValue('concurrency', PositiveInt, values.concurrency) : undefined;
   const format = outputFormatOf(values);
