@@ -74,18 +74,18 @@ const SHORT_LABELS: Record<ItemStatus | 'running' | 'pending', string> = {
  * column is left free: writing into it makes some terminals wrap); without, it is the full line.
  */
 export function formatProgress(progress: BatchProgress, elapsedMs: number, columns?: number): string {
-  if (progress.total === 0 && !progress.done) return fit(PREPARING, columns);
+  if (progress.total === 0 && !progress.done) return fitToColumns(PREPARING, columns);
   if (columns === undefined) return render(progress, elapsedMs, FULL);
   const width = Math.max(columns - 1, 1);
   for (const layout of LAYOUTS) {
     const line = render(progress, elapsedMs, layout);
     if (line.length <= width) return line;
   }
-  return fit(render(progress, elapsedMs, { ...BARE, statuses: 'ok' }), columns);
+  return fitToColumns(render(progress, elapsedMs, { ...BARE, statuses: 'ok' }), columns);
 }
 
 /** `line` cut to `columns - 1` characters, ending with "…" when cut. */
-export function fit(line: string, columns?: number): string {
+export function fitToColumns(line: string, columns?: number): string {
   if (columns === undefined) return line;
   const width = Math.max(columns - 1, 1);
   return line.length <= width ? line : `${line.slice(0, width - 1)}…`;

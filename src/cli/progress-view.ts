@@ -1,5 +1,5 @@
 import { batchStateOf, describeCounts, unsuccessfulCount } from '../batch-state';
-import { fit } from '../progress-line';
+import { fitToColumns } from '../progress-line';
 import type { BatchProgress, BatchSummary } from '../schemas';
 import { batchFailedItemsUrl, type TemporalConfig } from '../temporal/config';
 
@@ -78,7 +78,7 @@ export class ProgressPrinter {
       // Read at every redraw: the terminal may have been resized.
       const columns = this.stream.columns || undefined;
       const line = typeof frame === 'string' ? frame : frame(columns);
-      this.stream.write(`\r\x1b[2K${fit(line, columns)}`);
+      this.stream.write(`\r\x1b[2K${fitToColumns(line, columns)}`);
       return;
     }
     const now = Date.now();

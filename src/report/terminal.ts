@@ -30,7 +30,7 @@ export interface Column {
 
 const length = (text: string) => [...text].length;
 
-function fit(text: string, width: number, align: 'left' | 'right'): string {
+function padCell(text: string, width: number, align: 'left' | 'right'): string {
   const chars = [...text];
   const cut = chars.length > width ? `${chars.slice(0, Math.max(0, width - 1)).join('')}…` : text;
   const pad = ' '.repeat(Math.max(0, width - length(cut)));
@@ -50,7 +50,7 @@ export function table(columns: Column[], rows: string[][], width = TERMINAL_WIDT
   const line = (cells: string[]) =>
     (
       INDENT +
-      columns.map((column, index) => fit(cells[index] ?? '', widths[index] ?? 0, column.align ?? 'left')).join(GAP)
+      columns.map((column, index) => padCell(cells[index] ?? '', widths[index] ?? 0, column.align ?? 'left')).join(GAP)
     ).trimEnd();
   return [line(columns.map((column) => column.header)), ...rows.map(line)];
 }

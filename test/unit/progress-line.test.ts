@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fit, formatProgress } from '../../src/progress-line';
+import { fitToColumns, formatProgress } from '../../src/progress-line';
 import type { BatchProgress } from '../../src/schemas';
 
 function progress(overrides: Partial<BatchProgress> = {}): BatchProgress {
@@ -119,9 +119,9 @@ describe('the live progress line', () => {
     }
   });
 
-  test('fit cuts any line with an ellipsis, and leaves a short one alone', () => {
-    assert.equal(fit('abcdefghij', 6), 'abcd…');
-    assert.equal(fit('abc', 6), 'abc');
-    assert.equal(fit('abcdefghij'), 'abcdefghij');
+  test('fitToColumns cuts any line with an ellipsis, and leaves a short one alone', () => {
+    assert.equal(fitToColumns('abcdefghij', 6), 'abcd…');
+    assert.equal(fitToColumns('abc', 6), 'abc');
+    assert.equal(fitToColumns('abcdefghij'), 'abcdefghij');
   });
 });
