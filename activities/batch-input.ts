@@ -143,7 +143,8 @@ async function rerunItems(
       { message: `no results of batch "${selection.batchId}" in this worker's results store` },
     ]);
   }
-  const ids = await selectedItemIds(results.records(selection.batchId, 'finish'), selection);
+  // The store filters where it can (in SQL for PostgreSQL); the selection is checked again record by record.
+  const ids = await selectedItemIds(results.records(selection.batchId, 'finish', selection), selection);
   const positions: number[] = [];
   items.forEach((item, position) => {
     if (ids.has(item.id)) positions.push(position);

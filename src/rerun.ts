@@ -1,13 +1,12 @@
 /** Which items of an ended batch a rerun takes: those whose final record matches the selection. */
+import { matchesFilter } from './results';
 import type { ItemResult, RerunSelection } from './schemas';
 
 export function selectsRecord(
   selection: Omit<RerunSelection, 'batchId'>,
   record: Pick<ItemResult, 'status' | 'error'>,
 ): boolean {
-  if (!selection.statuses.includes(record.status)) return false;
-  if (!selection.categories) return true;
-  return record.error !== undefined && selection.categories.includes(record.error.category);
+  return matchesFilter(record, selection);
 }
 
 /** The ids of the selected items, from the origin batch's records. */

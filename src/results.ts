@@ -57,12 +57,12 @@ export interface ResultReader {
 
 /** Which records to read: any of these statuses, and any of these error categories (an absent list keeps all). */
 export interface ResultFilter {
-  statuses?: readonly ItemStatus[];
-  categories?: readonly string[];
+  statuses?: readonly ItemStatus[] | undefined;
+  categories?: readonly string[] | undefined;
 }
 
 /** Whether `record` passes `filter`. A category filter keeps only records with an error of one of those categories. */
-export function matchesFilter(record: ItemResult, filter: ResultFilter | undefined): boolean {
+export function matchesFilter(record: Pick<ItemResult, 'status' | 'error'>, filter: ResultFilter | undefined): boolean {
   if (filter?.statuses && !filter.statuses.includes(record.status)) return false;
   if (filter?.categories && !(record.error && filter.categories.includes(record.error.category))) return false;
   return true;

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { BatchClient } from '../client/batch-client';
 import { BatchNotFoundError } from '../client/errors';
 import { ERROR_CATEGORIES } from '../errors/categories';
-import { FileResultStore, RESULT_ORDERS, type ResultFilter, type ResultOrder } from '../results';
+import { FileResultStore, matchesFilter, RESULT_ORDERS, type ResultFilter, type ResultOrder } from '../results';
 import { FIELD_PATH, RESULT_FORMATS, recordFormatter, type RecordFormatter } from '../results-export';
 import { openResultStore, type ResultStore, type ResultStoreLocation } from '../results-store';
 import { latestRecords } from '../rerun';
@@ -146,11 +146,7 @@ async function* recordsOf(
     store.records(batchId, order),
     reruns.map((rerun) => store.records(rerun, 'finish')),
   );
-  for await (const record of merged) {
-    if (filter.statuses && !filter.statuses.includes(record.status)) continue;
-    if (filter.categories && !(record.error && filter.categories.includes(record.error.category))) continue;
-    yield record;
-  }
+  for await (const record of merged) if (matchesFilter(record, filter)) yield record;
 }
 
 /** Writes text to the stream, waiting while it is full (a big export never piles up in memory). */
