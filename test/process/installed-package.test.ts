@@ -128,7 +128,9 @@ describe('an installed copy of the package', () => {
       GOOGLE_GEMINI_BASE_URL: emulator.url,
       BATCH_LLM_RESULTS_DIR: path.join(project, 'results'),
     };
-    const worker = spawn('npx', ['--no-install', 'batch-llm', 'worker'], {
+    // The installed bin itself (node_modules/.bin/batch-llm), not through npx: killing npx would
+    // leave its node child, the worker, running after the test.
+    const worker = spawn(process.execPath, [path.join(project, 'node_modules', '.bin', 'batch-llm'), 'worker'], {
       cwd: project,
       env: cliEnv(env),
       stdio: 'ignore',
