@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { googleError, invalidArgument } from './errors';
+import type { GoogleError } from './errors';
 import { isRecord } from './schema';
 import { seededToken, seededUnit } from './seeded';
 
@@ -75,6 +76,19 @@ export type BatchAnswerer = (
   fault: 'schema_invalid' | undefined,
 ) => Promise<BatchItemResult>;
 
+/** One request of a job being created: its key, the request and an inline request's metadata. */
+interface BatchCreateItem {
+  key: string;
+  request: unknown;
+  metadata: unknown;
+}
+
+/** A well-formed `batchGenerateContent` body: inline requests, or the name of an input file. */
+export interface BatchCreateView {
+  displayName: string | undefined;
+  input: { items: BatchCreateItem[] } | { fileName: string };
+}
+
 interface StoredFile {
   name: string;
   displayName: string | undefined;
@@ -126,16 +140,43 @@ export class BatchStore {
     private readonly baseUrl: () => string,
   ) {}
 
-  /** `POST models/{m}:batchGenerateContent`: reads inline requests or a JSONL file, answers them all now. */
-  async create(model: string, body: unknown, seed: number, answer: BatchAnswerer): Promise<object> {
+  /**
+   * The parts of a `batchGenerateContent` body the emulator acts on, or the error Google answers a
+   * malformed one with. Only the body is read here: the input file is looked up by `create`.
+   */
+  readCreate(body: unknown): BatchCreateView | GoogleError {
     const batch = isRecord(body) && isRecord(body.batch) ? body.batch : undefined;
     const input = batch !== undefined && isRecord(batch.inputConfig) ? batch.inputConfig : undefined;
     if (input === undefined) return invalidArgument('* batch.input_config: input_config is not specified\n');
     const displayName = typeof batch?.displayName === 'string' ? batch.displayName : undefined;
-    let items: Array<{ key: string; request: unknown; metadata: unknown }>;
+    if (typeof input.fileName === 'string') return { displayName, input: { fileName: input.fileName } };
+    const requests = isRecord(input.requests) ? input.requests.requests : undefined;
+    if (!Array.isArray(requests) || requests.length === 0)
+      return invalidArgument('* batch.input_config.requests: requests is empty\n');
+    const items = requests.map((entry: unknown, index) => {
+      const record = isRecord(entry) ? entry : {};
+      const metadata = isRecord(record.metadata) ? record.metadata : undefined;
+      const key = typeof metadata?.key === 'string' ? metadata.key : String(index);
+      return { key, request: record.request, metadata };
+    });
+    return { displayName, input: { items } };
+  }
+
+  /**
+   * `POST models/{m}:batchGenerateContent`: reads the inline requests or the JSONL input file and
+   * answers them all now. Returns the new job's operation (and name), or an error.
+   */
+  async create(
+    model: string,
+    view: BatchCreateView,
+    seed: number,
+    answer: BatchAnswerer,
+  ): Promise<{ name: string; operation: object } | GoogleError> {
+    const { displayName } = view;
+    let items: BatchCreateItem[];
     let inputFile: string | undefined;
-    if (typeof input.fileName === 'string') {
-      inputFile = input.fileName;
+    if ('fileName' in view.input) {
+      inputFile = view.input.fileName;
       const file = this.files.get(inputFile);
       if (file === undefined) return batchNotFound();
       const lines = file.data
@@ -154,15 +195,7 @@ export class BatchStore {
         items.push({ key, request: isRecord(parsed) ? parsed.request : undefined, metadata: undefined });
       }
     } else {
-      const requests = isRecord(input.requests) ? input.requests.requests : undefined;
-      if (!Array.isArray(requests) || requests.length === 0)
-        return invalidArgument('* batch.input_config.requests: requests is empty\n');
-      items = requests.map((entry: unknown, index) => {
-        const record = isRecord(entry) ? entry : {};
-        const metadata = isRecord(record.metadata) ? record.metadata : undefined;
-        const key = typeof metadata?.key === 'string' ? metadata.key : String(index);
-        return { key, request: record.request, metadata };
-      });
+      items = view.input.items;
     }
     const settings = this.settings;
     const results: BatchItemResult[] = [];
@@ -215,7 +248,12 @@ export class BatchStore {
       resultFile: undefined,
     };
     this.jobs.set(name, job);
-    return this.resource(job, true);
+    return { name, operation: this.resource(job, true) };
+  }
+
+  /** The model of a live job (without `models/`), for fault rules that name one. */
+  modelOf(name: string): string | undefined {
+    return this.live(name)?.model;
   }
 
   get(name: string): object {
@@ -282,8 +320,12 @@ export class BatchStore {
     return id;
   }
 
-  /** Resumable upload, `upload[, finalize]` step: the file resource once finalized, else undefined. */
-  uploadChunk(id: string, data: Buffer, finalize: boolean): object | undefined {
+  /** Resumable upload, `upload[, finalize]` step: the file (name and resource) once finalized, else undefined. */
+  uploadChunk(
+    id: string,
+    data: Buffer,
+    finalize: boolean,
+  ): { name: string; resource: object } | GoogleError | undefined {
     const upload = this.uploads.get(id);
     if (upload === undefined) return batchNotFound();
     upload.chunks.push(data);
@@ -297,7 +339,7 @@ export class BatchStore {
       data: Buffer.concat(upload.chunks),
       createdAtMs: this.now(),
     });
-    return { file: this.fileResource(name) };
+    return { name, resource: this.fileResource(name) };
   }
 
   fileResource(name: string): object {

@@ -18,9 +18,15 @@ export interface Exchange {
   emulatorStopping: () => boolean;
 }
 
-/** How an exchange ends when it is answered at all. */
+/**
+ * How an exchange ends when it is answered at all: an error, a JSON body, a raw JSON (or one
+ * server-sent event) body, or bytes with the given headers (file downloads, upload steps).
+ */
 export type Outcome =
-  GoogleError | { httpStatus: 200; body: object } | { httpStatus: 200; raw: string; stream: boolean };
+  | GoogleError
+  | { httpStatus: 200; body: object }
+  | { httpStatus: 200; raw: string; stream: boolean }
+  | { httpStatus: 200; headers: http.OutgoingHttpHeaders; data: string | Buffer };
 
 /** Waits `ms`; false when the exchange was cancelled first. */
 export async function pause(exchange: Exchange, ms: number): Promise<boolean> {
@@ -49,7 +55,24 @@ export function finish(exchange: Exchange, entry: RequestLogEntry, outcome: Outc
   entry.status = outcome.httpStatus;
   entry.endedAtMs = Date.now();
   if ('body' in outcome) sendJson(exchange.response, outcome.httpStatus, outcome.body);
-  else sendRaw(exchange.response, outcome.raw, outcome.stream);
+  else if ('data' in outcome) {
+    exchange.response.writeHead(outcome.httpStatus, outcome.headers);
+    exchange.response.end(outcome.data);
+  } else sendRaw(exchange.response, outcome.raw, outcome.stream);
+}
+
+/**
+ * A `reply_lost` fault after the emulator acted: the connection is cut without an answer, as a
+ * `reset` does, and the entry records `reset`. Nothing to cut when the client went away already.
+ */
+export function dropReply(exchange: Exchange, entry: RequestLogEntry): void {
+  if (exchange.cancel.signal.aborted) {
+    markCancelled(exchange, entry);
+    return;
+  }
+  entry.status = 'reset';
+  entry.endedAtMs = Date.now();
+  exchange.request.socket.destroy();
 }
 
 /** Answers a `reset`, `hang` or `malformed_json` fault; false when the rule is none of those. */

@@ -39,6 +39,7 @@ export const FAULT_KINDS = [
   'malformed_json',
   ...ANSWER_FAULT_KINDS,
   'cache_expired',
+  'reply_lost',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -48,19 +49,44 @@ export const CACHE_ROUTES = ['cacheCreate', 'cacheGet', 'cacheList', 'cacheUpdat
 
 export type CacheRoute = (typeof CACHE_ROUTES)[number];
 
+/**
+ * The Batch Mode and Files API routes, as they appear in the request log and in fault rules:
+ * `POST models/{m}:batchGenerateContent`, `GET batches/{id}`, `GET batches`,
+ * `POST batches/{id}:cancel`, `DELETE batches/{id}`, the resumable upload's start request
+ * (`POST upload/v1beta/files`, `X-Goog-Upload-Command: start`) and `GET files/{id}:download`.
+ */
+export const BATCH_ROUTES = [
+  'batchCreate',
+  'batchGet',
+  'batchList',
+  'batchCancel',
+  'batchDelete',
+  'fileUpload',
+  'fileDownload',
+] as const;
+
+export type BatchRoute = (typeof BATCH_ROUTES)[number];
+
 /** Routes a fault rule can target. */
-export const FAULT_ROUTES = ['generateContent', ...CACHE_ROUTES] as const;
+export const FAULT_ROUTES = ['generateContent', ...CACHE_ROUTES, ...BATCH_ROUTES] as const;
 
 export type FaultRoute = (typeof FAULT_ROUTES)[number];
 
 const ANSWER_FAULTS: ReadonlySet<FaultKind> = new Set(ANSWER_FAULT_KINDS);
+const BATCH_ROUTE_SET: ReadonlySet<string> = new Set(BATCH_ROUTES);
+
+export function isBatchRoute(route: string): route is BatchRoute {
+  return BATCH_ROUTE_SET.has(route);
+}
 
 /** When to inject a fault. All given conditions must hold; the first matching unspent rule wins. */
 export interface FaultRule {
   fault: FaultKind;
   /**
    * Which route the rule applies to; default generateContent. On a cache route, error faults,
-   * `reset`, `hang` and `malformed_json` apply; answer-bending faults are refused.
+   * `reset`, `hang` and `malformed_json` apply; answer-bending faults are refused. On a batch or
+   * file route (`BATCH_ROUTES`) the same apply except `cache_expired`, plus `reply_lost`, which
+   * applies there only.
    */
   route?: FaultRoute;
   /** Only requests whose `x-batch-llm-item` header equals this. */
@@ -68,9 +94,9 @@ export interface FaultRule {
   /** Only requests whose item key starts with this (e.g. a batch id + '/'). */
   itemKeyPrefix?: string;
   /**
-   * 1-based attempt numbers, counted per route and item key; omitted = any attempt. Cache calls
-   * without the item header all share the "" key, so `attempts: [1]` on cacheCreate is the
-   * emulator's first cache creation without that header.
+   * 1-based attempt numbers, counted per route and item key; omitted = any attempt. Cache, batch
+   * and file calls without the item header all share the "" key, so `attempts: [1]` on cacheCreate
+   * is the emulator's first cache creation without that header.
    */
   attempts?: number[];
   /** 0..1 probability, decided from hash(seed, rule, item key, attempt). */
@@ -123,11 +149,28 @@ const faultRuleSchema = z
   })
   .strict()
   .superRefine((rule, context) => {
-    if (rule.route !== undefined && rule.route !== 'generateContent' && ANSWER_FAULTS.has(rule.fault)) {
+    const route = rule.route ?? 'generateContent';
+    if (route !== 'generateContent' && ANSWER_FAULTS.has(rule.fault)) {
       context.addIssue({
         code: 'custom',
         path: ['fault'],
-        message: `${rule.fault} bends a model answer and cannot apply to route ${rule.route}`,
+        message: `${rule.fault} bends a model answer and cannot apply to route ${route}`,
+      });
+    }
+    if (rule.fault === 'reply_lost' && !isBatchRoute(route)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['fault'],
+        message:
+          `reply_lost (act, then drop the connection) applies only to the batch and file routes ` +
+          `(${BATCH_ROUTES.join(', ')}), not to route ${route}${rule.route === undefined ? ' (the default)' : ''}`,
+      });
+    }
+    if (rule.fault === 'cache_expired' && isBatchRoute(route)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['fault'],
+        message: `cache_expired answers for a context cache and cannot apply to route ${route}`,
       });
     }
     if (rule.safetyRatings !== undefined && !ANSWER_FAULTS.has(rule.fault)) {
@@ -218,6 +261,34 @@ export function parseControlConfig(input: unknown): ControlConfig {
   }
   // Parsed JSON never holds `undefined`, so zod's `T | undefined` optionals fit our `T?` fields.
   return result.data as ControlConfig;
+}
+
+const FAULT_FLAG = /^([a-z_]+)(?:@([A-Za-z]+))?=(0(?:\.\d+)?|1(?:\.0+)?)$/;
+
+/** The `KIND[@ROUTE]=RATE` form of a rate-based fault rule, for a command-line flag. */
+export const FAULT_FLAG_FORM = 'KIND[@ROUTE]=RATE';
+
+/**
+ * Reads a fault flag, `KIND[@ROUTE]=RATE` (e.g. `overloaded=0.1`, `reply_lost@batchCreate=1`), into
+ * a rule: the route defaults to generateContent, the rate is in [0, 1]. Throws an Error saying
+ * what is wrong, the kind and route lists included, or why the kind cannot apply to the route.
+ */
+export function parseFaultFlag(spec: string): FaultRule {
+  const match = FAULT_FLAG.exec(spec);
+  if (match === null) {
+    throw new Error(`expected ${FAULT_FLAG_FORM}, e.g. overloaded=0.1 or reply_lost@batchCreate=1; got "${spec}"`);
+  }
+  const [, kind = '', route, rate = ''] = match;
+  if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
+    throw new Error(`unknown fault kind "${kind}"; known: ${FAULT_KINDS.join(', ')}`);
+  }
+  if (route !== undefined && !(FAULT_ROUTES as readonly string[]).includes(route)) {
+    throw new Error(`unknown fault route "${route}"; known: ${FAULT_ROUTES.join(', ')}`);
+  }
+  const rule = { fault: kind, ...(route === undefined ? {} : { route }), rate: Number(rate) };
+  const result = faultRuleSchema.safeParse(rule);
+  if (!result.success) throw new Error(result.error.issues.map((issue) => issue.message).join('; '));
+  return result.data as FaultRule;
 }
 
 /** A model name without its `models/` prefix. */

@@ -4,8 +4,8 @@
 export { GeminiEmulator } from './server';
 export { ITEM_KEY_HEADER } from './item-header';
 export type { EmulatorPatch } from './server';
-export { CACHE_ROUTES, FAULT_KINDS, FAULT_ROUTES } from './faults';
-export type { CacheRoute, FaultKind, FaultRoute, FaultRule } from './faults';
+export { BATCH_ROUTES, CACHE_ROUTES, FAULT_FLAG_FORM, FAULT_KINDS, FAULT_ROUTES, parseFaultFlag } from './faults';
+export type { BatchRoute, CacheRoute, FaultKind, FaultRoute, FaultRule } from './faults';
 export type { CachedContentResource } from './caches';
 export { QuotaWindow } from './quota';
 export type { QuotaLimits, QuotaStats } from './quota';

@@ -1,8 +1,8 @@
 import type { CacheCreateView } from './cache-requests';
 import { errorForFault, isErrorFault } from './errors';
 import type { GoogleError } from './errors';
-import { CACHE_ROUTES } from './faults';
-import type { CacheRoute, FaultKind } from './faults';
+import { BATCH_ROUTES, CACHE_ROUTES } from './faults';
+import type { BatchRoute, CacheRoute, FaultKind } from './faults';
 import { promptTokens } from './request';
 import type { GenerateRequestView } from './request';
 import type { GenerateAnswer } from './responses';
@@ -54,6 +54,10 @@ export function isCacheRoute(route: RequestLogEntry['route']): route is CacheRou
   return (CACHE_ROUTES as readonly string[]).includes(route);
 }
 
+export function isBatchLogRoute(route: RequestLogEntry['route']): route is BatchRoute {
+  return (BATCH_ROUTES as readonly string[]).includes(route);
+}
+
 export function plannedStatus(
   rejection: GoogleError | undefined,
   fault: FaultKind | undefined,
@@ -61,5 +65,6 @@ export function plannedStatus(
   if (rejection !== undefined) return rejection.httpStatus;
   if (fault === undefined) return 200;
   if (fault === 'reset' || fault === 'hang') return fault;
+  if (fault === 'reply_lost') return 'reset';
   return isErrorFault(fault) ? errorForFault[fault]({ model: '', retryDelaySeconds: 1 }).httpStatus : 200;
 }

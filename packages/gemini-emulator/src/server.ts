@@ -4,7 +4,7 @@ import { cacheCallOf, readCacheCreate } from './cache-requests';
 import type { CacheCall } from './cache-requests';
 import { CacheStore } from './caches';
 import { BatchStore, batchNotFound } from './batches';
-import type { BatchItemResult, BatchJobLogEntry, BatchSettings } from './batches';
+import type { BatchCreateView, BatchItemResult, BatchJobLogEntry, BatchSettings } from './batches';
 import type { CachedContentResource } from './caches';
 import {
   errorForFault,
@@ -17,14 +17,17 @@ import {
   routeNotFound,
 } from './errors';
 import type { GoogleError } from './errors';
-import { answerTransportFault, finish, markCancelled, pause } from './exchange';
+import { batchCallOf, MODEL_ROUTE } from './batch-requests';
+import type { BatchCall } from './batch-requests';
+import { answerTransportFault, dropReply, finish, markCancelled, pause } from './exchange';
 import type { Exchange, Outcome } from './exchange';
 import { FaultBook, parseControlConfig } from './faults';
-import type { CacheRoute, FaultRule } from './faults';
+import type { BatchRoute, CacheRoute, FaultRule } from './faults';
 import {
   describeAnswer,
   describeCacheCreate,
   describeRequest,
+  isBatchLogRoute,
   isCacheRoute,
   newLogEntry,
   plannedStatus,
@@ -44,10 +47,7 @@ import { parseJson, readBody, sendJson } from './wire';
 import type { EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
 import { ITEM_KEY_HEADER } from './item-header';
 
-const API_ROUTE = /^\/(?:v1beta|v1)\/models\/([^/:]+):([A-Za-z]+)$/;
 const DEFAULT_MIN_CACHE_TOKENS = 1024;
-/** `[upload/]v1beta/{batches|files}[/{id}[:{action}]]`. */
-const BATCH_PATH = /^\/(upload\/)?(?:v1beta|v1)\/(batches|files)(?:\/([^/:]+)(?::([A-Za-z]+))?)?$/;
 
 /** A generateContent request that passed validation and awaits its answer. */
 interface GenerateCall {
@@ -84,8 +84,10 @@ export class GeminiEmulator {
   readonly url: string;
   private entries: RequestLogEntry[] = [];
   private readonly attempts = new Map<string, number>();
-  /** Cache route attempts, keyed by route and item key. */
-  private readonly cacheAttempts = new Map<string, number>();
+  /** Cache, batch and file route attempts, keyed by route and item key. */
+  private readonly routeAttempts = new Map<string, number>();
+  /** Uploads whose start drew a `reply_lost` rule: their finalize step loses its reply. */
+  private readonly lostUploadReplies = new Set<string>();
   private readonly cacheStore: CacheStore;
   private readonly batchStore: BatchStore;
   private readonly quota = new QuotaWindow();
@@ -211,7 +213,7 @@ export class GeminiEmulator {
     this.entries = [];
     this.quota.clear();
     this.attempts.clear();
-    this.cacheAttempts.clear();
+    this.routeAttempts.clear();
     this.cacheStore.clear();
     this.peak = this.current;
     this.faults.resetSpent();
@@ -240,6 +242,14 @@ export class GeminiEmulator {
   /** Log entries of the cachedContents routes, or of one of them. */
   cacheOperations(route?: CacheRoute): RequestLogEntry[] {
     return this.entries.filter((entry) => (route === undefined ? isCacheRoute(entry.route) : entry.route === route));
+  }
+
+  /**
+   * Log entries of the Batch Mode and Files routes (`BATCH_ROUTES`), or of one of them. Requests
+   * that reached no such route (file get/delete, an upload's data steps) are not included.
+   */
+  batchOperations(route?: BatchRoute): RequestLogEntry[] {
+    return this.entries.filter((entry) => (route === undefined ? isBatchLogRoute(entry.route) : entry.route === route));
   }
 
   /** The caches that exist now (unexpired), in creation order, as get would return them. */
@@ -302,19 +312,16 @@ export class GeminiEmulator {
         serveControl(this, request, response, url.pathname, body);
         return;
       }
-      const match = API_ROUTE.exec(url.pathname);
+      const match = MODEL_ROUTE.exec(url.pathname);
       const model = match?.[1] ?? '';
       const method = match?.[2];
       const apiKey = request.headers['x-goog-api-key'] ?? url.searchParams.get('key') ?? undefined;
       const rejection = this.authError(typeof apiKey === 'string' ? apiKey : apiKey?.[0]);
       const cacheCall = cacheCallOf(request.method ?? '', url.pathname);
-      if (method === 'batchGenerateContent' || BATCH_PATH.test(url.pathname.replace(/\/{2,}/g, '/'))) {
-        const entry = this.openEntry('other', model, this.itemKeyOf(request), 0, startedAtMs);
-        const outcome = rejection ?? (await this.serveBatch(exchange, url, model, body));
-        if (outcome === 'sent') {
-          entry.status = 200;
-          entry.endedAtMs = Date.now();
-        } else finish(exchange, entry, outcome ?? routeNotFound(url.pathname));
+      const uploadCommand = String(request.headers['x-goog-upload-command'] ?? '');
+      const batchCall = batchCallOf(request.method ?? 'GET', url, uploadCommand);
+      if (batchCall !== undefined) {
+        await this.serveBatch(exchange, batchCall, { url, body, rejection, startedAtMs });
       } else if (cacheCall !== undefined) {
         await this.serveCache(exchange, { ...cacheCall, body, query: url.searchParams, rejection, startedAtMs });
       } else if (method === 'generateContent' || method === 'streamGenerateContent') {
@@ -464,8 +471,8 @@ export class GeminiEmulator {
   ): Promise<void> {
     const itemKey = this.itemKeyOf(exchange.request);
     const counterKey = `${call.route}\u0000${itemKey ?? ''}`;
-    const attempt = (this.cacheAttempts.get(counterKey) ?? 0) + 1;
-    this.cacheAttempts.set(counterKey, attempt);
+    const attempt = (this.routeAttempts.get(counterKey) ?? 0) + 1;
+    this.routeAttempts.set(counterKey, attempt);
     const body = parseJson(call.body);
     const create = call.route === 'cacheCreate' ? readCacheCreate(body) : undefined;
     const createView = create === undefined || isGoogleError(create) ? undefined : create;
@@ -501,74 +508,140 @@ export class GeminiEmulator {
   }
 
   /**
-   * The Batch Mode and Files API routes; undefined for any other path. Answers a file download and
-   * the upload steps itself ('sent'); everything else is returned for the caller to send.
+   * The Batch Mode and Files API routes: counted, logged and faulted like the cache routes, then
+   * served by the batch store. A `reply_lost` rule lets the store act, then cuts the connection
+   * unanswered; on `fileUpload` (the upload's start) it lets the start through and cuts the
+   * upload's finalize step once the file is stored.
    */
   private async serveBatch(
     exchange: Exchange,
-    url: URL,
-    model: string,
-    body: string,
-  ): Promise<Outcome | 'sent' | undefined> {
-    const { request, response } = exchange;
-    const path = url.pathname.replace(/\/{2,}/g, '/');
-    const verb = request.method ?? 'GET';
-    const ok = (result: object): Outcome => (isGoogleError(result) ? result : { httpStatus: 200, body: result });
-    if (verb === 'POST' && API_ROUTE.test(path)) {
-      return ok(
-        await this.batchStore.create(model, parseJson(body), this.seed, (...args) => this.batchAnswer(...args)),
-      );
+    call: BatchCall,
+    arrival: { url: URL; body: string; rejection: GoogleError | undefined; startedAtMs: number },
+  ): Promise<void> {
+    const itemKey = this.itemKeyOf(exchange.request);
+    let attempt = 0;
+    if (call.route !== 'other') {
+      const counterKey = `${call.route}\u0000${itemKey ?? ''}`;
+      attempt = (this.routeAttempts.get(counterKey) ?? 0) + 1;
+      this.routeAttempts.set(counterKey, attempt);
     }
-    const match = BATCH_PATH.exec(path);
-    if (match === null) return undefined;
-    const [, upload, collection, id, action] = match;
-    const name = id === undefined ? '' : `${collection}/${id}`;
-    if (upload !== undefined && collection === 'files' && id === undefined && verb === 'POST') {
-      const command = String(request.headers['x-goog-upload-command'] ?? '');
-      const uploadId = url.searchParams.get('upload_id');
-      if (command.includes('start')) {
-        const started = this.batchStore.startUpload(
-          parseJson(body),
-          request.headers['x-goog-upload-header-content-type'] as string | undefined,
-        );
-        response.writeHead(200, {
-          'x-goog-upload-status': 'active',
-          'x-goog-upload-url': `${this.url}/upload/v1beta/files?upload_id=${started}&upload_protocol=resumable`,
+    const body = parseJson(arrival.body);
+    const create = call.route === 'batchCreate' ? this.batchStore.readCreate(body) : undefined;
+    const name = 'name' in call ? call.name : undefined;
+    let model = '';
+    if (call.route === 'batchCreate') model = call.model;
+    else if (name?.startsWith('batches/') === true) model = this.batchStore.modelOf(name) ?? '';
+    const entry = this.openEntry(call.route, model, itemKey, attempt, arrival.startedAtMs);
+    if (name?.startsWith('batches/') === true) entry.batchName = name;
+    if (name?.startsWith('files/') === true) entry.fileName = name;
+    try {
+      // Like generateContent, a malformed request is refused before any fault rule is spent.
+      const rejection = arrival.rejection ?? (create !== undefined && isGoogleError(create) ? create : undefined);
+      const rule =
+        rejection === undefined && call.route !== 'other'
+          ? this.faults.select({ route: call.route, model, itemKey, attempt, seed: this.seed })
+          : undefined;
+      const finalizesLostUpload =
+        rejection === undefined &&
+        call.route === 'other' &&
+        call.step === 'uploadChunk' &&
+        call.finalize &&
+        this.lostUploadReplies.delete(call.uploadId);
+      // On fileUpload, reply_lost is for the finalize step: the start itself is answered.
+      const loseReply = finalizesLostUpload || (rule?.fault === 'reply_lost' && call.route !== 'fileUpload');
+      entry.fault = finalizesLostUpload ? 'reply_lost' : rule?.fault;
+      const plannedFault = loseReply ? 'reply_lost' : rule?.fault === 'reply_lost' ? undefined : rule?.fault;
+      entry.status = plannedStatus(rejection, plannedFault);
+      if (rejection !== undefined) {
+        finish(exchange, entry, rejection);
+      } else if (rule !== undefined && isErrorFault(rule.fault)) {
+        finish(exchange, entry, errorForFault[rule.fault]({ model, retryDelaySeconds: rule.retryDelaySeconds ?? 1 }));
+      } else if (!(await answerTransportFault(exchange, entry, rule, false))) {
+        // State changes only here, once a reset or hang had its chance to stop the request.
+        const served = await this.performBatch(exchange, call, entry, {
+          url: arrival.url,
+          rawBody: arrival.body,
+          body,
+          create: create === undefined || isGoogleError(create) ? undefined : create,
         });
-        response.end();
-        return 'sent';
+        if (served.uploadId !== undefined && rule?.fault === 'reply_lost') this.lostUploadReplies.add(served.uploadId);
+        if (loseReply) dropReply(exchange, entry);
+        else finish(exchange, entry, served.outcome);
       }
-      const result = this.batchStore.uploadChunk(
-        uploadId ?? '',
-        Buffer.from(body, 'utf8'),
-        command.includes('finalize'),
-      );
-      if (result !== undefined && isGoogleError(result)) return result;
-      response.writeHead(200, {
-        'content-type': 'application/json; charset=UTF-8',
-        'x-goog-upload-status': result === undefined ? 'active' : 'final',
-      });
-      response.end(result === undefined ? '' : JSON.stringify(result));
-      return 'sent';
+    } finally {
+      entry.endedAtMs ??= Date.now();
     }
-    if (collection === 'batches') {
-      if (id === undefined) return verb === 'GET' ? ok(this.batchStore.list(url.searchParams)) : undefined;
-      if (action === 'cancel' && verb === 'POST') return ok(this.batchStore.cancel(name));
-      if (action === undefined && verb === 'GET') return ok(this.batchStore.get(name));
-      if (action === undefined && verb === 'DELETE') return ok(this.batchStore.delete(name));
-      return undefined;
+  }
+
+  /** Does what a batch or file call asks of the store; returns the answer (and a started upload's id). */
+  private async performBatch(
+    exchange: Exchange,
+    call: BatchCall,
+    entry: RequestLogEntry,
+    request: { url: URL; rawBody: string; body: unknown; create: BatchCreateView | undefined },
+  ): Promise<{ outcome: Outcome; uploadId?: string }> {
+    const ok = (result: object): { outcome: Outcome } => ({
+      outcome: isGoogleError(result) ? result : { httpStatus: 200, body: result },
+    });
+    switch (call.route) {
+      case 'batchCreate': {
+        // serveBatch refused a malformed body already.
+        const view = request.create ?? this.batchStore.readCreate(request.body);
+        if (isGoogleError(view)) return { outcome: view };
+        const created = await this.batchStore.create(call.model, view, this.seed, (...args) =>
+          this.batchAnswer(...args),
+        );
+        if (isGoogleError(created)) return { outcome: created };
+        entry.batchName = created.name;
+        return ok(created.operation);
+      }
+      case 'batchList':
+        return ok(this.batchStore.list(request.url.searchParams));
+      case 'batchGet':
+        return ok(this.batchStore.get(call.name));
+      case 'batchCancel':
+        return ok(this.batchStore.cancel(call.name));
+      case 'batchDelete':
+        return ok(this.batchStore.delete(call.name));
+      case 'fileUpload': {
+        const uploadId = this.batchStore.startUpload(
+          request.body,
+          exchange.request.headers['x-goog-upload-header-content-type'] as string | undefined,
+        );
+        const headers = {
+          'x-goog-upload-status': 'active',
+          'x-goog-upload-url': `${this.url}/upload/v1beta/files?upload_id=${uploadId}&upload_protocol=resumable`,
+        };
+        return { outcome: { httpStatus: 200, headers, data: '' }, uploadId };
+      }
+      case 'fileDownload': {
+        const data = this.batchStore.fileData(call.name);
+        if (data === undefined) return { outcome: batchNotFound() };
+        const headers = { 'content-type': 'application/octet-stream', 'content-length': data.length };
+        return { outcome: { httpStatus: 200, headers, data } };
+      }
+      case 'other':
+        switch (call.step) {
+          case 'fileGet':
+            return ok(this.batchStore.fileResource(call.name));
+          case 'fileDelete':
+            return ok(this.batchStore.deleteFile(call.name));
+          case 'uploadChunk': {
+            const data = Buffer.from(request.rawBody, 'utf8');
+            const result = this.batchStore.uploadChunk(call.uploadId, data, call.finalize);
+            if (result !== undefined && isGoogleError(result)) return { outcome: result };
+            if (result !== undefined) entry.fileName = result.name;
+            const headers = {
+              'content-type': 'application/json; charset=UTF-8',
+              'x-goog-upload-status': result === undefined ? 'active' : 'final',
+            };
+            const answer = result === undefined ? '' : JSON.stringify({ file: result.resource });
+            return { outcome: { httpStatus: 200, headers, data: answer } };
+          }
+          case 'unknown':
+            return { outcome: routeNotFound(request.url.pathname) };
+        }
     }
-    if (id === undefined) return undefined;
-    if (action === 'download' && verb === 'GET') {
-      const data = this.batchStore.fileData(name);
-      if (data === undefined) return batchNotFound();
-      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': data.length });
-      response.end(data);
-      return 'sent';
-    }
-    if (action === undefined && verb === 'GET') return ok(this.batchStore.fileResource(name));
-    if (action === undefined && verb === 'DELETE') return ok(this.batchStore.deleteFile(name));
-    return undefined;
   }
 
   /** One request of a batch job, answered like an online generateContent (responder, usage, ratings). */

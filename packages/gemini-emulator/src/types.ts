@@ -1,5 +1,5 @@
 import type { BatchSettings } from './batches';
-import type { CacheRoute, FaultKind, FaultRule } from './faults';
+import type { BatchRoute, CacheRoute, FaultKind, FaultRule } from './faults';
 import type { QuotaLimits } from './quota';
 import type { SafetyRatingSpec } from './safety';
 
@@ -73,12 +73,16 @@ export interface EmulatorOptions {
 /** One request as the emulator saw it; pushed on arrival, completed when the exchange ends. */
 export interface RequestLogEntry {
   seq: number;
-  route: 'generateContent' | 'countTokens' | CacheRoute | 'other';
+  /**
+   * `other`: file get and delete, the upload's data steps (after `fileUpload`, its start) and
+   * paths no route serves.
+   */
+  route: 'generateContent' | 'countTokens' | CacheRoute | BatchRoute | 'other';
   model: string;
   itemKey: string | undefined;
   /**
-   * generateContent: nth request for this item key; cache routes: nth request of that route for
-   * this item key ("" when no header); both 1-based. 0 for other routes.
+   * generateContent: nth request for this item key; cache, batch and file routes: nth request of
+   * that route for this item key ("" when no header); all 1-based. 0 for other routes.
    */
   attempt: number;
   temperature: number | undefined;
@@ -90,9 +94,21 @@ export interface RequestLogEntry {
   cachedContent: string | undefined;
   /** Cache routes: the cache addressed, or for cacheCreate the one created. */
   cacheName?: string;
+  /** Batch routes: the job addressed (`batches/…`), or for batchCreate the one created. */
+  batchName?: string;
+  /** File routes: the file addressed (`files/…`), or for an upload the one it created. */
+  fileName?: string;
   hasResponseSchema: boolean;
+  /**
+   * The fault rule that decided the request. `reply_lost` also marks the data step of an upload
+   * whose `fileUpload` start drew it: that step is where the emulator acted and cut the connection.
+   */
   fault: FaultKind | undefined;
-  /** The planned outcome while the request is open (`endedAtMs` undefined), the final one after. */
+  /**
+   * The planned outcome while the request is open (`endedAtMs` undefined), the final one after.
+   * `reset`: the connection was cut without an answer (a `reset` fault, or `reply_lost` after the
+   * emulator acted).
+   */
   status: number | 'reset' | 'hang' | 'aborted';
   startedAtMs: number;
   endedAtMs: number | undefined;

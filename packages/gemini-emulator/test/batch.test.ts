@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ApiError, JobState, type GoogleGenAI, type InlinedRequest } from '@google/genai';
-import type { GeminiEmulator } from '../src';
+import { GeminiEmulator, parseFaultFlag, type FaultRule } from '../src';
 import { withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
@@ -384,5 +384,296 @@ describe('Batch Mode through the real SDK', () => {
       const response = await fetch(`${emulator.url}/v1beta/batches`);
       assert.equal(response.status, 403);
     });
+  });
+});
+
+/** The error a call rejects with; fails the test when it resolves. */
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  return assert.fail('the call succeeded');
+}
+
+/** A lost reply looks like a cut connection: fetch's TypeError, not an ApiError. */
+function assertConnectionCut(error: unknown): void {
+  assert.ok(error instanceof TypeError, String(error));
+  assert.equal(error.message, 'fetch failed');
+}
+
+/** Every job the SDK lists, all pages. */
+async function listedJobs(ai: GoogleGenAI): Promise<Array<{ name?: string; displayName?: string }>> {
+  const jobs: Array<{ name?: string; displayName?: string }> = [];
+  for await (const job of await ai.batches.list({ config: { pageSize: 50 } })) jobs.push(job);
+  return jobs;
+}
+
+describe('Batch Mode and Files fault routes through the real SDK', () => {
+  test('reply_lost on batchCreate: create rejects, yet exactly one job exists and the log shows the one create', async () => {
+    const rule: FaultRule = { fault: 'reply_lost', route: 'batchCreate', times: 1 };
+    await withEmulator({ faults: [rule] }, async (emulator, ai) => {
+      const create = () =>
+        ai.batches.create({ model: MODEL, src: requestsFor(['a', 'b']), config: { displayName: 'lost/job-1' } });
+      assertConnectionCut(await failureOf(create()));
+
+      const listed = (await listedJobs(ai)).filter((job) => job.displayName === 'lost/job-1');
+      assert.equal(listed.length, 1, 'the job was created although its reply was lost');
+      const jobs = emulator.batchJobs();
+      assert.equal(jobs.length, 1);
+      assert.equal(jobs[0]?.name, listed[0]?.name);
+      assert.equal(jobs[0]?.requestCount, 2);
+      assert.equal((await pollUntilDone(ai, listed[0]?.name ?? '')).state, JobState.JOB_STATE_SUCCEEDED);
+
+      const [creates, lists] = [emulator.batchOperations('batchCreate'), emulator.batchOperations('batchList')];
+      assert.deepEqual(
+        creates.map((entry) => [entry.route, entry.model, entry.attempt, entry.fault, entry.status, entry.batchName]),
+        [['batchCreate', MODEL, 1, 'reply_lost', 'reset', jobs[0]?.name]],
+      );
+      assert.equal(lists.length, 1);
+      assert.ok(emulator.batchOperations().every((entry) => entry.route.startsWith('batch')));
+
+      // The rule is spent (times: 1): the next create is answered, and makes a second job.
+      const second = await create();
+      assert.notEqual(second.name, jobs[0]?.name);
+      assert.equal(emulator.batchJobs().length, 2);
+      assert.deepEqual(
+        emulator.batchOperations('batchCreate').map((entry) => [entry.attempt, entry.status]),
+        [
+          [1, 'reset'],
+          [2, 200],
+        ],
+      );
+    });
+  });
+
+  test('server_error on batchGet attempts [1]: the first get is a 500 ApiError, the second succeeds', async () => {
+    await withEmulator(
+      { faults: [{ fault: 'server_error', route: 'batchGet', attempts: [1] }] },
+      async (emulator, ai) => {
+        const created = await ai.batches.create({ model: MODEL, src: requestsFor(['a']) });
+        const error = await failureOf(ai.batches.get({ name: created.name ?? '' }));
+        assert.ok(error instanceof ApiError, String(error));
+        assert.equal(error.status, 500);
+        assert.equal((await ai.batches.get({ name: created.name ?? '' })).state, JobState.JOB_STATE_SUCCEEDED);
+        assert.deepEqual(
+          emulator
+            .batchOperations('batchGet')
+            .map((entry) => [entry.attempt, entry.fault, entry.status, entry.batchName, entry.model]),
+          [
+            [1, 'server_error', 500, created.name, MODEL],
+            [2, undefined, 200, created.name, MODEL],
+          ],
+        );
+        // Attempts count per route and item key: a get with an item header starts at 1 again.
+        emulator.configure({ faults: [{ fault: 'overloaded', route: 'batchGet', attempts: [1] }] });
+        const headers = { 'x-batch-llm-item': 'b1/poll' };
+        const keyed = await failureOf(
+          ai.batches.get({ name: created.name ?? '', config: { httpOptions: { headers } } }),
+        );
+        assert.ok(keyed instanceof ApiError && keyed.status === 503, String(keyed));
+        assert.ok(await ai.batches.get({ name: created.name ?? '' }), 'attempt 3 of the header-less key');
+      },
+    );
+  });
+
+  test('reply_lost on batchCancel: the cancel rejects, yet the job ends CANCELLED', async () => {
+    const clock = manualClock();
+    await withEmulator(
+      { now: clock.now, batch: { runningMs: 60_000 }, faults: [{ fault: 'reply_lost', route: 'batchCancel' }] },
+      async (emulator, ai) => {
+        const created = await ai.batches.create({
+          model: MODEL,
+          src: requestsFor(['a']),
+          config: { displayName: 'c' },
+        });
+        clock.advance(1000);
+        assertConnectionCut(await failureOf(ai.batches.cancel({ name: created.name ?? '' })));
+        clock.advance(120_000);
+        assert.equal((await ai.batches.get({ name: created.name ?? '' })).state, JobState.JOB_STATE_CANCELLED);
+        assert.equal(emulator.batchJobs()[0]?.cancelRequested, true);
+        const [cancel] = emulator.batchOperations('batchCancel');
+        assert.deepEqual([cancel?.fault, cancel?.status, cancel?.batchName], ['reply_lost', 'reset', created.name]);
+      },
+    );
+  });
+
+  test('reply_lost on batchDelete deletes the job; reset and hang on batchList do nothing and answer nothing', async () => {
+    await withEmulator(
+      {
+        faults: [
+          { fault: 'reply_lost', route: 'batchDelete' },
+          { fault: 'reset', route: 'batchList', attempts: [1] },
+          { fault: 'hang', route: 'batchList', attempts: [2], hangMs: 50 },
+          { fault: 'malformed_json', route: 'batchList', attempts: [3] },
+        ],
+      },
+      async (emulator, ai) => {
+        const created = await ai.batches.create({ model: MODEL, src: requestsFor(['a']) });
+        assertConnectionCut(await failureOf(ai.batches.delete({ name: created.name ?? '' })));
+        assert.equal(emulator.batchJobs()[0]?.deleted, true);
+        assertConnectionCut(await failureOf(listedJobs(ai)));
+        const hung = await failureOf(listedJobs(ai));
+        assert.ok(hung instanceof ApiError && hung.status === 504, String(hung));
+        assert.ok((await failureOf(listedJobs(ai))) instanceof SyntaxError);
+        assert.deepEqual(await listedJobs(ai), []);
+        assert.deepEqual(
+          emulator.batchOperations('batchList').map((entry) => [entry.attempt, entry.fault, entry.status]),
+          [
+            [1, 'reset', 'reset'],
+            [2, 'hang', 504],
+            [3, 'malformed_json', 200],
+            [4, undefined, 200],
+          ],
+        );
+      },
+    );
+  });
+
+  test('fileUpload and fileDownload: errors refuse the step; reply_lost cuts the finalize after the file is stored', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'batch-emulator-'));
+    try {
+      const faults: FaultRule[] = [
+        { fault: 'rate_limit', route: 'fileUpload', attempts: [1] },
+        { fault: 'reply_lost', route: 'fileUpload', attempts: [2] },
+        { fault: 'not_found', route: 'fileDownload', attempts: [1] },
+      ];
+      await withEmulator({ faults }, async (emulator, ai) => {
+        const input = path.join(dir, 'input.jsonl');
+        await writeFile(input, '{"key":"k1","request":{"contents":[{"parts":[{"text":"hi"}]}]}}\n');
+        const upload = () => ai.files.upload({ file: input, config: { mimeType: 'application/jsonl' } });
+        const limited = await failureOf(upload());
+        assert.ok(limited instanceof ApiError && limited.status === 429, String(limited));
+        assertConnectionCut(await failureOf(upload()));
+        const lost = emulator.log.find((entry) => entry.route === 'other' && entry.fault === 'reply_lost');
+        assert.match(lost?.fileName ?? '', /^files\//, 'the finalize step stored the file');
+        assert.equal((await ai.files.get({ name: lost?.fileName ?? '' })).name, lost?.fileName);
+        assert.deepEqual(
+          emulator.batchOperations('fileUpload').map((entry) => [entry.attempt, entry.fault, entry.status]),
+          [
+            [1, 'rate_limit', 429],
+            [2, 'reply_lost', 200],
+          ],
+        );
+        const file = await upload();
+        assert.notEqual(file.name, lost?.fileName);
+
+        const created = await ai.batches.create({ model: MODEL, src: file.name ?? '' });
+        const resultFile = (await pollUntilDone(ai, created.name ?? '')).dest?.fileName ?? '';
+        const downloadPath = path.join(dir, 'out.jsonl');
+        const missing = await failureOf(ai.files.download({ file: resultFile, downloadPath }));
+        assert.ok(missing instanceof ApiError && missing.status === 404, String(missing));
+        await ai.files.download({ file: resultFile, downloadPath });
+        assert.match(await readFile(downloadPath, 'utf8'), /"key":"k1"/);
+        assert.deepEqual(
+          emulator.batchOperations('fileDownload').map((entry) => [entry.fault, entry.status, entry.fileName]),
+          [
+            ['not_found', 404, resultFile],
+            [undefined, 200, resultFile],
+          ],
+        );
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('answer-bending faults and cache_expired are refused on batch routes; reply_lost off them', async () => {
+    await assert.rejects(
+      GeminiEmulator.start({ faults: [{ fault: 'schema_invalid', route: 'batchCreate' }] }),
+      /schema_invalid bends a model answer and cannot apply to route batchCreate\n.*faults\[0\]\.fault/,
+    );
+    await withEmulator({}, async (emulator, ai) => {
+      assert.throws(
+        () => emulator.configure({ faults: [{ fault: 'schema_invalid', route: 'batchCreate' }] }),
+        /schema_invalid bends a model answer and cannot apply to route batchCreate/,
+      );
+      assert.throws(
+        () => emulator.configure({ faults: [{ fault: 'cache_expired', route: 'batchGet' }] }),
+        /cache_expired answers for a context cache and cannot apply to route batchGet/,
+      );
+      assert.throws(
+        () => emulator.configure({ faults: [{ fault: 'reply_lost' }] }),
+        /reply_lost \(act, then drop the connection\) applies only to the batch and file routes \(batchCreate, .*\), not to route generateContent \(the default\)/,
+      );
+      assert.throws(
+        () => emulator.configure({ faults: [{ fault: 'reply_lost', route: 'generateContent' }] }),
+        /reply_lost .* not to route generateContent\n/,
+      );
+      assert.throws(
+        () => emulator.configure({ faults: [{ fault: 'reply_lost', route: 'cacheCreate' }] }),
+        /not to route cacheCreate/,
+      );
+      const refused = await fetch(`${emulator.url}/_emulator/config`, {
+        method: 'POST',
+        body: JSON.stringify({ faults: [{ fault: 'reply_lost' }] }),
+      });
+      assert.equal(refused.status, 400);
+      assert.match(((await refused.json()) as { error: { message: string } }).error.message, /reply_lost/);
+
+      // Nothing was configured: generateContent and batches behave.
+      assert.ok((await ai.models.generateContent({ model: MODEL, contents: 'hi' })).text);
+      assert.ok((await ai.batches.create({ model: MODEL, src: requestsFor(['a']) })).name);
+
+      // Over HTTP, the same rule shape the options take.
+      const accepted = await fetch(`${emulator.url}/_emulator/config`, {
+        method: 'POST',
+        body: JSON.stringify({ faults: [{ fault: 'reply_lost', route: 'batchCreate', times: 1 }] }),
+      });
+      assert.equal(accepted.status, 200);
+      assertConnectionCut(await failureOf(ai.batches.create({ model: MODEL, src: requestsFor(['b']) })));
+      assert.equal(emulator.batchJobs().length, 2);
+      const log = (await (await fetch(`${emulator.url}/_emulator/log`)).json()) as {
+        entries: Array<{ route: string; fault?: string; status: number | string }>;
+      };
+      assert.deepEqual(
+        log.entries.filter((entry) => entry.route === 'batchCreate').map((entry) => [entry.fault, entry.status]),
+        [
+          [undefined, 200],
+          ['reply_lost', 'reset'],
+        ],
+      );
+    });
+  });
+
+  test('a malformed create is refused before a rule is spent; a bad API key likewise', async () => {
+    await withEmulator({ faults: [{ fault: 'reply_lost', route: 'batchCreate', times: 1 }] }, async (emulator, ai) => {
+      const bad = await fetch(`${emulator.url}/v1beta/models/${MODEL}:batchGenerateContent`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': 'k' },
+        body: JSON.stringify({ batch: {} }),
+      });
+      assert.equal(bad.status, 400);
+      const keyless = await fetch(`${emulator.url}/v1beta/models/${MODEL}:batchGenerateContent`, {
+        method: 'POST',
+        body: JSON.stringify({ batch: { inputConfig: { requests: { requests: [{ request: {} }] } } } }),
+      });
+      assert.equal(keyless.status, 403);
+      assert.equal(emulator.batchJobs().length, 0);
+      assertConnectionCut(await failureOf(ai.batches.create({ model: MODEL, src: requestsFor(['a']) })));
+      assert.deepEqual(
+        emulator.batchOperations('batchCreate').map((entry) => [entry.attempt, entry.fault, entry.status]),
+        [
+          [1, undefined, 400],
+          [2, undefined, 403],
+          [3, 'reply_lost', 'reset'],
+        ],
+      );
+    });
+  });
+
+  test('parseFaultFlag reads KIND[@ROUTE]=RATE for command-line flags', () => {
+    assert.deepEqual(parseFaultFlag('overloaded=0.1'), { fault: 'overloaded', rate: 0.1 });
+    assert.deepEqual(parseFaultFlag('reply_lost@batchCreate=1'), {
+      fault: 'reply_lost',
+      route: 'batchCreate',
+      rate: 1,
+    });
+    assert.throws(() => parseFaultFlag('reply_lost=1'), /reply_lost .*not to route generateContent/);
+    assert.throws(() => parseFaultFlag('safety@batchGet=0.5'), /safety bends a model answer/);
+    assert.throws(() => parseFaultFlag('reset@batches=1'), /unknown fault route "batches"; known: generateContent/);
+    assert.throws(() => parseFaultFlag('lost=1'), /unknown fault kind "lost"/);
+    assert.throws(() => parseFaultFlag('reset=2'), /expected KIND\[@ROUTE\]=RATE/);
   });
 });
