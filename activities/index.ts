@@ -1,12 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import type { PostProcessLedger, RecordedResult, ResultReader, ResultSink } from '../src/results';
+import type { RecordedResult, WorkerStore } from '../src/results';
 import { BatchInputSchema, type ItemResult, type ParsedBatchInput } from '../src/schemas';
 import { parseWorkflowInput } from '../src/validation';
 import type { ModelProvider } from '../src/providers/types';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { prepareBatchInput, readInputPage, type PrepareBatchInput, type ReadInputPageInput } from './batch-input';
+import { createBatchJobActivities } from './batch-jobs';
 import { createCacheActivities } from './cache';
 import { callModel, type CallModelInput } from './model-call';
 import { postProcessItem, type PostProcessItemInput } from './post-process';
@@ -15,13 +16,14 @@ import type { AdmissionLimits } from '../workflows/admission';
 
 export type { CallModelInput, CallModelOutput, DeferredCall } from './model-call';
 export type { PrepareBatchInput, PrepareBatchOutput } from './batch-input';
+export type { BatchJobItems, FetchedBatchAnswer, SubmittedBatchJob } from './batch-jobs';
 
 export interface ActivityDependencies {
   tasks: TaskRegistry;
   /** The model provider (Gemini first): generate, count tokens, classify errors, context caches. */
   provider: ModelProvider;
   /** Where item results go (a JSONL file per batch by default), and the post-processing ledger. */
-  results: ResultSink & ResultReader & PostProcessLedger;
+  results: WorkerStore;
   /** Model used when neither the batch nor the task names one. */
   defaultModel: string;
   /** For activities that talk to other workflows (the cache owner). */
@@ -39,6 +41,7 @@ export function createActivities(deps: ActivityDependencies) {
   const quota = new QuotaGate(deps.temporal, deps.taskQueue, deps.keyFingerprint ?? 'default', deps.limits);
   return {
     ...createCacheActivities(deps),
+    ...createBatchJobActivities(deps),
     async postProcessItem(input: PostProcessItemInput) {
       return postProcessItem(input, deps.tasks, results);
     },

@@ -53,3 +53,12 @@ export const DEFAULT_FAIL_FAST = ['authentication', 'permission_denied', 'quota_
 
 /** The outcome recorded for a model request whose worker died before its answer was recorded (it still counts as a call). */
 export const LOST_IN_CRASH = 'lost_in_crash';
+
+/** Batch Mode: items per provider job at most (`--job-size`). */
+export const DEFAULT_BATCH_JOB_SIZE = 1_000;
+/** Batch Mode: the first wait between polls of running jobs (30 s), growing to… */
+export const DEFAULT_BATCH_POLL_MS = 30_000;
+/** …10 minutes. */
+export const DEFAULT_BATCH_MAX_POLL_MS = 600_000;
+/** Gemini's target turnaround for a batch job: a batch deadline sooner than this is reported at start. */
+export const BATCH_TURNAROUND_MS = 24 * 60 * 60 * 1000;

@@ -51,6 +51,19 @@ export function usageCost(usage: Usage, price: Price): number {
   );
 }
 
+/** Gemini Batch Mode bills every token at half the online price. */
+export const BATCH_PRICE_FACTOR = 0.5;
+
+/** A model's price through the batch API: every per-token rate times BATCH_PRICE_FACTOR (storage unchanged). */
+export function batchPriceOf(price: Price): Price {
+  return {
+    input: price.input * BATCH_PRICE_FACTOR,
+    output: price.output * BATCH_PRICE_FACTOR,
+    cachedInput: price.cachedInput * BATCH_PRICE_FACTOR,
+    cacheStoragePerHour: price.cacheStoragePerHour,
+  };
+}
+
 /** Cached share of input tokens (0 when there was no input). */
 export function cacheHitRate(usage: Usage): number {
   return usage.inputTokens > 0 ? usage.cachedTokens / usage.inputTokens : 0;

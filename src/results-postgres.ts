@@ -8,6 +8,8 @@ import pg from 'pg';
 import { withoutPassword } from './config';
 import type {
   PostProcessLedger,
+  BatchAnswerStaging,
+  StagedBatchAnswer,
   RecordedResult,
   RecordedResults,
   ResultFilter,
@@ -19,6 +21,7 @@ import type { ItemResult } from './schemas';
 
 export const RESULTS_TABLE = 'batch_llm_results';
 export const POST_PROCESSED_TABLE = 'batch_llm_post_processed';
+export const BATCH_ANSWERS_TABLE = 'batch_llm_batch_answers';
 
 /**
  * Created on first use when missing, under a transaction-scoped advisory lock: `CREATE … IF NOT
@@ -49,6 +52,13 @@ const SCHEMA = [
     decision jsonb NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (batch_id, item_id)
+  )`,
+  `CREATE TABLE IF NOT EXISTS ${BATCH_ANSWERS_TABLE} (
+    batch_id text NOT NULL,
+    job integer NOT NULL,
+    item_id text NOT NULL,
+    answer jsonb NOT NULL,
+    PRIMARY KEY (batch_id, job, item_id)
   )`,
 ];
 /** Any constant will do: every process creating the schema takes the same lock. */
@@ -85,7 +95,7 @@ export interface PostgresResultStoreOptions {
   maxConnections?: number;
 }
 
-export class PostgresResultStore implements ResultSink, ResultReader, PostProcessLedger {
+export class PostgresResultStore implements ResultSink, ResultReader, PostProcessLedger, BatchAnswerStaging {
   private readonly pool: pg.Pool;
   private schema: Promise<void> | undefined;
   /** The URL without its password: for messages. */
@@ -254,6 +264,34 @@ export class PostgresResultStore implements ResultSink, ResultReader, PostProces
     return `${this.location} (table ${POST_PROCESSED_TABLE}, batch_id '${batchId}', item_id '${itemId}')`;
   }
 
+  /** A job's staged answers, WRITE_ROWS per statement; a retried download replaces them. */
+  async stageBatchAnswers(batchId: string, job: number, answers: readonly StagedBatchAnswer[]): Promise<void> {
+    await this.ensureSchema();
+    for (let start = 0; start < answers.length; start += WRITE_ROWS) {
+      const rows = answers.slice(start, start + WRITE_ROWS);
+      const values: unknown[] = [];
+      const tuples = rows.map((answer, index) => {
+        values.push(batchId, job, answer.itemId, recordJson(answer));
+        const at = index * 4;
+        return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}::jsonb)`;
+      });
+      await this.query(
+        `INSERT INTO ${BATCH_ANSWERS_TABLE} (batch_id, job, item_id, answer) VALUES ${tuples.join(', ')}
+         ON CONFLICT (batch_id, job, item_id) DO UPDATE SET answer = EXCLUDED.answer`,
+        values,
+      );
+    }
+  }
+
+  async readStagedAnswer(batchId: string, job: number, itemId: string): Promise<StagedBatchAnswer | undefined> {
+    await this.ensureSchema();
+    const { rows } = await this.query<{ answer: StagedBatchAnswer }>(
+      `SELECT answer FROM ${BATCH_ANSWERS_TABLE} WHERE batch_id = $1 AND job = $2 AND item_id = $3`,
+      [batchId, job, itemId],
+    );
+    return rows[0]?.answer;
+  }
+
   /** Connects and creates the tables if needed: a worker calls it at start, so a wrong URL or password stops it there. */
   ready(): Promise<void> {
     return this.ensureSchema();
@@ -318,7 +356,7 @@ interface RecordRow {
  * the item's write retried for ever: a NUL in any string becomes U+FFFD (the replacement
  * character), and the item then reports the stored record, like any record kept first.
  */
-function recordJson(result: ItemResult): string {
+function recordJson(result: unknown): string {
   return JSON.stringify(result, (_key, value: unknown) =>
     typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value,
   );

@@ -5,19 +5,17 @@
  */
 import path from 'node:path';
 import { ConfigError, type BatchLlmSettings } from './config';
-import { FileResultStore, type PostProcessLedger, type ResultReader, type ResultSink } from './results';
+import { FileResultStore, type WorkerStore } from './results';
 
 /** Where results live: a directory of JSONL files, or a PostgreSQL database. */
 export type ResultStoreLocation = { kind: 'directory'; directory: string } | { kind: 'postgres'; url: string };
 
 /** A store that can be written (workers), read (`results`, report, rerun) and closed. */
-export type ResultStore = ResultSink &
-  ResultReader &
-  PostProcessLedger & {
-    close(): Promise<void>;
-    /** Checks the store answers (and prepares it), when that can fail: PostgreSQL's connection and tables. */
-    ready?(): Promise<void>;
-  };
+export type ResultStore = WorkerStore & {
+  close(): Promise<void>;
+  /** Checks the store answers (and prepares it), when that can fail: PostgreSQL's connection and tables. */
+  ready?(): Promise<void>;
+};
 
 /**
  * The store from flags and settings: `--results-url` or `--results-dir` (not both), else

@@ -10,7 +10,8 @@ import {
   readCompleteLines,
   resultLine,
 } from './results-jsonl';
-import type { ItemResult, ItemStatus } from './schemas';
+import type { ErrorCategory } from './errors/categories';
+import type { CallMetadata, ItemResult, ItemStatus, Usage } from './schemas';
 
 /** What a write did: where the records are, and how many of them were new. */
 export interface RecordedResults {
@@ -74,6 +75,36 @@ export interface PostProcessLedger {
   writePostProcessed(batchId: string, itemId: string, decision: unknown): Promise<string>;
 }
 
+/**
+ * Batch Mode: one item's stage-1 answer from a provider job, staged by the job's download and read
+ * by the item's own workflow (answers never pass through the batch's history). Provider-neutral:
+ * the answer as the engine reads any answer, or the request's classified error.
+ */
+export interface StagedBatchAnswer {
+  itemId: string;
+  answer?: {
+    text?: string | undefined;
+    stopped?: { category: ErrorCategory; message: string };
+    usage: Usage;
+    metadata: CallMetadata;
+    /** Only when the task sets includeRawResponse. */
+    raw?: unknown;
+  };
+  error?: { category: ErrorCategory; message: string; retryable: boolean };
+}
+
+/** Where a batch job's answers wait for their items, keyed by batch, job number and item id. Writes replace (a retried download). */
+export interface BatchAnswerStaging {
+  stageBatchAnswers(batchId: string, job: number, answers: readonly StagedBatchAnswer[]): Promise<void>;
+  readStagedAnswer(batchId: string, job: number, itemId: string): Promise<StagedBatchAnswer | undefined>;
+}
+
+/** Everything a worker's activities keep: results, the post-processing ledger, staged batch answers. */
+export type WorkerStore = ResultSink & ResultReader & PostProcessLedger & BatchAnswerStaging;
+
+/** Files written at once when staging a job's answers. */
+const STAGING_WRITES = 32;
+
 /** Past this many unindexed bytes the writer indexes them asynchronously instead of under the lock. */
 const LOCKED_CATCH_UP_BYTES = 1 << 20;
 /** Batches whose item ids a writer keeps in memory; an evicted batch is indexed from its file again. */
@@ -102,7 +133,7 @@ interface BatchIndex {
  * results are written once an item has ended, so a second write is a retry carrying the same record.
  * Readers also drop duplicate ids and a torn last line.
  */
-export class FileResultStore implements ResultSink, ResultReader, PostProcessLedger {
+export class FileResultStore implements ResultSink, ResultReader, PostProcessLedger, BatchAnswerStaging {
   private readonly indexes = new Map<string, BatchIndex>();
 
   constructor(readonly directory: string) {}
@@ -255,6 +286,30 @@ export class FileResultStore implements ResultSink, ResultReader, PostProcessLed
     return writeAtomically(this.postProcessDirectory(batchId), itemId, decision);
   }
 
+  /** One file per item under `<dir>/<batchId>/batch-answers/job-<n>/`, each written atomically. */
+  async stageBatchAnswers(batchId: string, job: number, answers: readonly StagedBatchAnswer[]): Promise<void> {
+    const directory = this.stagingDirectory(batchId, job);
+    for (let start = 0; start < answers.length; start += STAGING_WRITES) {
+      await Promise.all(
+        answers.slice(start, start + STAGING_WRITES).map((answer) => writeAtomically(directory, answer.itemId, answer)),
+      );
+    }
+  }
+
+  async readStagedAnswer(batchId: string, job: number, itemId: string): Promise<StagedBatchAnswer | undefined> {
+    try {
+      const file = path.join(this.stagingDirectory(batchId, job), `${encodeURIComponent(itemId)}.json`);
+      return JSON.parse(await readFile(file, 'utf8')) as StagedBatchAnswer;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  private stagingDirectory(batchId: string, job: number): string {
+    return path.join(this.directory, batchId, 'batch-answers', `job-${job}`);
+  }
+
   private postProcessDirectory(batchId: string): string {
     return path.join(this.directory, batchId, 'post-processed');
   }
@@ -283,10 +338,12 @@ function writeFully(descriptor: number, bytes: Buffer): void {
   for (let done = 0; done < bytes.length;) done += writeSync(descriptor, bytes, done);
 }
 
+let temporaryCount = 0;
+
 async function writeAtomically(directory: string, itemId: string, value: unknown): Promise<string> {
   await mkdir(directory, { recursive: true });
   const file = path.join(directory, `${encodeURIComponent(itemId)}.json`);
-  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const temporary = `${file}.${process.pid}.${Date.now()}.${(temporaryCount += 1)}.tmp`;
   await writeFile(temporary, JSON.stringify(value));
   await rename(temporary, file);
   return file;

@@ -12,6 +12,9 @@ import {
   DEFAULT_CONCURRENCY,
   DEFAULT_HISTORY_EVENTS_PER_RUN,
   DEFAULT_MAX_MODEL_CALLS,
+  DEFAULT_BATCH_JOB_SIZE,
+  DEFAULT_BATCH_MAX_POLL_MS,
+  DEFAULT_BATCH_POLL_MS,
   INPUT_PAGE_SIZE,
 } from './constants';
 import { CacheOverrideSchema } from './caching/spec';
@@ -148,6 +151,21 @@ export const ItemOptionsSchema = z
   .strict();
 export type ItemOptions = z.infer<typeof ItemOptionsSchema>;
 
+/** Gemini Batch Mode (`--batch-api`): stage 1 of every item goes through the provider's batch API at batch prices. */
+export const BatchApiOptionsSchema = z
+  .object({
+    /** Items per provider job at most (a job above ~19 MB of requests goes as an uploaded JSONL file). */
+    jobSize: z.number().int().min(1).max(100_000).default(DEFAULT_BATCH_JOB_SIZE),
+    /** The first wait between polls of the running jobs; it grows 1.5× per unchanged poll… */
+    pollIntervalMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_BATCH_POLL_MS),
+    /** …up to this. */
+    maxPollIntervalMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_BATCH_MAX_POLL_MS),
+    /** Above this many bytes of requests a job's input is uploaded as a file (default ~19 MB; tests force files with less). */
+    inlineLimitBytes: z.number().int().min(1).optional(),
+  })
+  .strict();
+export type BatchApiOptions = z.output<typeof BatchApiOptionsSchema>;
+
 export const BatchInputSchema = z
   .object({
     batchId: BatchIdSchema,
@@ -175,6 +193,8 @@ export const BatchInputSchema = z
     options: ItemOptionsSchema.prefault({}),
     /** This batch reruns some items of an ended one: the origin's input, only the items selected. */
     rerunOf: RerunSelectionSchema.optional(),
+    /** Stage 1 through the provider's batch API (Gemini Batch Mode), at half the online price. */
+    batchApi: BatchApiOptionsSchema.optional(),
   })
   .strict()
   .refine((input) => (input.items === undefined) !== (input.inputFile === undefined), {
@@ -200,6 +220,22 @@ export const ItemWorkflowInputSchema = z
     /** The batch's context cache, when its task has one and it is big enough. */
     cache: z
       .object({ name: z.string().min(1), ownerWorkflowId: z.string().min(1), model: z.string().min(1) })
+      .strict()
+      .optional(),
+    /** Batch Mode: the provider job that carried this item's stage 1, and how it ended. */
+    batchJob: z
+      .object({
+        /** 1-based job number of the batch (`<batchId>/job-<n>`): the staging store's key. */
+        number: z.number().int().min(1),
+        /** The provider's job name (absent when the job was never created). */
+        name: z.string().optional(),
+        state: z.enum(['succeeded', 'failed', 'expired', 'cancelled']),
+        /** Why a job that did not succeed ended so. */
+        message: z.string().optional(),
+        /** When the job was created and when it ended (ISO): the batch request's time in the item's attempts. */
+        submittedAt: z.string().optional(),
+        endedAt: z.string().optional(),
+      })
       .strict()
       .optional(),
   })
@@ -265,6 +301,10 @@ export interface AttemptRecord {
   /** `lost_in_crash`: the request was sent, but the worker making it died before its answer was recorded. */
   outcome: 'ok' | ErrorCategoryName | 'lost_in_crash';
   message?: string;
+  /** `batch`: the request went through the provider's batch API (priced at the batch rate); absent: online. */
+  via?: 'batch';
+  /** The provider job that carried it (`batches/…`). */
+  batchJob?: string;
 }
 type ErrorCategoryName = z.infer<typeof ErrorCategorySchema>;
 
@@ -317,6 +357,49 @@ export interface ItemOutcome {
   finishReason?: string;
   /** Highest probability per harm category in the final answer's ratings. */
   safety?: Record<string, string>;
+  /** Batch Mode: requests of this item that went through the batch API (the rest went online). */
+  batchCalls?: number;
+  /** Batch Mode: what the batch-priced calls saved against the online price for the same tokens. */
+  savedUsd?: number;
+}
+
+/** One provider job of a Batch Mode batch, as `status` shows it. */
+export interface BatchJobProgress {
+  /** 1-based; the job's display name is `<batchId>/job-<number>`. */
+  number: number;
+  displayName: string;
+  /** Items [start, end) of the batch's item order. */
+  start: number;
+  end: number;
+  /** The provider's name (`batches/…`) once created. */
+  name?: string;
+  /** `unsubmitted` until created; `downloaded` once its answers are staged for the items. */
+  state: 'unsubmitted' | 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired' | 'downloaded';
+  /** Request counts from the provider's batchStats, as of the last poll. */
+  stats?: { requests: number; succeeded: number; failed: number; pending: number };
+  /** Why the job failed, expired or was cancelled (its items then go online), or why its download failed. */
+  message?: string;
+  /** Uploaded as a JSONL file (above the inline size limit) rather than inline. */
+  file?: boolean;
+  submittedAt?: string;
+  endedAt?: string;
+}
+
+/** Batch Mode's part of the batch summary. */
+export interface BatchApiProgress {
+  jobSize: number;
+  jobs: BatchJobProgress[];
+  /** Items that ended on their batch answer alone (no online call). */
+  answeredByBatch: number;
+  /** Items that needed at least one online call (repairs, per-request errors, failed or expired jobs). */
+  neededOnline: number;
+  /** Requests sent through the batch API, and online. */
+  batchCalls: number;
+  onlineCalls: number;
+  /** Saved by batch pricing against the online price for the same tokens. */
+  savedUsd: number;
+  /** Said at start: e.g. a batch deadline shorter than the provider's batch turnaround. */
+  warning?: string;
 }
 
 /** The batch's context cache, as its summary reports it. */
@@ -365,6 +448,8 @@ export interface BatchProgress {
   largestRunEvents: number;
   /** A rerun: which items of which batch it runs again. */
   rerunOf?: RerunSelection;
+  /** Batch Mode (`--batch-api`): the provider jobs and what they answered. */
+  batchApi?: BatchApiProgress;
 }
 
 /** Why a batch stopped dispatching before its last item. */

@@ -17,7 +17,7 @@ import { createGeminiProvider, type GeminiClientOptions } from './providers/gemi
 import type { ModelProvider } from './providers/types';
 import type { TemporalConfig } from './temporal/config';
 import { connectWorkerConnection, createTemporalClient } from './temporal/connection';
-import type { PostProcessLedger, ResultReader, ResultSink } from './results';
+import type { WorkerStore } from './results';
 import { openResultStore, type ResultStoreLocation } from './results-store';
 import type { TaskRegistry } from './tasks/registry';
 import type { AdmissionLimits } from '../workflows/admission';
@@ -38,7 +38,7 @@ export interface BatchWorkerOptions {
    */
   resultsDirectory?: string;
   resultsUrl?: string;
-  results?: ResultSink & ResultReader & PostProcessLedger;
+  results?: WorkerStore;
   defaultModel?: string;
   /** Model calls one worker process runs at once (as regular activities, and as local ones). */
   maxConcurrentActivities?: number;
@@ -154,7 +154,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
 
 /** The store the options name (exactly one of three), and how to release it once the worker stops. */
 function resultsStoreOf(options: BatchWorkerOptions): {
-  results: ResultSink & ResultReader & PostProcessLedger;
+  results: WorkerStore;
   release: () => Promise<void>;
   /** Resolves once a store opened here answers (a database URL is checked at start, not at the first item). */
   ready: () => Promise<void>;
@@ -174,7 +174,7 @@ function resultsStoreOf(options: BatchWorkerOptions): {
 async function createWorkers(
   options: BatchWorkerOptions,
   provider: ModelProvider,
-  results: ResultSink & ResultReader & PostProcessLedger,
+  results: WorkerStore,
   release: () => Promise<void>,
 ): Promise<BatchWorker> {
   const activities = createActivities({

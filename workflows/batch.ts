@@ -19,6 +19,8 @@ import type { CachePlan } from '../src/caching/spec';
 import { cacheStorageCost, priceFor } from '../src/pricing';
 import { CATEGORY_TABLE } from '../src/errors/categories';
 import type {
+  BatchApiProgress,
+  BatchJobProgress,
   BatchControlState,
   BatchInput,
   BatchProgress,
@@ -50,6 +52,8 @@ import {
   setConcurrencyUpdate,
 } from '../src/contract/messages';
 import { markFinished, markSkipped, markStarted, newProgress } from './progress';
+import { BatchJobRunner, batchDeadlineWarning, planBatchJobs } from './batch-jobs';
+import { DEFAULT_STAGE_PLAN } from '../src/stages';
 
 /** Item workflow ids are `<batchId>/<itemId>`: navigable in the Web UI and idempotent on restart. */
 export function itemWorkflowId(batchId: string, itemId: string): string {
@@ -136,12 +140,15 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     newProgress(String(rawInput?.batchId ?? ''), String(rawInput?.taskName ?? ''), 0, startedAt, DEFAULT_CONCURRENCY);
   const control: BatchControlState = progress.control;
   const inFlight = new Map<string, CancellationScope>();
+  /** Batch Mode's provider jobs (`--batch-api`), once the input is prepared. */
+  let jobs: BatchJobRunner | undefined;
   /** Stops dispatching (once); cancelling in-flight items too when asked. */
   const stop = (kind: BatchStop['kind'], reason: string, cancelInFlight: boolean): void => {
     if (control.stop) return;
     control.stop = { kind, reason };
     log.warn('batch stops dispatching', { batchId: progress.batchId, kind, reason, inFlight: inFlight.size });
     if (cancelInFlight) for (const scope of inFlight.values()) scope.cancel();
+    jobs?.stopped();
   };
   setHandler(batchProgressQuery, () => progress);
   setHandler(pauseBatchUpdate, () => ((control.paused = true), control));
@@ -179,8 +186,9 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
       pageSize: input.inputPageSize,
       rerunOf: input.rerunOf,
     }));
+  const inMemory = prepared.items ?? input.items;
   const items = new ItemSource(
-    prepared.items ?? input.items,
+    inMemory,
     input.inputFile,
     prepared.inputVersion,
     prepared.itemCount,
@@ -217,8 +225,49 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     }
   });
 
+  if (input.batchApi) {
+    if (!carried) {
+      progress.batchApi = planBatchJobs(
+        input.batchId,
+        items.length,
+        input.batchApi,
+        inMemory ? (index) => JSON.stringify(inMemory[index]).length : undefined,
+      );
+      const warning = batchDeadlineWarning(input.deadline, Date.now());
+      if (warning) {
+        progress.batchApi.warning = warning;
+        log.warn(warning, { batchId: input.batchId });
+      }
+    }
+    const first = stagePlan?.[0] ?? DEFAULT_STAGE_PLAN[0]!;
+    const model = first.model ?? prepared.model;
+    const pageOf = (job: BatchJobProgress) => ({
+      inputFile: input.inputFile ?? '',
+      inputVersion: prepared.inputVersion ?? '',
+      offset: job.start,
+      limit: job.end - job.start,
+      ...(input.rerunOf ? { rerunOf: input.rerunOf } : {}),
+    });
+    jobs = new BatchJobRunner(
+      progress.batchApi as BatchApiProgress,
+      {
+        batchId: input.batchId,
+        taskName: input.taskName,
+        model,
+        generation: { ...input.options.generation, ...first.generation, temperature: first.temperature },
+        cachedContent: cache && cache.model === model ? cache.name : undefined,
+        options: input.batchApi,
+        itemsOf: (job) => (inMemory ? { items: inMemory.slice(job.start, job.end) } : { page: pageOf(job) }),
+        idsOf: (job) =>
+          inMemory ? { ids: inMemory.slice(job.start, job.end).map((item) => item.id) } : { page: pageOf(job) },
+      },
+      control,
+    );
+    jobs.start();
+  }
+
   let running = 0;
-  const runItem = async (item: WorkItem): Promise<void> => {
+  const runItem = async (item: WorkItem, batchJob: ItemWorkflowInput['batchJob']): Promise<void> => {
     const scope = new CancellationScope();
     inFlight.set(item.id, scope);
     let outcome: ItemOutcome;
@@ -232,6 +281,7 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
           options: itemOptions,
           traits: prepared.traits,
           ...(cache ? { cache: { ...cache } } : {}),
+          ...(batchJob ? { batchJob } : {}),
         }),
       );
     } finally {
@@ -273,7 +323,13 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
         });
         break;
       }
-      const ready = () => control.stop !== undefined || (!control.paused && running < control.concurrency);
+      const position = next;
+      // Batch Mode: an item starts once its job has ended (and its answers are staged). A long
+      // wait for jobs wakes up when the run's history is full, to continue as new.
+      const ready = () =>
+        control.stop !== undefined ||
+        (!control.paused && running < control.concurrency && (!jobs || jobs.ready(position))) ||
+        (jobs !== undefined && historyFull());
       if (deadlineMs !== undefined) {
         const left = deadlineMs - Date.now();
         if (left <= 0 || !(await condition(ready, left))) {
@@ -284,11 +340,12 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
         await condition(ready);
       }
       if (control.stop) break;
+      if (jobs && !jobs.ready(position)) continue; // the history is full: continue as new
       const item = await items.at(next++);
       running += 1;
       markStarted(progress);
       // Awaited collectively below through `running`; runItem never rejects.
-      void runItem(item);
+      void runItem(item, jobs?.refFor(position));
     }
     /** Items that never started still get exactly one terminal status. */
     const recordNeverStarted = async (): Promise<void> => {
@@ -308,9 +365,13 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     };
     if (!continuing) await recordNeverStarted();
     await condition(() => running === 0);
+    // Batch Mode: a stop cancels the provider jobs still running; a continue-as-new lets the step in flight finish.
+    if (continuing && !control.stop) await jobs?.drain();
+    else await jobs?.finished();
     if (continuing && control.stop) {
       // Stopped while draining: the batch ends in this run.
       continuing = false;
+      await jobs?.finished();
       await recordNeverStarted();
     }
   } finally {

@@ -3,6 +3,7 @@
  * ends its workflow. Pure (no @temporalio import): the item workflow commits the record, then
  * reports exactly what was committed.
  */
+import { BATCH_PRICE_FACTOR, roundUsd } from '../src/pricing';
 import type { ItemOutcome, ItemResult, ItemStatus } from '../src/schemas';
 
 /** Statuses whose item workflow completes; the others fail it, so the Web UI lists them as failed. */
@@ -14,6 +15,10 @@ export function itemOutcomeOf(result: ItemResult): ItemOutcome {
     ...new Set(result.attempts.filter((attempt) => attempt.costUsd === undefined).map((attempt) => attempt.model)),
   ];
   const metadata = result.metadata;
+  const batchAttempts = result.attempts.filter((attempt) => attempt.via === 'batch');
+  // A batch-priced call cost BATCH_PRICE_FACTOR of the online price for the same tokens.
+  const batchCost = batchAttempts.reduce((sum, attempt) => sum + (attempt.costUsd ?? 0), 0);
+  const savedUsd = roundUsd(batchCost / BATCH_PRICE_FACTOR - batchCost);
   const message = result.error?.message ?? result.stopReason;
   return {
     itemId: result.itemId,
@@ -32,6 +37,7 @@ export function itemOutcomeOf(result: ItemResult): ItemOutcome {
         ? { finishReason: `PROMPT_BLOCKED_${metadata.blockReason}` }
         : {}),
     ...(metadata && Object.keys(metadata.safetyRatings).length > 0 ? { safety: metadata.safetyRatings } : {}),
+    ...(batchAttempts.length > 0 ? { batchCalls: batchAttempts.length, savedUsd } : {}),
   };
 }
 

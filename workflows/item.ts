@@ -22,6 +22,7 @@ import type { ItemOutcome, ItemWorkflowInput, ItemWorkflowInputSchema } from '..
 import { StageSearchAttribute } from '../src/search-attributes';
 import { DEFAULT_STAGE_PLAN } from '../src/stages';
 import { addUsage, emptyUsage } from '../src/usage';
+import { batchStageCall } from './item-batch';
 import { callOnce, resultOf } from './item-call';
 import { useFreshCache } from './item-cache';
 import { finishItem, type ItemEnd } from './item-finish';
@@ -90,12 +91,27 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
 async function runStages(input: Input, state: StepState, startedAt: string): Promise<ItemEnd> {
   let accepted: CallModelOutput | undefined;
   let lastAnswer: CallModelOutput | undefined;
+  // Batch Mode: stage 1 was sent through the provider's batch API; its answer comes first.
+  let fromBatchJob = input.batchJob !== undefined;
+  // Its online calls (repairs) run as regular activities: a local first call counts the requests
+  // lost with a crashed worker from the history's length, which the batch answer's fetch changed.
+  const online: Input = fromBatchJob ? { ...input, options: { ...input.options, callMode: 'activity' } } : input;
   for (let next = nextCall(state); next.kind === 'call'; next = nextCall(state)) {
     // The batch starts every item with Stage 1; later stages are worth an event each.
     if (state.stage > 1) upsertSearchAttributes([{ key: StageSearchAttribute, value: state.stage }]);
-    const call = await callOnce(input, state, next.stage, next.mode);
+    const viaBatch = fromBatchJob && state.stage === 1 && next.mode === 'full';
+    fromBatchJob = false;
+    const call = viaBatch
+      ? await batchStageCall(input, state, next.stage)
+      : await callOnce(online, state, next.stage, next.mode);
     state.modelCalls += call.modelCalls;
     state.attempts.push(...call.attempts);
+    if (viaBatch && !call.answer) {
+      // A request error or a job without answers: stage 1 again, online, classified as usual.
+      if (call.error)
+        log.info('item goes online: its batch request brought no answer', { itemId: input.item.id, ...call.error });
+      continue;
+    }
     if (call.answer) {
       state.usage = addUsage(state.usage, call.answer.usage);
       lastAnswer = call.answer;

@@ -68,4 +68,13 @@ export function markFinished(progress: BatchProgress, outcome: ItemOutcome, pric
     const counts = (progress.bySafety[category] ??= {});
     counts[probability] = (counts[probability] ?? 0) + 1;
   }
+  const api = progress.batchApi;
+  if (api) {
+    const batchCalls = outcome.batchCalls ?? 0;
+    api.batchCalls += batchCalls;
+    api.onlineCalls += outcome.modelCalls - batchCalls;
+    if (batchCalls > 0 && outcome.modelCalls === batchCalls) api.answeredByBatch += 1;
+    else if (outcome.modelCalls > batchCalls) api.neededOnline += 1;
+    api.savedUsd = roundUsd(api.savedUsd + (outcome.savedUsd ?? 0));
+  }
 }

@@ -102,6 +102,8 @@ export interface BatchJobRef {
   name: string;
   displayName: string;
   state: BatchJobState;
+  /** The requests went as an uploaded JSONL file (not inline). */
+  file?: boolean;
 }
 
 export interface BatchJobStatus extends BatchJobRef {

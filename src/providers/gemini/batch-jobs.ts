@@ -91,6 +91,7 @@ export function geminiBatchJobs(client: GoogleGenAI): BatchJobs {
     name: job.name ?? '',
     displayName: job.displayName ?? '',
     state: normaliseBatchState(job.state),
+    ...(job.src?.fileName ? { file: true } : {}),
   });
 
   const jobs: BatchJobs = {
@@ -131,7 +132,7 @@ export function geminiBatchJobs(client: GoogleGenAI): BatchJobs {
         });
         if (!uploaded.name) throw new Error(`batch job ${displayName}: the uploaded requests file has no name`);
         const job = await client.batches.create({ model, src: uploaded.name, config: { displayName } });
-        return refOf(job);
+        return { ...refOf(job), file: true };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
