@@ -23,7 +23,7 @@ import type {
 const { submitBatchJob, downloadBatchJob } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 const { getBatchJobs, cancelBatchJobs } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '2 minutes',

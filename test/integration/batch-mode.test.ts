@@ -227,4 +227,45 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
     assert.ok(results.every((result) => result.status === 'cancelled'));
     assert.equal(calls().length, 0);
   });
+
+  test('pause stops submitting new jobs; resume submits the rest', async () => {
+    const batchClient = stack.batchClient(taskQueue);
+    const batchId = uniqueName('paused');
+    const before = stack.emulator.batchJobs().length;
+    // The first create fails once: the batch is surely paused before job 2 could be submitted.
+    await withFaults(stack.emulator, [{ fault: 'server_error', route: 'batchCreate', times: 1 }], async () => {
+      await batchClient.start({
+        taskName: 'test-echo',
+        batchId,
+        records: records(8, 'pause'),
+        batchApi: { jobSize: 4, ...FAST },
+      });
+      await batchClient.pause(batchId);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const paused = await batchClient.progress(batchId);
+      assert.equal(paused.batchApi?.jobs[1]?.state, 'unsubmitted', 'job 2 waits while the batch is paused');
+      assert.ok(stack.emulator.batchJobs().length - before <= 1, 'at most the job in flight was created');
+      await batchClient.resume(batchId);
+    });
+    const summary = await batchClient.summary(batchId);
+    assert.equal(summary.succeeded, 8);
+    assert.equal(stack.emulator.batchJobs().length - before, 2, 'both jobs, once each');
+  });
+
+  test('a batch waiting on jobs continues as new past its history limit and carries the jobs over', async () => {
+    const before = stack.emulator.batchJobs().length;
+    const run = await withEmulatorSettings(stack.emulator, { batch: { pendingMs: 500, runningMs: 2_500 } }, () =>
+      runBatch(stack, taskQueue, {
+        records: records(60, 'long'),
+        historyEventsPerRun: 200,
+        batchApi: { jobSize: 20, pollIntervalMs: 100, maxPollIntervalMs: 100 },
+      }),
+    );
+    assertOneRecordEach(run.results, 60);
+    assert.equal(run.summary.succeeded, 60);
+    assert.ok(run.summary.runs > 1, `continued as new (${run.summary.runs} runs)`);
+    assert.equal(stack.emulator.batchJobs().length - before, 3, 'each job submitted once across runs');
+    assert.equal(run.summary.batchApi?.answeredByBatch, 60);
+    assert.equal(run.calls().length, 0);
+  });
 });
