@@ -8,7 +8,6 @@
  */
 import { CancellationScope, condition, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { BatchActivities, BatchJobItems } from '../activities';
-import { BATCH_TURNAROUND_MS } from '../src/constants';
 import type { BatchJobStatus } from '../src/providers/types';
 import type {
   BatchApiOptions,
@@ -22,7 +21,8 @@ import type {
 /** Submits and downloads retry what the provider's classifier calls transient, without a cap: a job is plumbing, not an outcome. */
 const { submitBatchJob, downloadBatchJob } = proxyActivities<BatchActivities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
+  // The activities heartbeat every 2 s: a dead worker's submit or download is retried within 10 s.
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 const { getBatchJobs, cancelBatchJobs } = proxyActivities<BatchActivities>({
@@ -37,14 +37,7 @@ const POLL_GROWTH = 1.5;
 
 const FINAL_STATES: ReadonlySet<BatchJobProgress['state']> = new Set(['downloaded', 'failed', 'expired', 'cancelled']);
 
-/** Said at start when the batch deadline leaves a job less than the provider's batch turnaround (Gemini: 24 h). */
-export function batchDeadlineWarning(deadline: string | undefined, nowMs: number): string | undefined {
-  if (deadline === undefined) return undefined;
-  const leftMs = Date.parse(deadline) - nowMs;
-  if (leftMs >= BATCH_TURNAROUND_MS) return undefined;
-  const hours = Math.max(0, leftMs / 3_600_000).toFixed(1);
-  return `the batch deadline is ${hours} h away, less than the 24 h a batch job may take: items whose job has not ended by then end deadline_exceeded (the jobs are cancelled)`;
-}
+export { batchDeadlineWarning } from '../src/batch-mode';
 
 /** A fresh Batch Mode progress: the batch's items cut into jobs of at most `jobSize` (inline items also by size). */
 export function planBatchJobs(
