@@ -5,9 +5,12 @@
  * or to retry what the job did not answer.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { batchPriceOf, usageCost, type Price } from '../../src/pricing';
-import type { ItemResult } from '../../src/schemas';
+import type { BatchSummary, ItemResult } from '../../src/schemas';
 import { batchOutcome, runBatch, withEmulatorSettings, withFaults } from '../helpers/batch';
 import { uniqueName, useStackWithWorker, type TestStack } from '../helpers/stack';
 
@@ -158,20 +161,60 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
     assert.equal(api.batchCalls + api.onlineCalls, run.summary.modelCalls);
   });
 
-  test('a job whose requests exceed the inline limit goes as an uploaded JSONL file and round-trips', async () => {
+  test('a paged input file: each job reads its own page; requests above the inline limit go as an uploaded JSONL file', async () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'batch-llm-batch-mode-')), 'items.jsonl');
+    writeFileSync(
+      file,
+      records(30, 'file')
+        .map((record) => JSON.stringify(record))
+        .join('\n'),
+    );
+    const batchId = uniqueName('file');
     const before = stack.emulator.batchJobs().length;
-    const run = await runBatch(stack, taskQueue, {
-      records: records(30, 'file'),
-      batchApi: { jobSize: 30, inlineLimitBytes: 1_000, ...FAST },
+    // A page size below the item count: the workflow never holds the items, the activities read their pages.
+    const handle = await stack.client.workflow.start('batchWorkflow', {
+      workflowId: batchId,
+      taskQueue,
+      args: [
+        {
+          batchId,
+          taskName: 'test-echo',
+          inputFile: file,
+          inputPageSize: 10,
+          batchApi: { jobSize: 15, inlineLimitBytes: 1_000, ...FAST },
+        },
+      ],
     });
-    assertOneRecordEach(run.results, 30);
-    assert.equal(run.summary.succeeded, 30);
-    const [job, ...others] = stack.emulator.batchJobs().slice(before);
-    assert.equal(others.length, 0);
-    assert.match(job?.inputFile ?? '', /^files\//, 'the job read an uploaded file');
-    assert.equal(job?.requestCount, 30);
-    assert.equal(run.summary.batchApi?.jobs[0]?.file, true);
-    assert.equal(run.calls().length, 0);
+    const summary = (await handle.result()) as BatchSummary;
+    const { results, calls } = await batchOutcome(stack, batchId);
+    assertOneRecordEach(results, 30);
+    assert.equal(summary.succeeded, 30);
+    assert.deepEqual(
+      results.map((result) => result.itemId),
+      records(30, 'file').map((record) => record.id),
+    );
+    const jobs = stack.emulator.batchJobs().slice(before);
+    assert.deepEqual(
+      jobs.map((job) => [job.displayName, job.requestCount]),
+      [
+        [`${batchId}/job-1`, 15],
+        [`${batchId}/job-2`, 15],
+      ],
+    );
+    assert.ok(
+      jobs.every((job) => /^files\//.test(job.inputFile ?? '')),
+      'the jobs read uploaded files',
+    );
+    assert.deepEqual(
+      summary.batchApi?.jobs.map((job) => job.file),
+      [true, true],
+    );
+    // Each item's answer came from its own job: the job's items are the item's page.
+    for (const result of results) {
+      const number = Number(result.itemId.slice('file-'.length)) < 15 ? 0 : 1;
+      assert.equal(result.attempts[0]?.batchJob, jobs[number]?.name, `${result.itemId} answered by its own job`);
+    }
+    assert.equal(calls().length, 0);
   });
 
   test('a create whose reply is lost is found by its display name: exactly one job per group', async () => {
@@ -266,6 +309,29 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
     assert.ok(run.summary.runs > 1, `continued as new (${run.summary.runs} runs)`);
     assert.equal(stack.emulator.batchJobs().length - before, 3, 'each job submitted once across runs');
     assert.equal(run.summary.batchApi?.answeredByBatch, 60);
+    assert.equal(run.calls().length, 0);
+  });
+
+  test('the batch deadline passes while jobs run: the jobs are cancelled, their items end deadline_exceeded, and the start warned', async () => {
+    const before = stack.emulator.batchJobs().length;
+    const run = await withEmulatorSettings(stack.emulator, { batch: { pendingMs: 0, runningMs: 600_000 } }, () =>
+      runBatch(stack, taskQueue, {
+        records: records(6, 'deadline'),
+        deadline: new Date(Date.now() + 4_000).toISOString(),
+        batchApi: { jobSize: 3, ...FAST },
+      }),
+    );
+    assertOneRecordEach(run.results, 6);
+    assert.equal(run.summary.deadline_exceeded, 6);
+    assert.equal(run.summary.control.stop?.kind, 'deadline');
+    assert.match(run.summary.batchApi?.warning ?? '', /less than the 24 h a batch job may take/);
+    assert.deepEqual(
+      run.summary.batchApi?.jobs.map((job) => job.state),
+      ['cancelled', 'cancelled'],
+    );
+    const jobs = stack.emulator.batchJobs().slice(before);
+    assert.equal(jobs.length, 2);
+    assert.ok(jobs.every((job) => job.cancelRequested));
     assert.equal(run.calls().length, 0);
   });
 });
