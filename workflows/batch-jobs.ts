@@ -18,17 +18,24 @@ import type {
   ItemWorkflowInput,
 } from '../src/schemas';
 
-/** Submits and downloads retry what the provider's classifier calls transient, without a cap: a job is plumbing, not an outcome. */
-const { submitBatchJob, downloadBatchJob } = proxyActivities<BatchActivities>({
-  startToCloseTimeout: '30 minutes',
-  // The activities heartbeat every 2 s: a dead worker's submit or download is retried within 10 s.
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
-const { getBatchJobs, cancelBatchJobs } = proxyActivities<BatchActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
+/**
+ * Submits and downloads retry what the provider's classifier calls transient, without a cap: a
+ * job is plumbing, not an outcome. Each call is named in the Web UI (its activity summary).
+ */
+const longSteps = (summary: string) =>
+  proxyActivities<BatchActivities>({
+    startToCloseTimeout: '30 minutes',
+    // The activities heartbeat every 2 s: a dead worker's submit or download is retried within 10 s.
+    heartbeatTimeout: '10 seconds',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+    summary,
+  });
+const shortSteps = (summary: string) =>
+  proxyActivities<BatchActivities>({
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+    summary,
+  });
 
 /** Inline items travel in the submit activity's input: a job's share of them stays under this (Temporal's payload limit is 2 MB). */
 const INLINE_ITEMS_BYTES_PER_JOB = 1_000_000;
@@ -205,6 +212,8 @@ export class BatchJobRunner {
     this.attempted.add(job.number);
     const { batchId, taskName, model, generation, cachedContent, options } = this.setup;
     try {
+      const items = `items ${job.start + 1}–${job.end}`;
+      const { submitBatchJob } = longSteps(`submit batch job ${job.number} (${items})`);
       const submitted = await submitBatchJob({
         batchId,
         taskName,
@@ -230,6 +239,7 @@ export class BatchJobRunner {
   private async download(job: BatchJobProgress): Promise<void> {
     const { batchId, taskName } = this.setup;
     try {
+      const { downloadBatchJob } = longSteps(`download batch job ${job.number} (${job.name})`);
       const staged = await downloadBatchJob({
         batchId,
         taskName,
@@ -248,6 +258,8 @@ export class BatchJobRunner {
 
   /** Polls the running jobs at once; true when one of them changed state. */
   private async poll(running: BatchJobProgress[]): Promise<boolean> {
+    const numbers = running.map((job) => job.number).join(', ');
+    const { getBatchJobs } = shortSteps(`poll batch job${running.length > 1 ? 's' : ''} ${numbers}`);
     const statuses = await getBatchJobs({ names: running.map((job) => job.name ?? '') });
     let changed = false;
     for (const status of statuses) {
@@ -295,6 +307,7 @@ export class BatchJobRunner {
         (job.state === 'unsubmitted' && this.attempted.has(job.number)),
     );
     if (running.length === 0) return;
+    const { cancelBatchJobs } = shortSteps(`cancel batch jobs ${running.map((job) => job.number).join(', ')}`);
     const outcomes = await CancellationScope.nonCancellable(() =>
       cancelBatchJobs({
         names: running.flatMap((job) => (job.name ? [job.name] : [])),

@@ -1,7 +1,7 @@
 /**
  * One contract, two stores: the JSONL FileResultStore and the PostgreSQL store (against a real
  * PostgreSQL this test starts) must behave alike — first write wins and the stored record is handed
- * back, writeMany, hasResults, both read orders, filters, the post-processing ledger.
+ * back, writeMany, hasResults, both read orders, filters, the post-processing ledger, staged batch answers.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -191,6 +191,30 @@ for (const kind of KINDS) {
       assert.deepEqual(await store.readPostProcessed('ledger', 'item-0'), { reject: 'changed my mind' });
       assert.equal(await store.readPostProcessed('ledger', 'item-1'), undefined);
       assert.equal(await store.readPostProcessed('other', 'item-0'), undefined);
+    });
+
+    test('staged batch answers: keyed by batch, job and item; a retried download replaces them; NUL characters survive as U+FFFD at most', async () => {
+      const { store, another } = await kind.open();
+      const usage = { inputTokens: 10, outputTokens: 5, cachedTokens: 0, thoughtsTokens: 0 };
+      const metadata = { finishReason: 'STOP', safetyRatings: {}, blockedCategories: [], usage };
+      const answers = Array.from({ length: 1_200 }, (_, index) =>
+        index % 100 === 7
+          ? { itemId: `i/${index}`, error: { category: 'server_overload' as const, message: 'busy', retryable: true } }
+          : { itemId: `i/${index}`, answer: { text: `{"n":${index}}`, usage, metadata } },
+      );
+      assert.equal(await store.readStagedAnswer('staged', 1, 'i/0'), undefined, 'nothing before');
+      await store.stageBatchAnswers('staged', 1, answers);
+      assert.deepEqual(await another().readStagedAnswer('staged', 1, 'i/5'), json(answers[5]));
+      assert.deepEqual(await store.readStagedAnswer('staged', 1, 'i/107'), json(answers[107]));
+      assert.deepEqual(await store.readStagedAnswer('staged', 1, 'i/1199'), json(answers[1199]));
+      assert.equal(await store.readStagedAnswer('staged', 2, 'i/5'), undefined, 'another job');
+      assert.equal(await store.readStagedAnswer('other', 1, 'i/5'), undefined, 'another batch');
+      const again = { itemId: 'i/5', answer: { text: '{"n":"again"}', usage, metadata } };
+      await store.stageBatchAnswers('staged', 1, [again]);
+      assert.deepEqual(await store.readStagedAnswer('staged', 1, 'i/5'), json(again), 'a retried download replaces');
+      await store.stageBatchAnswers('staged', 3, [{ itemId: 'nul', answer: { text: 'a\u0000b', usage, metadata } }]);
+      const text = (await store.readStagedAnswer('staged', 3, 'nul'))?.answer?.text;
+      assert.ok(text === 'a\u0000b' || text === 'a\uFFFDb', `stored: ${JSON.stringify(text)}`);
     });
 
     test('many writers racing on the same items: one record each, every loser handed the winner', async () => {
