@@ -93,3 +93,51 @@ export function commaListOf<T extends string>(
         .min(1, emptyMessage),
     );
 }
+
+const SPAN_UNITS_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const SPAN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
+
+/** A span of time with its unit (`500ms`, `30s`, `90m`, `24h`, `7d`) in milliseconds; undefined when `text` is not one. */
+export function spanMs(text: string): number | undefined {
+  const match = SPAN.exec(text.trim());
+  return match ? Math.round(Number(match[1]) * SPAN_UNITS_MS[match[2] as keyof typeof SPAN_UNITS_MS]) : undefined;
+}
+
+/** A duration flag: a span with its unit (`500ms`, `30s`, `5m`, `1h`) or a bare number of milliseconds, within [min, max]. */
+export function durationMs(minMs: number, maxMs: number) {
+  const label = (ms: number) => {
+    const unit = (['d', 'h', 'm', 's'] as const).find((name) => ms % SPAN_UNITS_MS[name] === 0) ?? 'ms';
+    return `${ms / SPAN_UNITS_MS[unit]}${unit}`;
+  };
+  return z
+    .string()
+    .transform((value, context) => {
+      const ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) : spanMs(value);
+      if (ms === undefined) {
+        context.addIssue({ code: 'custom', message: 'expected a duration like 500ms, 30s, 5m or 1h, or milliseconds' });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .pipe(
+      z
+        .number()
+        .min(minMs, `must be at least ${label(minMs)}`)
+        .max(maxMs, `must be at most ${label(maxMs)}`),
+    );
+}
+
+/** A moment ahead: an ISO date/time, or a span from now (`90m`, `6h`, `2d`); as an ISO string. */
+export const FutureTime = z.string().transform((value, context) => {
+  const span = spanMs(value);
+  const time = span !== undefined ? Date.now() + span : Date.parse(value);
+  if (Number.isNaN(time)) {
+    context.addIssue({ code: 'custom', message: 'expected an ISO date/time or a span from now like 90m, 6h, 2d' });
+    return z.NEVER;
+  }
+  if (time <= Date.now()) {
+    context.addIssue({ code: 'custom', message: 'must be in the future' });
+    return z.NEVER;
+  }
+  return new Date(time).toISOString();
+});

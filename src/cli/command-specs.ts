@@ -4,7 +4,13 @@
  */
 import type { CommandSpec } from './args';
 import { EXIT_CODES } from '../client/errors';
-import { DEFAULT_FAIL_FAST, DEFAULT_STATE_DIR } from '../constants';
+import {
+  DEFAULT_BATCH_JOB_SIZE,
+  DEFAULT_BATCH_MAX_POLL_MS,
+  DEFAULT_BATCH_POLL_MS,
+  DEFAULT_FAIL_FAST,
+  DEFAULT_STATE_DIR,
+} from '../constants';
 
 /** Where Temporal is, over TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (as the Temporal CLI's flags). */
 export const temporalOptions = { address: { type: 'string' }, namespace: { type: 'string' } } as const;
@@ -114,11 +120,11 @@ const emulatorOptions = {
 export const emulatorSpec = {
   name: 'emulator',
   summary: 'run the offline Gemini API emulator (point workers at it with GOOGLE_GEMINI_BASE_URL)',
-  usage: 'batch-llm emulator [--port 8787] [--latency-ms N] [--jitter-ms N] [--fault KIND=RATE]...',
+  usage: 'batch-llm emulator [--port 8787] [--latency-ms N] [--jitter-ms N] [--fault KIND[@ROUTE]=RATE]...',
   options: emulatorOptions,
   // A getter: the fault table pulls in zod (~0.2 s), which `batch-llm --help` does not need.
   get optionHelp(): Array<[string, string]> {
-    const { FAULT_KINDS } =
+    const { FAULT_FLAG_FORM, FAULT_KINDS, FAULT_ROUTES } =
       require('@durable-batch-llm/gemini-emulator/faults') as typeof import('@durable-batch-llm/gemini-emulator/faults');
     return [
       ['--port N', 'port (default 8787; 0 picks a free one)'],
@@ -126,7 +132,14 @@ export const emulatorSpec = {
       ['--latency-ms N', 'base latency per call (default 200)'],
       ['--jitter-ms N', 'extra random latency, uniform in [0, N] (default 100)'],
       ['--seed N', 'seed for jitter and fault rates (default 1)'],
-      ['--fault KIND=RATE', `inject a fault at a rate in [0,1] (repeatable); KIND: ${FAULT_KINDS.join(', ')}`],
+      [
+        '--fault KIND=RATE',
+        `inject a fault into generateContent at a rate in [0,1] (repeatable); KIND: ${FAULT_KINDS.join(', ')}`,
+      ],
+      [
+        `--fault ${FAULT_FLAG_FORM}`,
+        `the same on another route, e.g. reply_lost@batchCreate=1 (reply_lost: act, then cut the connection; batch and file routes only); ROUTE: ${FAULT_ROUTES.join(', ')}`,
+      ],
       ['--batch-pending-ms N', 'Batch Mode: how long a new job stays PENDING (default 0)'],
       ['--batch-running-ms N', 'Batch Mode: how long it then stays RUNNING (default 0)'],
       ['--batch-outcome STATE', 'Batch Mode: how every job ends: SUCCEEDED (default), FAILED, CANCELLED or EXPIRED'],
@@ -171,12 +184,17 @@ const startOptions = {
   tpm: { type: 'string' },
   'fail-fast': { type: 'string' },
   'no-fail-fast': { type: 'boolean' },
+  deadline: { type: 'string' },
+  'batch-api': { type: 'boolean' },
+  'job-size': { type: 'string' },
+  'batch-poll-interval': { type: 'string' },
   ...temporalOptions,
 } as const;
 export const startSpec = {
   name: 'start',
   summary: 'check a JSONL input and start a batch (one item workflow per line)',
-  usage: 'batch-llm start --input items.jsonl --task NAME [--batch-id ID] [--concurrency N] [--wait]',
+  usage:
+    'batch-llm start --input items.jsonl --task NAME [--batch-id ID] [--concurrency N] [--batch-api [--job-size N]] [--wait]',
   options: startOptions,
   optionHelp: [
     ['-i, --input FILE', 'JSONL: one JSON object per line, each with a unique "id"'],
@@ -196,6 +214,19 @@ export const startSpec = {
       `the first item ending with one of these error categories stops the batch, cancelling the rest (default ${DEFAULT_FAIL_FAST.join(',')})`,
     ],
     ['--no-fail-fast', 'no category stops the batch: every item runs to its own end'],
+    [
+      '--deadline TIME',
+      'no item starts after this moment: an ISO date/time or a span from now (90m, 6h, 2d); the ones not started end deadline_exceeded',
+    ],
+    [
+      '--batch-api',
+      "Batch Mode: stage 1 of every item through Gemini's batch API at half price (jobs may take up to 24 h); repairs and retries go online",
+    ],
+    ['--job-size N', `with --batch-api: items per provider job at most (default ${DEFAULT_BATCH_JOB_SIZE})`],
+    [
+      '--batch-poll-interval DURATION',
+      `with --batch-api: first wait between polls of the running jobs, growing 1.5× while nothing changes (500ms, 30s, 5m or ms; default ${DEFAULT_BATCH_POLL_MS / 1000}s, up to ${DEFAULT_BATCH_MAX_POLL_MS / 60_000}m)`,
+    ],
     [
       '-w, --wait',
       `show live progress and print the summary when the batch ends; exit ${EXIT_CODES.itemsUnsuccessful} when items did not succeed, ${EXIT_CODES.batchStopped} when the batch stopped early`,

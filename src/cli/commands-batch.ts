@@ -1,16 +1,27 @@
 /** Batch commands: start, status and the controls. They talk to Temporal as a client only. */
 import { z } from 'zod';
-import { BatchClient } from '../client/batch-client';
+import { BatchClient, type StartBatchOptions } from '../client/batch-client';
+import { batchDeadlineWarning } from '../batch-mode';
 import { batchStateOf } from '../batch-state';
 import { EXIT_CODES } from '../client/errors';
 import { InputError } from '../input';
-import { CALL_MODES, DEFAULT_CONCURRENCY } from '../constants';
+import { CALL_MODES, DEFAULT_BATCH_JOB_SIZE, DEFAULT_BATCH_MAX_POLL_MS, DEFAULT_CONCURRENCY } from '../constants';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
 import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
 import { createTaskRegistry } from '../tasks/registry';
 import { batchFailedItemsUrl, workflowUrl, type TemporalConfig } from '../temporal/config';
-import { asStrings, batchIdArgument, commaListOf, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
+import {
+  asStrings,
+  batchIdArgument,
+  commaListOf,
+  durationMs,
+  flagValue,
+  FutureTime,
+  parseCommandArgs,
+  PositiveInt,
+  UsageError,
+} from './args';
 import {
   cancelSpec,
   type controlSpec,
@@ -21,7 +32,7 @@ import {
   statusSpec,
 } from './command-specs';
 import { printHelp } from './help';
-import { formatProgress, formatSummary, ProgressPrinter } from './progress-view';
+import { batchApiLines, formatProgress, formatSummary, ProgressPrinter } from './progress-view';
 import { describeSelection } from '../rerun';
 import { outputFormatOf, printJson, temporalConfigOf, type OutputFormat } from './output';
 
@@ -51,6 +62,10 @@ export async function runStart(argv: string[]): Promise<number> {
     : values['fail-fast'] !== undefined
       ? flagValue('fail-fast', FailFastList, values['fail-fast'])
       : undefined;
+  const batchApi = batchApiOf(values);
+  const deadline = values.deadline !== undefined ? flagValue('deadline', FutureTime, values.deadline) : undefined;
+  const warning = batchApi ? batchDeadlineWarning(deadline, Date.now()) : undefined;
+  if (warning) process.stderr.write(`batch-llm start: warning: ${warning}\n`);
   const tasks = await createTaskRegistry(asStrings(values.tasks));
   if (values['dry-run']) {
     const task = tasks.get(values.task);
@@ -72,6 +87,7 @@ export async function runStart(argv: string[]): Promise<number> {
       latencyMs: values['latency-ms'] ? flagValue('latency-ms', PositiveInt, values['latency-ms']) : undefined,
       calibrate: values.calibrate ? flagValue('calibrate', PositiveInt, values.calibrate) : undefined,
       callTimeoutMs: options.callTimeoutMs,
+      batchApi: batchApi ? { jobSize: batchApi.jobSize ?? DEFAULT_BATCH_JOB_SIZE } : undefined,
     });
     for (const line of report.lines) out(line);
     return 0;
@@ -84,6 +100,8 @@ export async function runStart(argv: string[]): Promise<number> {
     ...(values.concurrency ? { concurrency: flagValue('concurrency', PositiveInt, values.concurrency) } : {}),
     options,
     ...(failFast ? { failFast } : {}),
+    ...(deadline !== undefined ? { deadline } : {}),
+    ...(batchApi ? { batchApi } : {}),
     knownTasks: tasks.names(),
     // The task's item schema is checked here, line by line, before anything starts.
     task: tasks.get(values.task),
@@ -131,6 +149,40 @@ export function exitCodeOf(summary: BatchProgress): number {
   return state === 'completed_with_failures' ? EXIT_CODES.itemsUnsuccessful : EXIT_CODES.ok;
 }
 
+/** Items per provider job, within what the batch input accepts. */
+const JobSize = PositiveInt.max(100_000, 'must be at most 100000');
+/** The first wait between polls of running jobs, within what the batch input accepts. */
+const PollInterval = durationMs(100, 3_600_000);
+
+/**
+ * `--batch-api [--job-size N] [--batch-poll-interval D]` as the batch input's `batchApi` (undefined
+ * without --batch-api); a job flag without --batch-api is a usage error naming it.
+ */
+export function batchApiOf(values: {
+  'batch-api'?: boolean | undefined;
+  'job-size'?: string | undefined;
+  'batch-poll-interval'?: string | undefined;
+}): StartBatchOptions['batchApi'] {
+  if (!values['batch-api']) {
+    const stray = (['job-size', 'batch-poll-interval'] as const).find((flag) => values[flag] !== undefined);
+    if (stray) throw new UsageError(`start: --${stray} applies to Batch Mode only: add --batch-api`);
+    return undefined;
+  }
+  const jobSize = values['job-size'] !== undefined ? flagValue('job-size', JobSize, values['job-size']) : undefined;
+  const pollIntervalMs =
+    values['batch-poll-interval'] !== undefined
+      ? flagValue('batch-poll-interval', PollInterval, values['batch-poll-interval'])
+      : undefined;
+  return {
+    ...(jobSize !== undefined ? { jobSize } : {}),
+    ...(pollIntervalMs !== undefined ? { pollIntervalMs } : {}),
+    // A first wait above the default ceiling raises the ceiling with it: the waits never shrink.
+    ...(pollIntervalMs !== undefined && pollIntervalMs > DEFAULT_BATCH_MAX_POLL_MS
+      ? { maxPollIntervalMs: pollIntervalMs }
+      : {}),
+  };
+}
+
 /** `--fail-fast authentication,quota_exhausted`: error categories, comma-separated. */
 const FailFastList = commaListOf(
   ERROR_CATEGORIES,
@@ -165,6 +217,7 @@ export async function runStatus(argv: string[]): Promise<number> {
     if (progress.rerunOf) out(`  rerun of ${describeSelection(progress.rerunOf)}`);
     if (progress.control.stop) out(`  stopping (${progress.control.stop.kind}): ${progress.control.stop.reason}`);
     out(formatProgress(progress, Date.now() - Date.parse(progress.startedAt)));
+    if (progress.batchApi) for (const line of batchApiLines(progress.batchApi)) out(line);
     return EXIT_CODES.ok;
   }
   if (status === 'COMPLETED' || status === 'FAILED') {

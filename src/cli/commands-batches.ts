@@ -4,7 +4,7 @@ import { BatchClient, type ListedBatch } from '../client/batch-client';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { ITEM_STATUSES, type ItemStatus } from '../schemas';
 import { batchFailedItemsUrl } from '../temporal/config';
-import { batchIdArgument, commaListOf, flagValue, parseCommandArgs, PositiveInt, UsageError } from './args';
+import { batchIdArgument, commaListOf, flagValue, parseCommandArgs, PositiveInt, spanMs, UsageError } from './args';
 import { watchToEnd } from './commands-batch';
 import { listSpec, rerunSpec } from './command-specs';
 import { printHelp } from './help';
@@ -50,11 +50,8 @@ export async function runRerun(argv: string[]): Promise<number> {
 
 /** `--since 2026-12-01T00:00Z` or a span back from now: `90m`, `24h`, `7d`. */
 const Since = z.string().transform((value, context) => {
-  const span = /^(\d+)\s*(m|h|d)$/.exec(value.trim());
-  if (span) {
-    const unitMs = { m: 60_000, h: 3_600_000, d: 86_400_000 }[span[2] as 'm' | 'h' | 'd'];
-    return new Date(Date.now() - Number(span[1]) * unitMs);
-  }
+  const span = spanMs(value);
+  if (span !== undefined) return new Date(Date.now() - span);
   const time = Date.parse(value);
   if (Number.isNaN(time)) {
     context.addIssue({

@@ -2,7 +2,12 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { BatchClient } from '../client/batch-client';
-import { GeminiEmulator, FAULT_KINDS, type FaultRule, type EmulatorOptions } from '@durable-batch-llm/gemini-emulator';
+import {
+  GeminiEmulator,
+  parseFaultFlag,
+  type FaultRule,
+  type EmulatorOptions,
+} from '@durable-batch-llm/gemini-emulator';
 import { geminiOptionsFromEnv } from '../config';
 import { createTaskRegistry } from '../tasks/registry';
 import { batchFailedItemsUrl, temporalConfigFromEnv } from '../temporal/config';
@@ -125,18 +130,25 @@ export async function runWorker(argv: string[]): Promise<number> {
   return 0;
 }
 
-const FaultRate = z.string().regex(/^[a-z_]+=(0(\.\d+)?|1(\.0+)?)$/, 'expected KIND=RATE, e.g. overloaded=0.1');
+/** `--fault KIND[@ROUTE]=RATE` (the emulator's own parser: kinds, routes, and which kinds fit which route). */
+function faultOfFlag(spec: string): FaultRule {
+  try {
+    return parseFaultFlag(spec);
+  } catch (error) {
+    throw new UsageError(`--fault: ${(error as Error).message}`);
+  }
+}
+
+/** `--batch-fault KIND=RATE`: a per-request fault inside a batch job. */
+const BatchFaultRate = z
+  .string()
+  .regex(/^[a-z_]+=(0(\.\d+)?|1(\.0+)?)$/, 'expected KIND=RATE with a rate in [0,1], e.g. schema_invalid=0.1');
 export async function runEmulator(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(emulatorSpec, argv);
   if (values.help) return printHelp(emulatorSpec);
-  const faults: FaultRule[] = asStrings(values.fault).map((spec) => {
-    const [kind, rate] = flagValue('fault', FaultRate, spec).split('=') as [string, string];
-    if (!(FAULT_KINDS as readonly string[]).includes(kind))
-      throw new UsageError(`--fault: unknown kind "${kind}"; known: ${FAULT_KINDS.join(', ')}`);
-    return { fault: kind as FaultRule['fault'], rate: Number(rate) };
-  });
+  const faults = asStrings(values.fault).map(faultOfFlag);
   const requestFaults = asStrings(values['batch-fault']).map((spec) => {
-    const [kind, rate] = flagValue('batch-fault', FaultRate, spec).split('=') as [string, string];
+    const [kind, rate] = flagValue('batch-fault', BatchFaultRate, spec).split('=') as [string, string];
     if (kind !== 'schema_invalid' && kind !== 'error')
       throw new UsageError(`--batch-fault: unknown kind "${kind}"; known: schema_invalid, error`);
     return { fault: kind, rate: Number(rate) } as const;

@@ -13,7 +13,7 @@ import { estimateTokens, typicalAnswerTokens } from '../answer-size';
 import { batchLlmSettings, geminiOptionsFromEnv } from '../config';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MODEL } from '../constants';
 import { checkItemsAgainstTask, InputError, parseJsonlItems } from '../input';
-import { priceFor, usageCost, type Price } from '../pricing';
+import { BATCH_PRICE_FACTOR, batchPriceOf, priceFor, usageCost, type Price } from '../pricing';
 import { judgeAnswer } from '../providers/judge';
 import { fullPrompt, type PromptRequest } from '../providers/prompts';
 import type { ModelProvider } from '../providers/types';
@@ -41,6 +41,8 @@ export interface DryRunOptions {
   callTimeoutMs?: number | undefined;
   /** Where calls go. Default: the endpoint the environment configures, if any; `null`: none (offline). */
   provider?: ModelProvider | null;
+  /** `--batch-api`: also estimate stage 1 through provider batch jobs of at most `jobSize` items, at batch prices. */
+  batchApi?: { jobSize: number } | undefined;
 }
 
 /** What `--calibrate N` measured. */
@@ -73,6 +75,8 @@ export interface DryRunReport {
   estimatedInputTokens: number;
   estimatedOutputTokens: number;
   estimatedCostUsd: number | undefined;
+  /** With `--batch-api`: the same tokens at batch prices (online × BATCH_PRICE_FACTOR), in this many provider jobs. */
+  batchApi?: { jobSize: number; jobs: number; estimatedCostUsd: number | undefined };
   estimatedSeconds: number;
   lines: string[];
 }
@@ -135,11 +139,19 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
 
   const estimatedInputTokens = Math.round(averagePromptTokens * items.length);
   const estimatedOutputTokens = Math.round(outputTokensPerAnswer * items.length);
-  const estimatedCostUsd = price
-    ? usageCost(
-        { inputTokens: estimatedInputTokens, outputTokens: estimatedOutputTokens, cachedTokens: 0, thoughtsTokens: 0 },
-        price,
-      )
+  const estimatedUsage: Usage = {
+    inputTokens: estimatedInputTokens,
+    outputTokens: estimatedOutputTokens,
+    cachedTokens: 0,
+    thoughtsTokens: 0,
+  };
+  const estimatedCostUsd = price ? usageCost(estimatedUsage, price) : undefined;
+  const batchApi = options.batchApi
+    ? {
+        jobSize: options.batchApi.jobSize,
+        jobs: Math.ceil(items.length / options.batchApi.jobSize),
+        estimatedCostUsd: price ? usageCost(estimatedUsage, batchPriceOf(price)) : undefined,
+      }
     : undefined;
   const latencyMs = options.latencyMs ?? (measured && calibration ? calibration.meanLatencyMs : DEFAULT_LATENCY_MS);
   const latencyBy =
@@ -172,6 +184,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     estimatedInputTokens,
     estimatedOutputTokens,
     estimatedCostUsd,
+    ...(batchApi ? { batchApi } : {}),
     estimatedSeconds,
     lines: [],
   };
@@ -181,10 +194,20 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     ...(calibration ? calibrationLines(calibration) : []),
     answerLine,
     `  estimated tokens: ${estimatedInputTokens} in, ${estimatedOutputTokens} out`,
-    `  estimated cost: ${estimatedCostUsd !== undefined ? `$${estimatedCostUsd.toFixed(4)}` : `unknown (no price for ${model})`}${task.cache ? ' before context-cache savings' : ''}; first calls only: retries and repairs add to it`,
+    `  estimated cost: ${dollars(estimatedCostUsd, model)}${batchApi?.estimatedCostUsd !== undefined ? ` online, ${dollars(batchApi.estimatedCostUsd, model)} at batch prices (--batch-api: online × ${BATCH_PRICE_FACTOR} for the same tokens)` : ''}${task.cache ? ' before context-cache savings' : ''}; first calls only: retries and repairs add to it`,
+    ...(batchApi
+      ? [
+          `  batch jobs: ${batchApi.jobs} of up to ${batchApi.jobSize} items; a job may take up to 24 h (the time below is for online calls)`,
+        ]
+      : []),
     `  estimated time: ${estimatedSeconds.toFixed(1)} s at concurrency ${options.concurrency}${options.requestsPerMinute ? ` and ${options.requestsPerMinute} rpm` : ''}${options.tokensPerMinute ? ` and ${options.tokensPerMinute} tpm` : ''}, assuming ${Math.round(latencyMs)} ms per call${latencyBy}`,
   ];
   return report;
+}
+
+/** `$0.0500`, or why there is no estimate. */
+function dollars(usd: number | undefined, model: string): string {
+  return usd !== undefined ? `$${usd.toFixed(4)}` : `unknown (no price for ${model})`;
 }
 
 function calibrationLines(calibration: Calibration): string[] {

@@ -1,6 +1,6 @@
 import { batchStateOf, describeCounts, unsuccessfulCount } from '../batch-state';
 import { fitToColumns } from '../progress-line';
-import type { BatchProgress, BatchSummary } from '../schemas';
+import type { BatchApiProgress, BatchJobProgress, BatchProgress, BatchSummary } from '../schemas';
 import { batchFailedItemsUrl, type TemporalConfig } from '../temporal/config';
 
 export { formatProgress } from '../progress-line';
@@ -56,7 +56,62 @@ export function formatSummary(summary: BatchSummary, webUi?: Pick<TemporalConfig
             : `  cache:      none, ran uncached: ${summary.cache.reason ?? 'unknown reason'}`,
         ]
       : []),
+    ...(summary.batchApi ? batchApiLines(summary.batchApi) : []),
   ].join('\n');
+}
+
+/** Jobs that ended without answers: their message says why (their items went online). */
+const UNANSWERED: ReadonlySet<BatchJobProgress['state']> = new Set(['failed', 'expired', 'cancelled']);
+
+/** Rows of columns, each padded to its widest cell; the last column is left ragged. */
+function table(rows: string[][], indent: string): string[] {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map(
+    (row) =>
+      indent +
+      row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+  );
+}
+
+/** Batch Mode's provider jobs, one row each: number, provider name, state, request counts, and why one ended without answers. */
+export function batchJobTable(jobs: readonly BatchJobProgress[], indent = '    '): string[] {
+  const count = (job: BatchJobProgress, key: 'succeeded' | 'failed' | 'pending') =>
+    job.stats ? String(job.stats[key]) : '-';
+  return table(
+    [
+      ['JOB', 'PROVIDER NAME', 'STATE', 'ITEMS', 'SUCCEEDED', 'FAILED', 'PENDING', ''],
+      ...jobs.map((job) => [
+        String(job.number),
+        `${job.name ?? '-'}${job.file ? ' (file)' : ''}`,
+        job.state,
+        String(job.end - job.start),
+        count(job, 'succeeded'),
+        count(job, 'failed'),
+        count(job, 'pending'),
+        UNANSWERED.has(job.state) && job.message ? job.message : '',
+      ]),
+    ],
+    indent,
+  );
+}
+
+/** What Batch Mode answered, in one line: items answered by their job alone, items that needed online calls, requests each way, savings. */
+export function describeBatchApi(api: BatchApiProgress): string {
+  return `answered by batch jobs: ${api.answeredByBatch} items; needed online calls: ${api.neededOnline} items; batch requests ${api.batchCalls}, online requests ${api.onlineCalls}; saved $${api.savedUsd.toFixed(4)} against online prices`;
+}
+
+/** The Batch Mode lines of `status` and of the summary: the jobs' table, what they answered, and the warning given at start. */
+export function batchApiLines(api: BatchApiProgress): string[] {
+  const jobs = api.jobs.length;
+  return [
+    `  batch api:  ${jobs} ${jobs === 1 ? 'job' : 'jobs'} of up to ${api.jobSize} items`,
+    ...batchJobTable(api.jobs),
+    `  batch api:  ${describeBatchApi(api)}`,
+    ...(api.warning ? [`  batch api:  warning: ${api.warning}`] : []),
+  ];
 }
 
 /** A line, or how to draw one at a terminal's width (undefined: not a terminal, the full line). */
