@@ -37,6 +37,7 @@ const ROLE_LABELS: Record<string, string> = {
   rejected: 'answer rejected',
   no_answer: 'no answer (error)',
 };
+const ROUTE_COLORS: Record<string, string> = { batch: '#0ca678', online: '#1c7ed6' };
 const BLUE = '#1c7ed6';
 const RED = '#e03131';
 /** Error categories: warm colours, none green (green is for what went well). */
@@ -348,6 +349,34 @@ function roleTable(report: BatchReport): string {
   return `<table class="spend" id="spend-by-role"><thead><tr><th>what the call got</th><th class="num">calls</th><th class="num">input tok</th><th class="num">output tok</th><th class="num">cost</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+/** Batch Mode: spend by route (a share bar and a table), what batch pricing saved, items answered by batch alone. */
+function batchApiCard(report: BatchReport): string {
+  const api = report.batchApi;
+  if (!api) return '';
+  const rows = api.byRoute
+    .map(
+      (row) =>
+        `<tr><td><span class="swatch" style="background:${ROUTE_COLORS[row.route] ?? BLUE}"></span>${esc(row.route)}</td><td class="num">${formatCount(row.items)}</td><td class="num">${formatCount(row.calls)}</td><td class="num">${formatTokens(row.inputTokens)}</td><td class="num">${formatTokens(row.outputTokens + row.thoughtsTokens)}</td><td class="num">${formatUsd(row.costUsd)}</td><td class="num">${formatShare(row.costShare)}</td></tr>`,
+    )
+    .join('');
+  const { turnaround } = api;
+  return card(
+    'Batch Mode: spend by route',
+    shareBar(
+      api.byRoute.map((row) => ({
+        name: row.route === 'batch' ? 'batch API requests' : 'online calls',
+        value: row.costUsd,
+        color: ROUTE_COLORS[row.route] ?? BLUE,
+        text: `${formatUsd(row.costUsd)} · ${formatCount(row.calls)} calls`,
+      })),
+      1120,
+    ) +
+      `<table class="spend" id="spend-by-route"><thead><tr><th>route</th><th class="num">items</th><th class="num">calls</th><th class="num">input tok</th><th class="num">output tok</th><th class="num">cost</th><th class="num">share</th></tr></thead><tbody>${rows}</tbody></table>` +
+      `<p class="note" id="batch-api-note">Batch pricing saved <b>${formatUsd(api.savedUsd)}</b> against online prices for the same tokens (${formatUsd(api.costAtOnlinePricesUsd)} online). Items answered by batch alone: <b>${formatCount(api.answeredByBatch)}</b>; items that needed online calls: <b>${formatCount(api.neededOnline)}</b>. Batch jobs: ${formatCount(api.jobs)}; request turnaround (job submission to end): p50 ${formatDuration(turnaround.p50Ms)}, p90 ${formatDuration(turnaround.p90Ms)}, max ${formatDuration(turnaround.maxMs)}, not in the call latency or the timeline's calls.</p>`,
+    'wide',
+  );
+}
+
 const STYLE = `
 :root { color-scheme: light; --ink: #212529; --muted: #6c757d; --line: #e9ecef; --card: #fff; --bg: #f4f6f8; }
 * { box-sizing: border-box; }
@@ -530,7 +559,7 @@ export function renderHtml(report: BatchReport): string {
     card(
       'Throughput and error rate over the run',
       timelineChart(report) +
-        `<ul class="legend"><li><span class="swatch" style="background:${BLUE}"></span>items finished per minute</li><li><span class="swatch line" style="background:${RED}"></span>share of finished items that did not succeed</li><li><span class="swatch line" style="background:#f59f00"></span>share of calls that failed (retried or not)</li></ul>`,
+        `<ul class="legend"><li><span class="swatch" style="background:${BLUE}"></span>items finished per minute</li><li><span class="swatch line" style="background:${RED}"></span>share of finished items that did not succeed</li><li><span class="swatch line" style="background:#f59f00"></span>share of ${report.batchApi ? 'online ' : ''}calls that failed (retried or not)</li></ul>`,
       'wide',
     ),
     `<div class="grid">`,
@@ -553,8 +582,16 @@ export function renderHtml(report: BatchReport): string {
       `<h3>cost by stage</h3>${hbarChart(stageCostRows, 540)}<h3>cost by model</h3>${hbarChart(modelCostRows, 540)}<h3>tokens by stage</h3>${hbarChart(stageTokenRows, 540)}`,
     ),
     `</div>`,
+    ...(report.batchApi ? [batchApiCard(report)] : []),
     `<div class="grid">`,
-    card('Call latency by stage', latencyChart(report) + latencyTable(report)),
+    card(
+      report.batchApi ? 'Online call latency by stage' : 'Call latency by stage',
+      latencyChart(report) +
+        latencyTable(report) +
+        (report.batchApi
+          ? '<p class="note">Batch API requests are left out: their duration is their whole job&#39;s (see Batch Mode above).</p>'
+          : ''),
+    ),
     card('Calls by outcome', hbarChart(outcomeRows, 540)),
     `</div>`,
     `<div class="grid">`,

@@ -3,10 +3,14 @@
  * added one at a time (ReportBuilder), so a 100,000-item batch is read as a stream: the builder
  * keeps counters, the calls' durations and the items' finish times, never the records.
  *
+ * Batch Mode (`--batch-api`): an attempt with `via: 'batch'` went through the provider's batch API.
+ * Its duration is its whole job's (submission to end, minutes to hours), so latency and the
+ * timeline's calls are of online calls only; batch requests get their own figures in `batchApi`.
+ *
  * The object `finish()` returns is what `batch-llm report -o json` prints; its field names are
  * stable (docs/report.md describes each). Times are ISO strings, durations milliseconds, costs USD.
  */
-import { roundUsd } from '../pricing';
+import { BATCH_PRICE_FACTOR, roundUsd } from '../pricing';
 import { ITEM_STATUSES, type AttemptRecord, type ItemResult, type ItemStatus } from '../schemas';
 
 /** Bumped when a field of BatchReport changes meaning or goes away (new fields do not bump it). */
@@ -84,10 +88,31 @@ export interface TimelineBucket {
   itemsPerMinute: number;
   /** unsuccessful / finished (0 when none finished). */
   errorRate: number;
-  /** Calls that ended in the bucket (startedAt + durationMs), and of those the ones without an accepted-quality answer (outcome not ok). */
+  /** Online calls that ended in the bucket (startedAt + durationMs), and of those the ones without an accepted-quality answer (outcome not ok); batch requests are not placed here. */
   calls: number;
   callErrors: number;
   callErrorRate: number;
+}
+
+/** How a call was sent: through the provider's batch API (`via: 'batch'`), or online. */
+export const ROUTES = ['batch', 'online'] as const;
+export type Route = (typeof ROUTES)[number];
+
+/** Batch Mode's part of the report: present only when some call went through the batch API. */
+export interface BatchApiReport {
+  /** Calls by route, batch first; `items`: items with at least one call by that route. */
+  byRoute: Array<Spend & { route: Route; items: number }>;
+  /** What batch pricing saved against the online price for the same tokens: Σ costUsd / BATCH_PRICE_FACTOR − costUsd over batch calls. */
+  savedUsd: number;
+  /** What the same calls would have cost at online prices (the total cost + savedUsd). */
+  costAtOnlinePricesUsd: number;
+  /** Items whose every call went through the batch API, and items with at least one online call. */
+  answeredByBatch: number;
+  neededOnline: number;
+  /** Distinct provider jobs (`batchJob`) of the batch calls. */
+  jobs: number;
+  /** Batch requests' turnaround: their job's submission to end (one value per request), not a call latency. */
+  turnaround: Latency;
 }
 
 /** What Temporal says of the batch, when it was reachable (the report works without it). */
@@ -142,6 +167,9 @@ export interface BatchReport {
     /** Calls without a price (their cost is not in costUsd). */
     unpricedCalls: number;
   };
+  /** Batch Mode: calls by route, savings, items answered by batch alone (absent when no call went through the batch API). */
+  batchApi?: BatchApiReport;
+  /** Online calls only: a batch request's duration is its job's (see batchApi.turnaround). */
   latency: {
     all: Latency;
     byStage: Array<Latency & { stage: number }>;
@@ -347,12 +375,20 @@ export class ReportBuilder {
   );
   private readonly byOutcome = new Map<string, SpendSum>();
   private unpricedCalls = 0;
+  private readonly byRoute = new Map<Route, SpendSum & { items: number }>(
+    ROUTES.map((route) => [route, { ...emptySpend(), items: 0 }]),
+  );
+  private batchSavedUsd = 0;
+  private answeredByBatch = 0;
+  private neededOnline = 0;
+  private readonly batchJobs = new Set<string>();
+  private readonly batchDurations: number[] = [];
   private readonly durations: number[] = [];
   private readonly durationsByStage = new Map<number, number[]>();
   private readonly itemDurations: number[] = [];
   private readonly callsPerItem: number[] = [];
   private readonly stageReached = new Map<number, { items: number; succeeded: number }>();
-  /** [startedAt, finishedAt, successful] of every item, and [endedAt, ok] of every call (ms since the epoch). */
+  /** [startedAt, finishedAt, successful] of every item, and [endedAt, ok] of every online call (ms since the epoch). */
   private readonly itemTimes: Array<[number, number, boolean]> = [];
   private readonly callTimes: Array<[number, boolean]> = [];
 
@@ -369,6 +405,7 @@ export class ReportBuilder {
     const accepted = acceptedCall(record);
     const stagesCalled = new Set<number>();
     let lastStage = 0;
+    let batchCalls = 0;
     for (const attempt of record.attempts) {
       this.calls += 1;
       bump(this.callsByOutcome, attempt.outcome);
@@ -392,14 +429,29 @@ export class ReportBuilder {
       );
       addCall(entryOf(this.byOutcome, attempt.outcome, emptySpend), attempt);
       if (attempt.costUsd === undefined) this.unpricedCalls += 1;
-      this.durations.push(attempt.durationMs);
-      entryOf(this.durationsByStage, attempt.stage, () => []).push(attempt.durationMs);
-      const started = Date.parse(attempt.startedAt);
-      if (Number.isFinite(started)) this.callTimes.push([started + attempt.durationMs, attempt.outcome === 'ok']);
+      if (attempt.via === 'batch') {
+        // Its duration is its job's: a turnaround, kept apart from the latency of online calls and the timeline.
+        batchCalls += 1;
+        addCall(this.routeSum('batch'), attempt);
+        this.batchSavedUsd += (attempt.costUsd ?? 0) / BATCH_PRICE_FACTOR - (attempt.costUsd ?? 0);
+        if (attempt.batchJob) this.batchJobs.add(attempt.batchJob);
+        this.batchDurations.push(attempt.durationMs);
+      } else {
+        addCall(this.routeSum('online'), attempt);
+        this.durations.push(attempt.durationMs);
+        entryOf(this.durationsByStage, attempt.stage, () => []).push(attempt.durationMs);
+        const started = Date.parse(attempt.startedAt);
+        if (Number.isFinite(started)) this.callTimes.push([started + attempt.durationMs, attempt.outcome === 'ok']);
+      }
       if (attempt.outcome !== 'ok')
         countErrors(this.callErrors, attempt.outcome, attempt.message ?? attempt.outcome, record.itemId);
       lastStage = Math.max(lastStage, attempt.stage);
     }
+    const onlineCalls = record.attempts.length - batchCalls;
+    if (batchCalls > 0) this.routeSum('batch').items += 1;
+    if (onlineCalls > 0) this.routeSum('online').items += 1;
+    if (batchCalls > 0 && onlineCalls === 0) this.answeredByBatch += 1;
+    else if (onlineCalls > 0) this.neededOnline += 1;
     this.callsPerItem[record.attempts.length] = (this.callsPerItem[record.attempts.length] ?? 0) + 1;
     const reached = entryOf(this.stageReached, lastStage, () => ({ items: 0, succeeded: 0 }));
     reached.items += 1;
@@ -467,6 +519,7 @@ export class ReportBuilder {
         },
         unpricedCalls: this.unpricedCalls,
       },
+      ...(this.routeSum('batch').calls > 0 ? { batchApi: this.batchApiReport(spend) } : {}),
       latency: {
         all: latencyOf(this.durations),
         byStage: [...this.durationsByStage.entries()]
@@ -479,6 +532,25 @@ export class ReportBuilder {
         .sort(([a], [b]) => a - b)
         .map(([stage, counts]) => ({ stage, ...counts })),
       timeline: this.timeline(window),
+    };
+  }
+
+  private routeSum(route: Route): SpendSum & { items: number } {
+    return entryOf(this.byRoute, route, () => ({ ...emptySpend(), items: 0 }));
+  }
+
+  private batchApiReport(spend: (sum: SpendSum) => Spend): BatchApiReport {
+    return {
+      byRoute: ROUTES.map((route) => {
+        const sum = this.routeSum(route);
+        return { route, items: sum.items, ...spend(sum) };
+      }),
+      savedUsd: roundUsd(this.batchSavedUsd),
+      costAtOnlinePricesUsd: roundUsd(this.total.costUsd + this.batchSavedUsd),
+      answeredByBatch: this.answeredByBatch,
+      neededOnline: this.neededOnline,
+      jobs: this.batchJobs.size,
+      turnaround: latencyOf(this.batchDurations),
     };
   }
 

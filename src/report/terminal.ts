@@ -244,6 +244,25 @@ function spendSection(report: BatchReport): string[] {
   return lines;
 }
 
+/** Batch Mode: spend by route, what batch pricing saved, items answered by batch alone, job turnaround. */
+function batchApiSection(report: BatchReport): string[] {
+  const api = report.batchApi;
+  if (!api) return [];
+  const { turnaround } = api;
+  return [
+    ...section(
+      'Spend by route (Batch Mode: batch API requests vs online calls)',
+      table(
+        [{ header: 'route' }, { header: 'items', align: 'right' }, ...SPEND_COLUMNS],
+        api.byRoute.map((row) => [row.route, formatCount(row.items), ...spendCells(row)]),
+      ),
+    ),
+    `${INDENT}Batch pricing saved ${formatUsd(api.savedUsd)} against online prices for the same tokens (${formatUsd(api.costAtOnlinePricesUsd)} online).`,
+    `${INDENT}Items answered by batch alone: ${formatCount(api.answeredByBatch)}; items that needed online calls: ${formatCount(api.neededOnline)}.`,
+    `${INDENT}Batch jobs: ${formatCount(api.jobs)}; request turnaround (job submission to end): p50 ${formatDuration(turnaround.p50Ms)}, p90 ${formatDuration(turnaround.p90Ms)}, max ${formatDuration(turnaround.maxMs)}.`,
+  ];
+}
+
 const latencyCells = (latency: Latency) => [
   formatCount(latency.calls),
   formatDuration(latency.p50Ms),
@@ -255,7 +274,7 @@ const latencyCells = (latency: Latency) => [
 
 function latencySection(report: BatchReport): string[] {
   return section(
-    'Latency of calls by stage (items: start to finish, retry waits included)',
+    `Latency of ${report.batchApi ? 'online ' : ''}calls by stage (items: start to finish, retry waits included)`,
     table(
       [
         { header: 'stage' },
@@ -318,7 +337,7 @@ function timelineSection(report: BatchReport): string[] {
   if (buckets.length === 0) return [];
   const max = Math.max(0, ...buckets.map((bucket) => bucket.itemsPerMinute));
   return section(
-    `Throughput and errors over the run (${formatBucket(bucketMs)} buckets, by finish time)`,
+    `Throughput and errors over the run (${formatBucket(bucketMs)} buckets, by finish time${report.batchApi ? '; online calls' : ''})`,
     table(
       [
         { header: 'time' },
@@ -369,6 +388,7 @@ export function renderTerminal(report: BatchReport): string {
     ...errorsSection('Most frequent errors of unsuccessful items', report.topErrors, 'items'),
     ...errorsSection('Most frequent call errors (retried ones included)', report.topCallErrors, 'calls'),
     ...spendSection(report),
+    ...batchApiSection(report),
     ...latencySection(report),
     ...distributionSection(report),
     ...timelineSection(report),
