@@ -10,6 +10,7 @@ import prettier from 'eslint-config-prettier';
 const WORKFLOW_SAFE = [
   'workflows/**/*.ts',
   'src/contract/**/*.ts',
+  'src/batch-mode.ts',
   'src/batch-state.ts',
   'src/constants.ts',
   'src/errors/categories.ts',

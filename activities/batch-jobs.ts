@@ -10,7 +10,14 @@ import { classifyError } from '../src/errors/classifier';
 import type { BatchAnswerStaging, ResultReader, StagedBatchAnswer } from '../src/results';
 import { filterHits, judgeAnswer } from '../src/providers/judge';
 import { fullPrompt } from '../src/providers/prompts';
-import type { BatchJobState, BatchJobStatus, BatchJobs, BatchRequest, ModelProvider } from '../src/providers/types';
+import {
+  BatchResultsMismatchError,
+  type BatchJobState,
+  type BatchJobStatus,
+  type BatchJobs,
+  type BatchRequest,
+  type ModelProvider,
+} from '../src/providers/types';
 import type { GenerationSettings, WorkItem } from '../src/schemas';
 import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
 import { readInputPage, type ReadInputPageInput } from './batch-input';
@@ -158,6 +165,11 @@ export function createBatchJobActivities({ tasks, provider, results }: BatchJobD
           });
         }
         const displayName = displayNameOf(input.batchId, input.number);
+        if (requests.length === 0)
+          throw ApplicationFailure.nonRetryable(
+            `batch job ${displayName}: no request could be built (the items go online, where they fail as usual)`,
+            'invalid_input',
+          );
         try {
           const ref = await jobs.submit({
             displayName,
@@ -230,7 +242,7 @@ export function createBatchJobActivities({ tasks, provider, results }: BatchJobD
             }
           }
         } catch (error) {
-          if (error instanceof Error && /responses for|unknown key|answered twice/.test(error.message))
+          if (error instanceof BatchResultsMismatchError)
             throw ApplicationFailure.nonRetryable(error.message, 'batch_results_mismatch');
           throw failureOf(error, task, `downloading batch job ${input.name}`);
         }
@@ -264,6 +276,11 @@ export function createBatchJobActivities({ tasks, provider, results }: BatchJobD
         }
       }
       return outcomes;
+    },
+
+    /** The batch has ended: its staged answers are no longer needed. */
+    async clearBatchAnswers(input: { batchId: string }): Promise<void> {
+      await results.clearStagedAnswers(input.batchId);
     },
 
     /** One item's staged answer, judged exactly like an online answer (schema, the task's validate, safety thresholds). */

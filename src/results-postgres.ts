@@ -292,6 +292,11 @@ export class PostgresResultStore implements ResultSink, ResultReader, PostProces
     return rows[0]?.answer;
   }
 
+  async clearStagedAnswers(batchId: string): Promise<void> {
+    await this.ensureSchema();
+    await this.query(`DELETE FROM ${BATCH_ANSWERS_TABLE} WHERE batch_id = $1`, [batchId]);
+  }
+
   /** Connects and creates the tables if needed: a worker calls it at start, so a wrong URL or password stops it there. */
   ready(): Promise<void> {
     return this.ensureSchema();

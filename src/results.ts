@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withFileLock } from './file-lock';
 import {
@@ -97,6 +97,8 @@ export interface StagedBatchAnswer {
 export interface BatchAnswerStaging {
   stageBatchAnswers(batchId: string, job: number, answers: readonly StagedBatchAnswer[]): Promise<void>;
   readStagedAnswer(batchId: string, job: number, itemId: string): Promise<StagedBatchAnswer | undefined>;
+  /** Removes every staged answer of the batch (it has ended). */
+  clearStagedAnswers(batchId: string): Promise<void>;
 }
 
 /** Everything a worker's activities keep: results, the post-processing ledger, staged batch answers. */
@@ -304,6 +306,10 @@ export class FileResultStore implements ResultSink, ResultReader, PostProcessLed
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+  }
+
+  async clearStagedAnswers(batchId: string): Promise<void> {
+    await rm(path.join(this.directory, batchId, 'batch-answers'), { recursive: true, force: true });
   }
 
   private stagingDirectory(batchId: string, job: number): string {

@@ -225,10 +225,11 @@ export class BatchJobRunner {
         ...(options.inlineLimitBytes !== undefined ? { inlineLimitBytes: options.inlineLimitBytes } : {}),
       });
       job.name = submitted.name;
-      job.state = submitted.state;
       job.submittedAt = new Date().toISOString();
       if (submitted.file) job.file = true;
       log.info('batch job submitted', { displayName: job.displayName, name: job.name, requests: submitted.requests });
+      // A job found again (an earlier attempt created it) may have ended already.
+      this.apply(job, { name: submitted.name, state: submitted.state });
     } catch (error) {
       if (isCancellation(error)) throw error;
       // The provider refused the job for good (the classifier says so): its items go online.
@@ -273,7 +274,7 @@ export class BatchJobRunner {
     return changed;
   }
 
-  private apply(job: BatchJobProgress, status: BatchJobStatus): void {
+  private apply(job: BatchJobProgress, status: Pick<BatchJobStatus, 'name' | 'state' | 'error'>): void {
     if (status.state === 'pending' || status.state === 'running') {
       job.state = status.state;
       return;

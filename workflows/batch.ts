@@ -60,11 +60,18 @@ export function itemWorkflowId(batchId: string, itemId: string): string {
   return `${batchId}/${itemId}`;
 }
 
-const { checkBatchInput, prepareBatch, readInputPage, acquireCache, releaseCache, recordSkippedItems } =
-  proxyActivities<BatchActivities>({
-    startToCloseTimeout: '5 minutes',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
-  });
+const {
+  checkBatchInput,
+  prepareBatch,
+  readInputPage,
+  acquireCache,
+  releaseCache,
+  recordSkippedItems,
+  clearBatchAnswers,
+} = proxyActivities<BatchActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
 
 type ItemCache = NonNullable<ItemWorkflowInput['cache']>;
 
@@ -375,6 +382,9 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
       await recordNeverStarted();
     }
   } finally {
+    // Batch Mode: the staged answers have served their items.
+    if (input.batchApi && !continuing)
+      await CancellationScope.nonCancellable(() => clearBatchAnswers({ batchId: input.batchId }));
     if (prepared.cachePlan && !continuing) {
       const ownerWorkflowId = prepared.cachePlan.ownerWorkflowId;
       await CancellationScope.nonCancellable(() => releaseCache({ ownerWorkflowId, batchId: input.batchId }));

@@ -110,6 +110,7 @@ async function runStages(input: Input, state: StepState, startedAt: string): Pro
       // A request error or a job without answers: stage 1 again, online, classified as usual.
       if (call.error)
         log.info('item goes online: its batch request brought no answer', { itemId: input.item.id, ...call.error });
+      else log.warn('item goes online: its batch job staged no answer for it', { itemId: input.item.id });
       continue;
     }
     if (call.answer) {

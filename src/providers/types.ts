@@ -130,3 +130,8 @@ export interface BatchJobs {
   cancel(name: string): Promise<void>;
   delete(name: string): Promise<void>;
 }
+
+/** A job's responses do not match its requests (count, an unknown key, a key answered twice): never a silent shift. */
+export class BatchResultsMismatchError extends Error {
+  override readonly name = 'BatchResultsMismatchError';
+}

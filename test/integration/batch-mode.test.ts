@@ -5,7 +5,7 @@
  * or to retry what the job did not answer.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -88,6 +88,11 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
     assert.ok(Math.abs(batchCost - onlineCost / 2) < 1e-6, `batch cost ${batchCost} is half of ${onlineCost}`);
     assert.ok(Math.abs(api.savedUsd - onlineCost / 2) < 1e-6, `saved ${api.savedUsd} = ${onlineCost / 2}`);
     assert.ok(Math.abs(run.summary.costUsd - batchCost) < 1e-6, 'the summary charges batch prices');
+    assert.equal(
+      existsSync(path.join(stack.resultsDirectory, run.batchId, 'batch-answers')),
+      false,
+      'the staged answers are cleared once the batch has ended',
+    );
   });
 
   test('a mixed job: schema-invalid answers repaired online at stage 2, request errors retried online at stage 1, an EXPIRED job all online', async () => {

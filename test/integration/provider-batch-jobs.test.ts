@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { GeminiEmulator, type EmulatorOptions } from '@durable-batch-llm/gemini-emulator';
 import { createGeminiProvider } from '../../src/providers/gemini';
 import { matchKeys, normaliseBatchState } from '../../src/providers/gemini/batch-jobs';
+import { BatchResultsMismatchError } from '../../src/providers/types';
 import type { BatchJobResult, BatchJobs, BatchRequest, ModelProvider } from '../../src/providers/types';
 
 delete process.env.GEMINI_API_KEY;
@@ -339,6 +340,11 @@ describe('provider.batchJobs (Gemini Batch Mode) against the emulator', () => {
   test('key matching and state names, without a server', () => {
     assert.deepEqual(matchKeys('j', [{ key: 'b' }, {}, { key: 'a' }], ['a', 'c', 'b']), ['b', 'c', 'a']);
     assert.throws(() => matchKeys('j', [{ key: 'q' }], ['a']), /unknown key q/);
+    assert.throws(
+      () => matchKeys('j', [{ key: 'q' }], ['a']),
+      BatchResultsMismatchError,
+      'a typed error the download names',
+    );
     assert.throws(() => matchKeys('j', [{}, { key: 'a' }], ['a', 'b']), /key a answered twice/);
     assert.throws(() => matchKeys('j', [{}], ['a', 'b']), /1 responses for 2 requests/);
     assert.equal(normaliseBatchState('BATCH_STATE_RUNNING'), 'running');

@@ -215,6 +215,12 @@ for (const kind of KINDS) {
       await store.stageBatchAnswers('staged', 3, [{ itemId: 'nul', answer: { text: 'a\u0000b', usage, metadata } }]);
       const text = (await store.readStagedAnswer('staged', 3, 'nul'))?.answer?.text;
       assert.ok(text === 'a\u0000b' || text === 'a\uFFFDb', `stored: ${JSON.stringify(text)}`);
+      await store.stageBatchAnswers('kept', 1, [again]);
+      await another().clearStagedAnswers('staged');
+      assert.equal(await store.readStagedAnswer('staged', 1, 'i/0'), undefined, 'cleared when the batch ends');
+      assert.equal(await store.readStagedAnswer('staged', 3, 'nul'), undefined);
+      assert.deepEqual(await store.readStagedAnswer('kept', 1, 'i/5'), json(again), 'another batch keeps its own');
+      await store.clearStagedAnswers('never-staged');
     });
 
     test('many writers racing on the same items: one record each, every loser handed the winner', async () => {

@@ -20,7 +20,14 @@ import {
   type GoogleGenAI,
   type InlinedRequest,
 } from '@google/genai';
-import type { BatchJobRef, BatchJobResult, BatchJobs, BatchJobState, BatchJobStatus } from '../types';
+import {
+  BatchResultsMismatchError,
+  type BatchJobRef,
+  type BatchJobResult,
+  type BatchJobs,
+  type BatchJobState,
+  type BatchJobStatus,
+} from '../types';
 import { answerOf } from './answers';
 import { classifyGemini } from './errors';
 import { contentConfig, contentsOf, restRequestOf } from './request';
@@ -217,13 +224,14 @@ export function matchKeys(
   keys: readonly string[],
 ): string[] {
   if (lines.length !== keys.length)
-    throw new Error(`batch job ${name}: ${lines.length} responses for ${keys.length} requests`);
+    throw new BatchResultsMismatchError(`batch job ${name}: ${lines.length} responses for ${keys.length} requests`);
   const submitted = new Set(keys);
   const seen = new Set<string>();
   return lines.map((line, index) => {
     const key = line.key ?? keys[index]!;
-    if (!submitted.has(key)) throw new Error(`batch job ${name}: response ${index} has unknown key ${key}`);
-    if (seen.has(key)) throw new Error(`batch job ${name}: key ${key} answered twice`);
+    if (!submitted.has(key))
+      throw new BatchResultsMismatchError(`batch job ${name}: response ${index} has unknown key ${key}`);
+    if (seen.has(key)) throw new BatchResultsMismatchError(`batch job ${name}: key ${key} answered twice`);
     seen.add(key);
     return key;
   });
