@@ -224,7 +224,7 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
 
   test('a create whose reply is lost is found by its display name: exactly one job per group', async () => {
     const before = stack.emulator.batchJobs().length;
-    const run = await withFaults(stack.emulator, [{ fault: 'reply_lost', route: 'batchCreate', times: 2 }], () =>
+    const run = await withFaults(stack.emulator, [{ fault: 'reply_lost', route: 'batchCreate', times: 1 }], () =>
       runBatch(stack, taskQueue, { records: records(12, 'lost'), batchApi: { jobSize: 4, ...FAST } }),
     );
     assertOneRecordEach(run.results, 12);
@@ -233,7 +233,7 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
     assert.deepEqual(
       jobs.map((job) => job.displayName).sort(),
       [1, 2, 3].map((number) => `${run.batchId}/job-${number}`),
-      'one job per group, although two creates lost their reply',
+      'one job per group, although a create lost its reply',
     );
     assert.equal(run.calls().length, 0);
   });
@@ -289,7 +289,7 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
         batchApi: { jobSize: 4, ...FAST },
       });
       await batchClient.pause(batchId);
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
       const paused = await batchClient.progress(batchId);
       assert.equal(paused.batchApi?.jobs[1]?.state, 'unsubmitted', 'job 2 waits while the batch is paused');
       assert.ok(stack.emulator.batchJobs().length - before <= 1, 'at most the job in flight was created');
@@ -337,6 +337,28 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
     const jobs = stack.emulator.batchJobs().slice(before);
     assert.equal(jobs.length, 2);
     assert.ok(jobs.every((job) => job.cancelRequested));
+    assert.equal(run.calls().length, 0);
+  });
+
+  test('a cost budget reached by the first item stops the batch: the items not started end cancelled, the jobs end downloaded, cancelled or unsubmitted', async () => {
+    const run = await runBatch(stack, taskQueue, {
+      records: records(12, 'budget'),
+      concurrency: 1,
+      maxCostUsd: 1e-9,
+      options: { prices },
+      batchApi: { jobSize: 4, ...FAST },
+    });
+    assertOneRecordEach(run.results, 12);
+    assert.equal(run.summary.control.stop?.kind, 'budget');
+    assert.equal(run.summary.succeeded, 1, 'the first item spent the budget');
+    assert.equal(run.summary.cancelled, 11, 'the others never started');
+    const states = run.summary.batchApi?.jobs.map((job) => job.state) ?? [];
+    assert.equal(states.length, 3);
+    assert.equal(states[0], 'downloaded');
+    assert.ok(
+      states.every((state) => ['downloaded', 'cancelled', 'unsubmitted'].includes(state)),
+      `every job ended downloaded, cancelled or unsubmitted: ${states.join(', ')}`,
+    );
     assert.equal(run.calls().length, 0);
   });
 });

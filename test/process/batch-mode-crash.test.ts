@@ -1,7 +1,8 @@
 /**
  * Batch Mode survives worker crashes: a `batch-llm worker` process is SIGKILLed while a job's
  * submit is in flight (after the provider created the job, before the workflow heard) and again
- * while a job's answers are being downloaded. The batch completes on the next worker; the
+ * while a job's answers are being downloaded and another job is still being waited for. The
+ * batch completes on the next worker, which picks up both the download and the wait; the
  * emulator saw exactly one job per group, and every item has exactly one result.
  */
 import assert from 'node:assert/strict';
@@ -22,13 +23,13 @@ async function until(what: string, check: () => boolean, timeoutMs = 60_000): Pr
 describe('Batch Mode with worker processes killed mid-batch', () => {
   let stack: TestStack;
   before(async () => {
-    stack = await startTestStack({ latency: { baseMs: 5, jitterMs: 5 }, batch: { pendingMs: 200, runningMs: 1_500 } });
+    stack = await startTestStack({ latency: { baseMs: 5, jitterMs: 5 }, batch: { pendingMs: 200, runningMs: 3_000 } });
   });
   after(async () => {
     await stack?.teardown();
   });
 
-  test('SIGKILL during a submit whose job was created, and during a download: one job per group, one result per item', async () => {
+  test('SIGKILL during a submit whose job was created, then during a download while another job is waited for: one job per group, one result per item', async () => {
     const taskQueue = uniqueName('tq');
     const batchId = uniqueName('batch-crash');
     const total = 24;
@@ -60,6 +61,12 @@ describe('Batch Mode with worker processes killed mid-batch', () => {
 
         worker = stack.spawnWorkerProcess(taskQueue);
         await until('a download hangs', () => operations('fileDownload') >= 1, 90_000);
+        // Job 2, submitted by this worker, is still being waited for: the wait must survive the kill too.
+        const waiting = await batchClient.progress(batchId);
+        assert.deepEqual(
+          waiting.batchApi?.jobs.map((job) => job.state),
+          ['succeeded', waiting.batchApi?.jobs[1]?.state === 'pending' ? 'pending' : 'running'],
+        );
         worker.kill('SIGKILL');
         await once(worker, 'exit');
 
