@@ -164,7 +164,9 @@ export class BatchJobRunner {
   }
 
   private async run(): Promise<void> {
-    const { pollIntervalMs, maxPollIntervalMs } = this.setup.options;
+    const { pollIntervalMs } = this.setup.options;
+    // The waits grow, never shrink: a first wait above the ceiling raises it.
+    const maxPollIntervalMs = Math.max(this.setup.options.maxPollIntervalMs, pollIntervalMs);
     let delay = pollIntervalMs;
     for (;;) {
       if (this.control.stop) return this.cancelRunning();
