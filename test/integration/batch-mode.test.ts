@@ -95,7 +95,7 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
     );
   });
 
-  test('a mixed job: schema-invalid answers repaired online at stage 2, request errors retried online at stage 1, an EXPIRED job all online', async () => {
+  test('a mixed job: schema-invalid answers repaired online at stage 2, request errors retried online at stage 1; an EXPIRED and a FAILED job all online', async () => {
     const batchId = uniqueName('mixed');
     const run = await withEmulatorSettings(
       stack.emulator,
@@ -107,24 +107,33 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
             { fault: 'schema_invalid', keyPrefix: 'bad-' },
             { fault: 'error', keyPrefix: 'err-', code: 503, status: 'UNAVAILABLE', message: 'try later' },
           ],
-          outcomes: [{ displayNamePrefix: `${batchId}/job-2`, outcome: 'EXPIRED' }],
+          outcomes: [
+            { displayNamePrefix: `${batchId}/job-2`, outcome: 'EXPIRED' },
+            { displayNamePrefix: `${batchId}/job-3`, outcome: 'FAILED' },
+          ],
         },
       },
       () =>
         runBatch(stack, taskQueue, {
           batchId,
-          records: [...records(6, 'ok'), ...records(2, 'bad'), ...records(2, 'err'), ...records(10, 'late')],
+          records: [
+            ...records(6, 'ok'),
+            ...records(2, 'bad'),
+            ...records(2, 'err'),
+            ...records(10, 'late'),
+            ...records(4, 'dead'),
+          ],
           options: { prices },
           batchApi: { jobSize: 10, ...FAST },
         }),
     );
-    assertOneRecordEach(run.results, 20);
-    assert.equal(run.summary.succeeded, 20, JSON.stringify(run.summary.byCategory));
+    assertOneRecordEach(run.results, 24);
+    assert.equal(run.summary.succeeded, 24, JSON.stringify(run.summary.byCategory));
     const api = run.summary.batchApi;
     assert.ok(api);
     assert.deepEqual(
       api.jobs.map((job) => job.state),
-      ['downloaded', 'expired'],
+      ['downloaded', 'expired', 'failed'],
     );
 
     for (const result of run.results) {
@@ -151,6 +160,13 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
           online.map((attempt) => [attempt.stage, attempt.mode, attempt.outcome]),
           [[1, 'full', 'ok']],
         );
+      } else if (result.itemId.startsWith('dead-')) {
+        assert.equal(first?.outcome, 'server_error');
+        assert.match(first?.message ?? '', /FAILED/);
+        assert.deepEqual(
+          online.map((attempt) => [attempt.stage, attempt.mode, attempt.outcome]),
+          [[1, 'full', 'ok']],
+        );
       } else {
         assert.equal(first?.outcome, 'timeout');
         assert.match(first?.message ?? '', /EXPIRED/);
@@ -161,7 +177,7 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
       }
     }
     assert.equal(api.answeredByBatch, 6);
-    assert.equal(api.neededOnline, 14);
+    assert.equal(api.neededOnline, 18);
     assert.equal(api.onlineCalls, run.calls().length);
     assert.equal(api.batchCalls + api.onlineCalls, run.summary.modelCalls);
   });
