@@ -8,7 +8,6 @@
  *   npm run batch-mode-run -- [--items 10000] [--job-size 1000] [--concurrency 200]
  *     [--invalid-rate 0.02] [--error-rate 0.01] [--pending-ms 2000] [--running-ms 8000] [--poll-ms 1000]
  */
-import { spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,10 +18,10 @@ import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { BatchClient } from '../src/client/batch-client';
 import { startDevServer } from '../src/temporal/dev-server';
 import { cpuMsOf, devServerPid, peakRssMiB } from './process-stats';
+import { startWorkerProcess } from './worker-process';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
-const REPO_ROOT = path.resolve(__dirname, '..');
 /** A priced model, so the run has a cost to compare (the emulator answers any model name). */
 const MODEL = 'gemini-2.5-flash';
 
@@ -71,35 +70,12 @@ async function main(): Promise<void> {
     },
   });
   const taskQueue = `batch-mode-${Date.now()}`;
-  const worker = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(REPO_ROOT, 'src', 'cli', 'main.ts'),
-      'worker',
-      '--tasks',
-      'test/fixtures/tasks.ts',
-      '--results-dir',
-      resultsDirectory,
-    ],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: env.connection.options.address,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        GOOGLE_GEMINI_BASE_URL: emulator.url,
-        BATCH_LLM_LOG_LEVEL: 'WARN',
-      },
-      stdio: ['ignore', 'inherit', 'pipe'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    worker.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve());
-    worker.once('exit', (code) => reject(new Error(`the worker exited (code ${code}) before it was ready`)));
+  const worker = await startWorkerProcess({
+    address: env.connection.options.address,
+    taskQueue,
+    emulatorUrl: emulator.url,
+    resultsDirectory,
   });
-  worker.stderr?.pipe(process.stderr);
   const cpuBefore = { worker: cpuMsOf(worker.pid) ?? 0, server: cpuMsOf(server) ?? 0 };
   try {
     const batchClient = new BatchClient(env.client, { taskQueue, namespace: 'default', webUiUrl: '' });

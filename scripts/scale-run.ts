@@ -6,7 +6,6 @@
  * checks results count = input count.
  *   npm run scale -- [--items 100000] [--concurrency 200] [--latency-ms 5] [--events-per-run 7000] [--in-memory]
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import os from 'node:os';
@@ -18,10 +17,9 @@ import { BatchClient } from '../src/client/batch-client';
 import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { startDevServer } from '../src/temporal/dev-server';
 import { cpuMsOf, devServerPid, peakRssMiB } from './process-stats';
+import { startWorkerProcess } from './worker-process';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
-
-const REPO_ROOT = path.resolve(__dirname, '..');
 
 async function countLines(file: string): Promise<{ lines: number; ids: number }> {
   const ids = new Set<string>();
@@ -65,35 +63,12 @@ async function main(): Promise<void> {
   const server = devServerPid();
   const emulator = await GeminiEmulator.start({ latency: { baseMs: latencyMs, jitterMs: latencyMs / 2 } });
   const taskQueue = `scale-${Date.now()}`;
-  const worker = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(REPO_ROOT, 'src', 'cli', 'main.ts'),
-      'worker',
-      '--tasks',
-      'test/fixtures/tasks.ts',
-      '--results-dir',
-      resultsDirectory,
-    ],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: env.connection.options.address,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        GOOGLE_GEMINI_BASE_URL: emulator.url,
-        BATCH_LLM_LOG_LEVEL: 'WARN',
-      },
-      stdio: ['ignore', 'inherit', 'pipe'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    worker.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve());
-    worker.once('exit', (code) => reject(new Error(`the worker exited (code ${code}) before it was ready`)));
+  const worker = await startWorkerProcess({
+    address: env.connection.options.address,
+    taskQueue,
+    emulatorUrl: emulator.url,
+    resultsDirectory,
   });
-  worker.stderr?.pipe(process.stderr);
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, peakRssMiB(worker.pid) ?? 0)), 1_000);
   const cpuBefore = { worker: cpuMsOf(worker.pid) ?? 0, server: cpuMsOf(server) ?? 0 };

@@ -112,14 +112,34 @@ function render(progress: BatchProgress, elapsedMs: number, layout: Layout): str
     layout.tokens === 'long'
       ? `tokens in ${progress.usage.inputTokens} out ${progress.usage.outputTokens} cached ${(progress.cacheHitRate * 100).toFixed(0)}%`
       : `in ${compact(progress.usage.inputTokens)} out ${compact(progress.usage.outputTokens)} cached ${(progress.cacheHitRate * 100).toFixed(0)}%`;
+  const jobs = jobsField(progress, layout);
   return [
     `${prefix}${gauge}`,
+    ...(jobs ? [jobs] : []),
     ...(layout.rate ? [layout.labels === 'long' ? `${rate.toFixed(1)} items/s` : `${rate.toFixed(1)}/s`] : []),
-    ...(progress.done ? [] : [`ETA ${etaSeconds === undefined ? '?' : duration(etaSeconds)}`]),
+    // While provider jobs run, the item rate says nothing of when the batch ends.
+    ...(progress.done || jobs ? [] : [`ETA ${etaSeconds === undefined ? '?' : duration(etaSeconds)}`]),
     `${counts(progress, layout)}${categories ? ` (${categories})` : ''}`,
     ...(layout.tokens === 'none' ? [] : [tokens]),
     `$${progress.costUsd.toFixed(4)}`,
   ].join(layout.separator);
+}
+
+const ENDED_JOB_STATES: ReadonlySet<string> = new Set(['downloaded', 'failed', 'expired', 'cancelled']);
+
+/**
+ * Batch Mode, while some provider job has not ended: how many have, and how many of their requests
+ * the provider has answered (from the last poll). Absent once every job has ended, and in the barest layouts.
+ */
+function jobsField(progress: BatchProgress, layout: Layout): string | undefined {
+  const jobs = progress.batchApi?.jobs;
+  if (!jobs || jobs.length === 0 || layout.bar === 0) return undefined;
+  const ended = jobs.filter((job) => ENDED_JOB_STATES.has(job.state)).length;
+  if (ended === jobs.length) return undefined;
+  if (layout.labels === 'short') return `jobs ${ended}/${jobs.length}`;
+  const requests = jobs.reduce((sum, job) => sum + (job.stats?.requests ?? 0), 0);
+  const answered = jobs.reduce((sum, job) => sum + (job.stats ? job.stats.succeeded + job.stats.failed : 0), 0);
+  return `batch jobs ${ended}/${jobs.length} ended${requests > 0 ? `, ${answered}/${requests} requests answered` : ''}`;
 }
 
 /** Every status with a count (succeeded and failed always), then running and pending. */

@@ -293,6 +293,9 @@ const rerunOptions = {
   'batch-id': { type: 'string' },
   concurrency: { type: 'string', short: 'c' },
   model: { type: 'string' },
+  'batch-api': { type: 'boolean' },
+  'job-size': { type: 'string' },
+  online: { type: 'boolean' },
   wait: { type: 'boolean', short: 'w' },
   ...temporalOptions,
   ...outputOptions,
@@ -307,6 +310,8 @@ export const rerunSpec = {
     ['--status S,…', 'rerun items that ended with these statuses (default failed,blocked,cancelled,deadline_exceeded)'],
     ['--category C,…', 'only those whose error category is one of these (e.g. quota_exhausted)'],
     ['--batch-id ID', "the rerun's id (default <BATCH_ID>-rerun-<n>); it is linked to its origin (RerunOf)"],
+    ['--batch-api [--job-size N]', 'stage 1 through Gemini Batch Mode at half price (default: as the origin ran)'],
+    ['--online', 'run the rerun online even if the origin used Batch Mode'],
     ['-c, --concurrency N', "items in flight at once (default: the origin's)"],
     ['--model NAME', "model for every item (default: the origin's)"],
     [

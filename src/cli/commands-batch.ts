@@ -158,14 +158,17 @@ const PollInterval = durationMs(100, 3_600_000);
  * `--batch-api [--job-size N] [--batch-poll-interval D]` as the batch input's `batchApi` (undefined
  * without --batch-api); a job flag without --batch-api is a usage error naming it.
  */
-export function batchApiOf(values: {
-  'batch-api'?: boolean | undefined;
-  'job-size'?: string | undefined;
-  'batch-poll-interval'?: string | undefined;
-}): StartBatchOptions['batchApi'] {
+export function batchApiOf(
+  values: {
+    'batch-api'?: boolean | undefined;
+    'job-size'?: string | undefined;
+    'batch-poll-interval'?: string | undefined;
+  },
+  command = 'start',
+): StartBatchOptions['batchApi'] {
   if (!values['batch-api']) {
     const stray = (['job-size', 'batch-poll-interval'] as const).find((flag) => values[flag] !== undefined);
-    if (stray) throw new UsageError(`start: --${stray} applies to Batch Mode only: add --batch-api`);
+    if (stray) throw new UsageError(`${command}: --${stray} applies to Batch Mode only: add --batch-api`);
     return undefined;
   }
   const jobSize = values['job-size'] !== undefined ? flagValue('job-size', JobSize, values['job-size']) : undefined;

@@ -5,7 +5,7 @@ import { ERROR_CATEGORIES } from '../errors/categories';
 import { ITEM_STATUSES, type ItemStatus } from '../schemas';
 import { batchFailedItemsUrl } from '../temporal/config';
 import { batchIdArgument, commaListOf, flagValue, parseCommandArgs, PositiveInt, spanMs, UsageError } from './args';
-import { watchToEnd } from './commands-batch';
+import { batchApiOf, watchToEnd } from './commands-batch';
 import { listSpec, rerunSpec } from './command-specs';
 import { printHelp } from './help';
 import { outputFormatOf, printJson, temporalConfigOf } from './output';
@@ -21,6 +21,9 @@ export async function runRerun(argv: string[]): Promise<number> {
     ? flagValue('category', commaListOf(ERROR_CATEGORIES, 'error category'), values.category)
     : undefined;
   const concurrency = values.concurrency ? flagValue('concurrency', PositiveInt, values.concurrency) : undefined;
+  if (values.online && (values['batch-api'] || values['job-size'] !== undefined))
+    throw new UsageError('rerun: --online and --batch-api/--job-size contradict each other');
+  const batchApi = values.online ? null : batchApiOf(values, 'rerun');
   const format = outputFormatOf(values);
   const batchClient = await BatchClient.connect(temporalConfigOf(values));
   const rerun = await batchClient.rerun(originId, {
@@ -29,6 +32,7 @@ export async function runRerun(argv: string[]): Promise<number> {
     ...(values['batch-id'] ? { batchId: values['batch-id'] } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(values.model ? { options: { model: values.model } } : {}),
+    ...(batchApi !== undefined ? { batchApi } : {}),
   });
   if (format === 'json') {
     // With --wait, the one JSON document is the rerun's summary.

@@ -100,6 +100,8 @@ export interface RerunOptions {
   options?: Partial<ItemOptions>;
   /** No item starts after this moment (the origin's deadline is not carried over: it has usually passed). */
   deadline?: string;
+  /** Batch Mode: else the origin's; `null` runs the rerun online even when the origin used Batch Mode. */
+  batchApi?: BatchInput['batchApi'] | null;
 }
 
 export interface StartedRerun extends StartedBatch {
@@ -297,9 +299,11 @@ export class BatchClient {
       statuses: [...(options.statuses ?? RERUN_DEFAULT_STATUSES)],
       ...(options.categories && options.categories.length > 0 ? { categories: [...options.categories] } : {}),
     };
-    const { deadline: _originDeadline, rerunOf: _originsOrigin, ...carried } = origin;
+    const { deadline: _originDeadline, rerunOf: _originsOrigin, batchApi: originBatchApi, ...carried } = origin;
+    const batchApi = options.batchApi === null ? undefined : (options.batchApi ?? originBatchApi);
     const input = {
       ...carried,
+      ...(batchApi !== undefined ? { batchApi } : {}),
       batchId: options.batchId ?? (await this.nextRerunId(originId)),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       options: { ...origin.options, ...options.options },

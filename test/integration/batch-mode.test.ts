@@ -356,7 +356,7 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
     assert.equal(run.calls().length, 0);
   });
 
-  test('a cost budget reached by the first item stops the batch: the items not started end cancelled, the jobs end downloaded, cancelled or unsubmitted', async () => {
+  test('a cost budget reached by the first item stops the batch: the items not started end cancelled; reruns keep Batch Mode or run online', async () => {
     const run = await runBatch(stack, taskQueue, {
       records: records(12, 'budget'),
       concurrency: 1,
@@ -376,5 +376,19 @@ describe('Batch Mode (--batch-api) on a real dev server and the emulator', () =>
       `every job ended downloaded, cancelled or unsubmitted: ${states.join(', ')}`,
     );
     assert.equal(run.calls().length, 0);
+
+    // A rerun keeps Batch Mode unless told otherwise; `batchApi: null` reruns online.
+    const batchClient = stack.batchClient(taskQueue);
+    const again = await batchClient.rerun(run.batchId);
+    const againSummary = await batchClient.summary(again.batchId);
+    // The origin's budget and concurrency come along too: its first item spends the budget again.
+    assert.equal(againSummary.total, 11, 'the cancelled items');
+    assert.equal(againSummary.batchApi?.answeredByBatch, 1, 'through Batch Mode again');
+    assert.equal(againSummary.succeeded + againSummary.cancelled, 11);
+    const online = await batchClient.rerun(run.batchId, { statuses: ['succeeded'], batchApi: null });
+    const onlineSummary = await batchClient.summary(online.batchId);
+    assert.equal(onlineSummary.succeeded, 1);
+    assert.equal(onlineSummary.batchApi, undefined, 'the rerun ran online');
+    assert.equal(stack.emulator.generateCalls({ itemKeyPrefix: `${online.batchId}/` }).length, 1);
   });
 });

@@ -80,6 +80,10 @@ describe('Batch Mode in the CLI', () => {
       },
     );
     assert.throws(() => batchApiOf({ 'batch-poll-interval': '1s' }), /--batch-poll-interval applies to Batch Mode/);
+    assert.throws(
+      () => batchApiOf({ 'job-size': '5' }, 'rerun'),
+      /^UsageError: rerun: --job-size applies to Batch Mode/,
+    );
     assert.throws(() => batchApiOf({ 'batch-api': true, 'job-size': '0' }), /--job-size must be at least 1/);
     assert.throws(() => batchApiOf({ 'batch-api': true, 'job-size': '100001' }), /--job-size must be at most 100000/);
   });

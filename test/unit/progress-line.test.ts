@@ -119,6 +119,48 @@ describe('the live progress line', () => {
     }
   });
 
+  test('Batch Mode: while provider jobs run the line says how many ended and how many requests are answered, without an ETA', () => {
+    const job = (number: number, state: 'running' | 'downloaded', answered: number) => ({
+      number,
+      displayName: `b/job-${number}`,
+      start: (number - 1) * 1000,
+      end: number * 1000,
+      state,
+      stats: { requests: 1000, succeeded: answered, failed: 0, pending: 1000 - answered },
+    });
+    const waiting = progress({
+      total: 2000,
+      pending: 1800,
+      running: 200,
+      succeeded: 0,
+      failed: 0,
+      blocked: 0,
+      filtered: 0,
+      deadline_exceeded: 0,
+      byCategory: {},
+      batchApi: {
+        jobSize: 1000,
+        jobs: [job(1, 'downloaded', 1000), job(2, 'running', 400)],
+        answeredByBatch: 0,
+        neededOnline: 0,
+        batchCalls: 0,
+        onlineCalls: 0,
+        savedUsd: 0,
+      },
+    });
+    const line = formatProgress(waiting, ELAPSED_MS);
+    assert.match(line, /^\[-+\] 0\/2000 \| batch jobs 1\/2 ended, 1400\/2000 requests answered \| /);
+    assert.doesNotMatch(line, /ETA/);
+    const lines = WIDTHS.map((columns) => [columns, formatProgress(waiting, ELAPSED_MS, columns)] as const);
+    assert.equal(lines.length, WIDTHS.length);
+    for (const [columns, fitted] of lines) assert.ok(fitted.length <= columns - 1, `${columns}: ${fitted}`);
+    assert.match(formatProgress(waiting, ELAPSED_MS, 100), /jobs 1\/2/);
+    const ended = { ...waiting.batchApi!, jobs: [job(1, 'downloaded', 1000), job(2, 'downloaded', 1000)] };
+    const after = formatProgress({ ...waiting, batchApi: ended }, ELAPSED_MS);
+    assert.doesNotMatch(after, /jobs/, 'once every job has ended, the usual line');
+    assert.match(after, /ETA/);
+  });
+
   test('fitToColumns cuts any line with an ellipsis, and leaves a short one alone', () => {
     assert.equal(fitToColumns('abcdefghij', 6), 'abcd…');
     assert.equal(fitToColumns('abc', 6), 'abc');
