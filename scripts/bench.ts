@@ -4,7 +4,8 @@
  * one batch) and (b) as a plain in-process loop with a concurrency limiter calling the same
  * `@google/genai` client with the same prompt and config. Prints items/s for both and their ratio
  * at emulator latencies 50 ms and 1 s and concurrency 10 and 100, and what Temporal adds per item
- * at concurrency 1. Asserts nothing about time.
+ * at concurrency 1, and (f) Temporal's floor for the same shape: empty child workflows through the
+ * same window (scripts/floor-workflows.ts). Asserts nothing about time.
  *
  *   npm run bench -- [--quick] [--items N] [--row 1000x100]… [--max-activities N] [--max-workflow-tasks N]
  *
@@ -16,7 +17,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { GenerateContentConfig, GoogleGenAI } from '@google/genai';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { answerOf } from '../src/providers/gemini/answers';
 import { judgeAnswer } from '../src/providers/judge';
 import { fullPrompt } from '../src/providers/prompts';
@@ -71,6 +73,8 @@ interface Measured {
   row: Row;
   project: Run;
   loop: Run;
+  /** Temporal's own floor for the same shape: empty child workflows through the same window. */
+  floor: Run;
 }
 
 async function main(): Promise<void> {
@@ -119,6 +123,26 @@ async function main(): Promise<void> {
     }
   };
 
+  /** The floor: the same server, a worker with the project's workflow settings, empty children. */
+  const floor = async (label: string, row: Row): Promise<Run> => {
+    const taskQueue = `bench-${runId}-${label}-floor`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowsPath: require.resolve('./floor-workflows'),
+      maxConcurrentWorkflowTaskExecutions: workerTuning.maxConcurrentWorkflowTasks ?? 100,
+      maxCachedWorkflows: 2000,
+    });
+    const running = worker.run();
+    try {
+      return await runFloor(env.client, taskQueue, `${taskQueue}-batch`, row);
+    } finally {
+      worker.shutdown();
+      await running;
+    }
+  };
+
   const measured: Measured[] = [];
   try {
     // Warm-up, untimed: bundle creation, the first workflows, the SDK's first connections.
@@ -126,15 +150,17 @@ async function main(): Promise<void> {
     emulator.configure({ latency: { baseMs: warmUp.latencyMs, jitterMs: 0 } });
     await project('warm-up', warmUp);
     await runLoop(gemini, task, emulator, `bench-${runId}-warm-up-loop`, warmUp);
+    await floor('warm-up', warmUp);
 
     for (const row of rows) {
       const label = `${row.latencyMs}ms-c${row.concurrency}`;
       emulator.configure({ latency: { baseMs: row.latencyMs, jitterMs: 0 } });
       const projectRun = await project(label, row);
       const loopRun = await runLoop(gemini, task, emulator, `bench-${runId}-${label}-loop`, row);
-      measured.push({ row, project: projectRun, loop: loopRun });
+      const floorRun = await floor(label, row);
+      measured.push({ row, project: projectRun, loop: loopRun, floor: floorRun });
       console.error(
-        `done: ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}`,
+        `done: ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}, floor ${formatSeconds(floorRun.wallMs)}`,
       );
     }
   } finally {
@@ -194,6 +220,19 @@ async function runProject(batchClient: BatchClient, emulator: GeminiEmulator, ba
     ...cpu.stop(row.items),
     batchDurationMs: summary.durationMs,
   };
+}
+
+/** Floor side: the same window over empty child workflows, from start to the parent's result. */
+async function runFloor(client: Client, taskQueue: string, batchId: string, row: Row): Promise<Run> {
+  const cpu = measureCpu();
+  const started = performance.now();
+  const { finished } = (await client.workflow.execute('floorBatchWorkflow', {
+    taskQueue,
+    workflowId: batchId,
+    args: [{ batchId, items: row.items, concurrency: row.concurrency }],
+  })) as { finished: number };
+  const wallMs = performance.now() - started;
+  return { wallMs, succeeded: finished, meanInFlight: 0, ...cpu.stop(row.items) };
 }
 
 /**
@@ -329,6 +368,7 @@ function printReport(measured: Measured[], workerTuning: object, loadAtStart: nu
     `(its own task queue) and batch per row; 1-min load average at start ${loadAtStart.toFixed(1)}${Object.keys(workerTuning).length > 0 ? `, worker options ${JSON.stringify(workerTuning)}` : ', default worker options'}; an untimed warm-up batch first.`,
     '(a) project: wall time from start to summary; (b) plain loop with a limiter, same client, prompt, config and judgement.',
     'CPU ms/item: this process (worker, emulator, client); dev server CPU ms/item: the dev server process; machine busy: all cores, every process.',
+    '(f) floor: the same window over empty child workflows (no activity, no model call) on the same server: Temporal’s own minimum for this shape.',
     '',
   );
   if (throughputRows.length > 0) {
@@ -350,6 +390,22 @@ function printReport(measured: Measured[], workerTuning: object, loadAtStart: nu
       );
     }
     lines.push('');
+    lines.push(
+      '| latency | concurrency | items | (a) project items/s | (f) floor items/s | ratio a/f | worker CPU ms/item a / f | dev server CPU ms/item a / f |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const { row, project, floor } of throughputRows) {
+      const projectRate = itemsPerSecond(row.items, project.wallMs);
+      const floorRate = itemsPerSecond(row.items, floor.wallMs);
+      const floorFailed = floor.succeeded === row.items ? '' : ` (floor finished ${floor.succeeded})`;
+      lines.push(
+        `| ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${floorFailed} | ${projectRate.toFixed(1)} | ${floorRate.toFixed(1)} | ${(projectRate / floorRate).toFixed(2)} | ${project.cpuMsPerItem.toFixed(1)} / ${floor.cpuMsPerItem.toFixed(1)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(floor.serverCpuMsPerItem)} |`,
+      );
+    }
+    lines.push(
+      'Worker CPU of (a) includes the in-process emulator and client; (f) has neither. Targets (issue 16): a/f ≥ 0.9 at 1 s latency and concurrency 100; worker CPU ≤ floor + 5 ms; server CPU ≤ 1.1 × floor.',
+      '',
+    );
   }
   for (const { row, project, loop } of overheadRows) {
     const addedMs = (project.wallMs - loop.wallMs) / row.items;
