@@ -6,6 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { batchJobDisplayName } from '../src/batch-mode';
 import { classifyError } from '../src/errors/classifier';
 import type { BatchAnswerStaging, ResultReader, StagedBatchAnswer } from '../src/results';
 import { filterHits, judgeAnswer } from '../src/providers/judge';
@@ -21,6 +22,7 @@ import {
 import type { GenerationSettings, WorkItem } from '../src/schemas';
 import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
 import { readInputPage, type ReadInputPageInput } from './batch-input';
+import { classifiedFailure } from './failures';
 import type { CallModelOutput } from './model-call';
 
 /** A job's items: inline ones (already in the batch's input) or a page of the checked input file. */
@@ -98,10 +100,6 @@ async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export function displayNameOf(batchId: string, number: number): string {
-  return `${batchId}/job-${number}`;
-}
-
 export function createBatchJobActivities({ tasks, provider, results }: BatchJobDeps) {
   const batchJobs = (): BatchJobs => {
     if (!provider.batchJobs)
@@ -116,18 +114,12 @@ export function createBatchJobActivities({ tasks, provider, results }: BatchJobD
     if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${name}" on this worker`, 'unknown_task');
     return task;
   };
-  const itemsOf = async (source: BatchJobItems | DownloadBatchJobInput['source']): Promise<WorkItem[]> =>
-    'page' in source ? readInputPage(source.page, results) : 'items' in source ? source.items : [];
+  const itemsOf = async (source: BatchJobItems): Promise<WorkItem[]> =>
+    'page' in source ? readInputPage(source.page, results) : source.items;
   /** A provider failure as Temporal should see it: the category as its type, retried unless the classifier says not. */
   const failureOf = (error: unknown, task: AnyTask | undefined, doing: string): ApplicationFailure => {
     const info = classifyError(error, task?.classifier, provider.classify);
-    return ApplicationFailure.create({
-      type: info.category,
-      message: `${doing}: ${info.message}`,
-      nonRetryable: !info.retryable,
-      ...(info.suggestedWaitMs !== undefined ? { nextRetryDelay: info.suggestedWaitMs } : {}),
-      ...(error instanceof Error ? { cause: error } : {}),
-    });
+    return classifiedFailure(info, { message: `${doing}: ${info.message}`, cause: error });
   };
 
   return {
@@ -164,7 +156,7 @@ export function createBatchJobActivities({ tasks, provider, results }: BatchJobD
             },
           });
         }
-        const displayName = displayNameOf(input.batchId, input.number);
+        const displayName = batchJobDisplayName(input.batchId, input.number);
         if (requests.length === 0)
           throw ApplicationFailure.nonRetryable(
             `batch job ${displayName}: no request could be built (the items go online, where they fail as usual)`,

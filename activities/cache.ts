@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CacheGrant, CachePlan } from '../src/caching/spec';
 import type { ContextCaches, ModelProvider } from '../src/providers/types';
 import type { TaskRegistry } from '../src/tasks/registry';
+import { classifiedFailure } from './failures';
 import type { cacheOwnerWorkflow } from '../workflows/cache-owner';
 import { acquireCacheUpdate, refreshCacheUpdate, releaseCacheSignal } from '../src/contract/messages';
 
@@ -27,13 +28,7 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
   const { provider } = deps;
   /** Throws a classified failure: transient ones are retried by the activity retry policy. */
   function rethrow(error: unknown): never {
-    const info = provider.classify(error);
-    throw ApplicationFailure.create({
-      type: info.category,
-      message: info.message,
-      nonRetryable: !info.retryable,
-      ...(info.suggestedWaitMs !== undefined ? { nextRetryDelay: info.suggestedWaitMs } : {}),
-    });
+    throw classifiedFailure(provider.classify(error));
   }
   /** The provider's caches (findOrCreateCache answers `uncached` for a provider without them, so nothing else asks). */
   function caches(): ContextCaches {

@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { LOST_IN_CRASH } from '../src/constants';
 import type { ErrorCategory } from '../src/errors/categories';
 import { makeErrorInfo, type ErrorInfo } from '../src/errors/classify';
+import { classifiedFailure } from './failures';
 
 /**
  * A request sent to the model that brought no answer: it failed, or its answer was lost with the
@@ -79,12 +80,5 @@ export function budgetSpent(failures: FailedCall[], cause?: unknown): Applicatio
 
 export function toApplicationFailure(info: ErrorInfo, failures: FailedCall[], cause: unknown): ApplicationFailure {
   const details: CallFailureDetails = { error: info, failures };
-  return ApplicationFailure.create({
-    type: info.category,
-    message: info.message,
-    nonRetryable: !info.retryable,
-    details: [details],
-    ...(info.suggestedWaitMs !== undefined ? { nextRetryDelay: info.suggestedWaitMs } : {}),
-    ...(cause instanceof Error ? { cause } : {}),
-  });
+  return classifiedFailure(info, { details: [details], cause });
 }

@@ -16,7 +16,7 @@ import type { AdmissionLimits } from '../workflows/admission';
 
 export type { CallModelInput, CallModelOutput, DeferredCall } from './model-call';
 export type { PrepareBatchInput, PrepareBatchOutput } from './batch-input';
-export type { BatchJobItems, FetchedBatchAnswer, SubmittedBatchJob } from './batch-jobs';
+export type { BatchJobItems, DownloadBatchJobInput, FetchedBatchAnswer, SubmittedBatchJob } from './batch-jobs';
 
 export interface ActivityDependencies {
   tasks: TaskRegistry;

@@ -8,17 +8,16 @@
  *   npm run batch-mode-run -- [--items 10000] [--job-size 1000] [--concurrency 200]
  *     [--invalid-rate 0.02] [--error-rate 0.01] [--pending-ms 2000] [--running-ms 8000] [--poll-ms 1000]
  */
-import { createReadStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { BatchClient } from '../src/client/batch-client';
 import { startDevServer } from '../src/temporal/dev-server';
 import { cpuMsOf, devServerPid, peakRssMiB } from './process-stats';
-import { startWorkerProcess } from './worker-process';
+import { countResultLines, startWorkerProcess, writeItemsFile } from './run-support';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -48,13 +47,7 @@ async function main(): Promise<void> {
   const pollMs = Number(values['poll-ms'] ?? 1_000);
 
   const work = mkdtempSync(path.join(os.tmpdir(), 'batch-mode-run-'));
-  const inputFile = path.join(work, 'items.jsonl');
-  writeFileSync(
-    inputFile,
-    Array.from({ length: total }, (_, index) =>
-      JSON.stringify({ id: `r${index}`, text: `record number ${index}` }),
-    ).join('\n') + '\n',
-  );
+  const inputFile = writeItemsFile(work, total);
   const resultsDirectory = path.join(work, 'results');
   const env = await startDevServer({ dbFilename: path.join(work, 'temporal.db') });
   const server = devServerPid();
@@ -93,15 +86,7 @@ async function main(): Promise<void> {
     const wallSeconds = (Date.now() - began) / 1000;
     const api = summary.batchApi;
     if (!api) throw new Error('the summary has no Batch Mode section');
-    const ids = new Set<string>();
-    let lines = 0;
-    for await (const line of createInterface({
-      input: createReadStream(path.join(resultsDirectory, batchId, 'results.jsonl')),
-    })) {
-      if (!line) continue;
-      lines += 1;
-      ids.add((JSON.parse(line) as { itemId: string }).itemId);
-    }
+    const results = await countResultLines(path.join(resultsDirectory, batchId, 'results.jsonl'));
     const jobs = emulator.batchJobs().filter((job) => job.displayName?.startsWith(`${batchId}/`));
     const times = (key: 'submittedAt' | 'endedAt') => api.jobs.map((job) => Date.parse(job[key] ?? ''));
     const firstSubmit = Math.min(...times('submittedAt'));
@@ -142,12 +127,13 @@ async function main(): Promise<void> {
       ],
       [
         'results lines / distinct items',
-        `${lines} / ${ids.size}${lines === total && ids.size === total ? ' = input count' : ' — MISMATCH'}`,
+        `${results.lines} / ${results.ids}${results.lines === total && results.ids === total ? ' = input count' : ' — MISMATCH'}`,
       ],
     ];
     const width = Math.max(...rows.map(([name]) => name.length)) + 2;
     for (const [name, value] of rows) console.log(`${name.padEnd(width)}${value}`);
-    if (lines !== total || ids.size !== total || jobs.length !== Math.ceil(total / jobSize)) process.exitCode = 1;
+    if (results.lines !== total || results.ids !== total || jobs.length !== Math.ceil(total / jobSize))
+      process.exitCode = 1;
   } finally {
     worker.kill('SIGTERM');
     await emulator.stop();

@@ -6,31 +6,18 @@
  * checks results count = input count.
  *   npm run scale -- [--items 100000] [--concurrency 200] [--latency-ms 5] [--events-per-run 7000] [--in-memory]
  */
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { BatchClient } from '../src/client/batch-client';
 import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { startDevServer } from '../src/temporal/dev-server';
 import { cpuMsOf, devServerPid, peakRssMiB } from './process-stats';
-import { startWorkerProcess } from './worker-process';
+import { countResultLines, startWorkerProcess, writeItemsFile } from './run-support';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
-
-async function countLines(file: string): Promise<{ lines: number; ids: number }> {
-  const ids = new Set<string>();
-  let lines = 0;
-  for await (const line of createInterface({ input: createReadStream(file) })) {
-    if (!line) continue;
-    lines += 1;
-    ids.add((JSON.parse(line) as { itemId: string }).itemId);
-  }
-  return { lines, ids: ids.size };
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -47,13 +34,7 @@ async function main(): Promise<void> {
   const latencyMs = Number(values['latency-ms'] ?? 5);
   const eventsPerRun = values['events-per-run'] ? Number(values['events-per-run']) : undefined;
   const work = mkdtempSync(path.join(os.tmpdir(), 'scale-run-'));
-  const inputFile = path.join(work, 'items.jsonl');
-  writeFileSync(
-    inputFile,
-    Array.from({ length: total }, (_, index) =>
-      JSON.stringify({ id: `r${index}`, text: `record number ${index}` }),
-    ).join('\n') + '\n',
-  );
+  const inputFile = writeItemsFile(work, total);
   const resultsDirectory = path.join(work, 'results');
 
   // In memory, the dev server keeps every closed item's history, state and visibility rows in its
@@ -101,7 +82,7 @@ async function main(): Promise<void> {
       runs += 1;
       largest = Math.max(largest, execution.historyLength);
     }
-    const results = await countLines(path.join(resultsDirectory, batchId, 'results.jsonl'));
+    const results = await countResultLines(path.join(resultsDirectory, batchId, 'results.jsonl'));
     peak = Math.max(peak, peakRssMiB(worker.pid) ?? 0);
     const cpuPerItem = (pid: number | undefined, before: number) =>
       `${(((cpuMsOf(pid) ?? before) - before) / total).toFixed(1)} ms`;

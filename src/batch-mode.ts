@@ -3,6 +3,29 @@
  * workflow bundle imports it.
  */
 import { BATCH_TURNAROUND_MS } from './constants';
+import type { BatchJobProgress } from './schemas';
+
+/** A provider job's display name: deterministic, so a retried submit finds the job instead of creating a second. */
+export function batchJobDisplayName(batchId: string, number: number): string {
+  return `${batchId}/job-${number}`;
+}
+
+/** Job states after which the job's items may start: answers staged, or none coming (the items go online). */
+export const JOB_ENDED_STATES: ReadonlySet<BatchJobProgress['state']> = new Set([
+  'downloaded',
+  'failed',
+  'expired',
+  'cancelled',
+]);
+
+/**
+ * How an item of a Batch Mode batch was answered, from its batch and total requests: by its job
+ * alone, with online calls, or neither (an item that sent no request).
+ */
+export function batchRouteOf(batchCalls: number, modelCalls: number): 'batch' | 'online' | undefined {
+  if (batchCalls > 0 && modelCalls === batchCalls) return 'batch';
+  return modelCalls > batchCalls ? 'online' : undefined;
+}
 
 /** Said at start when the batch deadline leaves a job less than the provider's batch turnaround (Gemini: 24 h). */
 export function batchDeadlineWarning(deadline: string | undefined, nowMs: number): string | undefined {

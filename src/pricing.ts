@@ -64,6 +64,11 @@ export function batchPriceOf(price: Price): Price {
   };
 }
 
+/** What a call priced at the batch rate saved against the online price for the same tokens. */
+export function batchSavingUsd(batchCostUsd: number): number {
+  return batchCostUsd / BATCH_PRICE_FACTOR - batchCostUsd;
+}
+
 /** Cached share of input tokens (0 when there was no input). */
 export function cacheHitRate(usage: Usage): number {
   return usage.inputTokens > 0 ? usage.cachedTokens / usage.inputTokens : 0;

@@ -4,6 +4,7 @@
  * A redrawn line must never wrap: `\r` returns to the start of the last row only, so every wrapped
  * redraw would leave a line behind. Pure (no I/O), so it is unit-tested at any width.
  */
+import { JOB_ENDED_STATES } from './batch-mode';
 import { batchStateOf, finishedCount, SUMMARY_STATUSES, unsuccessfulCount } from './batch-state';
 import type { BatchProgress, ItemStatus } from './schemas';
 
@@ -125,8 +126,6 @@ function render(progress: BatchProgress, elapsedMs: number, layout: Layout): str
   ].join(layout.separator);
 }
 
-const ENDED_JOB_STATES: ReadonlySet<string> = new Set(['downloaded', 'failed', 'expired', 'cancelled']);
-
 /**
  * Batch Mode, while some provider job has not ended: how many have, and how many of their requests
  * the provider has answered (from the last poll). Absent once every job has ended, and in the barest layouts.
@@ -134,7 +133,7 @@ const ENDED_JOB_STATES: ReadonlySet<string> = new Set(['downloaded', 'failed', '
 function jobsField(progress: BatchProgress, layout: Layout): string | undefined {
   const jobs = progress.batchApi?.jobs;
   if (!jobs || jobs.length === 0 || layout.bar === 0) return undefined;
-  const ended = jobs.filter((job) => ENDED_JOB_STATES.has(job.state)).length;
+  const ended = jobs.filter((job) => JOB_ENDED_STATES.has(job.state)).length;
   if (ended === jobs.length) return undefined;
   if (layout.labels === 'short') return `jobs ${ended}/${jobs.length}`;
   const requests = jobs.reduce((sum, job) => sum + (job.stats?.requests ?? 0), 0);

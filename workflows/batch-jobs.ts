@@ -7,7 +7,8 @@
  * batch's progress, so `status` shows them and a continue-as-new carries them over.
  */
 import { CancellationScope, condition, isCancellation, log, proxyActivities } from '@temporalio/workflow';
-import type { BatchActivities, BatchJobItems } from '../activities';
+import { batchJobDisplayName, JOB_ENDED_STATES } from '../src/batch-mode';
+import type { BatchActivities, BatchJobItems, DownloadBatchJobInput } from '../activities';
 import type { BatchJobStatus } from '../src/providers/types';
 import type {
   BatchApiOptions,
@@ -42,8 +43,6 @@ const INLINE_ITEMS_BYTES_PER_JOB = 1_000_000;
 /** Each unchanged poll waits this much longer, up to the maximum. */
 const POLL_GROWTH = 1.5;
 
-const FINAL_STATES: ReadonlySet<BatchJobProgress['state']> = new Set(['downloaded', 'failed', 'expired', 'cancelled']);
-
 export { batchDeadlineWarning } from '../src/batch-mode';
 
 /** A fresh Batch Mode progress: the batch's items cut into jobs of at most `jobSize` (inline items also by size). */
@@ -68,7 +67,7 @@ export function planBatchJobs(
       }
     }
     const number = jobs.length + 1;
-    jobs.push({ number, displayName: `${batchId}/job-${number}`, start, end, state: 'unsubmitted' });
+    jobs.push({ number, displayName: batchJobDisplayName(batchId, number), start, end, state: 'unsubmitted' });
     start = end;
   }
   return {
@@ -93,7 +92,7 @@ export interface BatchJobSetup {
   /** The job's items for the submit activity. */
   itemsOf(job: BatchJobProgress): BatchJobItems;
   /** The job's item ids (or their page) for the download activity. */
-  idsOf(job: BatchJobProgress): { ids: string[] } | { page: Extract<BatchJobItems, { page: unknown }>['page'] };
+  idsOf(job: BatchJobProgress): DownloadBatchJobInput['source'];
 }
 
 /**
@@ -123,13 +122,13 @@ export class BatchJobRunner {
   /** Item `index` may start: its job ended and its answers are staged, or the job failed (its items go online). */
   ready(index: number): boolean {
     const job = this.jobOf(index);
-    return job === undefined || FINAL_STATES.has(job.state);
+    return job === undefined || JOB_ENDED_STATES.has(job.state);
   }
 
   /** What item `index`'s workflow needs to know of its job. */
   refFor(index: number): ItemWorkflowInput['batchJob'] {
     const job = this.jobOf(index);
-    if (!job || !FINAL_STATES.has(job.state)) return undefined;
+    if (!job || !JOB_ENDED_STATES.has(job.state)) return undefined;
     return {
       number: job.number,
       ...(job.name ? { name: job.name } : {}),

@@ -378,7 +378,6 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     if (continuing && control.stop) {
       // Stopped while draining: the batch ends in this run.
       continuing = false;
-      await jobs?.finished();
       await recordNeverStarted();
     }
   } finally {

@@ -8,6 +8,7 @@
 import { proxyLocalActivities } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { BatchActivities, CallModelOutput } from '../activities';
+import { batchJobDisplayName } from '../src/batch-mode';
 import { batchPriceOf, priceFor, usageCost } from '../src/pricing';
 import type { AttemptRecord, ItemWorkflowInputSchema, Stage } from '../src/schemas';
 import { emptyUsage } from '../src/usage';
@@ -27,7 +28,7 @@ const JOB_END_CATEGORY = { failed: 'server_error', expired: 'timeout', cancelled
 export async function batchStageCall(input: Input, state: StepState, stage: Stage): Promise<StageCall> {
   const job = input.batchJob as BatchJobRef;
   const model = stage.model ?? input.model;
-  const jobName = job.name ?? `${input.batchId}/job-${job.number}`;
+  const jobName = job.name ?? batchJobDisplayName(input.batchId, job.number);
   const cachedContent = state.cache?.model === model ? state.cache.name : undefined;
   const submittedAt = job.submittedAt ?? new Date().toISOString();
   const durationMs = job.endedAt ? Math.max(0, Date.parse(job.endedAt) - Date.parse(submittedAt)) : 0;

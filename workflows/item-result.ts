@@ -3,7 +3,7 @@
  * ends its workflow. Pure (no @temporalio import): the item workflow commits the record, then
  * reports exactly what was committed.
  */
-import { BATCH_PRICE_FACTOR, roundUsd } from '../src/pricing';
+import { batchSavingUsd, roundUsd } from '../src/pricing';
 import type { ItemOutcome, ItemResult, ItemStatus } from '../src/schemas';
 
 /** Statuses whose item workflow completes; the others fail it, so the Web UI lists them as failed. */
@@ -16,9 +16,8 @@ export function itemOutcomeOf(result: ItemResult): ItemOutcome {
   ];
   const metadata = result.metadata;
   const batchAttempts = result.attempts.filter((attempt) => attempt.via === 'batch');
-  // A batch-priced call cost BATCH_PRICE_FACTOR of the online price for the same tokens.
   const batchCost = batchAttempts.reduce((sum, attempt) => sum + (attempt.costUsd ?? 0), 0);
-  const savedUsd = roundUsd(batchCost / BATCH_PRICE_FACTOR - batchCost);
+  const savedUsd = roundUsd(batchSavingUsd(batchCost));
   const message = result.error?.message ?? result.stopReason;
   return {
     itemId: result.itemId,

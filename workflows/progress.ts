@@ -1,3 +1,4 @@
+import { batchRouteOf } from '../src/batch-mode';
 import { cacheHitRate, effectiveInputTokens, roundUsd, type Price } from '../src/pricing';
 import type { BatchProgress, ItemOutcome } from '../src/schemas';
 import { addUsage, emptyUsage } from '../src/usage';
@@ -73,8 +74,9 @@ export function markFinished(progress: BatchProgress, outcome: ItemOutcome, pric
     const batchCalls = outcome.batchCalls ?? 0;
     api.batchCalls += batchCalls;
     api.onlineCalls += outcome.modelCalls - batchCalls;
-    if (batchCalls > 0 && outcome.modelCalls === batchCalls) api.answeredByBatch += 1;
-    else if (outcome.modelCalls > batchCalls) api.neededOnline += 1;
+    const route = batchRouteOf(batchCalls, outcome.modelCalls);
+    if (route === 'batch') api.answeredByBatch += 1;
+    else if (route === 'online') api.neededOnline += 1;
     api.savedUsd = roundUsd(api.savedUsd + (outcome.savedUsd ?? 0));
   }
 }

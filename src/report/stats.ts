@@ -10,7 +10,8 @@
  * The object `finish()` returns is what `batch-llm report -o json` prints; its field names are
  * stable (docs/report.md describes each). Times are ISO strings, durations milliseconds, costs USD.
  */
-import { BATCH_PRICE_FACTOR, roundUsd } from '../pricing';
+import { batchRouteOf } from '../batch-mode';
+import { batchSavingUsd, roundUsd } from '../pricing';
 import { ITEM_STATUSES, type AttemptRecord, type ItemResult, type ItemStatus } from '../schemas';
 
 /** Bumped when a field of BatchReport changes meaning or goes away (new fields do not bump it). */
@@ -433,7 +434,7 @@ export class ReportBuilder {
         // Its duration is its job's: a turnaround, kept apart from the latency of online calls and the timeline.
         batchCalls += 1;
         addCall(this.routeSum('batch'), attempt);
-        this.batchSavedUsd += (attempt.costUsd ?? 0) / BATCH_PRICE_FACTOR - (attempt.costUsd ?? 0);
+        this.batchSavedUsd += batchSavingUsd(attempt.costUsd ?? 0);
         if (attempt.batchJob) this.batchJobs.add(attempt.batchJob);
         this.batchDurations.push(attempt.durationMs);
       } else {
@@ -450,8 +451,9 @@ export class ReportBuilder {
     const onlineCalls = record.attempts.length - batchCalls;
     if (batchCalls > 0) this.routeSum('batch').items += 1;
     if (onlineCalls > 0) this.routeSum('online').items += 1;
-    if (batchCalls > 0 && onlineCalls === 0) this.answeredByBatch += 1;
-    else if (onlineCalls > 0) this.neededOnline += 1;
+    const route = batchRouteOf(batchCalls, record.attempts.length);
+    if (route === 'batch') this.answeredByBatch += 1;
+    else if (route === 'online') this.neededOnline += 1;
     this.callsPerItem[record.attempts.length] = (this.callsPerItem[record.attempts.length] ?? 0) + 1;
     const reached = entryOf(this.stageReached, lastStage, () => ({ items: 0, succeeded: 0 }));
     reached.items += 1;

@@ -1,0 +1,77 @@
+/**
+ * What the measurement scripts (scale-run, batch-mode-run) share: an N-item input file, a
+ * `batch-llm worker` process, and the count of a batch's results lines and distinct items.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** `<directory>/items.jsonl` with `total` records `{ id: r<n>, text }`; returns its path. */
+export function writeItemsFile(directory: string, total: number): string {
+  const inputFile = path.join(directory, 'items.jsonl');
+  writeFileSync(
+    inputFile,
+    Array.from({ length: total }, (_, index) =>
+      JSON.stringify({ id: `r${index}`, text: `record number ${index}` }),
+    ).join('\n') + '\n',
+  );
+  return inputFile;
+}
+
+/** Lines of a results file, and the distinct item ids among them. */
+export async function countResultLines(file: string): Promise<{ lines: number; ids: number }> {
+  const ids = new Set<string>();
+  let lines = 0;
+  for await (const line of createInterface({ input: createReadStream(file) })) {
+    if (!line) continue;
+    lines += 1;
+    ids.add((JSON.parse(line) as { itemId: string }).itemId);
+  }
+  return { lines, ids: ids.size };
+}
+
+/**
+ * A `batch-llm worker` process: the repository's own CLI through tsx, with the test tasks, a
+ * results directory, the emulator as Gemini and warnings only. Resolves once the worker says it is
+ * polling; its stderr then goes to this process's.
+ */
+export async function startWorkerProcess(options: {
+  address: string;
+  taskQueue: string;
+  emulatorUrl: string;
+  resultsDirectory: string;
+}): Promise<ChildProcess> {
+  const worker = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(REPO_ROOT, 'src', 'cli', 'main.ts'),
+      'worker',
+      '--tasks',
+      'test/fixtures/tasks.ts',
+      '--results-dir',
+      options.resultsDirectory,
+    ],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: options.address,
+        TEMPORAL_TASK_QUEUE: options.taskQueue,
+        GOOGLE_GEMINI_BASE_URL: options.emulatorUrl,
+        BATCH_LLM_LOG_LEVEL: 'WARN',
+      },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    worker.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve());
+    worker.once('exit', (code) => reject(new Error(`the worker exited (code ${code}) before it was ready`)));
+  });
+  worker.stderr?.pipe(process.stderr);
+  return worker;
+}
