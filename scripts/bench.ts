@@ -7,9 +7,13 @@
  * at concurrency 1, and (f) Temporal's floor for the same shape: empty child workflows through the
  * same window (scripts/floor-workflows.ts). Asserts nothing about time.
  *
- *   npm run bench -- [--quick] [--items N] [--row 1000x100]… [--max-activities N] [--max-workflow-tasks N]
+ *   npm run bench -- [--quick] [--items N] [--row 1000x100]… [--server dev|postgres|both]
+ *                    [--max-activities N] [--max-workflow-tasks N]
  *
- * A row is LATENCYxCONCURRENCY; `50x1` is the per-item overhead row.
+ * A row is LATENCYxCONCURRENCY; `50x1` is the per-item overhead row. `--server postgres` runs the rows
+ * on the real Temporal server on PostgreSQL (scripts/stack-postgres.ts, a throw-away cluster of its
+ * own); `both` runs them on the dev server and then on it, in one report. The emulator runs in a
+ * process of its own (scripts/emulator-process.ts), so this process's CPU is the worker's.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -17,14 +21,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { GenerateContentConfig, GoogleGenAI } from '@google/genai';
-import type { Client } from '@temporalio/client';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { answerOf } from '../src/providers/gemini/answers';
 import { judgeAnswer } from '../src/providers/judge';
 import { fullPrompt } from '../src/providers/prompts';
 import { BatchClient } from '../src/client/batch-client';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MODEL, ITEM_HEADER } from '../src/constants';
-import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { createGeminiClient } from '../src/providers/gemini/client';
 import { itemsFromRecords } from '../src/input';
 import type { GenerationSettings } from '../src/schemas';
@@ -32,7 +35,10 @@ import { DEFAULT_STAGE_PLAN } from '../src/stages';
 import { createTaskRegistry, type AnyTask } from '../src/tasks/registry';
 import { startDevServer } from '../src/temporal/dev-server';
 import { createBatchWorker, type BatchWorkerOptions } from '../src/worker';
-import { cpuMsOf, devServerPid } from './process-stats';
+import { startEmulatorProcess, type EmulatorProcess } from './emulator-process';
+import { cpuMsOf, devServerPid, treeCpuMs } from './process-stats';
+import { freePortRange, PostgresStack, STACK_PORT_SPAN } from './stack-postgres';
+import { freePort } from '../test/helpers/ports';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -59,9 +65,9 @@ interface Run {
   succeeded: number;
   /** Mean generateContent requests in flight at the emulator, time-weighted over the run. */
   meanInFlight: number;
-  /** CPU time of this process (worker, emulator, client; not the dev server) per item. */
+  /** CPU time of this process (the worker, or the loop; and the client) per item. */
   cpuMsPerItem: number;
-  /** CPU time of the dev server process per item (undefined where /proc is missing). */
+  /** CPU time of the Temporal server (and its database) per item (undefined where /proc is missing). */
   serverCpuMsPerItem?: number;
   /** Share of all cores busy during the run, whoever used them (the dev server, other programs). */
   machineBusy: number;
@@ -70,6 +76,7 @@ interface Run {
 }
 
 interface Measured {
+  server: ServerShape;
   row: Row;
   project: Run;
   loop: Run;
@@ -77,10 +84,72 @@ interface Measured {
   floor: Run;
 }
 
+type ServerShape = 'dev' | 'postgres';
+
+/** One Temporal server the rows run on, and how to read its CPU time. */
+interface Server {
+  shape: ServerShape;
+  client: Client;
+  nativeConnection: NativeConnection;
+  /** CPU time the server (and, on PostgreSQL, the database cluster) has spent so far, in ms. */
+  cpuMs(): number | undefined;
+  describe: string;
+  teardown(): Promise<void>;
+}
+
+async function startServer(shape: ServerShape): Promise<Server> {
+  if (shape === 'dev') {
+    const env = await startDevServer();
+    const pid = devServerPid();
+    return {
+      shape,
+      client: env.client,
+      nativeConnection: env.nativeConnection,
+      cpuMs: () => cpuMsOf(pid),
+      describe: 'the Temporal CLI dev server (one history shard, SQLite in memory)',
+      teardown: () => env.teardown(),
+    };
+  }
+  const root = mkdtempSync(path.join(os.tmpdir(), 'bench-stack-'));
+  const stack = new PostgresStack({
+    root,
+    port: await freePortRange(STACK_PORT_SPAN),
+    postgresPort: await freePort(),
+    log: (line) => console.error(line),
+  });
+  try {
+    await stack.up();
+  } catch (error) {
+    await stack.down({ wipe: true });
+    throw error;
+  }
+  const connection = await Connection.connect({ address: stack.address });
+  const nativeConnection = await NativeConnection.connect({ address: stack.address });
+  const temporalPid = stack.temporalPid();
+  const postgresPid = stack.postgresPid();
+  return {
+    shape,
+    client: new Client({ connection, namespace: 'default' }),
+    nativeConnection,
+    cpuMs: () => {
+      const temporal = cpuMsOf(temporalPid);
+      const postgres = treeCpuMs(postgresPid);
+      return temporal === undefined || postgres === undefined ? undefined : temporal + postgres;
+    },
+    describe: `Temporal server v${stack.version} on PostgreSQL (${stack.shards} history shards; CPU of the server and of every PostgreSQL process)`,
+    teardown: async () => {
+      await connection.close();
+      await nativeConnection.close();
+      await stack.down({ wipe: true });
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      server: { type: 'string', default: 'dev' },
       items: { type: 'string' },
       row: { type: 'string', multiple: true },
       'max-activities': { type: 'string' },
@@ -88,87 +157,102 @@ async function main(): Promise<void> {
     },
   });
   const rows = selectRows(values.row, values.items, values.quick);
+  const shapes: ServerShape[] =
+    values.server === 'both' ? ['dev', 'postgres'] : values.server === 'postgres' ? ['postgres'] : ['dev'];
+  if (!['dev', 'postgres', 'both'].includes(values.server ?? ''))
+    throw new Error(`--server ${values.server}: expected dev, postgres or both`);
   const workerTuning: Pick<BatchWorkerOptions, 'maxConcurrentActivities' | 'maxConcurrentWorkflowTasks'> = {
     ...(values['max-activities'] ? { maxConcurrentActivities: Number(values['max-activities']) } : {}),
     ...(values['max-workflow-tasks'] ? { maxConcurrentWorkflowTasks: Number(values['max-workflow-tasks']) } : {}),
   };
 
   const loadAtStart = os.loadavg()[0] ?? 0;
-  const env = await startDevServer();
-  const emulator = await GeminiEmulator.start({ latency: { baseMs: 50, jitterMs: 0 } });
+  const emulator = await startEmulatorProcess({ latencyMs: 50 });
   const tasks = await createTaskRegistry([path.join(__dirname, '..', 'test', 'fixtures', 'tasks.ts')]);
   const task = tasks.get(TASK_NAME);
   if (!task) throw new Error(`fixture task ${TASK_NAME} not found`);
   const gemini = createGeminiClient({ apiKey: 'bench', baseUrl: emulator.url });
   const resultsDirectory = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   const runId = Date.now().toString(36);
-  const project = async (label: string, row: Row): Promise<Run> => {
-    const taskQueue = `bench-${runId}-${label}`;
-    const worker = await createBatchWorker({
-      connection: env.nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      tasks,
-      gemini,
-      resultsDirectory,
-      ...workerTuning,
-    });
-    const running = worker.run();
-    try {
-      const batchClient = new BatchClient(env.client, { taskQueue, namespace: 'default', webUiUrl: '' });
-      return await runProject(batchClient, emulator, `${taskQueue}-batch`, row);
-    } finally {
-      worker.shutdown();
-      await running;
-    }
-  };
-
-  /** The floor: the same server, a worker with the project's workflow settings, empty children. */
-  const floor = async (label: string, row: Row): Promise<Run> => {
-    const taskQueue = `bench-${runId}-${label}-floor`;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      workflowsPath: require.resolve('./floor-workflows'),
-      maxConcurrentWorkflowTaskExecutions: workerTuning.maxConcurrentWorkflowTasks ?? 100,
-      maxCachedWorkflows: 2000,
-    });
-    const running = worker.run();
-    try {
-      return await runFloor(env.client, taskQueue, `${taskQueue}-batch`, row);
-    } finally {
-      worker.shutdown();
-      await running;
-    }
-  };
-
   const measured: Measured[] = [];
+  const servers: string[] = [];
+  /** The loop does not depend on the server: it runs once per row, beside the first server's rows. */
+  const loops = new Map<Row, Run>();
   try {
-    // Warm-up, untimed: bundle creation, the first workflows, the SDK's first connections.
-    const warmUp: Row = { latencyMs: 50, concurrency: 10, items: 30 };
-    emulator.configure({ latency: { baseMs: warmUp.latencyMs, jitterMs: 0 } });
-    await project('warm-up', warmUp);
-    await runLoop(gemini, task, emulator, `bench-${runId}-warm-up-loop`, warmUp);
-    await floor('warm-up', warmUp);
+    for (const shape of shapes) {
+      const server = await startServer(shape);
+      servers.push(`${shape}: ${server.describe}`);
+      const project = async (label: string, row: Row): Promise<Run> => {
+        const taskQueue = `bench-${runId}-${shape}-${label}`;
+        const worker = await createBatchWorker({
+          connection: server.nativeConnection,
+          namespace: 'default',
+          taskQueue,
+          tasks,
+          gemini,
+          resultsDirectory,
+          ...workerTuning,
+        });
+        const running = worker.run();
+        try {
+          const batchClient = new BatchClient(server.client, { taskQueue, namespace: 'default', webUiUrl: '' });
+          return await runProject(batchClient, emulator, server, `${taskQueue}-batch`, row);
+        } finally {
+          worker.shutdown();
+          await running;
+        }
+      };
+      /** The floor: the same server, a worker with the project's workflow settings, empty children. */
+      const floor = async (label: string, row: Row): Promise<Run> => {
+        const taskQueue = `bench-${runId}-${shape}-${label}-floor`;
+        const worker = await Worker.create({
+          connection: server.nativeConnection,
+          namespace: 'default',
+          taskQueue,
+          workflowsPath: require.resolve('./floor-workflows'),
+          maxConcurrentWorkflowTaskExecutions: workerTuning.maxConcurrentWorkflowTasks ?? 100,
+          maxCachedWorkflows: 2000,
+        });
+        const running = worker.run();
+        try {
+          return await runFloor(server, taskQueue, `${taskQueue}-batch`, row);
+        } finally {
+          worker.shutdown();
+          await running;
+        }
+      };
+      try {
+        // Warm-up, untimed: bundle creation, the first workflows, the SDK's first connections.
+        const warmUp: Row = { latencyMs: 50, concurrency: 10, items: 30 };
+        await emulator.configure({ latency: { baseMs: warmUp.latencyMs, jitterMs: 0 } });
+        await project('warm-up', warmUp);
+        if (loops.size === 0) await runLoop(gemini, task, emulator, `bench-${runId}-warm-up-loop`, warmUp);
+        await floor('warm-up', warmUp);
 
-    for (const row of rows) {
-      const label = `${row.latencyMs}ms-c${row.concurrency}`;
-      emulator.configure({ latency: { baseMs: row.latencyMs, jitterMs: 0 } });
-      const projectRun = await project(label, row);
-      const loopRun = await runLoop(gemini, task, emulator, `bench-${runId}-${label}-loop`, row);
-      const floorRun = await floor(label, row);
-      measured.push({ row, project: projectRun, loop: loopRun, floor: floorRun });
-      console.error(
-        `done: ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}, floor ${formatSeconds(floorRun.wallMs)}`,
-      );
+        for (const row of rows) {
+          const label = `${row.latencyMs}ms-c${row.concurrency}`;
+          await emulator.configure({ latency: { baseMs: row.latencyMs, jitterMs: 0 } });
+          const projectRun = await project(label, row);
+          let loopRun = loops.get(row);
+          if (!loopRun) {
+            loopRun = await runLoop(gemini, task, emulator, `bench-${runId}-${label}-loop`, row);
+            loops.set(row, loopRun);
+          }
+          const floorRun = await floor(label, row);
+          measured.push({ server: shape, row, project: projectRun, loop: loopRun, floor: floorRun });
+          console.error(
+            `done: ${shape} ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}, floor ${formatSeconds(floorRun.wallMs)}`,
+          );
+        }
+      } finally {
+        await server.teardown();
+      }
     }
   } finally {
     await emulator.stop();
-    await env.teardown();
     rmSync(resultsDirectory, { recursive: true, force: true });
   }
-  printReport(measured, workerTuning, loadAtStart);
+  printReport(measured, servers, workerTuning, loadAtStart);
 }
 
 function selectRows(selected: string[] | undefined, items: string | undefined, quick: boolean | undefined): Row[] {
@@ -200,10 +284,16 @@ function recordsFor(prefix: string, count: number): unknown[] {
 }
 
 /** Project side: wall time from `start` to the summary being available. */
-async function runProject(batchClient: BatchClient, emulator: GeminiEmulator, batchId: string, row: Row): Promise<Run> {
-  emulator.reset();
-  const inFlight = sampleInFlight(emulator);
-  const cpu = measureCpu();
+async function runProject(
+  batchClient: BatchClient,
+  emulator: EmulatorProcess,
+  server: Server,
+  batchId: string,
+  row: Row,
+): Promise<Run> {
+  await emulator.reset();
+  const inFlight = await emulator.sampleInFlight();
+  const cpu = measureCpu(server.cpuMs);
   const started = performance.now();
   await batchClient.start({
     taskName: TASK_NAME,
@@ -216,17 +306,17 @@ async function runProject(batchClient: BatchClient, emulator: GeminiEmulator, ba
   return {
     wallMs,
     succeeded: summary.succeeded,
-    meanInFlight: inFlight.stop(),
+    meanInFlight: await inFlight.stop(),
     ...cpu.stop(row.items),
     batchDurationMs: summary.durationMs,
   };
 }
 
 /** Floor side: the same window over empty child workflows, from start to the parent's result. */
-async function runFloor(client: Client, taskQueue: string, batchId: string, row: Row): Promise<Run> {
-  const cpu = measureCpu();
+async function runFloor(server: Server, taskQueue: string, batchId: string, row: Row): Promise<Run> {
+  const cpu = measureCpu(server.cpuMs);
   const started = performance.now();
-  const { finished } = (await client.workflow.execute('floorBatchWorkflow', {
+  const { finished } = (await server.client.workflow.execute('floorBatchWorkflow', {
     taskQueue,
     workflowId: batchId,
     args: [{ batchId, items: row.items, concurrency: row.concurrency }],
@@ -242,16 +332,16 @@ async function runFloor(client: Client, taskQueue: string, batchId: string, row:
 async function runLoop(
   gemini: GoogleGenAI,
   task: AnyTask,
-  emulator: GeminiEmulator,
+  emulator: EmulatorProcess,
   batchId: string,
   row: Row,
 ): Promise<Run> {
   const items = itemsFromRecords(recordsFor('r', row.items));
   const model = task.model ?? DEFAULT_MODEL;
   const temperature = DEFAULT_STAGE_PLAN[0]?.temperature ?? 0;
-  emulator.reset();
-  const inFlight = sampleInFlight(emulator);
-  const cpu = measureCpu();
+  await emulator.reset();
+  const inFlight = await emulator.sampleInFlight();
+  const cpu = measureCpu(() => undefined);
   const started = performance.now();
   const outcomes = await mapWithLimit(items, row.concurrency, async (item) => {
     const request = fullPrompt(task, item);
@@ -266,7 +356,7 @@ async function runLoop(
   return {
     wallMs,
     succeeded: outcomes.filter((kind) => kind === 'ok').length,
-    meanInFlight: inFlight.stop(),
+    meanInFlight: await inFlight.stop(),
     ...cpu.stop(row.items),
   };
 }
@@ -305,16 +395,17 @@ async function mapWithLimit<T, R>(items: readonly T[], limit: number, run: (item
   return results;
 }
 
-/** This process's CPU per item, the dev server's, and how busy the whole machine was. */
-function measureCpu(): { stop: (items: number) => Pick<Run, 'cpuMsPerItem' | 'serverCpuMsPerItem' | 'machineBusy'> } {
+/** This process's CPU per item, the server's, and how busy the whole machine was. */
+function measureCpu(serverCpuMs: () => number | undefined): {
+  stop: (items: number) => Pick<Run, 'cpuMsPerItem' | 'serverCpuMsPerItem' | 'machineBusy'>;
+} {
   const ownBefore = process.cpuUsage();
-  const server = devServerPid();
-  const serverBefore = cpuMsOf(server);
+  const serverBefore = serverCpuMs();
   const machineBefore = machineTimes();
   return {
     stop: (items) => {
       const own = process.cpuUsage(ownBefore);
-      const serverAfter = cpuMsOf(server);
+      const serverAfter = serverCpuMs();
       const machine = machineTimes();
       const total = machine.total - machineBefore.total;
       return {
@@ -339,44 +430,25 @@ function machineTimes(): { busy: number; total: number } {
   return { busy, total };
 }
 
-/** Time-weighted mean of the emulator's in-flight requests: shows whether the window stayed full. */
-function sampleInFlight(emulator: GeminiEmulator): { stop: () => number } {
-  let weighted = 0;
-  let last = performance.now();
-  const first = last;
-  const sample = (): void => {
-    const now = performance.now();
-    weighted += emulator.inFlight * (now - last);
-    last = now;
-  };
-  const timer = setInterval(sample, 10);
-  return {
-    stop: () => {
-      sample();
-      clearInterval(timer);
-      return last > first ? weighted / (last - first) : 0;
-    },
-  };
-}
-
-function printReport(measured: Measured[], workerTuning: object, loadAtStart: number): void {
+function printReport(measured: Measured[], servers: string[], workerTuning: object, loadAtStart: number): void {
   const throughputRows = measured.filter(({ row }) => row.concurrency > 1);
   const overheadRows = measured.filter(({ row }) => row.concurrency === 1);
   const lines: string[] = [];
   lines.push(
-    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}. One dev server for all rows; a fresh worker`,
-    `(its own task queue) and batch per row; 1-min load average at start ${loadAtStart.toFixed(1)}${Object.keys(workerTuning).length > 0 ? `, worker options ${JSON.stringify(workerTuning)}` : ', default worker options'}; an untimed warm-up batch first.`,
-    '(a) project: wall time from start to summary; (b) plain loop with a limiter, same client, prompt, config and judgement.',
-    'CPU ms/item: this process (worker, emulator, client); dev server CPU ms/item: the dev server process; machine busy: all cores, every process.',
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}. A fresh worker`,
+    `(its own task queue) and batch per row; 1-min load average at start ${loadAtStart.toFixed(1)}${Object.keys(workerTuning).length > 0 ? `, worker options ${JSON.stringify(workerTuning)}` : ', default worker options'}; an untimed warm-up batch first on each server.`,
+    ...servers.map((server) => `Server ${server}.`),
+    '(a) project: wall time from start to summary; (b) plain loop with a limiter, same client, prompt, config and judgement (run once per row).',
+    'Worker CPU ms/item: this process (the worker and the client; the emulator runs in a process of its own); server CPU ms/item: the Temporal server (on PostgreSQL: and the database); machine busy: all cores, every process.',
     '(f) floor: the same window over empty child workflows (no activity, no model call) on the same server: Temporal’s own minimum for this shape.',
     '',
   );
   if (throughputRows.length > 0) {
     lines.push(
-      '| latency | concurrency | items | (a) project items/s | (a) batch durationMs → items/s | (b) loop items/s | ratio a/b | mean calls in flight a / b | CPU ms/item a / b | dev server CPU ms/item a / b | machine busy a / b |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| server | latency | concurrency | items | (a) project items/s | (a) batch durationMs → items/s | (b) loop items/s | ratio a/b | mean calls in flight a / b | worker CPU ms/item a / b | server CPU ms/item a | machine busy a / b |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
-    for (const { row, project, loop } of throughputRows) {
+    for (const { server, row, project, loop } of throughputRows) {
       const projectRate = itemsPerSecond(row.items, project.wallMs);
       const loopRate = itemsPerSecond(row.items, loop.wallMs);
       const batchRate =
@@ -386,34 +458,39 @@ function printReport(measured: Measured[], workerTuning: object, loadAtStart: nu
       const target =
         row.latencyMs >= 1000 ? ` (target ≥ 0.9: ${projectRate / loopRate >= 0.9 ? 'met' : 'missed'})` : '';
       lines.push(
-        `| ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${failures(row, project, loop)} | ${projectRate.toFixed(1)} | ${batchRate} | ${loopRate.toFixed(1)} | ${(projectRate / loopRate).toFixed(2)}${target} | ${project.meanInFlight.toFixed(1)} / ${loop.meanInFlight.toFixed(1)} | ${project.cpuMsPerItem.toFixed(1)} / ${loop.cpuMsPerItem.toFixed(1)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(loop.serverCpuMsPerItem)} | ${percent(project.machineBusy)} / ${percent(loop.machineBusy)} |`,
+        `| ${server} | ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${failures(row, project, loop)} | ${projectRate.toFixed(1)} | ${batchRate} | ${loopRate.toFixed(1)} | ${(projectRate / loopRate).toFixed(2)}${target} | ${project.meanInFlight.toFixed(1)} / ${loop.meanInFlight.toFixed(1)} | ${project.cpuMsPerItem.toFixed(1)} / ${loop.cpuMsPerItem.toFixed(1)} | ${formatMs(project.serverCpuMsPerItem)} | ${percent(project.machineBusy)} / ${percent(loop.machineBusy)} |`,
       );
     }
     lines.push('');
     lines.push(
-      '| latency | concurrency | items | (a) project items/s | (f) floor items/s | ratio a/f | worker CPU ms/item a / f | dev server CPU ms/item a / f |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| server | latency | concurrency | items | (a) project items/s | (f) floor items/s | ratio a/f | worker CPU ms/item a / f | server CPU ms/item a / f | items/s per worker core a / f | items/s per server core a / f |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
-    for (const { row, project, floor } of throughputRows) {
+    for (const { server, row, project, floor } of throughputRows) {
       const projectRate = itemsPerSecond(row.items, project.wallMs);
       const floorRate = itemsPerSecond(row.items, floor.wallMs);
       const floorFailed = floor.succeeded === row.items ? '' : ` (floor finished ${floor.succeeded})`;
       lines.push(
-        `| ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${floorFailed} | ${projectRate.toFixed(1)} | ${floorRate.toFixed(1)} | ${(projectRate / floorRate).toFixed(2)} | ${project.cpuMsPerItem.toFixed(1)} / ${floor.cpuMsPerItem.toFixed(1)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(floor.serverCpuMsPerItem)} |`,
+        `| ${server} | ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${floorFailed} | ${projectRate.toFixed(1)} | ${floorRate.toFixed(1)} | ${(projectRate / floorRate).toFixed(2)} | ${project.cpuMsPerItem.toFixed(1)} / ${floor.cpuMsPerItem.toFixed(1)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(floor.serverCpuMsPerItem)} | ${perCore(project.cpuMsPerItem)} / ${perCore(floor.cpuMsPerItem)} | ${perCore(project.serverCpuMsPerItem)} / ${perCore(floor.serverCpuMsPerItem)} |`,
       );
     }
     lines.push(
-      'Worker CPU of (a) includes the in-process emulator and client; (f) has neither. Targets (issue 16): a/f ≥ 0.9 at 1 s latency and concurrency 100; worker CPU ≤ floor + 5 ms; server CPU ≤ 1.1 × floor.',
+      'Targets (issue 16): a/f ≥ 0.9 at 1 s latency and concurrency 100; worker CPU ≤ floor + 5 ms; server CPU ≤ 1.1 × floor.',
+      'Items/s per core = 1000 / CPU ms per item: what one fully busy core sustains on that side (sizing: items/s needed ÷ that = cores).',
       '',
     );
   }
-  for (const { row, project, loop } of overheadRows) {
+  for (const { server, row, project, loop } of overheadRows) {
     const addedMs = (project.wallMs - loop.wallMs) / row.items;
     lines.push(
-      `Added wall time per item at concurrency 1, latency ${row.latencyMs} ms, ${row.items} items${failures(row, project, loop)}: (${formatSeconds(project.wallMs)} − ${formatSeconds(loop.wallMs)}) / ${row.items} = ${addedMs.toFixed(1)} ms (target ≤ 25 ms: ${addedMs <= 25 ? 'met' : 'missed'}; batch durationMs ${formatSeconds(project.batchDurationMs ?? 0)}).`,
+      `${server}: added wall time per item at concurrency 1, latency ${row.latencyMs} ms, ${row.items} items${failures(row, project, loop)}: (${formatSeconds(project.wallMs)} − ${formatSeconds(loop.wallMs)}) / ${row.items} = ${addedMs.toFixed(1)} ms (target ≤ 25 ms: ${addedMs <= 25 ? 'met' : 'missed'}; batch durationMs ${formatSeconds(project.batchDurationMs ?? 0)}).`,
     );
   }
   console.log(lines.join('\n'));
+}
+
+function perCore(cpuMsPerItem: number | undefined): string {
+  return cpuMsPerItem === undefined || cpuMsPerItem <= 0 ? '?' : (1000 / cpuMsPerItem).toFixed(0);
 }
 
 /** Flags a run in which not every item succeeded: its rate would not be comparable. */

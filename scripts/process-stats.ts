@@ -43,11 +43,41 @@ export function cpuMsOf(pid: number | undefined): number | undefined {
 
 /** Peak resident set (VmHWM) of a process, in MiB. */
 export function peakRssMiB(pid: number | undefined): number | undefined {
+  const kB = statusKb(pid, 'VmHWM');
+  return kB === undefined ? undefined : kB / 1024;
+}
+
+/** Resident set now (VmRSS) of a process, in bytes. */
+export function rssBytes(pid: number | undefined): number | undefined {
+  const kB = statusKb(pid, 'VmRSS');
+  return kB === undefined ? undefined : kB * 1024;
+}
+
+/** A `<field>: <n> kB` line of /proc/<pid>/status. */
+function statusKb(pid: number | undefined, field: 'VmHWM' | 'VmRSS'): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU time of a process and all its children, live and ended, in ms: for PostgreSQL, whose
+ * postmaster forks a backend per connection and reaps it (an ended backend's time moves into the
+ * postmaster's cutime/cstime), so the sum at two moments differs by what the cluster spent between.
+ */
+export function treeCpuMs(pid: number | undefined): number | undefined {
+  const stat = pid === undefined ? undefined : statOf(pid);
+  if (!stat || pid === undefined) return undefined;
+  const ticks = (fields: string[], from: number, to: number): number =>
+    fields.slice(from, to + 1).reduce((sum, field) => sum + Number(field), 0);
+  let total = ticks(stat.fields, 11, 14);
+  for (const child of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const childStat = statOf(child);
+    if (childStat && Number(childStat.fields[1]) === pid) total += ticks(childStat.fields, 11, 14);
+  }
+  return (total * 1000) / CLOCK_TICKS_PER_SECOND;
 }
