@@ -3,6 +3,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/search-attributes';
+import {
+  DEFAULT_RETENTION,
+  DEFAULT_SHARDS,
+  DYNAMIC_CONFIG_FILE,
+  pinnedServerVersion,
+} from '../../scripts/stack-postgres';
 
 const repositoryRoot = new URL('../../', import.meta.url);
 
@@ -18,6 +24,7 @@ interface ComposeService {
   depends_on?: string[] | Record<string, { condition?: string }>;
   entrypoint?: string | string[];
   command?: string | string[];
+  volumes?: string[];
 }
 
 function loadComposeServices(): Record<string, ComposeService> {
@@ -78,6 +85,29 @@ test('Temporal persists to the postgresql service and waits for it to be healthy
 test('the Web UI talks to the temporal service', () => {
   const temporalUi = serviceNamed(loadComposeServices(), 'temporal-ui');
   assert.equal(environmentOf(temporalUi)['TEMPORAL_ADDRESS'], 'temporal:7233');
+});
+
+test('compose runs the server `npm run stack:postgres` builds and measures: same version, shards, dynamic config, retention', () => {
+  const services = loadComposeServices();
+  const temporal = serviceNamed(services, 'temporal');
+  const version = pinnedServerVersion();
+  assert.equal(temporal.image, `temporalio/auto-setup:${version}`);
+  assert.ok(
+    serviceNamed(services, 'temporal-admin-tools').image?.startsWith(`temporalio/admin-tools:${version}-`),
+    'admin-tools must match the server version',
+  );
+  const environment = environmentOf(temporal);
+  assert.equal(environment['NUM_HISTORY_SHARDS'], String(DEFAULT_SHARDS));
+  assert.equal(environment['DEFAULT_NAMESPACE_RETENTION'], DEFAULT_RETENTION);
+  const mounted = (temporal.volumes ?? []).map((volume) => volume.split(':'));
+  const dynamicConfig = mounted.find(([, target]) => target === environment['DYNAMIC_CONFIG_FILE_PATH']);
+  assert.ok(dynamicConfig, 'DYNAMIC_CONFIG_FILE_PATH must name a mounted file');
+  assert.equal(
+    new URL(dynamicConfig[0] ?? '', repositoryRoot).pathname,
+    DYNAMIC_CONFIG_FILE,
+    'compose mounts the dynamic config the stack script uses',
+  );
+  assert.match(readRepositoryFile('deploy/temporal/dynamicconfig.yaml'), /history\.transferProcessorMaxPollRPS:/);
 });
 
 test('the worker is built from this repository and connects to the temporal service', () => {
