@@ -91,10 +91,19 @@ export function defineTask<TItem, TOutput>(task: TaskDefinition<TItem, TOutput>)
   return task;
 }
 
-/** The JSON schema Gemini receives as `responseJsonSchema`. */
+/** Converted once per output schema: every full prompt of a task sends the same one. */
+const jsonSchemas = new WeakMap<z.ZodType, Record<string, unknown>>();
+
+/**
+ * The JSON schema Gemini receives as `responseJsonSchema` (shared: callers must not change it; a
+ * deep copy is what the request serialises anyway).
+ */
 export function outputJsonSchema(task: Pick<TaskDefinition<never, unknown>, 'outputSchema'>): Record<string, unknown> {
+  const known = jsonSchemas.get(task.outputSchema);
+  if (known) return known;
   const schema = z.toJSONSchema(task.outputSchema, { unrepresentable: 'any' }) as Record<string, unknown>;
   delete schema['$schema'];
+  jsonSchemas.set(task.outputSchema, schema);
   return schema;
 }
 
