@@ -3,7 +3,7 @@
  * `batch-llm worker` process, and the count of a batch's results lines and distinct items.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -74,4 +74,39 @@ export async function startWorkerProcess(options: {
   });
   worker.stderr?.pipe(process.stderr);
   return worker;
+}
+
+/**
+ * The lines of a file that is being appended to, counted as it grows: each call reads only the
+ * bytes added since the last one (a results file of a million items is never read twice).
+ */
+export class GrowingLineCount {
+  private counted = 0;
+  private bytes = 0;
+  private readonly buffer = Buffer.alloc(1 << 20);
+
+  constructor(readonly file: string) {}
+
+  /** Newlines in the file now (0 while it does not exist). */
+  now(): number {
+    let descriptor: number;
+    try {
+      descriptor = openSync(this.file, 'r');
+    } catch {
+      return this.counted; // not written yet
+    }
+    try {
+      const size = fstatSync(descriptor).size;
+      while (this.bytes < size) {
+        const read = readSync(descriptor, this.buffer, 0, Math.min(this.buffer.length, size - this.bytes), this.bytes);
+        if (read === 0) break;
+        for (let at = this.buffer.indexOf(10); at !== -1 && at < read; at = this.buffer.indexOf(10, at + 1))
+          this.counted += 1;
+        this.bytes += read;
+      }
+    } finally {
+      closeSync(descriptor);
+    }
+    return this.counted;
+  }
 }

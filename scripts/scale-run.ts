@@ -3,10 +3,14 @@
  * server (its history in a SQLite file, as `dev` runs it; `--in-memory` for the tests' kind), one
  * worker process and a fast emulator. Prints wall time, items/s, the worker's and the server's
  * peak RSS and CPU, the database size, the largest batch-run history, the number of runs, and
- * checks results count = input count.
+ * checks results count = input count. Growth per item: the worker's resident set and the
+ * database's bytes when the results pass two marks (default 10,000 and 60,000 items), each the
+ * mean of the samples taken within ±1,000 items of its mark, so that one garbage collection's
+ * sawtooth does not decide the number.
  *   npm run scale -- [--items 100000] [--concurrency 200] [--latency-ms 5] [--events-per-run 7000] [--in-memory]
+ *                    [--growth-from 10000] [--growth-to 60000]
  */
-import { mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,10 +18,28 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { BatchClient } from '../src/client/batch-client';
 import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { startDevServer } from '../src/temporal/dev-server';
-import { cpuMsOf, devServerPid, peakRssMiB } from './process-stats';
-import { countResultLines, startWorkerProcess, writeItemsFile } from './run-support';
+import { cpuMsOf, devServerPid, peakRssMiB, rssBytes } from './process-stats';
+import { countResultLines, GrowingLineCount, startWorkerProcess, writeItemsFile } from './run-support';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+/** A mark's reading is the mean of the samples taken while the results count is this close to it. */
+const MARK_WINDOW_ITEMS = 1_000;
+const SAMPLE_EVERY_MS = 500;
+
+/** What is sampled at a growth mark: the worker's resident set and the server's database, in bytes. */
+interface MarkReading {
+  rss: number[];
+  database: number[];
+}
+
+const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+
+/** The SQLite database with its write-ahead log, in bytes. */
+function databaseBytes(dbFilename: string): number {
+  const size = (file: string) => (existsSync(file) ? statSync(file).size : 0);
+  return size(dbFilename) + size(`${dbFilename}-wal`);
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -27,12 +49,15 @@ async function main(): Promise<void> {
       'latency-ms': { type: 'string' },
       'events-per-run': { type: 'string' },
       'in-memory': { type: 'boolean', default: false },
+      'growth-from': { type: 'string' },
+      'growth-to': { type: 'string' },
     },
   });
   const total = Number(values.items ?? 100_000);
   const concurrency = Number(values.concurrency ?? 200);
   const latencyMs = Number(values['latency-ms'] ?? 5);
   const eventsPerRun = values['events-per-run'] ? Number(values['events-per-run']) : undefined;
+  const marks = [Number(values['growth-from'] ?? 10_000), Number(values['growth-to'] ?? 60_000)] as const;
   const work = mkdtempSync(path.join(os.tmpdir(), 'scale-run-'));
   const inputFile = writeItemsFile(work, total);
   const resultsDirectory = path.join(work, 'results');
@@ -50,12 +75,23 @@ async function main(): Promise<void> {
     emulatorUrl: emulator.url,
     resultsDirectory,
   });
+  const batchId = `scale-${total}-${Date.now()}`;
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, peakRssMiB(worker.pid) ?? 0)), 1_000);
+  const finished = new GrowingLineCount(path.join(resultsDirectory, batchId, 'results.jsonl'));
+  const readings = new Map<number, MarkReading>(marks.map((mark) => [mark, { rss: [], database: [] }]));
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, peakRssMiB(worker.pid) ?? 0);
+    const count = finished.now();
+    for (const [mark, reading] of readings) {
+      if (Math.abs(count - mark) > MARK_WINDOW_ITEMS) continue;
+      const rss = rssBytes(worker.pid);
+      if (rss !== undefined) reading.rss.push(rss);
+      if (dbFilename) reading.database.push(databaseBytes(dbFilename));
+    }
+  }, SAMPLE_EVERY_MS);
   const cpuBefore = { worker: cpuMsOf(worker.pid) ?? 0, server: cpuMsOf(server) ?? 0 };
   try {
     const batchClient = new BatchClient(env.client, { taskQueue, namespace: 'default', webUiUrl: '' });
-    const batchId = `scale-${total}-${Date.now()}`;
     const began = Date.now();
     await batchClient.start({
       taskName: 'test-echo',
@@ -68,7 +104,7 @@ async function main(): Promise<void> {
       batchClient.progress(batchId).then(
         (progress) =>
           console.error(
-            `  ${progress.succeeded + progress.failed}/${total} finished, run ${progress.runs} (largest finished run ${progress.largestRunEvents} events), ${((progress.succeeded + progress.failed) / ((Date.now() - began) / 1000)).toFixed(1)} items/s, worker peak RSS ${peak.toFixed(0)} MiB, server peak RSS ${(peakRssMiB(server) ?? 0).toFixed(0)} MiB`,
+            `  ${progress.succeeded + progress.failed}/${total} finished, run ${progress.runs} (largest finished run ${progress.largestRunEvents} events), ${((progress.succeeded + progress.failed) / ((Date.now() - began) / 1000)).toFixed(1)} items/s, worker peak RSS ${peak.toFixed(0)} MiB, server peak RSS ${(peakRssMiB(server) ?? 0).toFixed(0)} MiB; at ${finished.now()} results worker RSS ${((rssBytes(worker.pid) ?? 0) / 2 ** 20).toFixed(0)} MiB${dbFilename ? `, database ${(databaseBytes(dbFilename) / 2 ** 20).toFixed(0)} MiB` : ''}`,
           ),
         (error: unknown) => console.error(`  progress unavailable: ${String(error)}`),
       );
@@ -99,7 +135,7 @@ async function main(): Promise<void> {
       ],
       [
         'dev server database',
-        dbFilename ? `${(statSync(dbFilename).size / 2 ** 20).toFixed(0)} MiB (SQLite file)` : 'in memory',
+        dbFilename ? `${(databaseBytes(dbFilename) / 2 ** 20).toFixed(0)} MiB (SQLite file and its WAL)` : 'in memory',
       ],
       ['batch runs (continue-as-new)', `${runs} (summary says ${summary.runs})`],
       ['largest batch-run history', `${largest} events`],
@@ -108,6 +144,7 @@ async function main(): Promise<void> {
         `${results.lines} / ${results.ids}${results.lines === total && results.ids === total ? ' = input count' : ' — MISMATCH'}`,
       ],
     ];
+    rows.push(...growthRows(marks, readings, total, dbFilename));
     const width = Math.max(...rows.map(([name]) => name.length)) + 2;
     for (const [name, value] of rows) console.log(`${name.padEnd(width)}${value}`);
     if (results.lines !== total || results.ids !== total) process.exitCode = 1;
@@ -117,6 +154,42 @@ async function main(): Promise<void> {
     await emulator.stop();
     await env.teardown();
   }
+}
+
+/** Rows for the growth between the two marks: the worker's RSS and the database, per item; the database's bytes per item overall. */
+function growthRows(
+  [from, to]: readonly [number, number],
+  readings: ReadonlyMap<number, MarkReading>,
+  total: number,
+  dbFilename: string | undefined,
+): Array<[string, string]> {
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  const at = (mark: number, key: keyof MarkReading) => {
+    const samples = readings.get(mark)?.[key] ?? [];
+    return samples.length > 0 ? mean(samples) : undefined;
+  };
+  const span = `${from.toLocaleString('en')} → ${to.toLocaleString('en')} items`;
+  const rows: Array<[string, string]> = [];
+  const rssFrom = at(from, 'rss');
+  const rssTo = at(to, 'rss');
+  rows.push(
+    rssFrom !== undefined && rssTo !== undefined
+      ? [
+          `worker RSS growth (${span})`,
+          `${mib(rssFrom)} → ${mib(rssTo)}: ${((rssTo - rssFrom) / (to - from)).toFixed(0)} bytes/item`,
+        ]
+      : [`worker RSS growth (${span})`, 'not measured (fewer items than the marks)'],
+  );
+  if (!dbFilename) return rows;
+  const databaseFrom = at(from, 'database');
+  const databaseTo = at(to, 'database');
+  if (databaseFrom !== undefined && databaseTo !== undefined)
+    rows.push([
+      `dev server database growth (${span})`,
+      `${mib(databaseFrom)} → ${mib(databaseTo)}: ${((databaseTo - databaseFrom) / (to - from) / 1024).toFixed(1)} KiB/item`,
+    ]);
+  rows.push(['dev server database per item (end)', `${(databaseBytes(dbFilename) / total / 1024).toFixed(1)} KiB`]);
+  return rows;
 }
 
 main().catch((error: unknown) => {

@@ -18,6 +18,12 @@ export { ITEM_KEY_HEADER as ITEM_HEADER } from '@durable-batch-llm/gemini-emulat
 /** Where local state lives by default (dev-server database, results). */
 export const DEFAULT_STATE_DIR = '.batch-llm';
 
+/**
+ * How long `dev` keeps closed workflows by default: the dev server's own default, a day to look
+ * at failed items in the Web UI. Bigger batches trade it for disk (docs/operations.md).
+ */
+export const DEFAULT_DEV_RETENTION = '24h';
+
 /** Default cap on physical model calls per item, transient retries included. */
 export const DEFAULT_MAX_MODEL_CALLS = 5;
 

@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ItemResult } from './schemas';
 
@@ -35,15 +36,34 @@ export function lineKey(bytes: Buffer, start: number, end: number): LineKey | un
   }
 }
 
-/** Adds the ids of the complete lines in `bytes` to `ids`; returns the length through the last newline. */
-export function indexLines(ids: Set<string>, bytes: Buffer): number {
+/**
+ * Calls `onLine` with the item id and start (in `bytes`) of each complete line of `bytes`; returns
+ * the length through the last newline.
+ */
+export function indexLines(bytes: Buffer, onLine: (itemId: string, start: number) => void): number {
   let start = 0;
   for (let end = bytes.indexOf(10); end !== -1; start = end + 1, end = bytes.indexOf(10, start)) {
     // A line that is not a record (damaged by hand) holds no id: a retry of its item appends again.
     const key = lineKey(bytes, start, end);
-    if (key) ids.add(key.itemId);
+    if (key) onLine(key.itemId, start);
   }
   return start;
+}
+
+/**
+ * The item id of the line that starts at `offset` in the open file, read synchronously (under the
+ * results lock): the line's first bytes, or the whole line when its id is longer than they hold.
+ */
+export function lineIdAt(descriptor: number, offset: number): string | undefined {
+  for (let length = KEY_PREFIX_BYTES; ; length *= 4) {
+    const bytes = Buffer.alloc(length);
+    const read = readSync(descriptor, bytes, 0, length, offset);
+    const newline = bytes.subarray(0, read).indexOf(10);
+    const end = newline === -1 ? read : newline;
+    if (newline !== -1 || read < length) return lineKey(bytes, 0, end)?.itemId;
+    const head = LINE_KEY.exec(bytes.toString('utf8', 0, end));
+    if (head?.[1]) return JSON.parse(head[1]) as string;
+  }
 }
 
 /** The bytes from `from` through the last newline before `size` (at least one line); undefined when there is none. */

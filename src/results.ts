@@ -7,10 +7,12 @@ import {
   finishOrderJsonl,
   indexLines,
   inputOrderJsonl,
+  lineIdAt,
   readCompleteLines,
   resultLine,
 } from './results-jsonl';
 import type { ErrorCategory } from './errors/categories';
+import { ResultLineIndex } from './results-line-index';
 import type { CallMetadata, ItemResult, ItemStatus, Usage } from './schemas';
 
 /** What a write did: where the records are, and how many of them were new. */
@@ -116,9 +118,9 @@ const INDEXED_BATCHES = 16;
 export const RESULT_ORDERS = ['input', 'finish'] as const;
 export type ResultOrder = (typeof RESULT_ORDERS)[number];
 
-/** The item ids already in a batch's results file, and how far into the file they were read. */
+/** The item ids already in a batch's results file (by line offset), and how far into the file they were read. */
 interface BatchIndex {
-  ids: Set<string>;
+  lines: ResultLineIndex;
   indexedBytes: number;
   inode: number;
   catchingUp?: Promise<void>;
@@ -184,17 +186,22 @@ export class FileResultStore implements ResultSink, ResultReader, PostProcessLed
       if (size > index.indexedBytes) {
         const unindexed = Buffer.alloc(size - index.indexedBytes);
         readFully(descriptor, unindexed, index.indexedBytes);
-        index.indexedBytes += indexLines(index.ids, unindexed);
+        const from = index.indexedBytes;
+        index.indexedBytes += indexLines(unindexed, (itemId, start) => index.lines.add(itemId, from + start));
         if (index.indexedBytes < size) ftruncateSync(descriptor, index.indexedBytes);
       }
       const lines = new Map<string, string>();
+      const written = (offset: number) => lineIdAt(descriptor, offset);
       for (const result of results)
-        if (!index.ids.has(result.itemId) && !lines.has(result.itemId)) lines.set(result.itemId, resultLine(result));
+        if (!lines.has(result.itemId) && !index.lines.has(result.itemId, written))
+          lines.set(result.itemId, resultLine(result));
       if (lines.size === 0) return 0;
       const bytes = Buffer.from([...lines.values()].join(''));
       writeFully(descriptor, bytes);
-      index.indexedBytes += bytes.length;
-      for (const itemId of lines.keys()) index.ids.add(itemId);
+      for (const [itemId, line] of lines) {
+        index.lines.add(itemId, index.indexedBytes);
+        index.indexedBytes += Buffer.byteLength(line);
+      }
       return lines.size;
     } finally {
       closeSync(descriptor);
@@ -215,7 +222,8 @@ export class FileResultStore implements ResultSink, ResultReader, PostProcessLed
           const chunk = await readCompleteLines(handle, from, size);
           if (!chunk) return;
           // A locked append may have moved the index meanwhile: then this chunk is stale, read again.
-          if (index.indexedBytes === from && index.inode === ino) index.indexedBytes += indexLines(index.ids, chunk);
+          if (index.indexedBytes === from && index.inode === ino)
+            index.indexedBytes += indexLines(chunk, (itemId, start) => index.lines.add(itemId, from + start));
         }
       } finally {
         await handle.close();
@@ -227,7 +235,7 @@ export class FileResultStore implements ResultSink, ResultReader, PostProcessLed
   private indexOf(batchId: string): BatchIndex {
     let index = this.indexes.get(batchId);
     if (index) this.indexes.delete(batchId); // re-inserted last: the map is in least-recently-used order
-    index ??= { ids: new Set(), indexedBytes: 0, inode: -1 };
+    index ??= { lines: new ResultLineIndex(), indexedBytes: 0, inode: -1 };
     this.indexes.set(batchId, index);
     for (const [oldest] of this.indexes) {
       if (this.indexes.size <= INDEXED_BATCHES) break;
@@ -327,7 +335,7 @@ function sameRecord(stored: ItemResult, offered: ItemResult): boolean {
 }
 
 function resetIndex(index: BatchIndex, inode: number): void {
-  index.ids.clear();
+  index.lines.clear();
   index.indexedBytes = 0;
   index.inode = inode;
 }

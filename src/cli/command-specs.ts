@@ -9,6 +9,7 @@ import {
   DEFAULT_BATCH_MAX_POLL_MS,
   DEFAULT_BATCH_POLL_MS,
   DEFAULT_FAIL_FAST,
+  DEFAULT_DEV_RETENTION,
   DEFAULT_STATE_DIR,
 } from '../constants';
 
@@ -32,6 +33,7 @@ const stackOptions = {
   tasks: { type: 'string', multiple: true },
   'latency-ms': { type: 'string' },
   'jitter-ms': { type: 'string' },
+  retention: { type: 'string' },
 } as const;
 
 const stackOptionHelp: Array<[string, string]> = [
@@ -41,6 +43,10 @@ const stackOptionHelp: Array<[string, string]> = [
   ['--tasks MODULE', 'register the tasks a module exports (repeatable)'],
   ['--latency-ms N', 'emulator base latency when it runs (default 250)'],
   ['--jitter-ms N', 'emulator latency jitter (default 250)'],
+  [
+    '--retention SPAN',
+    `how long the dev server keeps closed workflows (items, ended batches) and their history: 1h or more (default ${DEFAULT_DEV_RETENTION}); ~28 KiB an item on disk; results are not affected`,
+  ],
 ];
 
 export const devSpec = {

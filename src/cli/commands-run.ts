@@ -9,10 +9,21 @@ import {
   type EmulatorOptions,
 } from '@durable-batch-llm/gemini-emulator';
 import { geminiOptionsFromEnv } from '../config';
+import { DEFAULT_DEV_RETENTION } from '../constants';
 import { createTaskRegistry } from '../tasks/registry';
 import { batchFailedItemsUrl, temporalConfigFromEnv } from '../temporal/config';
+import { DEV_SERVER_MIN_RETENTION_MS } from '../temporal/dev-server';
 import { connectBatchWorker } from '../worker';
-import { asStrings, flagValue, NonNegativeInt, parseCommandArgs, PortNumber, PositiveInt, UsageError } from './args';
+import {
+  asStrings,
+  durationMs,
+  flagValue,
+  NonNegativeInt,
+  parseCommandArgs,
+  PortNumber,
+  PositiveInt,
+  UsageError,
+} from './args';
 import { demoSpec, devSpec, emulatorSpec, workerSpec } from './command-specs';
 import { printHelp } from './help';
 import { startLocalStack } from './local-stack';
@@ -24,6 +35,9 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 
 const DEMO_DATA = path.resolve(__dirname, '..', '..', 'data', 'demo-products.jsonl');
 
+/** The dev server's retention of closed workflows: an hour (its minimum) to ten years. */
+const Retention = durationMs(DEV_SERVER_MIN_RETENTION_MS, 3650 * 86_400_000);
+
 function stackSettings(values: Record<string, string | boolean | (string | boolean)[] | undefined>) {
   const port = flagValue('port', PortNumber, values['port'] ?? '7233');
   return {
@@ -31,6 +45,7 @@ function stackSettings(values: Record<string, string | boolean | (string | boole
     stateDirectory: stateDirectory(typeof values['state-dir'] === 'string' ? values['state-dir'] : undefined),
     port,
     uiPort: flagValue('ui-port', PortNumber, values['ui-port'] ?? '8233'),
+    retentionMs: flagValue('retention', Retention, values['retention'] ?? DEFAULT_DEV_RETENTION),
     taskModules: asStrings(values['tasks']),
     emulator: {
       latency: {

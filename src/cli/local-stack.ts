@@ -15,6 +15,8 @@ export interface LocalStackOptions {
   stateDirectory: string;
   port: number;
   uiPort: number;
+  /** How long the dev server keeps closed workflows, in ms (a server already running keeps its own). */
+  retentionMs: number;
   taskModules: string[];
   emulator: EmulatorOptions;
   log: (line: string) => void;
@@ -36,11 +38,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     const address = `127.0.0.1:${options.port}`;
     if (await temporalAnswers({ ...config, address, connectTimeoutMs: 1500 })) {
-      log(`Temporal already running at ${address}; using it.`);
+      log(`Temporal already running at ${address}; using it (its retention of closed workflows unchanged).`);
       config = { ...config, address };
     } else {
       const dbFilename = path.join(options.stateDirectory, 'temporal.db');
-      log(`Starting the Temporal dev server on ${address} (history kept in ${dbFilename}) …`);
+      log(
+        `Starting the Temporal dev server on ${address} (history kept in ${dbFilename}, closed workflows kept ${options.retentionMs / 3_600_000} h) …`,
+      );
       server = await startDevServer({
         dbFilename,
         port: options.port,
@@ -48,6 +52,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         namespace: config.namespace,
         // Its WARN lines would flood the terminal the stack runs in; errors still show.
         logLevel: 'error',
+        retentionMs: options.retentionMs,
       });
       const started = server;
       stops.push(() => started.teardown());

@@ -55,6 +55,9 @@ describe('the batch-llm command line', () => {
     ]);
     assert.equal(badMode.code, 2);
     assert.match(badMode.stderr, /--call-mode: .*local-first.*activity/);
+    const shortRetention = await runCli(['dev', '--retention', '10m']);
+    assert.equal(shortRetention.code, 2);
+    assert.match(shortRetention.stderr, /--retention must be at least 1h/);
   });
 
   test('the demo (npm start -- --exit-when-done) runs 50 items on a fresh stack and exits 0 with a summary; results export in input order', async () => {
@@ -107,7 +110,7 @@ describe('the batch-llm command line', () => {
     assert.ok(results.every((result) => result.status === 'succeeded' && result.attempts.length === 1));
   });
 
-  test('dev serves the Web UI and a worker; start --wait runs a batch against it; Ctrl-C stops everything', async () => {
+  test('dev serves the Web UI and a worker, keeping closed workflows for --retention; start --wait runs a batch against it; Ctrl-C stops everything', async () => {
     const stateDirectory = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-dev-'));
     const [port, uiPort] = [await freePort(), await freePort()];
     const dev = spawnCli(
@@ -123,6 +126,8 @@ describe('the batch-llm command line', () => {
         '10',
         '--jitter-ms',
         '10',
+        '--retention',
+        '36h',
       ],
       {},
     );
@@ -171,6 +176,12 @@ describe('the batch-llm command line', () => {
         webUiUrl: '',
       });
       try {
+        const namespace = await client.workflowService.describeNamespace({ namespace: 'default' });
+        assert.equal(
+          Number(namespace.config?.workflowExecutionRetentionTtl?.seconds),
+          36 * 3600,
+          'the retention asked for',
+        );
         const events = (await client.workflow.getHandle('dev-batch/a').fetchHistory()).events ?? [];
         assert.deepEqual(
           events
