@@ -6,7 +6,7 @@
 import type { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
 import type { DeferredCall } from './model-call';
-import type { QuotaGate } from './quota-gate';
+import type { Clearance, QuotaGate } from './quota-gate';
 
 /**
  * Why a local call should not start now. A scope that does not answer is our plumbing, not the
@@ -16,9 +16,10 @@ export async function deferralOf(
   quota: QuotaGate,
   scope: string,
   context: Context,
+  adaptive = false,
 ): Promise<DeferredCall['reason'] | undefined> {
   try {
-    return await quota.deferralOf(scope);
+    return await quota.deferralOf(scope, adaptive);
   } catch (error) {
     context.log.warn('quota scope did not answer; the call goes to a regular activity, which waits for it', {
       scope,
@@ -41,12 +42,13 @@ export async function waitForClearance(
   context: Context,
   tokens: number,
   heartbeat: () => void,
-): Promise<number> {
+  adaptive = false,
+): Promise<Clearance> {
   const began = Date.now();
   for (let tries = 1; ; tries += 1) {
     try {
-      await quota.awaitClearance(scope, context, tokens, heartbeat);
-      return Date.now() - began;
+      const { admittedAt } = await quota.awaitClearance(scope, context, tokens, heartbeat, adaptive);
+      return { waitedMs: Date.now() - began, ...(admittedAt !== undefined ? { admittedAt } : {}) };
     } catch (error) {
       if (context.cancellationSignal.aborted)
         throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
@@ -68,9 +70,10 @@ export async function reportRateLimit(
   scope: string,
   suggestedWaitMs: number | undefined,
   context: Context,
+  admittedAt?: number,
 ): Promise<void> {
   try {
-    await quota.reportRateLimit(scope, suggestedWaitMs);
+    await quota.reportRateLimit(scope, suggestedWaitMs, admittedAt);
   } catch (error) {
     context.log.warn('could not start the coordinated cooldown; this call still retries after its own delay', {
       scope,

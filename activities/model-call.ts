@@ -38,6 +38,8 @@ export interface CallModelInput {
    * The activity enforces it, so Temporal may retry attempts that never reached the model freely.
    */
   maxCalls?: number;
+  /** The batch runs with `--concurrency auto`: the call is admitted under the scope's adaptive rate. */
+  adaptiveRate?: boolean;
 }
 
 /**
@@ -93,7 +95,7 @@ export async function callModel(
   const local = context.info.isLocal;
   const scope = quota?.scopeOf(input.model);
   if (local && quota && scope) {
-    const reason = await deferralOf(quota, scope, context);
+    const reason = await deferralOf(quota, scope, context, input.adaptiveRate);
     if (reason)
       return { kind: 'deferred', reason, ...(input.priorFailures?.length ? { failures: input.priorFailures } : {}) };
   }
@@ -153,8 +155,11 @@ async function sendRequest({
   }
   const promptChars = request.prompt.length + (request.systemInstruction?.length ?? 0);
   const estimatedTokens = quota ? quota.estimateTokens(input.model, promptChars, cachedContent) : 0;
-  const admissionWaitMs =
-    quota && scope ? await waitForClearance(quota, scope, context, estimatedTokens, heartbeat) : 0;
+  const clearance =
+    quota && scope
+      ? await waitForClearance(quota, scope, context, estimatedTokens, heartbeat, input.adaptiveRate)
+      : { waitedMs: 0 };
+  const admissionWaitMs = clearance.waitedMs;
   // An attempt the server has given up on (its heartbeats were late) must not send: its successor will.
   if (context.cancellationSignal.aborted)
     throw new CancelledFailure(`model call cancelled before it was sent: ${String(context.cancellationSignal.reason)}`);
@@ -181,7 +186,8 @@ async function sendRequest({
       throw new CancelledFailure(`model call cancelled: ${String(context.cancellationSignal.reason)}`);
     const info = classifyError(error, task.classifier, provider.classify);
     countCall(context, input.model, info.category);
-    if (info.isRateLimit && quota && scope) await reportRateLimit(quota, scope, info.suggestedWaitMs, context);
+    if (info.isRateLimit && quota && scope)
+      await reportRateLimit(quota, scope, info.suggestedWaitMs, context, clearance.admittedAt);
     ledger.failures.push({
       attempt: call,
       category: info.category,
@@ -203,6 +209,7 @@ async function sendRequest({
       inputTokens: usage.inputTokens,
       cachedTokens: usage.cachedTokens,
       cachedContent,
+      ...(input.adaptiveRate ? { adaptive: { latencyMs: Date.now() - started } } : {}),
     });
   const judgement = judgeAnswer(task, answer, input.mode === 'partial' ? input.partial : undefined, input.item.data);
   countCall(context, input.model, judgement.kind === 'ok' ? 'ok' : judgement.category, usage);

@@ -6,7 +6,14 @@ import {
   type Client,
 } from '@temporalio/client';
 import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal } from '../src/contract/messages';
-import type { AdmissionLimits, AdmitCallsOutput, QuotaScopeInput, QuotaScopeState } from '../src/contract/states';
+import type {
+  AdmissionLimits,
+  AdmitCallsOutput,
+  CallOutcomes,
+  QuotaScopeInput,
+  QuotaScopeState,
+  RateLimitedInput,
+} from '../src/contract/states';
 import type { quotaScopeWorkflow } from '../workflows/quota-scope';
 
 /** How long a worker trusts what it last heard of a scope's cooldown. */
@@ -16,17 +23,37 @@ const SCOPE_QUERY_DEADLINE_MS = 1_000;
 /** Attempts at reaching the scope's workflow (it may be continuing as new or ending idle). */
 const ADMISSION_ATTEMPTS = 5;
 
+/** Latencies sent with one admission request at most (auto mode). */
+const MAX_REPORTED_LATENCIES = 32;
+
+/** What the scope answered one call: wait `delayMs`, then start (granted) or ask again. */
+interface Admission {
+  delayMs: number;
+  granted: boolean;
+  /** Auto mode: the scope's time of the grant. */
+  admittedAt?: number;
+}
+
 interface PendingCall {
   tokens: number;
-  resolve: (delayMs: number) => void;
+  resolve: (admission: Admission) => void;
   reject: (error: unknown) => void;
 }
 
-/** Per scope: calls waiting for admission, and token estimates to settle. */
+/** Per scope (and mode): calls waiting for admission, token estimates to settle, auto mode's outcomes. */
 interface ScopeQueue {
+  adaptive: boolean;
   pending: PendingCall[];
   sending: boolean;
   tokenCorrection: number;
+  outcomes: CallOutcomes;
+}
+
+/** How a call was cleared to start. */
+export interface Clearance {
+  waitedMs: number;
+  /** Auto mode: when the scope admitted it (the scope's clock), for a 429 report. */
+  admittedAt?: number;
 }
 
 /**
@@ -34,7 +61,9 @@ interface ScopeQueue {
  * (RPM/TPM), each call asks the scope's workflow for a start time before it runs — concurrent
  * asks of this process go as one update — so every worker process together stays under the
  * limits. Without limits, it only honours the coordinated 429 cooldown. After a 429 it tells the
- * scope's workflow, which pauses every worker's new calls.
+ * scope's workflow, which pauses every worker's new calls. Calls of `--concurrency auto` batches
+ * are always admitted, under the scope's adaptive rate, and report how they went with the next
+ * admission request.
  */
 export class QuotaGate {
   private readonly known = new Map<string, { state: QuotaScopeState | undefined; at: number }>();
@@ -77,6 +106,8 @@ export class QuotaGate {
       inputTokens: number;
       cachedTokens: number;
       cachedContent: string | undefined;
+      /** Auto mode: the call's latency, reported to the scope's adaptive rate. */
+      adaptive?: { latencyMs: number };
     },
   ): void {
     if (call.cachedContent && call.cachedTokens > 0) this.cacheTokens.set(call.cachedContent, call.cachedTokens);
@@ -86,53 +117,82 @@ export class QuotaGate {
       const previous = this.tokenRatio.get(model);
       this.tokenRatio.set(model, previous === undefined ? observed : previous * 0.8 + observed * 0.2);
     }
-    if (this.admits) this.queueOf(scope).tokenCorrection += call.inputTokens - call.estimatedTokens;
+    if (call.adaptive) {
+      const { outcomes } = this.queueOf(scope, true);
+      outcomes.succeeded += 1;
+      outcomes.latenciesMs.push(Math.round(call.adaptive.latencyMs));
+      if (outcomes.latenciesMs.length > MAX_REPORTED_LATENCIES) outcomes.latenciesMs.shift();
+    }
+    if (this.admits || call.adaptive)
+      this.queueOf(scope, !!call.adaptive).tokenCorrection += call.inputTokens - call.estimatedTokens;
   }
 
   /**
    * Waits (heartbeating, cancellable) until the scope lets this call start: its admitted start
    * time under the limits, or the end of a 429 cooldown, calling `heartbeat` (the call's ledger) as
-   * it waits. Returns the ms waited.
+   * it waits. `adaptive`: the call's batch runs with `--concurrency auto`.
    */
-  async awaitClearance(scope: string, context: Context, tokens: number, heartbeat: () => void): Promise<number> {
+  async awaitClearance(
+    scope: string,
+    context: Context,
+    tokens: number,
+    heartbeat: () => void,
+    adaptive = false,
+  ): Promise<Clearance> {
     const began = Date.now();
-    if (this.admits) {
+    if (this.admits || adaptive) {
       for (;;) {
         const local = this.known.get(scope);
         if (local?.state && Date.now() < local.state.cooldownUntil)
           await sleepHeartbeating(context, local.state.cooldownUntil, heartbeat);
         const askedAt = Date.now();
-        const delayMs = await this.admit(scope, tokens);
+        const { delayMs, granted, admittedAt } = await this.admit(scope, tokens, adaptive);
         if (delayMs > 0)
-          context.log.debug('admitted by the quota scope; waiting for the start time', { scope, waitMs: delayMs });
+          context.log.debug(granted ? 'admitted by the quota scope; waiting for the start time' : 'asking again', {
+            scope,
+            waitMs: delayMs,
+          });
         await sleepHeartbeating(context, Date.now() + delayMs, heartbeat);
+        if (!granted) continue;
         // A 429 this process saw while waiting: the grant predates the cooldown, so ask again.
-        if ((this.known.get(scope)?.at ?? 0) <= askedAt) return Date.now() - began;
+        if ((this.known.get(scope)?.at ?? 0) <= askedAt)
+          return { waitedMs: Date.now() - began, ...(admittedAt !== undefined ? { admittedAt } : {}) };
       }
     }
     const state = await this.stateOf(scope);
-    if (!state || Date.now() >= state.cooldownUntil) return 0;
+    if (!state || Date.now() >= state.cooldownUntil) return { waitedMs: 0 };
     const until = state.cooldownUntil + Math.random() * state.rampMs;
     context.log.info('quota scope cooling down; waiting before the call', {
       scope,
       waitMs: Math.round(until - Date.now()),
     });
     await sleepHeartbeating(context, until, heartbeat);
-    return Date.now() - began;
+    return { waitedMs: Date.now() - began };
   }
 
   /**
    * Why a call could not start at once, without asking anyone for a start time: this worker
    * admits calls under limits, or the scope is cooling down after a 429. Undefined when it can.
    */
-  async deferralOf(scope: string): Promise<'admission' | 'cooldown' | undefined> {
-    if (this.admits) return 'admission';
+  async deferralOf(scope: string, adaptive = false): Promise<'admission' | 'cooldown' | undefined> {
+    if (this.admits || adaptive) return 'admission';
     const state = await this.stateOf(scope);
     return state && Date.now() < state.cooldownUntil ? 'cooldown' : undefined;
   }
 
-  /** Starts (or extends) the scope's cooldown after a 429. */
-  async reportRateLimit(scope: string, suggestedWaitMs: number | undefined): Promise<void> {
+  /**
+   * Starts (or extends) the scope's cooldown after a 429; in auto mode (`admittedAt` from the
+   * call's clearance) it lowers the scope's rate instead, and this worker's calls do not pause.
+   */
+  async reportRateLimit(scope: string, suggestedWaitMs: number | undefined, admittedAt?: number): Promise<void> {
+    if (admittedAt !== undefined) {
+      await this.client.workflow.signalWithStart<typeof quotaScopeWorkflow, [RateLimitedInput]>('quotaScopeWorkflow', {
+        ...this.scopeWorkflowStart(scope),
+        signal: rateLimitedSignal,
+        signalArgs: [{ adaptive: true, admittedAt, ...(suggestedWaitMs !== undefined ? { suggestedWaitMs } : {}) }],
+      });
+      return;
+    }
     // Locally at once, so this worker's next calls wait even before the workflow answers.
     this.known.set(scope, {
       state: {
@@ -144,14 +204,11 @@ export class QuotaGate {
       },
       at: Date.now(),
     });
-    await this.client.workflow.signalWithStart<typeof quotaScopeWorkflow, [{ suggestedWaitMs?: number }]>(
-      'quotaScopeWorkflow',
-      {
-        ...this.scopeWorkflowStart(scope),
-        signal: rateLimitedSignal,
-        signalArgs: [suggestedWaitMs !== undefined ? { suggestedWaitMs } : {}],
-      },
-    );
+    await this.client.workflow.signalWithStart<typeof quotaScopeWorkflow, [RateLimitedInput]>('quotaScopeWorkflow', {
+      ...this.scopeWorkflowStart(scope),
+      signal: rateLimitedSignal,
+      signalArgs: [suggestedWaitMs !== undefined ? { suggestedWaitMs } : {}],
+    });
   }
 
   /** How the scope's workflow is started, by the first 429 (signal-with-start) or the first admission (update-with-start). */
@@ -164,21 +221,28 @@ export class QuotaGate {
     };
   }
 
-  private queueOf(scope: string): ScopeQueue {
-    let queue = this.queues.get(scope);
+  private queueOf(scope: string, adaptive = false): ScopeQueue {
+    const key = adaptive ? `${scope} auto` : scope;
+    let queue = this.queues.get(key);
     if (!queue) {
-      queue = { pending: [], sending: false, tokenCorrection: 0 };
-      this.queues.set(scope, queue);
+      queue = {
+        adaptive,
+        pending: [],
+        sending: false,
+        tokenCorrection: 0,
+        outcomes: { succeeded: 0, latenciesMs: [] },
+      };
+      this.queues.set(key, queue);
     }
     return queue;
   }
 
   /** Joins this process's next admission request for the scope. */
-  private admit(scope: string, tokens: number): Promise<number> {
-    const queue = this.queueOf(scope);
-    const delay = new Promise<number>((resolve, reject) => queue.pending.push({ tokens, resolve, reject }));
+  private admit(scope: string, tokens: number, adaptive: boolean): Promise<Admission> {
+    const queue = this.queueOf(scope, adaptive);
+    const admission = new Promise<Admission>((resolve, reject) => queue.pending.push({ tokens, resolve, reject }));
     void this.send(scope, queue);
-    return delay;
+    return admission;
   }
 
   /** One update at a time per scope; calls that arrive meanwhile go in the next one. */
@@ -188,11 +252,24 @@ export class QuotaGate {
     const batch = queue.pending.splice(0);
     const tokenCorrection = Math.round(queue.tokenCorrection);
     queue.tokenCorrection -= tokenCorrection;
+    const outcomes = queue.outcomes;
+    queue.outcomes = { succeeded: 0, latenciesMs: [] };
     try {
-      const { delaysMs } = await this.requestAdmission(scope, batch, tokenCorrection);
-      batch.forEach((call, index) => call.resolve(delaysMs[index] ?? 0));
+      const sentAt = Date.now();
+      const answer = await this.requestAdmission(scope, queue.adaptive, batch, tokenCorrection, outcomes);
+      // A call told to ask again asks early by one round trip, so its ask reaches the scope in time.
+      const roundTripMs = Date.now() - sentAt;
+      const askAgain = new Set(answer.askAgain ?? []);
+      batch.forEach((call, index) =>
+        call.resolve({
+          delayMs: Math.max(0, (answer.delaysMs[index] ?? 0) - (askAgain.has(index) ? roundTripMs : 0)),
+          granted: !askAgain.has(index),
+          ...(answer.admittedAt !== undefined ? { admittedAt: answer.admittedAt } : {}),
+        }),
+      );
     } catch (error) {
       queue.tokenCorrection += tokenCorrection;
+      queue.outcomes.succeeded += outcomes.succeeded;
       for (const call of batch) call.reject(error);
     } finally {
       queue.sending = false;
@@ -202,13 +279,16 @@ export class QuotaGate {
 
   private async requestAdmission(
     scope: string,
+    adaptive: boolean,
     batch: PendingCall[],
     tokenCorrection: number,
+    outcomes: CallOutcomes,
   ): Promise<AdmitCallsOutput> {
     const args = {
       limits: this.limits,
       calls: batch.map(({ tokens }) => ({ tokens })),
       ...(tokenCorrection ? { tokenCorrection } : {}),
+      ...(adaptive ? { adaptive, outcomes } : {}),
     };
     for (let attempt = 1; ; attempt += 1) {
       // Update-with-start: the scope's workflow starts with the first call and ends when idle.

@@ -35,6 +35,8 @@ export const CALL_MODES = ['local-first', 'activity'] as const;
 
 /** Default sliding-window size of a batch. */
 export const DEFAULT_CONCURRENCY = 10;
+/** `--concurrency auto`: items in flight at most, unless `--max-concurrency` says otherwise. */
+export const DEFAULT_MAX_CONCURRENCY = 200;
 
 /**
  * Model calls run on a task queue of their own, beside the main one, so a worker sizes its model-call

@@ -174,7 +174,17 @@ export const BatchInputSchema = z
     items: z.array(WorkItemSchema).optional(),
     /** …or a JSONL file readable by the workers (absolute path). */
     inputFile: z.string().min(1).optional(),
-    concurrency: z.number().int().min(1).max(10_000).default(DEFAULT_CONCURRENCY),
+    /**
+     * Items in flight at once, or `auto`: up to `maxConcurrency` items, with their calls admitted
+     * at a request rate the quota scope learns from the provider's answers (no RPM needed).
+     */
+    concurrency: z
+      .union([z.number().int().min(1).max(10_000), z.literal('auto')], {
+        error: 'concurrency must be an integer from 1 to 10000, or "auto"',
+      })
+      .default(DEFAULT_CONCURRENCY),
+    /** With `concurrency: 'auto'`: items in flight at most (default DEFAULT_MAX_CONCURRENCY). */
+    maxConcurrency: z.number().int().min(1).max(10_000).optional(),
     /** A big inputFile is read this many items at a time, as they are dispatched. */
     inputPageSize: z.number().int().min(1).max(5_000).default(INPUT_PAGE_SIZE),
     /** No item starts after this moment (ISO time); the ones not started end `deadline_exceeded`. */
@@ -200,6 +210,10 @@ export const BatchInputSchema = z
   .refine((input) => (input.items === undefined) !== (input.inputFile === undefined), {
     message: 'give exactly one of items or inputFile',
     path: ['items'],
+  })
+  .refine((input) => input.maxConcurrency === undefined || input.concurrency === 'auto', {
+    message: 'maxConcurrency bounds concurrency "auto"; with a fixed concurrency, leave it out',
+    path: ['maxConcurrency'],
   });
 export type BatchInput = z.input<typeof BatchInputSchema>;
 export type ParsedBatchInput = z.output<typeof BatchInputSchema>;
@@ -212,6 +226,8 @@ export const ItemWorkflowInputSchema = z
     /** Resolved by the batch: batch override, else the task's model, else the worker default. */
     model: z.string().min(1),
     options: ItemOptionsSchema,
+    /** The batch runs with `concurrency: 'auto'`: calls go at the quota scope's adaptive rate. */
+    adaptiveRate: z.boolean().optional(),
     /** What the task does beyond prompting, as the batch learned it from a worker. */
     traits: z
       .object({ postProcess: z.boolean(), safetyRetryTemperature: z.number().min(0).max(2).optional() })
@@ -461,7 +477,10 @@ export interface BatchStop {
 /** What the control updates change and report. */
 export interface BatchControlState {
   paused: boolean;
+  /** Items in flight at most (with `auto`, the `maxConcurrency` cap). */
   concurrency: number;
+  /** `concurrency: 'auto'`: calls go at the rate the quota scope learns; `concurrency` is the cap. */
+  auto?: boolean;
   stop?: BatchStop;
 }
 

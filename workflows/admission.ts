@@ -29,6 +29,16 @@ export interface Cooldown {
 }
 
 /**
+ * How admission paces: `burst` > 1 lets calls come that many times faster than the RPM limit while
+ * the sliding window has room (the window check still holds the limit); 1 spreads them evenly.
+ */
+export interface Pacing {
+  burst: number;
+}
+
+const EVEN: Pacing = { burst: 1 };
+
+/**
  * Grants one call of `tokens` estimated input tokens a start time (epoch ms, ≥ now) and records it.
  * A call larger than the whole token limit is charged the limit: it can never fit, and the API's
  * own 429 tells the caller so.
@@ -40,10 +50,23 @@ export function admitCall(
   tokens: number,
   cooldown: Cooldown,
 ): number {
+  const start = plannedStart(state, limits, now, tokens, cooldown);
+  recordGrant(state, limits, start, tokens, cooldown);
+  return start;
+}
+
+/** The start `admitCall` would grant now, without granting it. */
+export function plannedStart(
+  state: AdmissionState,
+  limits: AdmissionLimits,
+  now: number,
+  tokens: number,
+  cooldown: Cooldown,
+): number {
   prune(state, now);
   const requestLimit = limits.requestsPerMinute === undefined ? undefined : limits.requestsPerMinute * HEADROOM;
   const tokenLimit = limits.tokensPerMinute === undefined ? undefined : limits.tokensPerMinute * HEADROOM;
-  const charged = tokenLimit === undefined ? Math.max(0, tokens) : Math.min(Math.max(0, tokens), tokenLimit);
+  const charged = chargedTokens(limits, tokens);
   let start = Math.max(now, cooldown.until);
   if (requestLimit !== undefined) {
     start = Math.max(start, state.nextRequestAt);
@@ -61,13 +84,33 @@ export function admitCall(
       start = Math.max(start, grantStart + WINDOW_MS);
     }
   }
+  return start;
+}
+
+/** Records a grant of `start` (from plannedStart): pacing moves on, the window holds it. */
+export function recordGrant(
+  state: AdmissionState,
+  limits: AdmissionLimits,
+  start: number,
+  tokens: number,
+  cooldown: Cooldown,
+  pacing: Pacing = EVEN,
+): void {
+  const charged = chargedTokens(limits, tokens);
   const slowdown = start < cooldown.until + cooldown.rampMs ? 2 : 1;
-  if (requestLimit !== undefined) state.nextRequestAt = start + (WINDOW_MS / requestLimit) * slowdown;
-  if (tokenLimit !== undefined) state.nextTokenAt = start + ((charged * WINDOW_MS) / tokenLimit) * slowdown;
+  if (limits.requestsPerMinute !== undefined)
+    state.nextRequestAt = start + (WINDOW_MS / (limits.requestsPerMinute * HEADROOM * pacing.burst)) * slowdown;
+  if (limits.tokensPerMinute !== undefined)
+    state.nextTokenAt = start + ((charged * WINDOW_MS) / (limits.tokensPerMinute * HEADROOM)) * slowdown;
   state.recent.push([start, charged]);
   state.granted += 1;
   state.grantedTokens += charged;
-  return start;
+}
+
+/** A call larger than the whole token limit is charged the limit. */
+function chargedTokens(limits: AdmissionLimits, tokens: number): number {
+  const tokenLimit = limits.tokensPerMinute === undefined ? undefined : limits.tokensPerMinute * HEADROOM;
+  return tokenLimit === undefined ? Math.max(0, tokens) : Math.min(Math.max(0, tokens), tokenLimit);
 }
 
 /**
@@ -87,6 +130,12 @@ export function correctTokens(state: AdmissionState, limits: AdmissionLimits, no
   } else {
     state.nextTokenAt = Math.max(now, state.nextTokenAt + extraTokens * perToken);
   }
+}
+
+/** Grants whose start is within the last 60 s, or later. */
+export function windowGrants(state: AdmissionState, now: number): number {
+  prune(state, now);
+  return state.recent.length;
 }
 
 function prune(state: AdmissionState, now: number): void {

@@ -33,7 +33,7 @@ import type {
   WorkItem,
 } from '../src/schemas';
 import { emptyUsage } from '../src/usage';
-import { DEFAULT_CONCURRENCY } from '../src/constants';
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_CONCURRENCY } from '../src/constants';
 import {
   BatchIdSearchAttribute,
   ItemStatusSearchAttribute,
@@ -174,7 +174,8 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   setHandler(cancelBatchUpdate, (reason) => (stop('cancelled', reason || 'cancelled on request', true), control));
   const input = carried?.input ?? (await checkedInput(rawInput));
   // The checked input's concurrency, unless a control update already changed it.
-  if (!carried && !concurrencySet) control.concurrency = input.concurrency;
+  if (!carried && !concurrencySet) control.concurrency = windowOf(input);
+  if (input.concurrency === 'auto') control.auto = true;
   upsertSearchAttributes([
     { key: BatchIdSearchAttribute, value: input.batchId },
     { key: TaskNameSearchAttribute, value: input.taskName },
@@ -204,7 +205,7 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   );
   if (!carried)
     progress = {
-      ...newProgress(input.batchId, input.taskName, items.length, startedAt, input.concurrency),
+      ...newProgress(input.batchId, input.taskName, items.length, startedAt, windowOf(input)),
       control,
       ...(input.rerunOf ? { rerunOf: input.rerunOf } : {}),
     };
@@ -216,7 +217,7 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
   const itemOptions = {
     ...input.options,
     ...(stagePlan ? { stagePlan } : {}),
-    ...(prepared.admission ? { callMode: 'activity' as const } : {}),
+    ...(prepared.admission || control.auto ? { callMode: 'activity' as const } : {}),
   };
   // The lease is the batch's, not a run's: taken by the first run, released by the last.
   const cache = carried
@@ -286,6 +287,7 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
           item,
           model: prepared.model,
           options: itemOptions,
+          ...(control.auto ? { adaptiveRate: true } : {}),
           traits: prepared.traits,
           ...(cache ? { cache: { ...cache } } : {}),
           ...(batchJob ? { batchJob } : {}),
@@ -433,6 +435,11 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
  * whose modules are evaluated again for every workflow. A bad input fails the batch at once with
  * the activity's `invalid_input` failure, naming each field.
  */
+/** Items in flight at most: the fixed concurrency, or auto mode's cap. */
+function windowOf(input: ParsedBatchInput): number {
+  return input.concurrency === 'auto' ? (input.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY) : input.concurrency;
+}
+
 async function checkedInput(rawInput: BatchInput): Promise<ParsedBatchInput> {
   try {
     return await checkBatchInput(rawInput);

@@ -66,6 +66,7 @@ export async function callOnce(
     ...(mode === 'partial' && state.partial ? { partial: state.partial } : {}),
     ...(cachedContent ? { cachedContent } : {}),
     maxCalls: remainingCalls,
+    ...(input.adaptiveRate ? { adaptiveRate: true } : {}),
   };
   const summary = `stage ${state.stage} ${mode} t=${stage.temperature} ${model}`;
 

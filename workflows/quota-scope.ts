@@ -1,7 +1,8 @@
 import { allHandlersFinished, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
 import { admitCallsUpdate, quotaScopeQuery, rateLimitedSignal } from '../src/contract/messages';
 import type { QuotaScopeInput, QuotaScopeState } from '../src/contract/states';
-import { admitCall, correctTokens, emptyAdmission } from './admission';
+import { admitUnderAdaptiveRate, newAdaptiveRate, rateLimited, recordOutcomes } from './adaptive-rate';
+import { admitCall, correctTokens, emptyAdmission, windowGrants } from './admission';
 
 /** Ends after this long without a 429 or an admission: the next one starts it again. */
 const IDLE_MS = 10 * 60_000;
@@ -15,7 +16,10 @@ const MAX_RAMP_MS = 5_000;
  *   paces calls under the scope's RPM and TPM limits (see admission.ts);
  * - coordinated 429 cooldown: the first 429 pauses new calls for the suggested wait (floor:
  *   RetryInfo / Retry-After; growing ×2 with repeated 429s, up to a cap); calls already in flight
- *   finish; afterwards calls ramp back (half-speed pacing, or a spread start without limits).
+ *   finish; afterwards calls ramp back (half-speed pacing, or a spread start without limits);
+ * - `--concurrency auto` (adaptive-rate.ts): calls of auto batches are admitted under a rate the
+ *   scope learns from their outcomes (reported with the admission requests); their 429s lower
+ *   that rate rather than pausing the scope, and the admission window gives the quota time to drain.
  */
 export async function quotaScopeWorkflow(input: QuotaScopeInput): Promise<QuotaScopeState> {
   const base = input.baseCooldownMs ?? 1_000;
@@ -30,11 +34,19 @@ export async function quotaScopeWorkflow(input: QuotaScopeInput): Promise<QuotaS
   let lastActivityAt = Date.now();
   let events = 0;
   setHandler(quotaScopeQuery, () => state);
-  setHandler(rateLimitedSignal, ({ suggestedWaitMs }) => {
+  setHandler(rateLimitedSignal, ({ suggestedWaitMs, adaptive, admittedAt }) => {
     const now = Date.now();
     lastActivityAt = now;
     events += 1;
     state.rateLimits += 1;
+    if (adaptive) {
+      // A pause of every worker would waste the quota: the rate falls instead, and the calls
+      // already over it wait for the window to drain (admission's window check).
+      const rate = (state.adaptive ??= newAdaptiveRate(now));
+      const admission = (state.admission ??= emptyAdmission());
+      rateLimited(rate, now, admittedAt ?? now, windowGrants(admission, now));
+      return;
+    }
     const cooling = now < state.cooldownUntil;
     if (cooling) return; // a 429 from a call already in flight when the cooldown began
     // A 429 soon after the last cooldown ended means the quota is still tight: grow the wait.
@@ -46,7 +58,7 @@ export async function quotaScopeWorkflow(input: QuotaScopeInput): Promise<QuotaS
   });
   setHandler(
     admitCallsUpdate,
-    ({ limits, calls, tokenCorrection }) => {
+    ({ limits, calls, tokenCorrection, adaptive, outcomes }) => {
       const now = Date.now();
       lastActivityAt = now;
       events += 1;
@@ -54,6 +66,11 @@ export async function quotaScopeWorkflow(input: QuotaScopeInput): Promise<QuotaS
       const admission = (state.admission ??= emptyAdmission());
       if (tokenCorrection) correctTokens(admission, limits, now, tokenCorrection);
       const cooldown = { until: state.cooldownUntil, rampMs: state.rampMs };
+      if (adaptive) {
+        const rate = (state.adaptive ??= newAdaptiveRate(now));
+        if (outcomes) recordOutcomes(rate, now, outcomes);
+        return admitUnderAdaptiveRate(admission, rate, limits, now, calls, cooldown);
+      }
       return { delaysMs: calls.map(({ tokens }) => admitCall(admission, limits, now, tokens, cooldown) - now) };
     },
     {

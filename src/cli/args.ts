@@ -51,6 +51,14 @@ export function flagValue<T extends z.ZodType>(flag: string, schema: T, value: u
 
 const WholeNumber = z.coerce.number({ error: 'must be a number' }).int('must be a whole number');
 export const PositiveInt = WholeNumber.min(1, 'must be at least 1');
+/** `--concurrency`: items in flight at once, or `auto` (a request rate learned from the provider's answers). */
+export const ConcurrencyValue = z.string().transform((value, context): number | 'auto' => {
+  if (value === 'auto') return 'auto';
+  const count = Number(value);
+  if (value.trim() !== '' && Number.isInteger(count) && count >= 1 && count <= 10_000) return count;
+  context.addIssue({ code: 'custom', message: 'must be auto or a whole number from 1 to 10000' });
+  return z.NEVER;
+});
 export const NonNegativeInt = WholeNumber.min(0, 'must be 0 or more');
 export const PortNumber = WholeNumber.min(0, 'must be a port number (0–65535)').max(
   65535,

@@ -175,6 +175,7 @@ const startOptions = {
   task: { type: 'string', short: 't' },
   'batch-id': { type: 'string' },
   concurrency: { type: 'string', short: 'c' },
+  'max-concurrency': { type: 'string' },
   model: { type: 'string' },
   'max-model-calls': { type: 'string' },
   'call-timeout-ms': { type: 'string' },
@@ -200,13 +201,17 @@ export const startSpec = {
   name: 'start',
   summary: 'check a JSONL input and start a batch (one item workflow per line)',
   usage:
-    'batch-llm start --input items.jsonl --task NAME [--batch-id ID] [--concurrency N] [--batch-api [--job-size N]] [--wait]',
+    'batch-llm start --input items.jsonl --task NAME [--batch-id ID] [--concurrency N|auto] [--batch-api [--job-size N]] [--wait]',
   options: startOptions,
   optionHelp: [
     ['-i, --input FILE', 'JSONL: one JSON object per line, each with a unique "id"'],
     ['-t, --task NAME', "task to run (built-in: demo-enrichment; others via the worker's --tasks)"],
     ['--batch-id ID', 'batch id (default: task name + time); item workflows are <batchId>/<itemId>'],
-    ['-c, --concurrency N', 'items in flight at once (default 10)'],
+    [
+      '-c, --concurrency N|auto',
+      'items in flight at once (default 10), or auto: calls at a rate learned from 429s and latency, shared by the quota scope (docs/controls.md)',
+    ],
+    ['--max-concurrency N', 'with --concurrency auto: items in flight at most (default 200)'],
     ['--model NAME', "model for every item (default: the task's, else BATCH_LLM_MODEL on the worker)"],
     ['--max-model-calls N', 'cap on physical model calls per item, retries included (default 5)'],
     ['--call-timeout-ms N', 'timeout of one model call (default 120000)'],
@@ -318,7 +323,7 @@ export const rerunSpec = {
     ['--batch-id ID', "the rerun's id (default <BATCH_ID>-rerun-<n>); it is linked to its origin (RerunOf)"],
     ['--batch-api [--job-size N]', 'stage 1 through Gemini Batch Mode at half price (default: as the origin ran)'],
     ['--online', 'run the rerun online even if the origin used Batch Mode'],
-    ['-c, --concurrency N', "items in flight at once (default: the origin's)"],
+    ['-c, --concurrency N|auto', "items in flight at once, or auto (default: the origin's)"],
     ['--model NAME', "model for every item (default: the origin's)"],
     [
       '-w, --wait',

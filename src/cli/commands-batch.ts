@@ -5,7 +5,13 @@ import { batchDeadlineWarning } from '../batch-mode';
 import { batchStateOf } from '../batch-state';
 import { EXIT_CODES } from '../client/errors';
 import { InputError } from '../input';
-import { CALL_MODES, DEFAULT_BATCH_JOB_SIZE, DEFAULT_BATCH_MAX_POLL_MS, DEFAULT_CONCURRENCY } from '../constants';
+import {
+  CALL_MODES,
+  DEFAULT_BATCH_JOB_SIZE,
+  DEFAULT_BATCH_MAX_POLL_MS,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_CONCURRENCY,
+} from '../constants';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
 import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
@@ -15,6 +21,7 @@ import {
   asStrings,
   batchIdArgument,
   commaListOf,
+  ConcurrencyValue,
   durationMs,
   flagValue,
   FutureTime,
@@ -63,6 +70,14 @@ export async function runStart(argv: string[]): Promise<number> {
       ? flagValue('fail-fast', FailFastList, values['fail-fast'])
       : undefined;
   const batchApi = batchApiOf(values);
+  const concurrency = values.concurrency ? flagValue('concurrency', ConcurrencyValue, values.concurrency) : undefined;
+  const maxConcurrency = values['max-concurrency']
+    ? flagValue('max-concurrency', PositiveInt.max(10_000, 'must be at most 10000'), values['max-concurrency'])
+    : undefined;
+  if (maxConcurrency !== undefined && concurrency !== 'auto')
+    throw new UsageError(
+      'start: --max-concurrency bounds --concurrency auto; with a fixed --concurrency N, leave it out',
+    );
   const deadline = values.deadline !== undefined ? flagValue('deadline', FutureTime, values.deadline) : undefined;
   const warning = batchApi ? batchDeadlineWarning(deadline, Date.now()) : undefined;
   if (warning) process.stderr.write(`batch-llm start: warning: ${warning}\n`);
@@ -77,7 +92,7 @@ export async function runStart(argv: string[]): Promise<number> {
       task,
       inputFile: values.input,
       model: values.model,
-      concurrency: values.concurrency ? flagValue('concurrency', PositiveInt, values.concurrency) : DEFAULT_CONCURRENCY,
+      concurrency: dryRunConcurrency(concurrency, maxConcurrency),
       requestsPerMinute: values.rpm ? flagValue('rpm', PositiveInt, values.rpm) : undefined,
       tokensPerMinute: values.tpm ? flagValue('tpm', PositiveInt, values.tpm) : undefined,
       sample: flagValue('sample', PositiveInt, values.sample ?? '50'),
@@ -97,7 +112,8 @@ export async function runStart(argv: string[]): Promise<number> {
     taskName: values.task,
     inputFile: values.input,
     ...(values['batch-id'] ? { batchId: values['batch-id'] } : {}),
-    ...(values.concurrency ? { concurrency: flagValue('concurrency', PositiveInt, values.concurrency) } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
     options,
     ...(failFast ? { failFast } : {}),
     ...(deadline !== undefined ? { deadline } : {}),
@@ -213,12 +229,14 @@ export async function runStatus(argv: string[]): Promise<number> {
         workflowStatus: status,
         url: workflowUrl(config, batchId),
         ...progress,
+        ...(progress.control.auto ? { learnedRates: await batchClient.learnedRates().catch(() => []) } : {}),
       });
       return EXIT_CODES.ok;
     }
     out(`Batch ${batchId}: ${batchStateOf(progress)}   ${workflowUrl(config, batchId)}`);
     if (progress.rerunOf) out(`  rerun of ${describeSelection(progress.rerunOf)}`);
     if (progress.control.stop) out(`  stopping (${progress.control.stop.kind}): ${progress.control.stop.reason}`);
+    if (progress.control.auto) out(await learnedRateLine(batchClient, progress.control));
     out(formatProgress(progress, Date.now() - Date.parse(progress.startedAt)));
     if (progress.batchApi) for (const line of batchApiLines(progress.batchApi)) out(line);
     return EXIT_CODES.ok;
@@ -252,7 +270,7 @@ export async function runStatus(argv: string[]): Promise<number> {
 }
 
 function describeControl(batchId: string, state: BatchControlState): string {
-  return `Batch ${batchId}: ${state.stop ? `stopping (${state.stop.kind}: ${state.stop.reason})` : state.paused ? 'paused' : 'running'}, concurrency ${state.concurrency}`;
+  return `Batch ${batchId}: ${state.stop ? `stopping (${state.stop.kind}: ${state.stop.reason})` : state.paused ? 'paused' : 'running'}, ${concurrencyText(state)}`;
 }
 
 /** Runs one control on a batch (through BatchClient) and prints the resulting state. */
@@ -310,3 +328,28 @@ export const runSetConcurrency = (argv: string[]) =>
     const concurrency = flagValue('N', PositiveInt, extra[0]);
     return (client, batchId) => client.setConcurrency(batchId, concurrency);
   });
+
+/** "concurrency 10", or "concurrency auto (up to 200 items in flight)". */
+function concurrencyText(state: BatchControlState): string {
+  return state.auto
+    ? `concurrency auto (up to ${state.concurrency} items in flight)`
+    : `concurrency ${state.concurrency}`;
+}
+
+/** `status` of an auto batch: its cap and the rate its quota scope learned (when the scope answers). */
+async function learnedRateLine(batchClient: BatchClient, control: BatchControlState): Promise<string> {
+  const rates = await batchClient.learnedRates().catch(() => []);
+  const learned = rates
+    .map(
+      ({ scope, rpm, ceilingRpm }) =>
+        `${scope.split('/')[2] ?? scope}: ${rpm} requests/min${ceilingRpm !== undefined ? ` (quota bit at ${ceilingRpm})` : ' (no 429 yet)'}`,
+    )
+    .join('; ');
+  return `  ${concurrencyText(control)}${learned ? `; learned rate ${learned}` : ''}`;
+}
+
+/** The dry run estimates auto mode at its cap: the quota, not the window, then bounds the time. */
+function dryRunConcurrency(concurrency: number | 'auto' | undefined, maxConcurrency: number | undefined): number {
+  if (concurrency === 'auto') return maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+  return concurrency ?? DEFAULT_CONCURRENCY;
+}

@@ -4,7 +4,16 @@ import { BatchClient, type ListedBatch } from '../client/batch-client';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { ITEM_STATUSES, type ItemStatus } from '../schemas';
 import { batchFailedItemsUrl } from '../temporal/config';
-import { batchIdArgument, commaListOf, flagValue, parseCommandArgs, PositiveInt, spanMs, UsageError } from './args';
+import {
+  batchIdArgument,
+  commaListOf,
+  ConcurrencyValue,
+  flagValue,
+  parseCommandArgs,
+  PositiveInt,
+  spanMs,
+  UsageError,
+} from './args';
 import { batchApiOf, watchToEnd } from './commands-batch';
 import { listSpec, rerunSpec } from './command-specs';
 import { printHelp } from './help';
@@ -20,7 +29,7 @@ export async function runRerun(argv: string[]): Promise<number> {
   const categories = values.category
     ? flagValue('category', commaListOf(ERROR_CATEGORIES, 'error category'), values.category)
     : undefined;
-  const concurrency = values.concurrency ? flagValue('concurrency', PositiveInt, values.concurrency) : undefined;
+  const concurrency = values.concurrency ? flagValue('concurrency', ConcurrencyValue, values.concurrency) : undefined;
   if (values.online && (values['batch-api'] || values['job-size'] !== undefined))
     throw new UsageError('rerun: --online and --batch-api/--job-size contradict each other');
   const batchApi = values.online ? null : batchApiOf(values, 'rerun');

@@ -43,7 +43,7 @@ export function formatSummary(summary: BatchSummary, webUi?: Pick<TemporalConfig
           .map(([probability, count]) => `${probability} ${count}`)
           .join(', ')}`,
     ),
-    `  throughput: ${summary.itemsPerSecond.toFixed(2)} items/s, ${summary.modelCalls} model calls`,
+    `  throughput: ${summary.itemsPerSecond.toFixed(2)} items/s, ${summary.modelCalls} model calls${summary.control.auto ? `; concurrency auto (up to ${summary.control.concurrency} items in flight, at the rate the quota scope learned)` : ''}`,
     ...(summary.runs > 1
       ? [`  history:    ${summary.runs} runs (continue-as-new), largest ${summary.largestRunEvents} events`]
       : []),

@@ -38,6 +38,7 @@ import {
   batchProgressQuery,
   cancelBatchUpdate,
   pauseBatchUpdate,
+  quotaScopeQuery,
   resumeBatchUpdate,
   setConcurrencyUpdate,
 } from '../contract/messages';
@@ -52,7 +53,13 @@ export interface StartBatchOptions {
   /** …or records given directly (each with an `id`). */
   records?: readonly unknown[];
   batchId?: string;
-  concurrency?: number;
+  /**
+   * Items in flight at once, or `'auto'`: up to `maxConcurrency` items (default 200), their calls
+   * admitted at a request rate the quota scope learns from the provider's answers.
+   */
+  concurrency?: number | 'auto';
+  /** With `concurrency: 'auto'`: items in flight at most. */
+  maxConcurrency?: number;
   options?: Partial<ItemOptions>;
   /** When given, an unknown task name is rejected here, before anything starts. */
   knownTasks?: readonly string[];
@@ -94,8 +101,8 @@ export interface RerunOptions {
   categories?: readonly ErrorCategory[];
   /** The rerun's id (default `<origin>-rerun-<n>`, n one more than its reruns so far). */
   batchId?: string;
-  /** Else the origin's. */
-  concurrency?: number;
+  /** Else the origin's (a number replaces an origin's `auto`). */
+  concurrency?: number | 'auto';
   /** Item options over the origin's (model, stage plan, call timeout, …). */
   options?: Partial<ItemOptions>;
   /** No item starts after this moment (the origin's deadline is not carried over: it has usually passed). */
@@ -231,6 +238,7 @@ export class BatchClient {
       taskName: options.taskName,
       ...(inline ? { items } : { inputFile }),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      ...(options.maxConcurrency !== undefined ? { maxConcurrency: options.maxConcurrency } : {}),
       ...(options.options ? { options: options.options } : {}),
       ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
       ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
@@ -299,7 +307,10 @@ export class BatchClient {
       statuses: [...(options.statuses ?? RERUN_DEFAULT_STATUSES)],
       ...(options.categories && options.categories.length > 0 ? { categories: [...options.categories] } : {}),
     };
-    const { deadline: _originDeadline, rerunOf: _originsOrigin, batchApi: originBatchApi, ...carried } = origin;
+    const { deadline: _originDeadline, rerunOf: _originsOrigin, batchApi: originBatchApi, ...originInput } = origin;
+    // A fixed concurrency replaces an origin's `auto`, and its cap with it.
+    const { maxConcurrency: _originCap, ...withoutCap } = originInput;
+    const carried = typeof options.concurrency === 'number' ? withoutCap : originInput;
     const batchApi = options.batchApi === null ? undefined : (options.batchApi ?? originBatchApi);
     const input = {
       ...carried,
@@ -320,6 +331,30 @@ export class BatchClient {
     const started = await this.startInput(input, `rerun of ${describeSelection(rerunOf)}`);
     const itemCount = await this.countedItems(input.batchId);
     return { ...started, itemCount, rerunOf };
+  }
+
+  /**
+   * `concurrency: 'auto'`: the request rate each running quota scope of this task queue has
+   * learned (requests per minute), and where the quota last bit. Empty when none has one yet.
+   */
+  async learnedRates(): Promise<Array<{ scope: string; rpm: number; ceilingRpm?: number }>> {
+    const rates: Array<{ scope: string; rpm: number; ceilingRpm?: number }> = [];
+    const query = `WorkflowType = "quotaScopeWorkflow" AND ExecutionStatus = "Running"`;
+    for await (const execution of this.client.workflow.list({ query })) {
+      if (!execution.workflowId.startsWith(`quota/${this.config.taskQueue}/`)) continue;
+      const state = await this.client.workflow
+        .getHandle(execution.workflowId)
+        .query(quotaScopeQuery)
+        .catch(() => undefined);
+      const rate = state?.adaptive;
+      if (!rate) continue;
+      rates.push({
+        scope: execution.workflowId,
+        rpm: Math.round(rate.rpm),
+        ...(rate.ceilingRpm !== undefined ? { ceilingRpm: Math.round(rate.ceilingRpm) } : {}),
+      });
+    }
+    return rates;
   }
 
   /**

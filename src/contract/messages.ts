@@ -6,7 +6,14 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CacheGrant } from '../caching/spec';
 import type { BatchControlState, BatchProgress } from '../schemas';
-import type { AdmitCallsInput, AdmitCallsOutput, CacheOwnerState, ItemState, QuotaScopeState } from './states';
+import type {
+  AdmitCallsInput,
+  AdmitCallsOutput,
+  CacheOwnerState,
+  ItemState,
+  QuotaScopeState,
+  RateLimitedInput,
+} from './states';
 
 /** Live counters of a batch (also answered after it ends). */
 export const batchProgressQuery = defineQuery<BatchProgress>('batchProgress');
@@ -42,7 +49,7 @@ export const setConcurrencyUpdate = defineUpdate<BatchControlState, [number]>('s
 export const cancelBatchUpdate = defineUpdate<BatchControlState, [string]>('cancelBatch');
 
 /** A call was answered 429: start (or extend) the scope's cooldown. */
-export const rateLimitedSignal = defineSignal<[{ suggestedWaitMs?: number }]>('rateLimited');
+export const rateLimitedSignal = defineSignal<[RateLimitedInput]>('rateLimited');
 export const quotaScopeQuery = defineQuery<QuotaScopeState>('quotaScope');
 /** Grants start times to calls so the scope stays within its per-minute limits. */
 export const admitCallsUpdate = defineUpdate<AdmitCallsOutput, [AdmitCallsInput]>('admitCalls');

@@ -63,6 +63,40 @@ export interface QuotaScopeState {
   admission?: AdmissionState;
   /** The limits the last admission request carried. */
   limits?: AdmissionLimits;
+  /** `--concurrency auto`: the request rate the scope learned from the provider's answers. */
+  adaptive?: AdaptiveRateState;
+}
+
+/** The adaptive request rate of a quota scope (workflows/adaptive-rate.ts); carried across continue-as-new. */
+export interface AdaptiveRateState {
+  /** Requests per minute the scope admits now (under the workers' RPM, when they have one). */
+  rpm: number;
+  /** Where the quota last bit (calls that got through in the minute before a 429); none until then. */
+  ceilingRpm?: number;
+  /** When the rate last fell (epoch ms; 0: never). */
+  decreasedAt: number;
+  /** The rate right after that fall: where the cubic climb starts. */
+  climbFromRpm: number;
+  /** Falls with no success in between: each falls harder. */
+  fallsInARow: number;
+  /** When the rate was last advanced. */
+  grownAt: number;
+  /** Latencies (ms) of recent successful calls, newest last. */
+  latenciesMs: number[];
+  baselineLatencyMs?: number;
+  /** When the 429s of the last minute arrived (they do not count towards the quota). */
+  recentRateLimits: number[];
+  succeeded: number;
+  rateLimited: number;
+  decreases: number;
+  latencyDecreases: number;
+}
+
+/** What a worker's calls in auto mode did since its last admission request. */
+export interface CallOutcomes {
+  succeeded: number;
+  /** Latencies of some of them (at most a few dozen), newest last. */
+  latenciesMs: number[];
 }
 
 export interface QuotaScopeInput {
@@ -78,11 +112,33 @@ export interface AdmitCallsInput {
   calls: Array<{ tokens: number }>;
   /** Input tokens this worker's finished calls used beyond (or, negative, below) their estimates. */
   tokenCorrection?: number;
+  /** `--concurrency auto`: admit under the scope's adaptive rate (the limits stay hard caps). */
+  adaptive?: boolean;
+  /** Auto mode: what this worker's calls did since its last request (no extra write per call). */
+  outcomes?: CallOutcomes;
 }
 
 /** For each call, how long to wait (from when the answer arrives) before starting it. */
 export interface AdmitCallsOutput {
   delaysMs: number[];
+  /**
+   * Auto mode grants start times only a moment ahead, so a fall of the rate applies at once: the
+   * calls listed here (indexes) are not admitted yet and ask again after their delay.
+   */
+  askAgain?: number[];
+  /** Auto mode: the scope's rate now (requests per minute). */
+  rpm?: number;
+  /** Auto mode: the scope's time of these grants, which a 429 report gives back (`RateLimitedInput.admittedAt`). */
+  admittedAt?: number;
+}
+
+/** A call was answered 429. */
+export interface RateLimitedInput {
+  suggestedWaitMs?: number;
+  /** The call ran under the adaptive rate: its 429 lowers the rate instead of pausing the scope. */
+  adaptive?: boolean;
+  /** When the scope admitted the call (epoch ms): a 429 of a call admitted before the rate last fell is not news. */
+  admittedAt?: number;
 }
 
 /** What the owner of one context cache knows; carried across continue-as-new. */
