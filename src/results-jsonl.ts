@@ -129,6 +129,23 @@ async function* scanResultChunks(file: string): AsyncGenerator<ScannedChunk> {
   }
 }
 
+/** The record on the line that starts at `offset`, if that line is one. */
+export async function readResultAt(file: string, offset: number): Promise<ItemResult | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    for (let length = 4096; ; length *= 4) {
+      const chunk = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(chunk, 0, length, offset);
+      const end = chunk.subarray(0, bytesRead).indexOf(10);
+      if (end === -1 && bytesRead === length) continue; // a longer line
+      if (end === -1 || !lineKey(chunk, 0, end)) return undefined;
+      return JSON.parse(chunk.toString('utf8', 0, end)) as ItemResult;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The first record of `itemId` in the file, if any. */
 export async function findResult(file: string, itemId: string): Promise<ItemResult | undefined> {
   for await (const { chunk, lines } of scanResultChunks(file)) {

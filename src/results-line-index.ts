@@ -31,11 +31,21 @@ export class ResultLineIndex {
 
   /** Whether a line of `itemId` is indexed; `idAt(offset)` reads the item id of the line at that offset. */
   has(itemId: string, idAt: (offset: number) => string | undefined): boolean {
+    return this.offsetOf(itemId, idAt) !== undefined;
+  }
+
+  /** The offset of the first line of `itemId` in the file, if any is indexed; `idAt` as for `has`. */
+  offsetOf(itemId: string, idAt: (offset: number) => string | undefined): number | undefined {
     const hash = hashOf(itemId);
     const mask = this.hashes.length - 1;
-    for (let slot = hash & mask; this.hashes[slot] !== EMPTY; slot = (slot + 1) & mask)
-      if (this.hashes[slot] === hash && idAt(this.offsets[slot] as number) === itemId) return true;
-    return false;
+    let first: number | undefined;
+    // The whole probe run: a file with an id twice (damaged by hand) answers with its first line, as readers do.
+    for (let slot = hash & mask; this.hashes[slot] !== EMPTY; slot = (slot + 1) & mask) {
+      const offset = this.offsets[slot] as number;
+      if (this.hashes[slot] === hash && (first === undefined || offset < first) && idAt(offset) === itemId)
+        first = offset;
+    }
+    return first;
   }
 
   /** Indexes the line of `itemId` at `offset` (an id indexed twice, a file's duplicate line, takes two slots). */

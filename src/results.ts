@@ -9,6 +9,7 @@ import {
   inputOrderJsonl,
   lineIdAt,
   readCompleteLines,
+  readResultAt,
   resultLine,
 } from './results-jsonl';
 import type { ErrorCategory } from './errors/categories';
@@ -157,26 +158,44 @@ export class FileResultStore implements ResultSink, ResultReader, PostProcessLed
   }
 
   async write(result: ItemResult): Promise<RecordedResult> {
-    const { location, added } = await this.writeMany(result.batchId, [result]);
+    const storedAt = new Map<string, number>();
+    const { location, added } = await this.append(result.batchId, [result], storedAt);
     if (added > 0) return { location };
-    const kept = await findResult(location, result.itemId);
+    // The stored line is where the index found it (one read); the whole file only if that line moved.
+    const offset = storedAt.get(result.itemId);
+    const atOffset = offset === undefined ? undefined : await readResultAt(location, offset);
+    const kept = atOffset?.itemId === result.itemId ? atOffset : await findResult(location, result.itemId);
     return kept && !sameRecord(kept, result) ? { location, kept } : { location };
   }
 
   async writeMany(batchId: string, results: readonly ItemResult[]): Promise<RecordedResults> {
+    return this.append(batchId, results);
+  }
+
+  /** writeMany, noting in `storedAt` where the line of each id already in the file starts. */
+  private async append(
+    batchId: string,
+    results: readonly ItemResult[],
+    storedAt?: Map<string, number>,
+  ): Promise<RecordedResults> {
     const stranger = results.find((result) => result.batchId !== batchId);
     if (stranger)
       throw new Error(`writeMany for batch "${batchId}" got item "${stranger.itemId}" of batch "${stranger.batchId}"`);
     const file = this.resultsFile(batchId);
     for (;;) {
-      const added = await withFileLock(`${file}.lock`, () => this.appendLocked(batchId, file, results));
+      const added = await withFileLock(`${file}.lock`, () => this.appendLocked(batchId, file, results, storedAt));
       if (added !== 'behind') return { location: file, added };
       await this.catchUp(batchId, file);
     }
   }
 
   /** Under the lock, synchronously: index what others appended, cut a torn line, append the new ids. */
-  private appendLocked(batchId: string, file: string, results: readonly ItemResult[]): number | 'behind' {
+  private appendLocked(
+    batchId: string,
+    file: string,
+    results: readonly ItemResult[],
+    storedAt?: Map<string, number>,
+  ): number | 'behind' {
     const index = this.indexOf(batchId);
     const descriptor = openSync(file, 'a+');
     try {
@@ -192,9 +211,12 @@ export class FileResultStore implements ResultSink, ResultReader, PostProcessLed
       }
       const lines = new Map<string, string>();
       const written = (offset: number) => lineIdAt(descriptor, offset);
-      for (const result of results)
-        if (!lines.has(result.itemId) && !index.lines.has(result.itemId, written))
-          lines.set(result.itemId, resultLine(result));
+      for (const result of results) {
+        if (lines.has(result.itemId)) continue;
+        const stored = index.lines.offsetOf(result.itemId, written);
+        if (stored === undefined) lines.set(result.itemId, resultLine(result));
+        else storedAt?.set(result.itemId, stored);
+      }
       if (lines.size === 0) return 0;
       const bytes = Buffer.from([...lines.values()].join(''));
       writeFully(descriptor, bytes);

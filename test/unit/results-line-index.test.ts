@@ -48,6 +48,12 @@ describe('the results line index', () => {
     assert.ok(indexOf([first, second]).index.has(second, (offset) => [first, second][offset]));
   });
 
+  test('an id on two lines (a file edited by hand) is found at its first line, as readers take it', () => {
+    const { index, idAt } = indexOf(['a', 'b', 'a']);
+    assert.equal(index.offsetOf('a', idAt), 0);
+    assert.equal(index.offsetOf('b', idAt), 1);
+  });
+
   test('clear forgets every line', () => {
     const { index, idAt } = indexOf(['a', 'b']);
     index.clear();
@@ -63,6 +69,9 @@ describe('the results file writer, deduplicating through the index', () => {
     for (let index = 0; index < 1000; index += 1) await writer.write(sampleResult('b', index, 'first'));
     assert.equal((await writer.writeMany('b', [sampleResult('b', 7, 'again')])).added, 0);
 
+    const inSameWriter = await writer.write(sampleResult('b', 500, 'again'));
+    assert.match(JSON.stringify(inSameWriter.kept), /first/, 'the stored record is handed back');
+
     const restarted = new FileResultStore(directory);
     const again = await restarted.write(sampleResult('b', 999, 'after restart'));
     assert.match(JSON.stringify(again.kept), /first/, 'the first record stays and is handed back');
@@ -74,10 +83,14 @@ describe('the results file writer, deduplicating through the index', () => {
     const directory = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-line-index-'));
     const writer = new FileResultStore(directory);
     const [first, second] = collidingIds();
-    const long = `long-${'x'.repeat(600)}`;
+    const long = `long-${'x'.repeat(6000)}`;
     const records = [first, second, long].map((itemId, index) => ({ ...sampleResult('c', index, ''), itemId }));
     for (const record of records) await writer.write(record);
-    for (const record of records) await new FileResultStore(directory).write(record);
+    for (const record of records) {
+      const again = await new FileResultStore(directory).write({ ...record, finishedAt: 'later' });
+      assert.equal(again.kept?.itemId, record.itemId, 'the record kept is the one of this item');
+      assert.notEqual(again.kept?.finishedAt, 'later');
+    }
     assert.deepEqual(
       resultsLines(writer, 'c').map((line) => (JSON.parse(line) as { itemId: string }).itemId),
       [first, second, long],
