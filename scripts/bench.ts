@@ -229,8 +229,9 @@ async function main(): Promise<void> {
         if (loops.size === 0) await runLoop(gemini, task, emulator, `bench-${runId}-warm-up-loop`, warmUp);
         await floor('warm-up', warmUp);
 
-        for (const row of rows) {
-          const label = `${row.latencyMs}ms-c${row.concurrency}`;
+        for (const [index, row] of rows.entries()) {
+          // A row may be asked for more than once (repeats): each run gets batch ids of its own.
+          const label = `${row.latencyMs}ms-c${row.concurrency}-${index + 1}`;
           await emulator.configure({ latency: { baseMs: row.latencyMs, jitterMs: 0 } });
           const projectRun = await project(label, row);
           let loopRun = loops.get(row);

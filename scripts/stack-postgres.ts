@@ -294,7 +294,13 @@ export class PostgresStack {
       mkdirSync(socketDir, { recursive: true });
       const passwordFile = path.join(this.root, 'pgpassword');
       writeFileSync(passwordFile, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
-      if (user) for (const entry of [this.root, socketDir, passwordFile]) chownSync(entry, user.uid, user.gid);
+      if (user) {
+        for (const entry of [this.root, socketDir, passwordFile]) chownSync(entry, user.uid, user.gid);
+        if (spawnSync('runuser', ['-u', user.name, '--', 'test', '-r', passwordFile]).status !== 0)
+          throw new Error(
+            `PostgreSQL runs as the user "${user.name}" here (initdb refuses root), which cannot reach ${this.root}: choose a --root whose parent directories every user may enter`,
+          );
+      }
       this.log(`Initialising PostgreSQL in ${data} …`);
       this.runPostgres(bin, 'initdb', [
         '-D',
