@@ -8,11 +8,12 @@
  * `postgresUnavailable()` says why and tests skip — unless REQUIRE_POSTGRES=1 (CI), where a
  * missing PostgreSQL fails the suite instead.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { postgresBinDirectory, postgresClusterUser } from '../../scripts/stack-postgres';
 import { freePort } from './ports';
 
 export const PG_USER = 'batchllm';
@@ -26,48 +27,19 @@ export interface TestPostgres {
   teardown(): Promise<void>;
 }
 
-function binDirectory(): string | undefined {
-  const candidates: string[] = [];
-  if (process.env['PG_BIN_DIR']) candidates.push(process.env['PG_BIN_DIR']);
-  const debian = '/usr/lib/postgresql';
-  if (existsSync(debian))
-    candidates.push(
-      ...readdirSync(debian)
-        .filter((version) => /^\d+$/.test(version))
-        .sort((a, b) => Number(b) - Number(a))
-        .map((version) => path.join(debian, version, 'bin')),
-    );
-  for (const directory of (process.env['PATH'] ?? '').split(path.delimiter)) if (directory) candidates.push(directory);
-  return candidates.find((directory) =>
-    ['initdb', 'pg_ctl', 'postgres'].every((binary) => existsSync(path.join(directory, binary))),
-  );
-}
-
 /** Why no test cluster can start here (undefined when one can); throws under REQUIRE_POSTGRES=1. */
 export function postgresUnavailable(): string | undefined {
-  const reason = binDirectory()
+  const reason = postgresBinDirectory()
     ? undefined
     : 'no PostgreSQL binaries (initdb, pg_ctl, postgres) in PG_BIN_DIR, /usr/lib/postgresql/*/bin or PATH: install postgresql to run these tests';
   if (reason && process.env['REQUIRE_POSTGRES'] === '1') throw new Error(`REQUIRE_POSTGRES=1 but ${reason}`);
   return reason;
 }
 
-/** The user the cluster runs as when we are root (initdb will not run as root). */
-function clusterUser(): { name: string; uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  for (const name of ['postgres', 'nobody']) {
-    const found = spawnSync('id', ['-u', name], { encoding: 'utf8' });
-    if (found.status !== 0) continue;
-    const gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
-    return { name, uid: Number(found.stdout.trim()), gid };
-  }
-  throw new Error('running as root and there is neither a "postgres" nor a "nobody" user to run PostgreSQL as');
-}
-
 export async function startTestPostgres(): Promise<TestPostgres> {
-  const bin = binDirectory();
+  const bin = postgresBinDirectory();
   if (!bin) throw new Error(postgresUnavailable() ?? 'no PostgreSQL binaries');
-  const user = clusterUser();
+  const user = postgresClusterUser();
   const root = mkdtempSync(path.join(os.tmpdir(), 'batch-llm-pg-'));
   const data = path.join(root, 'data');
   const socketDir = path.join(root, 'sock');
