@@ -70,7 +70,7 @@ export const demoSpec = {
   options: demoOptions,
   optionHelp: [
     ['--exit-when-done', 'exit when the batch ends (status 0) instead of keeping the Web UI up until Ctrl-C'],
-    ['--concurrency N', 'items in flight (default 10)'],
+    ['--concurrency N|auto', 'items in flight (default 10), or auto: a request rate learned from the answers'],
     ...stackOptionHelp,
   ],
 } satisfies CommandSpec<typeof demoOptions>;

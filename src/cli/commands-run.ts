@@ -16,6 +16,7 @@ import { DEV_SERVER_MIN_RETENTION_MS } from '../temporal/dev-server';
 import { connectBatchWorker } from '../worker';
 import {
   asStrings,
+  ConcurrencyValue,
   durationMs,
   flagValue,
   NonNegativeInt,
@@ -80,7 +81,7 @@ export async function runDev(argv: string[]): Promise<number> {
 export async function runDemo(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(demoSpec, argv);
   if (values.help) return printHelp(demoSpec);
-  const concurrency = flagValue('concurrency', PositiveInt, values.concurrency ?? '10');
+  const concurrency = flagValue('concurrency', ConcurrencyValue, values.concurrency ?? '10');
   const settings = stackSettings(values);
   const stack = await startLocalStack(settings);
   let exitCode = 0;

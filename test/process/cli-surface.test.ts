@@ -214,8 +214,12 @@ describe('errors and exit codes', () => {
         /^batch-llm results: --order must be one of input, finish \(got "alphabetical"\)$/,
       ],
       [['emulator', '--port', 'eighty'], /^batch-llm emulator: --port must be a number \(got "eighty"\)$/],
+      [
+        ['demo', '--concurrency', 'fast'],
+        /^batch-llm demo: --concurrency must be auto or a whole number from 1 to 10000 \(got "fast"\)$/,
+      ],
     ];
-    assert.equal(cases.length, 4);
+    assert.equal(cases.length, 5);
     for (const [args, expected] of cases) {
       const run = await runCli(args);
       assert.equal(run.code, EXIT_CODES.usage, `${args.join(' ')}: ${run.stderr}`);
