@@ -356,29 +356,22 @@ export class PostgresStack {
       DB_USER,
     ];
     const env = { ...process.env, SQL_PASSWORD: this.password };
-    const tool = (database: string, args: string[]) =>
-      runQuiet(binaries.sqlTool, [...connection, '--database', database, ...args], env);
+    const tool = (database: string, args: string[], alreadyDoneIsFine = false): void => {
+      try {
+        runQuiet(binaries.sqlTool, [...connection, '--database', database, ...args], env);
+      } catch (error) {
+        // runQuiet's message carries the tool's output
+        if (!alreadyDoneIsFine || !/already exists/.test((error as Error).message)) throw error;
+      }
+    };
     for (const [database, schema] of [
       ['temporal', 'postgresql/v12/temporal'],
       ['temporal_visibility', 'postgresql/v12/visibility'],
     ] as const) {
       this.log(`Creating database ${database} and its schema …`);
-      const created = spawnSync(binaries.sqlTool, [...connection, '--database', database, 'create-database'], {
-        env,
-        encoding: 'utf8',
-      });
-      if (created.status !== 0 && !/already exists/.test(created.stdout + created.stderr))
-        throw new Error(`temporal-sql-tool create-database ${database} failed: ${created.stderr}${created.stdout}`);
-      const versioned = spawnSync(
-        binaries.sqlTool,
-        [...connection, '--database', database, 'setup-schema', '-v', '0.0'],
-        {
-          env,
-          encoding: 'utf8',
-        },
-      );
-      if (versioned.status !== 0 && !/already exists/.test(versioned.stdout + versioned.stderr))
-        throw new Error(`temporal-sql-tool setup-schema ${database} failed: ${versioned.stderr}${versioned.stdout}`);
+      // Both steps are done already on a cluster whose marker was lost: "already exists" is fine.
+      tool(database, ['create-database'], true);
+      tool(database, ['setup-schema', '-v', '0.0'], true);
       tool(database, ['update-schema', '--schema-name', schema]);
     }
     writeFileSync(marker, new Date().toISOString() + '\n');

@@ -19,7 +19,7 @@ import type {
   AdmitCallsOutput,
   CallOutcomes,
 } from '../src/contract/states';
-import { plannedStart, recordGrant, type Cooldown } from './admission';
+import { plannedStart, recordGrant, WINDOW_MS, type Cooldown } from './admission';
 
 export type { AdaptiveRateState, CallOutcomes } from '../src/contract/states';
 
@@ -51,7 +51,6 @@ const USE_SPAN_MS = 5_000;
 export const MAX_ASK_AGAIN_MS = 5_000;
 /** Latencies kept (newest last) for the recent median; a jump is judged on at least half of them. */
 const LATENCY_SAMPLES = 32;
-const WINDOW_MS = 60_000;
 /** 429 times kept (bounded state; beyond this many a minute the count is a floor). */
 const MAX_RECENT_RATE_LIMITS = 500;
 /** Beyond the ceiling the cubic climbs this many times faster than towards it. */
