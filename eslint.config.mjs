@@ -15,6 +15,7 @@ const WORKFLOW_SAFE = [
   'src/batch-state.ts',
   'src/constants.ts',
   'src/errors/categories.ts',
+  'src/item-record.ts',
   'src/pricing.ts',
   'src/search-attributes.ts',
   'src/stages.ts',

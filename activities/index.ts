@@ -63,7 +63,7 @@ export function createActivities(deps: ActivityDependencies) {
       return readInputPage(input, results);
     },
     async callModel(input: CallModelInput) {
-      return callModel(input, deps.tasks, deps.provider, quota);
+      return callModel(input, deps.tasks, deps.provider, quota, deps.results);
     },
     /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */
     async recordSkippedItems(input: {

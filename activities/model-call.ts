@@ -4,7 +4,9 @@ import { classifyError } from '../src/errors/classifier';
 import { filterHits, judgeAnswer, type Judgement } from '../src/providers/judge';
 import { fullPrompt, partialPrompt, type PromptRequest } from '../src/providers/prompts';
 import type { ModelAnswer, ModelProvider } from '../src/providers/types';
-import type { CallMetadata, FilterHit, GenerationSettings, Usage, WorkItem } from '../src/schemas';
+import { validFirstAnswerRecord, type FinishIfValid } from '../src/item-record';
+import type { ResultSink } from '../src/results';
+import type { CallMetadata, FilterHit, GenerationSettings, ItemResult, Usage, WorkItem } from '../src/schemas';
 import type { PartialState } from '../src/stages';
 import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
 import { deferralOf, reportRateLimit, waitForClearance } from './call-admission';
@@ -40,6 +42,20 @@ export interface CallModelInput {
   maxCalls?: number;
   /** The batch runs with `--concurrency auto`: the call is admitted under the scope's adaptive rate. */
   adaptiveRate?: boolean;
+  /**
+   * A valid answer to this call ends the item (its first call, no post-processing hook): the call
+   * then writes the item's record (src/item-record.ts) before it returns, and the item needs no
+   * second local activity to record it.
+   */
+  finishIfValid?: FinishIfValid;
+}
+
+/** The item's record, written by the call whose valid answer ended it (see CallModelInput.finishIfValid). */
+export interface RecordedByCall {
+  /** The record's finishedAt: with the call's input and answer, all the workflow needs to rebuild it. */
+  finishedAt: string;
+  /** The item's record as it was already stored (first write wins), when it differs from this one. */
+  kept?: ItemResult;
 }
 
 /**
@@ -72,6 +88,8 @@ export type CallModelOutput = {
   durationMs: number;
   /** Time spent waiting for the quota scope (admission or a 429 cooldown) before the call. */
   admissionWaitMs?: number;
+  /** The call wrote the item's record (finishIfValid and a valid answer). */
+  recorded?: RecordedByCall;
 } & Judgement;
 
 const HEARTBEAT_INTERVAL_MS = 1_000;
@@ -88,6 +106,7 @@ export async function callModel(
   tasks: TaskRegistry,
   provider: ModelProvider,
   quota?: QuotaGate,
+  results?: ResultSink,
 ): Promise<CallModelOutput | DeferredCall> {
   const task = tasks.get(input.taskName);
   if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${input.taskName}" on this worker`, 'unknown_task');
@@ -110,10 +129,46 @@ export async function callModel(
     if (!local) context.heartbeat(ledger);
   };
   const heartbeats = local ? undefined : setInterval(heartbeat, HEARTBEAT_INTERVAL_MS);
+  let answer: CallModelOutput;
   try {
-    return await sendRequest({ input, task, provider, quota, scope, context, ledger, heartbeat });
+    answer = await sendRequest({ input, task, provider, quota, scope, context, ledger, heartbeat });
   } finally {
     clearInterval(heartbeats);
+  }
+  return input.finishIfValid && answer.kind === 'ok' && results
+    ? recordValidAnswer(input, input.finishIfValid, answer, results, context)
+    : answer;
+}
+
+/**
+ * Writes the record of the item this valid answer ends. A store that fails leaves the answer
+ * unrecorded, never lost: the workflow then records the item with its own retrying local activity.
+ */
+async function recordValidAnswer(
+  input: CallModelInput,
+  finish: FinishIfValid,
+  answer: CallModelOutput & { kind: 'ok' },
+  results: ResultSink,
+  context: Context,
+): Promise<CallModelOutput> {
+  const finishedAt = new Date().toISOString();
+  const record = validFirstAnswerRecord(input, finish, answer, finishedAt);
+  try {
+    const { kept } = await results.write(record);
+    context.log.info('item result recorded', {
+      batchId: input.batchId,
+      itemId: input.itemId,
+      status: (kept ?? record).status,
+      by: 'model call',
+    });
+    return { ...answer, recorded: { finishedAt, ...(kept ? { kept } : {}) } };
+  } catch (error) {
+    context.log.warn('the results store did not take the record; the item workflow records it', {
+      batchId: input.batchId,
+      itemId: input.itemId,
+      error: String(error),
+    });
+    return answer;
   }
 }
 

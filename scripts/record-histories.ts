@@ -1,11 +1,13 @@
 /**
  * Records workflow histories for the replay test (test/unit/replay.test.ts): a stage walk, a transient
  * retry, a budget-exhausted item and the batch that ran them, an item whose calls are all regular
- * activities, a cached batch and its cache owner. Run after a deliberate, versioned
- * change to workflow code:  node --import tsx scripts/record-histories.ts
+ * activities, an item answered at once (its call recorded it), a cached batch and its cache owner.
+ * Run after a deliberate, versioned change to workflow code:  node --import tsx scripts/record-histories.ts
+ * `--new-only` writes only fixtures not there yet: the older ones keep the shapes that workers
+ * still meet in running batches (an answered item before the call recorded it had two local activities).
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { locateTemporalCli } from '../src/temporal/dev-server';
 import { startTestStack } from '../test/helpers/stack';
@@ -27,7 +29,7 @@ async function main(): Promise<void> {
     await batchClient.start({
       taskName: 'test-echo',
       batchId,
-      records: [{ id: 'stage-walk' }, { id: 'transient' }, { id: 'budget' }],
+      records: [{ id: 'stage-walk' }, { id: 'transient' }, { id: 'budget' }, { id: 'answered' }],
       options: { maxModelCalls: 3 },
     });
     await batchClient.summary(batchId);
@@ -64,12 +66,14 @@ async function main(): Promise<void> {
       [`${batchId}/stage-walk`, 'replay-fixture--stage-walk.json'],
       [`${batchId}/transient`, 'replay-fixture--transient.json'],
       [`${batchId}/budget`, 'replay-fixture--budget.json'],
+      [`${batchId}/answered`, 'replay-fixture--answered.json'],
       [`${activityBatchId}/a1`, 'replay-activity-mode--a1.json'],
       [cachedBatchId, 'replay-cached.json'],
       [`${cachedBatchId}/c1`, 'replay-cached--c1.json'],
       [ownerId, 'replay-cache-owner.json'],
     ];
     for (const [workflowId, fileName] of fixtures) {
+      if (process.argv.includes('--new-only') && existsSync(path.join(directory, fileName))) continue;
       // The CLI writes the standard JSON form that historyFromJSON reads back.
       const json = execFileSync(
         locateTemporalCli(),

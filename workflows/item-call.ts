@@ -13,9 +13,9 @@ import type { BatchActivities, CallModelInput, CallModelOutput } from '../activi
 import type { FailedCall } from '../activities/call-ledger';
 import { LOST_IN_CRASH, modelCallsTaskQueue } from '../src/constants';
 import { NON_RETRYABLE_ERROR_TYPES } from '../src/errors/categories';
-import { priceFor, usageCost } from '../src/pricing';
+import { answeredAttempts, failedAttempt, type AttemptContext, type FinishIfValid } from '../src/item-record';
+import { priceFor } from '../src/pricing';
 import type { AttemptRecord, ItemError, ItemWorkflowInputSchema, Stage } from '../src/schemas';
-import { emptyUsage } from '../src/usage';
 import { describeFailure, outcomeOf } from './call-failure';
 import type { CallResult, StepState } from './item-step';
 
@@ -27,6 +27,8 @@ export interface StageCall {
   error?: ItemError;
   modelCalls: number;
   attempts: AttemptRecord[];
+  /** The call wrote the item's record (its valid answer ended the item): what it told the call. */
+  finish?: FinishIfValid;
 }
 
 /** See callModel's heartbeat: cancellations arrive within about 80 % of this. */
@@ -47,6 +49,7 @@ export async function callOnce(
   state: StepState,
   stage: Stage,
   mode: 'full' | 'partial',
+  itemStartedAt: string,
 ): Promise<StageCall> {
   const model = stage.model ?? input.model;
   const remainingCalls = state.maxModelCalls - state.modelCalls;
@@ -78,9 +81,20 @@ export async function callOnce(
     // not check); what happens next follows from its recorded result alone.
     const lost = lostLocalCalls();
     const { callModel, endsAtDeadline } = localCallModel(input, summary);
-    const local = await outcomeOf(callModel({ ...request, ...(lost.length > 0 ? { priorFailures: lost } : {}) }));
+    // A valid answer ends the item unless a post-processing hook has a say: the call records it.
+    const finish: FinishIfValid | undefined = input.traits?.postProcess
+      ? undefined
+      : { index: input.item.index, itemModel: input.model, itemStartedAt, attempt: record.context };
+    const local = await outcomeOf(
+      callModel({
+        ...request,
+        ...(lost.length > 0 ? { priorFailures: lost } : {}),
+        ...(finish ? { finishIfValid: finish } : {}),
+      }),
+    );
     if (local.answer?.kind === 'deferred') priorFailures = local.answer.failures ?? [];
-    else if (local.answer) return record.answered(local.answer);
+    else if (local.answer)
+      return { ...record.answered(local.answer), ...(finish && local.answer.recorded ? { finish } : {}) };
     else {
       const failure = describeFailure(local.failure);
       // The item's deadline cut the call: its timer, delivered with the next workflow task,
@@ -137,51 +151,25 @@ function attemptRecorder(
   call: { mode: 'full' | 'partial'; model: string; temperature: number; cachedContent: string | undefined },
 ) {
   const startedAt = new Date().toISOString();
-  const price = priceFor(call.model, input.options.prices);
-  const attemptOf = (
-    number: number,
-    fields: Pick<AttemptRecord, 'durationMs' | 'usage' | 'outcome'> &
-      Pick<Partial<AttemptRecord>, 'metadata' | 'startedAt'> & { message?: string },
-  ): AttemptRecord => ({
-    call: state.modelCalls + number,
+  const context: AttemptContext = {
+    callsBefore: state.modelCalls,
     stage: state.stage,
     mode: call.mode,
     model: call.model,
     temperature: call.temperature,
+    cachedContent: call.cachedContent,
     startedAt,
-    ...(price ? { costUsd: usageCost(fields.usage, price) } : {}),
-    ...(call.cachedContent ? { cachedContent: call.cachedContent } : {}),
-    ...fields,
-  });
-  const failedCall = (failure: FailedCall) =>
-    attemptOf(failure.attempt, {
-      durationMs: failure.durationMs,
-      usage: emptyUsage(),
-      outcome: failure.category,
-      message: failure.message,
-      // When the activity recorded it: each retry its own start, not the stage's.
-      ...(failure.startedAt ? { startedAt: failure.startedAt } : {}),
-    });
+    price: priceFor(call.model, input.options.prices),
+  };
   const error = (sent: FailedCall[], itemError: ItemError): StageCall => ({
     modelCalls: sent.length,
-    attempts: sent.map(failedCall),
+    attempts: sent.map((failure) => failedAttempt(context, failure)),
     error: itemError,
   });
   return {
+    context,
     answered(answer: CallModelOutput): StageCall {
-      const attempts = answer.previousFailures.map(failedCall);
-      const outcome = answer.kind === 'ok' ? 'ok' : answer.category;
-      attempts.push(
-        attemptOf(answer.activityAttempt, {
-          durationMs: answer.durationMs,
-          usage: answer.usage,
-          metadata: answer.metadata,
-          outcome,
-          ...(answer.startedAt ? { startedAt: answer.startedAt } : {}),
-          ...(answer.kind === 'unusable' ? { message: answer.message } : {}),
-        }),
-      );
-      return { answer, modelCalls: answer.activityAttempt, attempts };
+      return { answer, modelCalls: answer.activityAttempt, attempts: answeredAttempts(context, answer) };
     },
     error,
     /** The stage's requests ended in a failure: non-retryable, or the call budget spent. Every request listed was sent. */

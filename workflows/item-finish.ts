@@ -11,7 +11,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { BatchActivities, CallModelOutput } from '../activities';
-import { roundUsd } from '../src/pricing';
+import { itemRecord, validFirstAnswerRecord, type FinishIfValid } from '../src/item-record';
 import type { ItemOutcome, ItemResult, ItemStatus, ItemWorkflowInput } from '../src/schemas';
 import { ErrorCategorySearchAttribute, ItemStatusSearchAttribute } from '../src/search-attributes';
 import type { ItemState } from '../src/contract/states';
@@ -33,42 +33,56 @@ export interface ItemEnd {
   /** The answer whose metadata the record carries: the accepted one, else the last. */
   answer?: CallModelOutput;
   startedAt: string;
+  /** The item's first call wrote its record (its valid answer ended the item): what that call was told. */
+  recordedBy?: FinishIfValid;
 }
 
 export async function finishItem(
   input: Pick<ItemWorkflowInput, 'batchId' | 'item' | 'model' | 'taskName'>,
   state: ItemState,
-  { output, answer, startedAt }: ItemEnd,
+  { output, answer, startedAt, recordedBy }: ItemEnd,
 ): Promise<ItemOutcome> {
-  const finishedAt = new Date().toISOString();
   const status: ItemStatus = state.status === 'running' ? 'failed' : state.status;
+  // The call that wrote the record told what it wrote: the same record, rebuilt by the same code.
+  const recorded =
+    recordedBy && answer?.kind === 'ok' && answer.recorded
+      ? {
+          record: validFirstAnswerRecord(
+            { batchId: input.batchId, itemId: input.item.id },
+            recordedBy,
+            answer,
+            answer.recorded.finishedAt,
+          ),
+          kept: answer.recorded.kept,
+        }
+      : undefined;
   const error = status === 'failed' || status === 'blocked' ? state.lastError : undefined;
-  const metadata = answer?.metadata;
-  const offered: ItemResult = {
-    batchId: input.batchId,
-    itemId: input.item.id,
-    index: input.item.index,
-    status,
-    ...(output !== undefined ? { output } : {}),
-    ...(error ? { error } : {}),
-    ...(metadata ? { metadata } : {}),
-    ...(status === 'filtered' && answer?.filteredBy ? { filteredBy: answer.filteredBy } : {}),
-    ...(answer?.rawResponse !== undefined ? { rawResponse: answer.rawResponse } : {}),
-    ...(state.stopReason ? { stopReason: state.stopReason } : {}),
-    model: input.model,
-    usage: state.usage,
-    costUsd: roundUsd(state.attempts.reduce((sum, attempt) => sum + (attempt.costUsd ?? 0), 0)),
-    modelCalls: state.modelCalls,
-    attempts: state.attempts,
-    startedAt,
-    finishedAt,
-    durationMs: Date.parse(finishedAt) - Date.parse(startedAt),
-  };
+  const offered: ItemResult =
+    recorded && recorded.record.status === status
+      ? recorded.record
+      : itemRecord({
+          batchId: input.batchId,
+          itemId: input.item.id,
+          index: input.item.index,
+          model: input.model,
+          status,
+          output,
+          error,
+          answer,
+          stopReason: state.stopReason,
+          usage: state.usage,
+          modelCalls: state.modelCalls,
+          attempts: state.attempts,
+          startedAt,
+          finishedAt: new Date().toISOString(),
+        });
   // The results store is where an item's end is committed: the first record written is final. A
   // workflow task that wrote a record and then failed (a cancel racing the answer, say) is retried
   // and may reach another end; it then reports the committed one, so the results, this workflow's
   // result and search attributes, and the batch's counts all tell one story.
-  const { kept } = await recordItemResult(offered);
+  // A record written by the item's call is final already; an item that ended otherwise after it
+  // (cancelled while the answer came) offers its own, and the store answers with the call's.
+  const { kept } = recorded?.record === offered ? recorded : await recordItemResult(offered);
   const outcome = itemOutcomeOf(kept ?? offered);
   if (kept)
     log.info('the results store already held another record of this item; reporting that one', {

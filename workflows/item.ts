@@ -26,6 +26,7 @@ import { batchStageCall } from './item-batch';
 import { callOnce, resultOf } from './item-call';
 import { useFreshCache } from './item-cache';
 import { finishItem, type ItemEnd } from './item-finish';
+import type { FinishIfValid } from '../src/item-record';
 import { afterCall, fail, nextCall, type StepState } from './item-step';
 
 /** The task's hook heartbeats while it runs (activities/post-process.ts): a dead worker's hook runs again within seconds. */
@@ -56,25 +57,25 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
   };
   setHandler(itemStateQuery, () => state);
 
-  // The stages run in their own scope: the item deadline, or the batch cancelling the item,
-  // cancels it (and the model call in flight); the result is still recorded, once.
-  const work = new CancellationScope();
-  let deadlineHit = false;
+  // The item deadline, or the batch cancelling the item, cancels the stages (and the model call in
+  // flight); the result is still recorded, once. Only an item with a deadline gets scopes of its
+  // own (each scope and promise costs the worker a stack trace): the batch cancels the root scope.
   const itemDeadlineMs = input.options.itemDeadlineMs;
-  // Only an item with a deadline gets the scope (each scope and promise costs the worker a stack trace).
-  const deadlineScope = itemDeadlineMs !== undefined ? new CancellationScope() : undefined;
+  const work = itemDeadlineMs !== undefined ? new CancellationScope() : undefined;
+  const deadlineScope = work ? new CancellationScope() : undefined;
+  let deadlineHit = false;
   deadlineScope
     ?.run(() => sleep(itemDeadlineMs ?? 0))
     .then(
       () => {
         deadlineHit = true;
-        work.cancel();
+        work?.cancel();
       },
       () => undefined, // the item finished first and cancelled its deadline timer
     );
   let end: ItemEnd = { startedAt };
   try {
-    end = await work.run(() => runStages(input, state, startedAt));
+    end = await (work ? work.run(() => runStages(input, state, startedAt)) : runStages(input, state, startedAt));
   } catch (error) {
     if (!isCancellation(error)) throw error;
     state.status = deadlineHit ? 'deadline_exceeded' : 'cancelled';
@@ -84,13 +85,19 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
   } finally {
     deadlineScope?.cancel();
   }
-  return CancellationScope.nonCancellable(() => finishItem(input, state, end));
+  // A record the item's call wrote needs no more I/O; any other is written even after a cancel.
+  const recorded = end.recordedBy !== undefined && (state.status === 'succeeded' || state.status === 'filtered');
+  return recorded
+    ? finishItem(input, state, end)
+    : CancellationScope.nonCancellable(() => finishItem(input, state, end));
 }
 
 /** The stage machine run: a call, its outcome folded in, until the item ends; then the task's hook. */
 async function runStages(input: Input, state: StepState, startedAt: string): Promise<ItemEnd> {
   let accepted: CallModelOutput | undefined;
   let lastAnswer: CallModelOutput | undefined;
+  /** The call that wrote the item's record, when its valid answer ended the item. */
+  let recordedBy: FinishIfValid | undefined;
   // Batch Mode: stage 1 was sent through the provider's batch API; its answer comes first.
   let fromBatchJob = input.batchJob !== undefined;
   // Its online calls (repairs) run as regular activities: a local first call counts the requests
@@ -103,7 +110,7 @@ async function runStages(input: Input, state: StepState, startedAt: string): Pro
     fromBatchJob = false;
     const call = viaBatch
       ? await batchStageCall(input, state, next.stage)
-      : await callOnce(online, state, next.stage, next.mode);
+      : await callOnce(online, state, next.stage, next.mode, startedAt);
     state.modelCalls += call.modelCalls;
     state.attempts.push(...call.attempts);
     if (viaBatch && !call.answer) {
@@ -118,6 +125,7 @@ async function runStages(input: Input, state: StepState, startedAt: string): Pro
       lastAnswer = call.answer;
       if (call.answer.kind === 'ok') accepted = call.answer;
     }
+    recordedBy = call.finish;
     const action = afterCall(state, next, resultOf(call));
     if (action.kind === 'continue' && action.note) log.info(`item ${action.note}`, { itemId: input.item.id });
     if (action.kind === 'refreshCache') await useFreshCache(input.batchId, input.item.id, state);
@@ -136,5 +144,10 @@ async function runStages(input: Input, state: StepState, startedAt: string): Pro
     else if (decision.output !== undefined) output = decision.output;
   }
   const answer = accepted ?? lastAnswer;
-  return { startedAt, ...(output !== undefined ? { output } : {}), ...(answer ? { answer } : {}) };
+  return {
+    startedAt,
+    ...(output !== undefined ? { output } : {}),
+    ...(answer ? { answer } : {}),
+    ...(recordedBy ? { recordedBy } : {}),
+  };
 }

@@ -16,6 +16,7 @@ import { GeminiEmulator, type EmulatorOptions } from '@durable-batch-llm/gemini-
 import { createGeminiClient } from '../../src/providers/gemini/client';
 import { createTaskRegistry, type TaskRegistry } from '../../src/tasks/registry';
 import { startDevServer } from '../../src/temporal/dev-server';
+import type { WorkerStore } from '../../src/results';
 import { createBatchWorker, type BatchWorker } from '../../src/worker';
 import { spawnCli } from './cli';
 
@@ -39,7 +40,7 @@ export interface TestStack {
   /** Runs a worker on `taskQueue` until the returned stop() is called. */
   startWorker(
     taskQueue: string,
-    overrides?: { maxConcurrentActivities?: number; requestsPerMinute?: number },
+    overrides?: { maxConcurrentActivities?: number; requestsPerMinute?: number; results?: WorkerStore },
   ): Promise<RunningWorker>;
   teardown(): Promise<void>;
 }
@@ -99,7 +100,7 @@ export async function startTestStack(emulatorOptions: EmulatorOptions = {}): Pro
         taskQueue,
         tasks,
         gemini,
-        resultsDirectory,
+        ...(overrides.results ? {} : { resultsDirectory }),
         ...overrides,
       });
       const run = worker.run();

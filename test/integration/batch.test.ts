@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FileResultStore } from '../../src/results';
-import type { ItemOutcome } from '../../src/schemas';
+import type { ItemOutcome, ItemResult } from '../../src/schemas';
 import { runBatch, withFaults } from '../helpers/batch';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
 
@@ -129,13 +129,21 @@ describe('batch of items on a real dev server and the emulator', () => {
       const markers = local.filter(
         (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
       );
-      const calls = markers.filter((event) => event.userMetadata?.summary);
-      assert.equal(markers.length, 2, 'the model call and the result record');
       assert.deepEqual(
-        calls.map((event) => summaryOf(event.userMetadata?.summary)),
-        ['stage 1 full t=0 gemini-test-model', 'record the item result'],
-        'the Web UI shows the call with its stage, and the result record',
+        markers.map((event) => summaryOf(event.userMetadata?.summary)),
+        ['stage 1 full t=0 gemini-test-model'],
+        'one local activity: the call, with its stage in the Web UI, which also recorded the item (its answer ended it)',
       );
+      // What the call wrote is what the workflow reports, to the millisecond.
+      const [record] = await new FileResultStore(stack.resultsDirectory).readAll(localBatch);
+      const outcome = (await stack.client.workflow.getHandle(`${localBatch}/a`).result()) as ItemOutcome;
+      assert.ok(record);
+      assert.deepEqual(
+        [outcome.status, outcome.modelCalls, outcome.costUsd, outcome.durationMs, outcome.usage],
+        [record.status, record.modelCalls, record.costUsd, record.durationMs, record.usage],
+      );
+      assert.equal(record.attempts.length, 1);
+      assert.equal(record.attempts[0]?.outcome, 'ok');
 
       const scheduled = (await eventsOf(activityBatch)).filter((event) => event.activityTaskScheduledEventAttributes);
       assert.deepEqual(
@@ -146,6 +154,50 @@ describe('batch of items on a real dev server and the emulator', () => {
         ]),
         [['callModel', `${taskQueue}-model-calls`, 'stage 1 full t=0 gemini-test-model']],
       );
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  test("a results store that refuses the call's write: the item records itself, with its own local activity, once", async () => {
+    const taskQueue = uniqueName('tq');
+    class RefusesFirstWrite extends FileResultStore {
+      readonly refused: string[] = [];
+      override async write(result: ItemResult) {
+        if (result.itemId === 'a' && !this.refused.includes(result.itemId)) {
+          this.refused.push(result.itemId);
+          throw new Error('results store unavailable');
+        }
+        return super.write(result);
+      }
+    }
+    const store = new RefusesFirstWrite(stack.resultsDirectory);
+    const worker = await stack.startWorker(taskQueue, { results: store });
+    try {
+      const batchId = uniqueName('refused');
+      const batchClient = stack.batchClient(taskQueue);
+      await batchClient.start({ taskName: 'test-echo', records: [{ id: 'a' }, { id: 'b' }], batchId });
+      const summary = await batchClient.summary(batchId);
+      assert.deepEqual([summary.succeeded, summary.modelCalls], [2, 2]);
+      assert.deepEqual(store.refused, ['a']);
+      const results = await store.readAll(batchId);
+      assert.deepEqual(
+        results.map((result) => [result.itemId, result.status, result.modelCalls]),
+        [
+          ['a', 'succeeded', 1],
+          ['b', 'succeeded', 1],
+        ],
+      );
+      const localActivities = async (itemId: string) =>
+        ((await stack.client.workflow.getHandle(`${batchId}/${itemId}`).fetchHistory()).events ?? []).filter(
+          (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+        ).length;
+      assert.equal(await localActivities('a'), 2, 'the call, then the record written by the item workflow');
+      assert.equal(await localActivities('b'), 1, 'the call, which recorded the item');
+      for (const result of results) {
+        const outcome = (await stack.client.workflow.getHandle(`${batchId}/${result.itemId}`).result()) as ItemOutcome;
+        assert.deepEqual([outcome.status, outcome.durationMs], [result.status, result.durationMs]);
+      }
     } finally {
       await worker.stop();
     }

@@ -23,12 +23,13 @@ function load(name: string): HistoryJson {
 }
 
 describe('recorded histories replay against the current workflow code', () => {
-  test('fixtures exist for batches, items that walked stages, retried and ran out of budget, called by regular activities only, a cached item and a cache owner', () => {
+  test('fixtures exist for batches, items that walked stages, retried and ran out of budget, called by regular activities only, answered at once, a cached item and a cache owner', () => {
     assert.deepEqual(FIXTURES.sort(), [
       'replay-activity-mode--a1.json',
       'replay-cache-owner.json',
       'replay-cached--c1.json',
       'replay-cached.json',
+      'replay-fixture--answered.json',
       'replay-fixture--budget.json',
       'replay-fixture--stage-walk.json',
       'replay-fixture--transient.json',
