@@ -92,19 +92,26 @@ class ItemSource {
     private readonly rerunOf: RerunSelection | undefined,
   ) {}
 
+  /** The item when it is at hand (in memory, or on the page read last), without an activity. */
+  cached(index: number): WorkItem | undefined {
+    if (this.inMemory) return this.inMemory[index];
+    return index >= this.pageStart && index < this.pageStart + this.page.length
+      ? this.page[index - this.pageStart]
+      : undefined;
+  }
+
   async at(index: number): Promise<WorkItem> {
-    if (this.inMemory) return this.inMemory[index] as WorkItem;
-    if (index < this.pageStart || index >= this.pageStart + this.page.length) {
-      this.pageStart = index;
-      this.page = await readInputPage({
-        inputFile: this.inputFile ?? '',
-        inputVersion: this.inputVersion ?? '',
-        offset: index,
-        limit: this.pageSize,
-        ...(this.rerunOf ? { rerunOf: this.rerunOf } : {}),
-      });
-    }
-    return this.page[index - this.pageStart] as WorkItem;
+    const cached = this.cached(index);
+    if (cached) return cached;
+    this.pageStart = index;
+    this.page = await readInputPage({
+      inputFile: this.inputFile ?? '',
+      inputVersion: this.inputVersion ?? '',
+      offset: index,
+      limit: this.pageSize,
+      ...(this.rerunOf ? { rerunOf: this.rerunOf } : {}),
+    });
+    return this.page[0] as WorkItem;
   }
 
   /** Every item from `index` on (for recording the ones a stopped batch never started). */
@@ -146,15 +153,20 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     carried?.progress ??
     newProgress(String(rawInput?.batchId ?? ''), String(rawInput?.taskName ?? ''), 0, startedAt, DEFAULT_CONCURRENCY);
   const control: BatchControlState = progress.control;
-  const inFlight = new Map<string, CancellationScope>();
+  /**
+   * Every item workflow in flight runs in this one scope, which a stop that cancels them cancels
+   * (no item starts after that). One scope for all: each scope costs the worker promises and stack traces.
+   */
+  const itemsScope = new CancellationScope();
+  let running = 0;
   /** Batch Mode's provider jobs (`--batch-api`), once the input is prepared. */
   let jobs: BatchJobRunner | undefined;
   /** Stops dispatching (once); cancelling in-flight items too when asked. */
   const stop = (kind: BatchStop['kind'], reason: string, cancelInFlight: boolean): void => {
     if (control.stop) return;
     control.stop = { kind, reason };
-    log.warn('batch stops dispatching', { batchId: progress.batchId, kind, reason, inFlight: inFlight.size });
-    if (cancelInFlight) for (const scope of inFlight.values()) scope.cancel();
+    log.warn('batch stops dispatching', { batchId: progress.batchId, kind, reason, inFlight: running });
+    if (cancelInFlight) itemsScope.cancel();
     jobs?.stopped();
   };
   setHandler(batchProgressQuery, () => progress);
@@ -274,28 +286,20 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
     jobs.start();
   }
 
-  let running = 0;
   const runItem = async (item: WorkItem, batchJob: ItemWorkflowInput['batchJob']): Promise<void> => {
-    const scope = new CancellationScope();
-    inFlight.set(item.id, scope);
-    let outcome: ItemOutcome;
-    try {
-      outcome = await scope.run(() =>
-        runItemWorkflow({
-          batchId: input.batchId,
-          taskName: input.taskName,
-          item,
-          model: prepared.model,
-          options: itemOptions,
-          ...(control.auto ? { adaptiveRate: true } : {}),
-          traits: prepared.traits,
-          ...(cache ? { cache: { ...cache } } : {}),
-          ...(batchJob ? { batchJob } : {}),
-        }),
-      );
-    } finally {
-      inFlight.delete(item.id);
-    }
+    const outcome = await itemsScope.run(() =>
+      runItemWorkflow({
+        batchId: input.batchId,
+        taskName: input.taskName,
+        item,
+        model: prepared.model,
+        options: itemOptions,
+        ...(control.auto ? { adaptiveRate: true } : {}),
+        traits: prepared.traits,
+        ...(cache ? { cache: { ...cache } } : {}),
+        ...(batchJob ? { batchJob } : {}),
+      }),
+    );
     markFinished(progress, outcome, price);
     running -= 1;
     checkLimits(outcome);
@@ -339,18 +343,20 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
         control.stop !== undefined ||
         (!control.paused && running < control.concurrency && (!jobs || jobs.ready(position))) ||
         (jobs !== undefined && historyFull());
+      // A free slot is taken at once; only a full window waits (a condition costs the worker promises).
       if (deadlineMs !== undefined) {
         const left = deadlineMs - Date.now();
-        if (left <= 0 || !(await condition(ready, left))) {
+        if (left <= 0 || (!ready() && !(await condition(ready, left)))) {
           stop('deadline', `batch deadline ${input.deadline} reached`, false);
           break;
         }
-      } else {
+      } else if (!ready()) {
         await condition(ready);
       }
       if (control.stop) break;
       if (jobs && !jobs.ready(position)) continue; // the history is full: continue as new
-      const item = await items.at(next++);
+      const item = items.cached(next) ?? (await items.at(next));
+      next += 1;
       running += 1;
       markStarted(progress);
       // Awaited collectively below through `running`; runItem never rejects.
