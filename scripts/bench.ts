@@ -182,45 +182,34 @@ async function main(): Promise<void> {
     for (const shape of shapes) {
       const server = await startServer(shape);
       servers.push(`${shape}: ${server.describe}`);
-      const project = async (label: string, row: Row): Promise<Run> => {
-        const taskQueue = `bench-${runId}-${shape}-${label}`;
-        const worker = await createBatchWorker({
-          connection: server.nativeConnection,
-          namespace: 'default',
-          taskQueue,
-          tasks,
-          gemini,
-          resultsDirectory,
-          ...workerTuning,
-        });
-        const running = worker.run();
-        try {
-          const batchClient = new BatchClient(server.client, { taskQueue, namespace: 'default', webUiUrl: '' });
-          return await runProject(batchClient, emulator, server, `${taskQueue}-batch`, row);
-        } finally {
-          worker.shutdown();
-          await running;
-        }
-      };
+      // One worker for the project's rows and one for the floor's, each kept for all of this
+      // server's rows (warm-up included), as a long-running worker process is: a fresh worker per
+      // row would charge each row its new workflow thread's cold start.
+      const taskQueue = `bench-${runId}-${shape}`;
+      const projectWorker = await createBatchWorker({
+        connection: server.nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        tasks,
+        gemini,
+        resultsDirectory,
+        ...workerTuning,
+      });
+      const floorWorker = await Worker.create({
+        connection: server.nativeConnection,
+        namespace: 'default',
+        taskQueue: `${taskQueue}-floor`,
+        workflowsPath: require.resolve('./floor-workflows'),
+        maxConcurrentWorkflowTaskExecutions: workerTuning.maxConcurrentWorkflowTasks ?? 100,
+        maxCachedWorkflows: 2000,
+      });
+      const workersRunning = Promise.all([projectWorker.run(), floorWorker.run()]);
+      const batchClient = new BatchClient(server.client, { taskQueue, namespace: 'default', webUiUrl: '' });
+      const project = (label: string, row: Row): Promise<Run> =>
+        runProject(batchClient, emulator, server, `${taskQueue}-${label}-batch`, row);
       /** The floor: the same server, a worker with the project's workflow settings, empty children. */
-      const floor = async (label: string, row: Row): Promise<Run> => {
-        const taskQueue = `bench-${runId}-${shape}-${label}-floor`;
-        const worker = await Worker.create({
-          connection: server.nativeConnection,
-          namespace: 'default',
-          taskQueue,
-          workflowsPath: require.resolve('./floor-workflows'),
-          maxConcurrentWorkflowTaskExecutions: workerTuning.maxConcurrentWorkflowTasks ?? 100,
-          maxCachedWorkflows: 2000,
-        });
-        const running = worker.run();
-        try {
-          return await runFloor(server, taskQueue, `${taskQueue}-batch`, row);
-        } finally {
-          worker.shutdown();
-          await running;
-        }
-      };
+      const floor = (label: string, row: Row): Promise<Run> =>
+        runFloor(server, `${taskQueue}-floor`, `${taskQueue}-${label}-floor-batch`, row);
       try {
         // Warm-up, untimed: bundle creation, the first workflows, the SDK's first connections.
         const warmUp: Row = { latencyMs: 50, concurrency: 10, items: 30 };
@@ -246,6 +235,9 @@ async function main(): Promise<void> {
           );
         }
       } finally {
+        projectWorker.shutdown();
+        floorWorker.shutdown();
+        await workersRunning;
         await server.teardown();
       }
     }
@@ -436,8 +428,8 @@ function printReport(measured: Measured[], servers: string[], workerTuning: obje
   const overheadRows = measured.filter(({ row }) => row.concurrency === 1);
   const lines: string[] = [];
   lines.push(
-    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}. A fresh worker`,
-    `(its own task queue) and batch per row; 1-min load average at start ${loadAtStart.toFixed(1)}${Object.keys(workerTuning).length > 0 ? `, worker options ${JSON.stringify(workerTuning)}` : ', default worker options'}; an untimed warm-up batch first on each server.`,
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}. One worker`,
+    `per side kept for all rows, and a batch per row; 1-min load average at start ${loadAtStart.toFixed(1)}${Object.keys(workerTuning).length > 0 ? `, worker options ${JSON.stringify(workerTuning)}` : ', default worker options'}; an untimed warm-up batch first on each server.`,
     ...servers.map((server) => `Server ${server}.`),
     '(a) project: wall time from start to summary; (b) plain loop with a limiter, same client, prompt, config and judgement (run once per row).',
     'Worker CPU ms/item: this process (the worker and the client; the emulator runs in a process of its own); server CPU ms/item: the Temporal server (on PostgreSQL: and the database); machine busy: all cores, every process.',
