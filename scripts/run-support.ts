@@ -47,9 +47,8 @@ export async function startWorkerProcess(options: {
   const worker = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      path.join(REPO_ROOT, 'src', 'cli', 'main.ts'),
+      // The bin, as users start workers (not `--import tsx`, which loads tsx into the workflow threads too).
+      path.join(REPO_ROOT, 'bin', 'batch-llm.js'),
       'worker',
       '--tasks',
       'test/fixtures/tasks.ts',
