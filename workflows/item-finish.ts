@@ -5,6 +5,7 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   log,
   metricMeter,
   proxyLocalActivities,
@@ -57,32 +58,34 @@ export async function finishItem(
         }
       : undefined;
   const error = status === 'failed' || status === 'blocked' ? state.lastError : undefined;
+  // The call's record stands for this end when the item ended as the call saw it; an item that
+  // ended otherwise after it (cancelled while the answer came) offers its own.
+  const written = recorded && recorded.record.status === status ? recorded : undefined;
   const offered: ItemResult =
-    recorded && recorded.record.status === status
-      ? recorded.record
-      : itemRecord({
-          batchId: input.batchId,
-          itemId: input.item.id,
-          index: input.item.index,
-          model: input.model,
-          status,
-          output,
-          error,
-          answer,
-          stopReason: state.stopReason,
-          usage: state.usage,
-          modelCalls: state.modelCalls,
-          attempts: state.attempts,
-          startedAt,
-          finishedAt: new Date().toISOString(),
-        });
+    written?.record ??
+    itemRecord({
+      batchId: input.batchId,
+      itemId: input.item.id,
+      index: input.item.index,
+      model: input.model,
+      status,
+      output,
+      error,
+      answer,
+      stopReason: state.stopReason,
+      usage: state.usage,
+      modelCalls: state.modelCalls,
+      attempts: state.attempts,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+    });
   // The results store is where an item's end is committed: the first record written is final. A
   // workflow task that wrote a record and then failed (a cancel racing the answer, say) is retried
   // and may reach another end; it then reports the committed one, so the results, this workflow's
   // result and search attributes, and the batch's counts all tell one story.
-  // A record written by the item's call is final already; an item that ended otherwise after it
-  // (cancelled while the answer came) offers its own, and the store answers with the call's.
-  const { kept } = recorded?.record === offered ? recorded : await recordItemResult(offered);
+  // A record the call wrote is committed already. Any other is written even after a cancel (the
+  // batch cancelling the item, its deadline): the write alone is shielded, in one place.
+  const { kept } = written ?? (await CancellationScope.nonCancellable(() => recordItemResult(offered)));
   const outcome = itemOutcomeOf(kept ?? offered);
   if (kept)
     log.info('the results store already held another record of this item; reporting that one', {

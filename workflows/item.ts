@@ -85,11 +85,7 @@ export async function itemWorkflow(rawInput: ItemWorkflowInput): Promise<ItemOut
   } finally {
     deadlineScope?.cancel();
   }
-  // A record the item's call wrote needs no more I/O; any other is written even after a cancel.
-  const recorded = end.recordedBy !== undefined && (state.status === 'succeeded' || state.status === 'filtered');
-  return recorded
-    ? finishItem(input, state, end)
-    : CancellationScope.nonCancellable(() => finishItem(input, state, end));
+  return finishItem(input, state, end);
 }
 
 /** The stage machine run: a call, its outcome folded in, until the item ends; then the task's hook. */
