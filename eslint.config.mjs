@@ -7,7 +7,7 @@ import { builtinModules } from 'node:module';
 import prettier from 'eslint-config-prettier';
 
 /** Modules the workflow bundle imports from src/: held to the same rules as workflows/. */
-const WORKFLOW_SAFE = [
+export const WORKFLOW_SAFE = [
   'workflows/**/*.ts',
   'scripts/floor-workflows.ts',
   'src/contract/**/*.ts',
@@ -24,6 +24,15 @@ const WORKFLOW_SAFE = [
 
 const PROVIDER_ONLY =
   'Model calls go through the ModelProvider seam (src/providers/types.ts): only src/providers/<provider>/ imports its SDK.';
+
+/**
+ * The worker evaluates the workflow modules once per workflow thread and shares them with every
+ * workflow it runs (src/worker.ts, `preloadModules`): module scope is not per workflow, so it holds
+ * constants only. Exported values are deep-frozen by the SDK; a Map or Set is not (its entries are
+ * not properties), nor is anything unexported.
+ */
+const SHARED_MODULE_SCOPE =
+  'Workflow modules are shared by every workflow of a worker thread: module scope holds constants only (keep state in the workflow function, or use a frozen array or object).';
 
 const NOT_IN_WORKFLOWS =
   'Workflows are deterministic and run in a sandbox: no I/O, Node modules or activity code here (import types only, or move the work to an activity).';
@@ -125,6 +134,25 @@ export default tseslint.config(
             },
             { group: ['**/packages/**'], message: 'Import workspace packages by their package name.' },
           ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "Program > VariableDeclaration[kind!='const']", message: SHARED_MODULE_SCOPE },
+        {
+          selector: "Program > ExportNamedDeclaration > VariableDeclaration[kind!='const']",
+          message: SHARED_MODULE_SCOPE,
+        },
+        {
+          selector:
+            ':matches(Program, Program > ExportNamedDeclaration) > VariableDeclaration > VariableDeclarator > NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet|WeakRef)$/]',
+          message: SHARED_MODULE_SCOPE,
+        },
+        {
+          // Exported values are frozen by the SDK; an unexported object or array must be frozen here.
+          selector:
+            'Program > VariableDeclaration > VariableDeclarator > :matches(ObjectExpression, ArrayExpression).init',
+          message: SHARED_MODULE_SCOPE,
         },
       ],
       'no-restricted-globals': [

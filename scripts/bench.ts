@@ -30,12 +30,13 @@ import { BatchClient } from '../src/client/batch-client';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MODEL, ITEM_HEADER } from '../src/constants';
 import { createGeminiClient } from '../src/providers/gemini/client';
 import { itemsFromRecords } from '../src/input';
-import type { GenerationSettings } from '../src/schemas';
+import type { GenerationSettings, WorkItem } from '../src/schemas';
 import { DEFAULT_STAGE_PLAN } from '../src/stages';
 import { createTaskRegistry, type AnyTask } from '../src/tasks/registry';
 import { startDevServer } from '../src/temporal/dev-server';
 import { createBatchWorker, type BatchWorkerOptions } from '../src/worker';
 import { startEmulatorProcess, type EmulatorProcess } from './emulator-process';
+import type { FloorActivities } from './floor-workflows';
 import { cpuMsOf, devServerPid, treeCpuMs } from './process-stats';
 import { freePortRange, PostgresStack, STACK_PORT_SPAN } from './stack-postgres';
 import { freePort } from '../test/helpers/ports';
@@ -82,6 +83,8 @@ interface Measured {
   loop: Run;
   /** Temporal's own floor for the same shape: empty child workflows through the same window. */
   floor: Run;
+  /** The floor's children each making the loop's model call as a local activity, and nothing else. */
+  floorCall: Run;
 }
 
 type ServerShape = 'dev' | 'postgres';
@@ -200,6 +203,9 @@ async function main(): Promise<void> {
         namespace: 'default',
         taskQueue: `${taskQueue}-floor`,
         workflowsPath: require.resolve('./floor-workflows'),
+        activities: floorActivities(gemini, task),
+        // As the project's worker does (src/worker.ts): module scope evaluated once per thread, not per workflow.
+        bundlerOptions: { preloadModules: [require.resolve('./floor-workflows')] },
         maxConcurrentWorkflowTaskExecutions: workerTuning.maxConcurrentWorkflowTasks ?? 100,
         maxCachedWorkflows: 2000,
       });
@@ -208,8 +214,15 @@ async function main(): Promise<void> {
       const project = (label: string, row: Row): Promise<Run> =>
         runProject(batchClient, emulator, server, `${taskQueue}-${label}-batch`, row);
       /** The floor: the same server, a worker with the project's workflow settings, empty children. */
-      const floor = (label: string, row: Row): Promise<Run> =>
-        runFloor(server, `${taskQueue}-floor`, `${taskQueue}-${label}-floor-batch`, row);
+      const floor = (label: string, row: Row, withCall = false): Promise<Run> =>
+        runFloor(
+          server,
+          `${taskQueue}-floor`,
+          `${taskQueue}-${label}-floor${withCall ? '-call' : ''}-batch`,
+          row,
+          withCall,
+          emulator,
+        );
       try {
         // Warm-up, untimed: bundle creation, the first workflows, the SDK's first connections.
         const warmUp: Row = { latencyMs: 50, concurrency: 10, items: 30 };
@@ -217,6 +230,7 @@ async function main(): Promise<void> {
         await project('warm-up', warmUp);
         if (loops.size === 0) await runLoop(gemini, task, emulator, `bench-${runId}-warm-up-loop`, warmUp);
         await floor('warm-up', warmUp);
+        await floor('warm-up', warmUp, true);
 
         for (const [index, row] of rows.entries()) {
           // A row may be asked for more than once (repeats): each run gets batch ids of its own.
@@ -229,9 +243,17 @@ async function main(): Promise<void> {
             loops.set(row, loopRun);
           }
           const floorRun = await floor(label, row);
-          measured.push({ server: shape, row, project: projectRun, loop: loopRun, floor: floorRun });
+          const floorCallRun = await floor(label, row, true);
+          measured.push({
+            server: shape,
+            row,
+            project: projectRun,
+            loop: loopRun,
+            floor: floorRun,
+            floorCall: floorCallRun,
+          });
           console.error(
-            `done: ${shape} ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}, floor ${formatSeconds(floorRun.wallMs)}`,
+            `done: ${shape} ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}, floor ${formatSeconds(floorRun.wallMs)}, floor + call ${formatSeconds(floorCallRun.wallMs)}`,
           );
         }
       } finally {
@@ -305,14 +327,22 @@ async function runProject(
   };
 }
 
-/** Floor side: the same window over empty child workflows, from start to the parent's result. */
-async function runFloor(server: Server, taskQueue: string, batchId: string, row: Row): Promise<Run> {
+/** Floor side: the same window over empty children (or children making one call), from start to the parent's result. */
+async function runFloor(
+  server: Server,
+  taskQueue: string,
+  batchId: string,
+  row: Row,
+  withCall: boolean,
+  emulator: EmulatorProcess,
+): Promise<Run> {
+  if (withCall) await emulator.reset();
   const cpu = measureCpu(server.cpuMs);
   const started = performance.now();
   const { finished } = (await server.client.workflow.execute('floorBatchWorkflow', {
     taskQueue,
     workflowId: batchId,
-    args: [{ batchId, items: row.items, concurrency: row.concurrency }],
+    args: [{ batchId, items: row.items, concurrency: row.concurrency, withCall }],
   })) as { finished: number };
   const wallMs = performance.now() - started;
   return { wallMs, succeeded: finished, meanInFlight: 0, ...cpu.stop(row.items) };
@@ -330,27 +360,43 @@ async function runLoop(
   row: Row,
 ): Promise<Run> {
   const items = itemsFromRecords(recordsFor('r', row.items));
-  const model = task.model ?? DEFAULT_MODEL;
-  const temperature = DEFAULT_STAGE_PLAN[0]?.temperature ?? 0;
   await emulator.reset();
   const inFlight = await emulator.sampleInFlight();
   const cpu = measureCpu(() => undefined);
   const started = performance.now();
-  const outcomes = await mapWithLimit(items, row.concurrency, async (item) => {
-    const request = fullPrompt(task, item);
-    const response = await gemini.models.generateContent({
-      model,
-      contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
-      config: stageOneConfig(request, { ...task.generation, temperature }, `${batchId}/${item.id}`),
-    });
-    return judgeAnswer(task, answerOf(response)).kind;
-  });
+  const outcomes = await mapWithLimit(items, row.concurrency, (item) => callLikeTheLoop(gemini, task, item, batchId));
   const wallMs = performance.now() - started;
   return {
     wallMs,
     succeeded: outcomes.filter((kind) => kind === 'ok').length,
     meanInFlight: await inFlight.stop(),
     ...cpu.stop(row.items),
+  };
+}
+
+/** The loop's model call for one item: the project's stage-1 request, the answer judged. */
+async function callLikeTheLoop(gemini: GoogleGenAI, task: AnyTask, item: WorkItem, batchId: string): Promise<string> {
+  const request = fullPrompt(task, item);
+  const response = await gemini.models.generateContent({
+    model: task.model ?? DEFAULT_MODEL,
+    contents: [{ role: 'user', parts: [{ text: request.prompt }] }],
+    config: stageOneConfig(
+      request,
+      { ...task.generation, temperature: DEFAULT_STAGE_PLAN[0]?.temperature ?? 0 },
+      `${batchId}/${item.id}`,
+    ),
+  });
+  return judgeAnswer(task, answerOf(response)).kind;
+}
+
+/** The floor worker's one activity (scripts/floor-workflows.ts): the loop's call for item `r-<n>`. */
+function floorActivities(gemini: GoogleGenAI, task: AnyTask): FloorActivities {
+  return {
+    floorModelCall: async (itemId) => {
+      const [item] = itemsFromRecords([{ id: itemId, text: `record number ${itemId.slice(2)}` }]);
+      if (!item) throw new Error(`no item for ${itemId}`);
+      return callLikeTheLoop(gemini, task, item, 'floor');
+    },
   };
 }
 
@@ -434,6 +480,7 @@ function printReport(measured: Measured[], servers: string[], workerTuning: obje
     '(a) project: wall time from start to summary; (b) plain loop with a limiter, same client, prompt, config and judgement (run once per row).',
     'Worker CPU ms/item: this process (the worker and the client; the emulator runs in a process of its own); server CPU ms/item: the Temporal server (on PostgreSQL: and the database); machine busy: all cores, every process.',
     '(f) floor: the same window over empty child workflows (no activity, no model call) on the same server: Temporal’s own minimum for this shape.',
+    '(g) floor + call: the floor’s children each making the loop’s model call as a local activity, nothing else: the least an item answered at once costs on Temporal.',
     '',
   );
   if (throughputRows.length > 0) {
@@ -467,6 +514,17 @@ function printReport(measured: Measured[], servers: string[], workerTuning: obje
         `| ${server} | ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${floorFailed} | ${projectRate.toFixed(1)} | ${floorRate.toFixed(1)} | ${(projectRate / floorRate).toFixed(2)} | ${project.cpuMsPerItem.toFixed(1)} / ${floor.cpuMsPerItem.toFixed(1)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(floor.serverCpuMsPerItem)} | ${perCore(project.cpuMsPerItem)} / ${perCore(floor.cpuMsPerItem)} | ${perCore(project.serverCpuMsPerItem)} / ${perCore(floor.serverCpuMsPerItem)} |`,
       );
     }
+    lines.push('');
+    lines.push(
+      '| server | latency | concurrency | items | (g) floor + call items/s | worker CPU ms/item a / g / f | a − g: the project’s own | g − f: the call as a local activity | server CPU ms/item a / g / f |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const { server, row, project, floor, floorCall } of throughputRows) {
+      const failed = floorCall.succeeded === row.items ? '' : ` (floor + call finished ${floorCall.succeeded})`;
+      lines.push(
+        `| ${server} | ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${failed} | ${itemsPerSecond(row.items, floorCall.wallMs).toFixed(1)} | ${project.cpuMsPerItem.toFixed(1)} / ${floorCall.cpuMsPerItem.toFixed(1)} / ${floor.cpuMsPerItem.toFixed(1)} | ${signedMs(project.cpuMsPerItem - floorCall.cpuMsPerItem)} | ${signedMs(floorCall.cpuMsPerItem - floor.cpuMsPerItem)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(floorCall.serverCpuMsPerItem)} / ${formatMs(floor.serverCpuMsPerItem)} |`,
+      );
+    }
     lines.push(
       'Targets (issue 16): a/f ≥ 0.9 at 1 s latency and concurrency 100; worker CPU ≤ floor + 5 ms; server CPU ≤ 1.1 × floor.',
       'Items/s per core = 1000 / CPU ms per item: what one fully busy core sustains on that side (sizing: items/s needed ÷ that = cores).',
@@ -491,6 +549,10 @@ function failures(row: Row, project: Run, loop: Run): string {
   return project.succeeded === row.items && loop.succeeded === row.items
     ? ''
     : ` (succeeded: a ${project.succeeded}, b ${loop.succeeded})`;
+}
+
+function signedMs(ms: number): string {
+  return `${ms >= 0 ? '+' : '−'}${Math.abs(ms).toFixed(1)}`;
 }
 
 function formatMs(ms: number | undefined): string {

@@ -11,12 +11,7 @@ export function batchJobDisplayName(batchId: string, number: number): string {
 }
 
 /** Job states after which the job's items may start: answers staged, or none coming (the items go online). */
-export const JOB_ENDED_STATES: ReadonlySet<BatchJobProgress['state']> = new Set([
-  'downloaded',
-  'failed',
-  'expired',
-  'cancelled',
-]);
+export const JOB_ENDED_STATES: readonly BatchJobProgress['state'][] = ['downloaded', 'failed', 'expired', 'cancelled'];
 
 /**
  * How an item of a Batch Mode batch was answered, from its batch and total requests: by its job

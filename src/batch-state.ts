@@ -15,7 +15,7 @@ export const SUMMARY_STATUSES: readonly ItemStatus[] = [
 ];
 
 /** Statuses that count as the item's job done: an answer that parsed (filtered ones keep their output). */
-const SUCCESSFUL: ReadonlySet<ItemStatus> = new Set(['succeeded', 'filtered']);
+const SUCCESSFUL = Object.freeze<ItemStatus[]>(['succeeded', 'filtered']);
 
 export type BatchState =
   'preparing' | 'running' | 'paused' | 'stopping' | 'succeeded' | 'completed_with_failures' | 'stopped';
@@ -27,7 +27,7 @@ export function finishedCount(progress: Pick<BatchProgress, ItemStatus>): number
 
 /** Items that ended without a usable answer: failed, blocked, deadline_exceeded, cancelled. */
 export function unsuccessfulCount(progress: Pick<BatchProgress, ItemStatus>): number {
-  return SUMMARY_STATUSES.filter((status) => !SUCCESSFUL.has(status)).reduce(
+  return SUMMARY_STATUSES.filter((status) => !SUCCESSFUL.includes(status)).reduce(
     (sum, status) => sum + progress[status],
     0,
   );

@@ -133,7 +133,7 @@ function render(progress: BatchProgress, elapsedMs: number, layout: Layout): str
 function jobsField(progress: BatchProgress, layout: Layout): string | undefined {
   const jobs = progress.batchApi?.jobs;
   if (!jobs || jobs.length === 0 || layout.bar === 0) return undefined;
-  const ended = jobs.filter((job) => JOB_ENDED_STATES.has(job.state)).length;
+  const ended = jobs.filter((job) => JOB_ENDED_STATES.includes(job.state)).length;
   if (ended === jobs.length) return undefined;
   if (layout.labels === 'short') return `jobs ${ended}/${jobs.length}`;
   const requests = jobs.reduce((sum, job) => sum + (job.stats?.requests ?? 0), 0);

@@ -98,6 +98,14 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     // refuses to use them instead of carrying I/O code (and zod's weight) into every workflow.
     ignoreModules: ['zod', '@google/genai', '@temporalio/client', '@temporalio/activity'],
     webpackConfigHook: compileOwnTypeScript,
+    // Every module of the bundle is evaluated once per workflow thread and shared by the workflows it
+    // runs, instead of once per workflow: each item workflow re-ran the module scope of ours and of
+    // the SDK's public API, and V8 kept compiling their fresh closures. Measured on the bench (1 s
+    // latency, concurrency 100): worker CPU per item 35 → 25 ms (the floor, given the same option,
+    // 17 → 13). Safe because module
+    // scope holds constants only (lint: no-restricted-syntax in eslint.config.mjs) and the SDK
+    // deep-freezes what the preloaded modules export.
+    preloadModules: [WORKFLOWS_PATH],
   });
   return bundle;
 }

@@ -36,7 +36,7 @@ export interface Pacing {
   burst: number;
 }
 
-const EVEN: Pacing = { burst: 1 };
+const EVEN: Pacing = Object.freeze({ burst: 1 });
 
 /**
  * Grants one call of `tokens` estimated input tokens a start time (epoch ms, ≥ now) and records it.

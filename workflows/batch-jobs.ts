@@ -122,13 +122,13 @@ export class BatchJobRunner {
   /** Item `index` may start: its job ended and its answers are staged, or the job failed (its items go online). */
   ready(index: number): boolean {
     const job = this.jobOf(index);
-    return job === undefined || JOB_ENDED_STATES.has(job.state);
+    return job === undefined || JOB_ENDED_STATES.includes(job.state);
   }
 
   /** What item `index`'s workflow needs to know of its job. */
   refFor(index: number): ItemWorkflowInput['batchJob'] {
     const job = this.jobOf(index);
-    if (!job || !JOB_ENDED_STATES.has(job.state)) return undefined;
+    if (!job || !JOB_ENDED_STATES.includes(job.state)) return undefined;
     return {
       number: job.number,
       ...(job.name ? { name: job.name } : {}),

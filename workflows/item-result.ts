@@ -7,7 +7,7 @@ import { batchSavingUsd, roundUsd } from '../src/pricing';
 import type { ItemOutcome, ItemResult, ItemStatus } from '../src/schemas';
 
 /** Statuses whose item workflow completes; the others fail it, so the Web UI lists them as failed. */
-const COMPLETING: ReadonlySet<ItemStatus> = new Set(['succeeded', 'filtered']);
+const COMPLETING = Object.freeze<ItemStatus[]>(['succeeded', 'filtered']);
 
 /** What the batch counts of an item: its committed record without the model output. */
 export function itemOutcomeOf(result: ItemResult): ItemOutcome {
@@ -24,7 +24,7 @@ export function itemOutcomeOf(result: ItemResult): ItemOutcome {
     index: result.index,
     status: result.status,
     ...(result.error ? { category: result.error.category } : {}),
-    ...(!COMPLETING.has(result.status) && message ? { message } : {}),
+    ...(!COMPLETING.includes(result.status) && message ? { message } : {}),
     usage: result.usage,
     costUsd: result.costUsd,
     ...(unpricedModels.length > 0 ? { unpricedModels } : {}),
@@ -44,7 +44,7 @@ export function itemOutcomeOf(result: ItemResult): ItemOutcome {
 export type ItemEnding = { completes: true } | { completes: false; type: string; message: string };
 
 export function endingOf(outcome: ItemOutcome): ItemEnding {
-  if (COMPLETING.has(outcome.status)) return { completes: true };
+  if (COMPLETING.includes(outcome.status)) return { completes: true };
   const type =
     outcome.status === 'failed' || outcome.status === 'blocked' ? (outcome.category ?? outcome.status) : outcome.status;
   const reason = outcome.message ?? (outcome.category ? `${outcome.category}` : 'no reason recorded');

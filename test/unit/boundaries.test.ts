@@ -8,6 +8,8 @@ import { ESLint } from 'eslint';
 import tseslint from 'typescript-eslint';
 import { REPO_ROOT } from '../helpers/cli';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { workflowBundle } from '../../src/worker';
 
 /** Lints `code` as if it lived at `file` (without type information: the probe file does not exist). */
 async function violations(file: string, code: string): Promise<string[]> {
@@ -17,6 +19,15 @@ async function violations(file: string, code: string): Promise<string[]> {
   });
   const [result] = await eslint.lintText(code, { filePath: path.join(REPO_ROOT, file) });
   return (result?.messages ?? []).map((message) => `${message.line}:${message.ruleId ?? 'parse'}`);
+}
+
+/** The globs of eslint.config.mjs (`**` for any folders, `*` within a name) as a regular expression. */
+function globRegExp(glob: string): RegExp {
+  const source = glob
+    .split(/(\*\*\/|\*)/)
+    .map((part) => (part === '**/' ? '(?:.*/)?' : part === '*' ? '[^/]*' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${source}$`);
 }
 
 describe('boundaries', () => {
@@ -50,6 +61,55 @@ describe('boundaries', () => {
       ),
       ['1:no-restricted-imports'],
     );
+  });
+
+  test('workflow module scope holds constants only: the worker shares it between workflows', async () => {
+    const found = await violations(
+      'workflows/probe.ts',
+      [
+        'let calls = 0;',
+        'export let last = 0;',
+        'const seen = new Set<string>();',
+        'export const byId = new Map<string, number>();',
+        'const pending: string[] = [];',
+        'const limits = { calls: 1 };',
+        // Allowed: frozen or exported (the SDK deep-freezes exports) literals, and state inside functions.
+        "const STATUSES = Object.freeze(['a', 'b']);",
+        'export const PLAN = [{ stage: 1 }];',
+        'export function count(): number {',
+        '  calls += 1;',
+        '  last = calls;',
+        '  let local = calls + last + seen.size + byId.size + pending.length + limits.calls + STATUSES.length;',
+        '  const mine = new Map<string, number>();',
+        '  local += mine.size + PLAN.length;',
+        '  return local;',
+        '}',
+      ].join('\n'),
+    );
+    assert.deepEqual(found, [
+      '1:no-restricted-syntax',
+      '2:no-restricted-syntax',
+      '3:no-restricted-syntax',
+      '4:no-restricted-syntax',
+      '5:no-restricted-syntax',
+      '6:no-restricted-syntax',
+    ]);
+  });
+
+  test('every module of ours in the workflow bundle is held to the workflow rules, and is preloaded', async () => {
+    const { WORKFLOW_SAFE } = (await import(pathToFileURL(path.join(REPO_ROOT, 'eslint.config.mjs')).href)) as {
+      WORKFLOW_SAFE: string[];
+    };
+    const { code } = await workflowBundle();
+    const ours = [...code.matchAll(/^\/\*\*\*\/ "\.\/([^"]+)"/gm)]
+      .map((match) => match[1] ?? '')
+      .filter((file) => !file.startsWith('node_modules/') && !file.startsWith('packages/'));
+    assert.ok(ours.length >= 20, `expected the bundle's own modules, found ${ours.length}`);
+    const unchecked = ours.filter((file) => !WORKFLOW_SAFE.some((pattern) => globRegExp(pattern).test(file)));
+    assert.deepEqual(unchecked, [], 'add these to WORKFLOW_SAFE in eslint.config.mjs');
+    // The bundle's preload hook requires the workflows' entry point: one evaluation per workflow thread.
+    const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1] ?? '';
+    assert.match(preload, /workflows\/index\.ts/);
   });
 
   test("workflow code may share the emulator's import-free header constant, not the emulator", async () => {
