@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_STATE_DIR, DEFAULT_TASK_QUEUE } from './constants';
+import { type EncryptionKey, parseEncryptionKeys } from './privacy/keys';
 import type { GeminiClientOptions } from './providers/gemini/client';
 import type { TemporalConfig } from './temporal/config';
 
@@ -55,6 +56,26 @@ export const ResultsUrlSchema = z.string().refine(
 
 /** Settings whose values are never echoed whole in errors: a URL's password is masked. */
 const SECRET_URL_SETTINGS = new Set(['BATCH_LLM_RESULTS_URL']);
+/** Settings whose values are never echoed at all. */
+const SECRET_SETTINGS = new Set(['BATCH_LLM_ENCRYPTION_KEYS', 'BATCH_LLM_CODEC_AUTH_TOKEN']);
+
+/** `id1:base64key,id2:…`: the first encrypts, all decrypt (src/privacy/encryption.ts). */
+const EncryptionKeysSchema = z.string().transform((value, context): EncryptionKey[] => {
+  const parsed = parseEncryptionKeys(value);
+  if ('keys' in parsed) return parsed.keys;
+  for (const problem of parsed.problems) context.addIssue({ code: 'custom', message: problem });
+  return z.NEVER;
+});
+
+/** A size in bytes, or with a unit: 131072, 128KiB, 2MiB, 100kB. */
+export const ByteSizeSchema = z
+  .string()
+  .regex(/^\s*\d+(\.\d+)?\s*(B|kB|KB|KiB|MB|MiB)?\s*$/i, { error: 'must be a size in bytes, e.g. 131072 or 128KiB' })
+  .transform((value) => {
+    const [, number = '0', unit = 'B'] = /^\s*([\d.]+)\s*([a-z]*)\s*$/i.exec(value) ?? [];
+    const scale: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: 1024 ** 2 };
+    return Math.round(Number(number) * (scale[unit.toLowerCase()] ?? 1));
+  });
 
 const BatchLlmEnvSchema = z
   .object({
@@ -71,6 +92,14 @@ const BatchLlmEnvSchema = z
       .transform((level) => level.toUpperCase())
       .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }))
       .optional(),
+    /** Payload encryption keys (src/privacy/encryption.ts); never echoed. */
+    BATCH_LLM_ENCRYPTION_KEYS: EncryptionKeysSchema.optional(),
+    /** Where payloads over the threshold are kept (src/privacy/blob-store.ts): shared by every worker and client. */
+    BATCH_LLM_BLOB_DIR: z.string().min(1).optional(),
+    /** Payloads at least this large travel by reference (default 128 KiB). */
+    BATCH_LLM_BLOB_THRESHOLD: ByteSizeSchema.optional(),
+    /** The bearer token `batch-llm codec-server` requires (instead of --auth-token). */
+    BATCH_LLM_CODEC_AUTH_TOKEN: z.string().min(1).optional(),
     BATCH_LLM_METRICS_PORT: z.coerce
       .number({ error: 'must be a port number' })
       .int('must be a port number')
@@ -102,6 +131,7 @@ export function batchLlmSettings(env: NodeJS.ProcessEnv = environment()): BatchL
 }
 
 function shown(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && SECRET_SETTINGS.has(name)) return '***';
   return value !== undefined && SECRET_URL_SETTINGS.has(name) ? withoutPassword(value) : value;
 }
 

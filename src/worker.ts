@@ -21,6 +21,13 @@ import type { WorkerStore } from './results';
 import { openResultStore, type ResultStoreLocation } from './results-store';
 import type { TaskRegistry } from './tasks/registry';
 import type { AdmissionLimits } from '../workflows/admission';
+import {
+  encrypts,
+  ENCODED_FAILURES_PATH,
+  payloadPrivacyOf,
+  type PayloadPrivacy,
+  workerDataConverter,
+} from './privacy/data-converter';
 
 export interface BatchWorkerOptions {
   connection: NativeConnection;
@@ -52,6 +59,8 @@ export interface BatchWorkerOptions {
   tokensPerMinute?: number;
   /** A short hash of the API key (never the key): part of the 429-cooldown quota scope. */
   keyFingerprint?: string;
+  /** Encryption keys and the claim check's store (default: from BATCH_LLM_ENCRYPTION_KEYS, BATCH_LLM_BLOB_*). */
+  privacy?: PayloadPrivacy;
 }
 
 /** A short, one-way name for an API key (or endpoint), safe for workflow ids and logs. */
@@ -87,12 +96,18 @@ export class BatchWorker {
 }
 
 const WORKFLOWS_PATH = path.resolve(__dirname, '..', 'workflows', 'index.ts');
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
 
-/** The workflow bundle, built once per process and reused by every worker it creates. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
+/**
+ * The workflow bundle, built once per process and reused by every worker it creates; an
+ * encrypting worker's bundle also encodes failures' messages (src/privacy/data-converter.ts).
+ */
+export function workflowBundle(encodeFailures = false): Promise<WorkflowBundleWithSourceMap> {
+  let bundle = bundles.get(encodeFailures);
+  if (bundle) return bundle;
+  bundle = bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    ...(encodeFailures ? { failureConverterPath: ENCODED_FAILURES_PATH } : {}),
     logger: quietBundlerLogger,
     // Belt and braces to the lint rule: should a workflow module ever import these, the bundle
     // refuses to use them instead of carrying I/O code (and zod's weight) into every workflow.
@@ -107,6 +122,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     // deep-freezes what the preloaded modules export.
     preloadModules: [WORKFLOWS_PATH],
   });
+  bundles.set(encodeFailures, bundle);
   return bundle;
 }
 
@@ -185,12 +201,14 @@ async function createWorkers(
   results: WorkerStore,
   release: () => Promise<void>,
 ): Promise<BatchWorker> {
+  const privacy = options.privacy ?? payloadPrivacyOf();
+  const dataConverter = workerDataConverter(privacy);
   const activities = createActivities({
     tasks: options.tasks,
     provider,
     results,
     defaultModel: options.defaultModel ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL,
-    temporal: createTemporalClient(options.connection, options.namespace),
+    temporal: createTemporalClient(options.connection, options.namespace, privacy),
     taskQueue: options.taskQueue,
     ...(options.keyFingerprint ? { keyFingerprint: options.keyFingerprint } : {}),
     limits: admissionLimits(options),
@@ -201,7 +219,8 @@ async function createWorkers(
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle(encrypts(privacy)),
+    dataConverter,
     // callModel here runs as the local activity of `local-first` items (their first call).
     activities: { ...bookkeeping, callModel },
     maxConcurrentLocalActivityExecutions: maxConcurrentActivities,
@@ -213,6 +232,7 @@ async function createWorkers(
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: modelCallsTaskQueue(options.taskQueue),
+    dataConverter,
     activities: { callModel },
     maxConcurrentActivityTaskExecutions: maxConcurrentActivities,
     // Heartbeats bring cancellations (item deadline, batch cancel) to in-flight model calls:

@@ -7,6 +7,7 @@ import { Socket } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { TemporalUnreachableError } from '../client/errors';
+import { clientDataConverter, type PayloadPrivacy, payloadPrivacyOf } from '../privacy/data-converter';
 import { connectionOptions, type TemporalConfig } from './config';
 
 /**
@@ -32,9 +33,16 @@ export async function connectClient(config: TemporalConfig): Promise<Connection>
   }
 }
 
-/** A Temporal client over a connection (a client's, or a worker's NativeConnection). */
-export function createTemporalClient(connection: Connection | NativeConnection, namespace: string): Client {
-  return new Client({ connection, namespace });
+/**
+ * A Temporal client over a connection (a client's, or a worker's NativeConnection), converting
+ * payloads as every worker does (src/privacy/data-converter.ts: encryption, the claim check).
+ */
+export function createTemporalClient(
+  connection: Connection | NativeConnection,
+  namespace: string,
+  privacy: PayloadPrivacy = payloadPrivacyOf(),
+): Client {
+  return new Client({ connection, namespace, dataConverter: clientDataConverter(privacy) });
 }
 
 /** Connects and makes a client: what the CLI and BatchClient.connect use. */

@@ -18,6 +18,8 @@ import { createTaskRegistry, type TaskRegistry } from '../../src/tasks/registry'
 import { startDevServer } from '../../src/temporal/dev-server';
 import type { WorkerStore } from '../../src/results';
 import { createBatchWorker, type BatchWorker } from '../../src/worker';
+import type { PayloadPrivacy } from '../../src/privacy/data-converter';
+import { createTemporalClient } from '../../src/temporal/connection';
 import { spawnCli } from './cli';
 
 // Worker chatter hides test output; warnings and errors still show.
@@ -40,7 +42,12 @@ export interface TestStack {
   /** Runs a worker on `taskQueue` until the returned stop() is called. */
   startWorker(
     taskQueue: string,
-    overrides?: { maxConcurrentActivities?: number; requestsPerMinute?: number; results?: WorkerStore },
+    overrides?: {
+      maxConcurrentActivities?: number;
+      requestsPerMinute?: number;
+      results?: WorkerStore;
+      privacy?: PayloadPrivacy;
+    },
   ): Promise<RunningWorker>;
   teardown(): Promise<void>;
 }
@@ -64,18 +71,20 @@ export async function startTestStack(emulatorOptions: EmulatorOptions = {}): Pro
   const tasks = await createTaskRegistry([path.join(__dirname, '..', 'fixtures', 'tasks.ts')]);
   const gemini = createGeminiClient({ apiKey: 'test-key', baseUrl: emulator.url });
   const address = env.connection.options.address;
+  // The client every worker's payloads are readable with (src/privacy/data-converter.ts), not the bare env.client.
+  const client = createTemporalClient(env.connection, env.namespace ?? 'default');
   const running = new Set<RunningWorker>();
   const processes = new Set<ChildProcess>();
   return {
     env,
-    client: env.client,
+    client,
     connection: env.nativeConnection,
     emulator,
     address,
     resultsDirectory,
     tasks,
     batchClient: (taskQueue) =>
-      new BatchClient(env.client, {
+      new BatchClient(client, {
         taskQueue,
         namespace: env.namespace ?? 'default',
         webUiUrl: 'http://localhost:8233',
