@@ -8,12 +8,14 @@
  * same window (scripts/floor-workflows.ts). Asserts nothing about time.
  *
  *   npm run bench -- [--quick] [--items N] [--row 1000x100]… [--server dev|postgres|both]
- *                    [--max-activities N] [--max-workflow-tasks N]
+ *                    [--max-activities N] [--max-workflow-tasks N] [--encrypt]
  *
  * A row is LATENCYxCONCURRENCY; `50x1` is the per-item overhead row. `--server postgres` runs the rows
  * on the real Temporal server on PostgreSQL (scripts/stack-postgres.ts, a throw-away cluster of its
  * own); `both` runs them on the dev server and then on it, in one report. The emulator runs in a
  * process of its own (scripts/emulator-process.ts), so this process's CPU is the worker's.
+ * `--encrypt` adds (e): the project's rows again through a second worker and client that encrypt
+ * every payload (src/privacy/: AES-256-GCM, failures' messages encoded), for what encryption costs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -34,6 +36,9 @@ import type { GenerationSettings, WorkItem } from '../src/schemas';
 import { DEFAULT_STAGE_PLAN } from '../src/stages';
 import { createTaskRegistry, type AnyTask } from '../src/tasks/registry';
 import { startDevServer } from '../src/temporal/dev-server';
+import { createTemporalClient } from '../src/temporal/connection';
+import { DEFAULT_BLOB_THRESHOLD, type PayloadPrivacy } from '../src/privacy/data-converter';
+import { randomBytes } from 'node:crypto';
 import { createBatchWorker, type BatchWorkerOptions } from '../src/worker';
 import { startEmulatorProcess, type EmulatorProcess } from './emulator-process';
 import type { FloorActivities } from './floor-workflows';
@@ -85,6 +90,8 @@ interface Measured {
   floor: Run;
   /** The floor's children each making the loop's model call as a local activity, and nothing else. */
   floorCall: Run;
+  /** (e) The project with every payload encrypted (--encrypt). */
+  encrypted?: Run;
 }
 
 type ServerShape = 'dev' | 'postgres';
@@ -157,6 +164,7 @@ async function main(): Promise<void> {
       row: { type: 'string', multiple: true },
       'max-activities': { type: 'string' },
       'max-workflow-tasks': { type: 'string' },
+      encrypt: { type: 'boolean', default: false },
     },
   });
   const rows = selectRows(values.row, values.items, values.quick);
@@ -209,10 +217,35 @@ async function main(): Promise<void> {
         maxConcurrentWorkflowTaskExecutions: workerTuning.maxConcurrentWorkflowTasks ?? 100,
         maxCachedWorkflows: 2000,
       });
-      const workersRunning = Promise.all([projectWorker.run(), floorWorker.run()]);
+      // --encrypt: the same project on a queue of its own, every payload encrypted (a throw-away key).
+      const privacy: PayloadPrivacy = {
+        keys: [{ id: 'bench', key: randomBytes(32) }],
+        blobDirectory: path.join(resultsDirectory, 'blobs'),
+        blobThreshold: DEFAULT_BLOB_THRESHOLD,
+      };
+      const encryptingWorker = values.encrypt
+        ? await createBatchWorker({
+            connection: server.nativeConnection,
+            namespace: 'default',
+            taskQueue: `${taskQueue}-encrypted`,
+            tasks,
+            gemini,
+            resultsDirectory,
+            privacy,
+            ...workerTuning,
+          })
+        : undefined;
+      const workersRunning = Promise.all([projectWorker.run(), floorWorker.run(), encryptingWorker?.run()]);
       const batchClient = new BatchClient(server.client, { taskQueue, namespace: 'default', webUiUrl: '' });
+      const encryptingClient = new BatchClient(createTemporalClient(server.nativeConnection, 'default', privacy), {
+        taskQueue: `${taskQueue}-encrypted`,
+        namespace: 'default',
+        webUiUrl: '',
+      });
       const project = (label: string, row: Row): Promise<Run> =>
         runProject(batchClient, emulator, server, `${taskQueue}-${label}-batch`, row);
+      const encrypted = (label: string, row: Row): Promise<Run> =>
+        runProject(encryptingClient, emulator, server, `${taskQueue}-${label}-encrypted-batch`, row);
       /** The floor: the same server, a worker with the project's workflow settings, empty children. */
       const floor = (label: string, row: Row, withCall = false): Promise<Run> =>
         runFloor(
@@ -228,6 +261,7 @@ async function main(): Promise<void> {
         const warmUp: Row = { latencyMs: 50, concurrency: 10, items: 30 };
         await emulator.configure({ latency: { baseMs: warmUp.latencyMs, jitterMs: 0 } });
         await project('warm-up', warmUp);
+        if (encryptingWorker) await encrypted('warm-up', warmUp);
         if (loops.size === 0) await runLoop(gemini, task, emulator, `bench-${runId}-warm-up-loop`, warmUp);
         await floor('warm-up', warmUp);
         await floor('warm-up', warmUp, true);
@@ -237,6 +271,7 @@ async function main(): Promise<void> {
           const label = `${row.latencyMs}ms-c${row.concurrency}-${index + 1}`;
           await emulator.configure({ latency: { baseMs: row.latencyMs, jitterMs: 0 } });
           const projectRun = await project(label, row);
+          const encryptedRun = encryptingWorker ? await encrypted(label, row) : undefined;
           let loopRun = loops.get(row);
           if (!loopRun) {
             loopRun = await runLoop(gemini, task, emulator, `bench-${runId}-${label}-loop`, row);
@@ -251,6 +286,7 @@ async function main(): Promise<void> {
             loop: loopRun,
             floor: floorRun,
             floorCall: floorCallRun,
+            ...(encryptedRun ? { encrypted: encryptedRun } : {}),
           });
           console.error(
             `done: ${shape} ${label} (${row.items} items): project ${formatSeconds(projectRun.wallMs)}, loop ${formatSeconds(loopRun.wallMs)}, floor ${formatSeconds(floorRun.wallMs)}, floor + call ${formatSeconds(floorCallRun.wallMs)}`,
@@ -259,6 +295,7 @@ async function main(): Promise<void> {
       } finally {
         projectWorker.shutdown();
         floorWorker.shutdown();
+        encryptingWorker?.shutdown();
         await workersRunning;
         await server.teardown();
       }
@@ -524,6 +561,22 @@ function printReport(measured: Measured[], servers: string[], workerTuning: obje
       lines.push(
         `| ${server} | ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${failed} | ${itemsPerSecond(row.items, floorCall.wallMs).toFixed(1)} | ${project.cpuMsPerItem.toFixed(1)} / ${floorCall.cpuMsPerItem.toFixed(1)} / ${floor.cpuMsPerItem.toFixed(1)} | ${signedMs(project.cpuMsPerItem - floorCall.cpuMsPerItem)} | ${signedMs(floorCall.cpuMsPerItem - floor.cpuMsPerItem)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(floorCall.serverCpuMsPerItem)} / ${formatMs(floor.serverCpuMsPerItem)} |`,
       );
+    }
+    const encryptedRows = throughputRows.filter((measuredRow) => measuredRow.encrypted);
+    if (encryptedRows.length > 0) {
+      lines.push(
+        '',
+        '(e) project with every payload encrypted (AES-256-GCM, failures encoded), run right after (a) on the same worker settings:',
+        '| server | latency | concurrency | items | (a) items/s | (e) encrypted items/s | worker CPU ms/item a / e | e − a | server CPU ms/item a / e |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      );
+      for (const { server, row, project, encrypted } of encryptedRows) {
+        if (!encrypted) continue;
+        const failed = encrypted.succeeded === row.items ? '' : ` (encrypted finished ${encrypted.succeeded})`;
+        lines.push(
+          `| ${server} | ${row.latencyMs} ms | ${row.concurrency} | ${row.items}${failed} | ${itemsPerSecond(row.items, project.wallMs).toFixed(1)} | ${itemsPerSecond(row.items, encrypted.wallMs).toFixed(1)} | ${project.cpuMsPerItem.toFixed(1)} / ${encrypted.cpuMsPerItem.toFixed(1)} | ${signedMs(encrypted.cpuMsPerItem - project.cpuMsPerItem)} | ${formatMs(project.serverCpuMsPerItem)} / ${formatMs(encrypted.serverCpuMsPerItem)} |`,
+        );
+      }
     }
     lines.push(
       'Targets (issue 16): a/f ≥ 0.9 at 1 s latency and concurrency 100; worker CPU ≤ floor + 5 ms; server CPU ≤ 1.1 × floor.',

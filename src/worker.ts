@@ -22,6 +22,7 @@ import { openResultStore, type ResultStoreLocation } from './results-store';
 import type { TaskRegistry } from './tasks/registry';
 import type { AdmissionLimits } from '../workflows/admission';
 import {
+  describePrivacy,
   encrypts,
   ENCODED_FAILURES_PATH,
   payloadPrivacyOf,
@@ -288,7 +289,7 @@ export async function connectBatchWorker(
       ...(options.requestsPerMinute !== undefined ? { requestsPerMinute: options.requestsPerMinute } : {}),
       ...(options.tokensPerMinute !== undefined ? { tokensPerMinute: options.tokensPerMinute } : {}),
     });
-    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${provider.target}; results in ${resultsPlace(options.results)}; tasks: ${options.tasks.names().join(', ')}`;
+    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${provider.target}; results in ${resultsPlace(options.results)}; ${describePrivacy(payloadPrivacyOf())}; tasks: ${options.tasks.names().join(', ')}`;
     return { worker, connection, banner };
   } catch (error) {
     await connection.close();

@@ -49,14 +49,65 @@ const stackOptionHelp: Array<[string, string]> = [
   ],
 ];
 
+const devOptions = { ...stackOptions, encrypt: { type: 'boolean' }, 'codec-port': { type: 'string' } } as const;
 export const devSpec = {
   name: 'dev',
   summary:
     'run a local stack in the foreground: Temporal dev server with Web UI, the Gemini emulator (when GEMINI_API_KEY is unset) and a worker',
-  usage: 'batch-llm dev [options]',
-  options: stackOptions,
-  optionHelp: stackOptionHelp,
-} satisfies CommandSpec<typeof stackOptions>;
+  usage: 'batch-llm dev [--encrypt] [options]',
+  options: devOptions,
+  optionHelp: [
+    [
+      '--encrypt',
+      'encrypt payloads (BATCH_LLM_ENCRYPTION_KEYS, else a key kept in <state dir>/encryption-keys) and run a codec server the Web UI decrypts with',
+    ],
+    ['--codec-port N', "the codec server's port with --encrypt (default 8081)"],
+    ...stackOptionHelp,
+  ],
+} satisfies CommandSpec<typeof devOptions>;
+
+const codecServerOptions = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'cors-origin': { type: 'string', multiple: true },
+  'auth-token': { type: 'string' },
+  namespace: { type: 'string', multiple: true },
+} as const;
+export const codecServerSpec = {
+  name: 'codec-server',
+  summary:
+    'serve /decode and /encode for the Temporal Web UI and CLI: encrypted payloads shown decrypted to the viewer',
+  usage: 'batch-llm codec-server [--port N] [--cors-origin URL]... [--auth-token TOKEN]',
+  options: codecServerOptions,
+  optionHelp: [
+    ['--port N', 'port to listen on (default 8081)'],
+    ['--host HOST', 'address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)'],
+    [
+      '--cors-origin URL',
+      "the Web UI's origin, e.g. http://localhost:8233 (repeatable): browsers call the codec server from it",
+    ],
+    [
+      '--auth-token TOKEN',
+      'require Authorization: Bearer TOKEN on every request (or BATCH_LLM_CODEC_AUTH_TOKEN; the flag shows in ps)',
+    ],
+    ['--namespace NAME', 'serve only these namespaces (X-Namespace header; repeatable; default all)'],
+    ['env', 'BATCH_LLM_ENCRYPTION_KEYS (the keys: id:base64,…), BATCH_LLM_BLOB_DIR (large payloads kept by reference)'],
+  ],
+} satisfies CommandSpec<typeof codecServerOptions>;
+
+const encryptionKeyOptions = { id: { type: 'string' } } as const;
+export const encryptionKeySpec = {
+  name: 'encryption-key',
+  summary: 'print a new random key for BATCH_LLM_ENCRYPTION_KEYS (id:base64)',
+  usage: 'batch-llm encryption-key [--id ID]',
+  options: encryptionKeyOptions,
+  optionHelp: [
+    [
+      '--id ID',
+      'the key id stored in every payload it encrypts (default k<YYYYMMDD>); put the new key first to rotate',
+    ],
+  ],
+} satisfies CommandSpec<typeof encryptionKeyOptions>;
 
 const demoOptions = {
   ...stackOptions,

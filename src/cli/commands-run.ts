@@ -8,7 +8,11 @@ import {
   type FaultRule,
   type EmulatorOptions,
 } from '@durable-batch-llm/gemini-emulator';
-import { geminiOptionsFromEnv } from '../config';
+import { batchLlmSettings, geminiOptionsFromEnv } from '../config';
+import { startCodecServer } from '../privacy/codec-server';
+import { describePrivacy, payloadPrivacyOf } from '../privacy/data-converter';
+import { newEncryptionKey } from '../privacy/keys';
+import { DEFAULT_CODEC_PORT } from './commands-privacy';
 import { DEFAULT_DEV_RETENTION } from '../constants';
 import { createTaskRegistry } from '../tasks/registry';
 import { batchFailedItemsUrl, temporalConfigFromEnv } from '../temporal/config';
@@ -68,14 +72,56 @@ function untilSignal(): Promise<string> {
 export async function runDev(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(devSpec, argv);
   if (values.help) return printHelp(devSpec);
-  const stack = await startLocalStack(stackSettings(values));
-  out(`Web UI: ${stack.config.webUiUrl}/namespaces/${stack.config.namespace}/workflows`);
-  out(
-    'Start a batch from another shell: batch-llm start --input items.jsonl --task NAME --wait   (Ctrl-C here stops the stack)',
-  );
-  await untilSignal();
-  await stack.stop();
+  const settings = stackSettings(values);
+  const codec = values.encrypt
+    ? await startDevCodecServer(
+        settings.stateDirectory,
+        flagValue('codec-port', PortNumber, values['codec-port'] ?? String(DEFAULT_CODEC_PORT)),
+        settings.uiPort,
+      )
+    : undefined;
+  try {
+    const stack = await startLocalStack({ ...settings, ...(codec ? { uiCodecEndpoint: codec.url } : {}) });
+    out(`Web UI: ${stack.config.webUiUrl}/namespaces/${stack.config.namespace}/workflows`);
+    if (codec) out(`Codec server: ${codec.url} (the Web UI shows payloads decrypted through it)`);
+    out(
+      `Start a batch from another shell: ${codec?.exportLine ? `${codec.exportLine}; ` : ''}batch-llm start --input items.jsonl --task NAME --wait   (Ctrl-C here stops the stack)`,
+    );
+    await untilSignal();
+    await stack.stop();
+  } finally {
+    await codec?.close();
+  }
   return 0;
+}
+
+/**
+ * `dev --encrypt`: keys from BATCH_LLM_ENCRYPTION_KEYS, else the ones kept in
+ * <state dir>/encryption-keys (made on first use, readable by the owner only, so the dev server's
+ * database stays readable across restarts), and a codec server the local Web UI may call.
+ */
+async function startDevCodecServer(stateDirectory: string, port: number, uiPort: number) {
+  const { existsSync, mkdirSync, readFileSync, writeFileSync } = await import('node:fs');
+  let exportLine: string | undefined;
+  if (!batchLlmSettings().BATCH_LLM_ENCRYPTION_KEYS) {
+    const file = path.join(stateDirectory, 'encryption-keys');
+    if (!existsSync(file)) {
+      mkdirSync(stateDirectory, { recursive: true });
+      writeFileSync(file, `${newEncryptionKey('dev1')}\n`, { mode: 0o600 });
+      err(`No BATCH_LLM_ENCRYPTION_KEYS: made a key, kept in ${file}`);
+    } else err(`No BATCH_LLM_ENCRYPTION_KEYS: using the key kept in ${file}`);
+    process.env['BATCH_LLM_ENCRYPTION_KEYS'] = readFileSync(file, 'utf8').trim();
+    batchLlmSettings(); // a hand-edited file that is wrong fails here, naming the entry
+    exportLine = `export BATCH_LLM_ENCRYPTION_KEYS=$(cat ${path.relative(process.cwd(), file) || file})`;
+  }
+  const privacy = payloadPrivacyOf();
+  const server = await startCodecServer({
+    privacy,
+    port,
+    corsOrigins: [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`],
+  });
+  err(describePrivacy(privacy));
+  return { url: server.url, close: () => server.close(), exportLine };
 }
 
 export async function runDemo(argv: string[]): Promise<number> {

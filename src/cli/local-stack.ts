@@ -20,6 +20,8 @@ export interface LocalStackOptions {
   taskModules: string[];
   emulator: EmulatorOptions;
   log: (line: string) => void;
+  /** The codec server the Web UI decrypts payloads with (`dev --encrypt`). */
+  uiCodecEndpoint?: string;
 }
 
 /** What `dev` and `demo` bring up: server (unless one already answers), emulator (unless a key is set), worker. */
@@ -39,6 +41,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const address = `127.0.0.1:${options.port}`;
     if (await temporalAnswers({ ...config, address, connectTimeoutMs: 1500 })) {
       log(`Temporal already running at ${address}; using it (its retention of closed workflows unchanged).`);
+      if (options.uiCodecEndpoint)
+        log(
+          `  Its Web UI was started without this codec server: set the codec endpoint in the UI's settings (Data Encoder) to ${options.uiCodecEndpoint}`,
+        );
       config = { ...config, address };
     } else {
       const dbFilename = path.join(options.stateDirectory, 'temporal.db');
@@ -53,6 +59,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         // Its WARN lines would flood the terminal the stack runs in; errors still show.
         logLevel: 'error',
         retentionMs: options.retentionMs,
+        ...(options.uiCodecEndpoint ? { uiCodecEndpoint: options.uiCodecEndpoint } : {}),
       });
       const started = server;
       stops.push(() => started.teardown());

@@ -7,9 +7,11 @@ import { EXIT_CODES } from '../client/errors';
 import {
   cacheSpec,
   cancelSpec,
+  codecServerSpec,
   demoSpec,
   devSpec,
   emulatorSpec,
+  encryptionKeySpec,
   listSpec,
   pauseSpec,
   reportSpec,
@@ -73,6 +75,14 @@ const COMMANDS: Record<string, Command> = {
     spec: cacheSpec,
     run: run(() => (require('./commands-cache') as typeof import('./commands-cache')).runCache),
   },
+  'codec-server': {
+    spec: codecServerSpec,
+    run: run(() => (require('./commands-privacy') as typeof import('./commands-privacy')).runCodecServer),
+  },
+  'encryption-key': {
+    spec: encryptionKeySpec,
+    run: run(() => (require('./commands-privacy') as typeof import('./commands-privacy')).runEncryptionKey),
+  },
 };
 
 function mainHelp(): string {
@@ -88,7 +98,8 @@ function mainHelp(): string {
     'Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL,',
     '  TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY/TEMPORAL_TLS_CA or TEMPORAL_API_KEY (remote clusters, Temporal Cloud),',
     '  GEMINI_API_KEY (real Gemini) or GOOGLE_GEMINI_BASE_URL (an emulator), BATCH_LLM_MODEL, BATCH_LLM_RESULTS_DIR,',
-    '  BATCH_LLM_RPM, BATCH_LLM_LOG_LEVEL, BATCH_LLM_METRICS_PORT (Prometheus /metrics).',
+    '  BATCH_LLM_RPM, BATCH_LLM_LOG_LEVEL, BATCH_LLM_METRICS_PORT (Prometheus /metrics),',
+    '  BATCH_LLM_ENCRYPTION_KEYS (payload encryption: id:base64,…), BATCH_LLM_BLOB_DIR (large payloads by reference).',
     '',
     `Exit codes: ${EXIT_CODES.ok} ok, ${EXIT_CODES.error} error, ${EXIT_CODES.usage} usage, ${EXIT_CODES.input} invalid input, ${EXIT_CODES.notFound} no such batch, ${EXIT_CODES.conflict} batch id taken,`,
     `  ${EXIT_CODES.connection} Temporal unreachable, ${EXIT_CODES.itemsUnsuccessful} items did not succeed, ${EXIT_CODES.batchStopped} batch stopped early (start --wait, status).`,
@@ -135,6 +146,8 @@ function classify(error: unknown): { code: number; usage: boolean } {
   if (error instanceof BatchExistsError || error instanceof BatchRunningError)
     return { code: EXIT_CODES.conflict, usage: false };
   if (error instanceof TemporalUnreachableError) return { code: EXIT_CODES.connection, usage: false };
+  const { PayloadDecryptionError } = require('../privacy/keys') as typeof import('../privacy/keys');
+  if (error instanceof PayloadDecryptionError) return { code: EXIT_CODES.usage, usage: false };
   // The batch workflow itself failed (not its items): it stopped early.
   if (error instanceof BatchFailedError) return { code: EXIT_CODES.batchStopped, usage: false };
   return { code: EXIT_CODES.error, usage: false };

@@ -47,6 +47,8 @@ export interface DevServerOptions {
    * (24 h) when omitted. Applies to workflows that close from now on.
    */
   retentionMs?: number;
+  /** The codec server the Web UI calls to show encrypted payloads decrypted (`batch-llm codec-server`). */
+  uiCodecEndpoint?: string;
 }
 
 /** The dev server refuses a namespace retention under an hour. */
@@ -83,6 +85,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       extraArgs: [
         '--dynamic-config-value',
         `history.transferProcessorMaxPollRPS=${TRANSFER_QUEUE_POLLS_PER_SECOND}`,
+        ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
         ...(options.dbFilename
           ? Object.entries(FILE_DATABASE_PRAGMAS).flatMap(([pragma, value]) => [
               '--sqlite-pragma',

@@ -1,0 +1,146 @@
+/**
+ * Encryption as a user meets it, through the bin: a key from `encryption-key`, an encrypting
+ * worker process and `start --wait`, `status` with and without the key, and `codec-server` serving
+ * the Temporal CLI's `--codec-endpoint` (what the Web UI calls) behind a bearer token.
+ */
+import assert from 'node:assert/strict';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { EXIT_CODES } from '../../src/client/errors';
+import { locateTemporalCli } from '../../src/temporal/dev-server';
+import { itemWorkflowId } from '../../workflows/batch';
+import { runCli, spawnCli } from '../helpers/cli';
+import { freePort } from '../helpers/ports';
+import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
+
+const run = promisify(execFile);
+const MARKER = 'PRIVATE-CONTRACT-CLAUSE-4417';
+
+describe('encryption through the bin', () => {
+  let stack: TestStack;
+  let directory: string;
+  let keys: string;
+  let worker: ChildProcess;
+  const taskQueue = uniqueName('tq-cli-private');
+  const batchId = uniqueName('cli-private');
+  const env = () => ({
+    TEMPORAL_ADDRESS: stack.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    BATCH_LLM_ENCRYPTION_KEYS: keys,
+    BATCH_LLM_BLOB_DIR: path.join(directory, 'blobs'),
+  });
+
+  before(async () => {
+    stack = await startTestStack();
+    directory = mkdtempSync(path.join(os.tmpdir(), 'privacy-cli-'));
+    const made = await runCli(['encryption-key', '--id', 'k1']);
+    assert.equal(made.code, EXIT_CODES.ok, made.stderr);
+    keys = made.stdout.trim();
+    assert.match(keys, /^k1:[A-Za-z0-9+/]{43}=$/, 'one id:base64 line of 32 bytes');
+    assert.match(made.stderr, /Put it first in BATCH_LLM_ENCRYPTION_KEYS/);
+    worker = stack.spawnWorkerProcess(taskQueue, env());
+  });
+  after(async () => {
+    worker?.kill('SIGKILL');
+    await stack?.teardown();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  test('start --wait and status work with the key; without it status exits 2 naming the key id', async () => {
+    const input = path.join(directory, 'items.jsonl');
+    writeFileSync(input, ['a', 'b', 'c'].map((id) => JSON.stringify({ id, note: MARKER })).join('\n'));
+    const started = await runCli(
+      [
+        'start',
+        '--input',
+        input,
+        '--task',
+        'test-echo',
+        '--tasks',
+        'test/fixtures/tasks.ts',
+        '--batch-id',
+        batchId,
+        '--wait',
+      ],
+      env(),
+    );
+    assert.equal(started.code, EXIT_CODES.ok, started.stderr);
+    const status = await runCli(['status', batchId, '-o', 'json'], env());
+    assert.equal(status.code, EXIT_CODES.ok, status.stderr);
+    assert.equal((JSON.parse(status.stdout) as { succeeded: number }).succeeded, 3);
+
+    const { BATCH_LLM_ENCRYPTION_KEYS: _dropped, ...withoutKeys } = env();
+    const refused = await runCli(['status', batchId, '-o', 'json'], withoutKeys);
+    assert.equal(refused.code, EXIT_CODES.usage, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /^batch-llm status: a payload is encrypted with key "k1", which this process does not hold: BATCH_LLM_ENCRYPTION_KEYS is not set/m,
+    );
+    assert.ok(!refused.stderr.includes(keys.slice(3)), 'no key material in the message');
+  });
+
+  test('codec-server decodes for `temporal workflow show --codec-endpoint`, behind its bearer token', async () => {
+    const port = await freePort();
+    const server = spawnCli(['codec-server', '--port', String(port), '--cors-origin', 'http://localhost:8233'], {
+      ...env(),
+      BATCH_LLM_CODEC_AUTH_TOKEN: 'secret-token',
+    });
+    try {
+      let banner = '';
+      server.stdout?.on('data', (chunk: Buffer) => (banner += chunk.toString()));
+      for (let waited = 0; !banner.includes('Codec server at') && waited < 30_000; waited += 100)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.match(banner, new RegExp(`Codec server at http://127\\.0\\.0\\.1:${port}`));
+      assert.match(banner, /payloads encrypted with key "k1"/);
+
+      const temporal = locateTemporalCli();
+      const show = (...extra: string[]) =>
+        run(
+          temporal,
+          [
+            'workflow',
+            'show',
+            '--workflow-id',
+            itemWorkflowId(batchId, 'a'),
+            '--address',
+            stack.address,
+            '--output',
+            'json',
+            ...extra,
+          ],
+          {
+            maxBuffer: 16 * 1024 * 1024,
+          },
+        );
+      // The CLI's JSON shows each payload's data in base64: read them all.
+      const payloadTexts = (json: string) =>
+        [...json.matchAll(/"data": "([A-Za-z0-9+/=]+)"/g)].map((match) =>
+          Buffer.from(match[1] ?? '', 'base64').toString(),
+        );
+      const raw = payloadTexts((await show()).stdout);
+      assert.ok(raw.length > 0, 'the history has payloads');
+      assert.ok(!raw.some((text) => text.includes(MARKER)), 'the history as the server keeps it');
+      const decoded = payloadTexts(
+        (await show('--codec-endpoint', `http://127.0.0.1:${port}`, '--codec-auth', 'Bearer secret-token')).stdout,
+      );
+      assert.equal(decoded.length, raw.length);
+      assert.ok(
+        decoded.some((text) => text.includes(MARKER)),
+        'decoded through the codec server',
+      );
+      // A wrong token is refused (the Temporal CLI only retries then, until its deadline).
+      const refused = await fetch(`http://127.0.0.1:${port}/decode`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', Authorization: 'Bearer wrong' },
+        body: JSON.stringify({ payloads: [] }),
+      });
+      assert.equal(refused.status, 401);
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+});
