@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -141,6 +141,87 @@ describe('encryption through the bin', () => {
       assert.equal(refused.status, 401);
     } finally {
       server.kill('SIGTERM');
+    }
+  });
+
+  test('dev --encrypt: a key made once and kept owner-only, a codec server, the Web UI wired to it, batches encrypted', async () => {
+    const stateDirectory = path.join(directory, 'dev-state');
+    const [port, uiPort, codecPort] = [await freePort(), await freePort(), await freePort()];
+    const devArgs = [
+      'dev',
+      '--encrypt',
+      '--state-dir',
+      stateDirectory,
+      '--port',
+      String(port),
+      '--ui-port',
+      String(uiPort),
+      '--codec-port',
+      String(codecPort),
+      '--latency-ms',
+      '10',
+      '--jitter-ms',
+      '10',
+    ];
+    const dev = spawnCli(devArgs, { BATCH_LLM_BLOB_DIR: path.join(directory, 'dev-blobs') });
+    let devOut = '';
+    let devErr = '';
+    dev.stdout?.on('data', (chunk: Buffer) => (devOut += chunk.toString()));
+    dev.stderr?.on('data', (chunk: Buffer) => (devErr += chunk.toString()));
+    try {
+      for (let waited = 0; !devOut.includes('Start a batch'); waited += 100) {
+        assert.ok(waited < 90_000 && dev.exitCode === null, `dev did not come up: ${devOut}\n${devErr}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const keyFile = path.join(stateDirectory, 'encryption-keys');
+      assert.match(devErr, /No BATCH_LLM_ENCRYPTION_KEYS: made a key, kept in/);
+      assert.equal(statSync(keyFile).mode & 0o777, 0o600, 'the key file is readable by its owner only');
+      const devKeys = readFileSync(keyFile, 'utf8').trim();
+      assert.match(devKeys, /^dev1:/);
+      assert.ok(!devOut.includes(devKeys.slice(5)) && !devErr.includes(devKeys.slice(5)), 'the key is never printed');
+      assert.match(devOut, new RegExp(`Codec server: http://127\\.0\\.0\\.1:${codecPort}`));
+      assert.match(devOut, /export BATCH_LLM_ENCRYPTION_KEYS=\$\(cat .*encryption-keys\)/);
+
+      // The Web UI was started with the codec endpoint: its settings tell the browser where to decode.
+      const settings = (await (await fetch(`http://localhost:${uiPort}/api/v1/settings`)).json()) as {
+        Codec?: { Endpoint?: string };
+      };
+      assert.equal(settings.Codec?.Endpoint, `http://127.0.0.1:${codecPort}`);
+      // …and the codec server lets that origin call it.
+      const preflight = await fetch(`http://127.0.0.1:${codecPort}/decode`, {
+        method: 'OPTIONS',
+        headers: { Origin: `http://localhost:${uiPort}`, 'Access-Control-Request-Method': 'POST' },
+      });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get('access-control-allow-origin'), `http://localhost:${uiPort}`);
+
+      const input = path.join(directory, 'dev-items.jsonl');
+      writeFileSync(input, JSON.stringify({ id: 'a', name: MARKER, description: 'A kettle.' }));
+      const devEnv = { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, BATCH_LLM_ENCRYPTION_KEYS: devKeys };
+      const started = await runCli(
+        ['start', '--input', input, '--task', 'demo-enrichment', '--batch-id', 'dev-private', '--wait'],
+        devEnv,
+      );
+      assert.equal(started.code, EXIT_CODES.ok, started.stderr);
+      const temporal = locateTemporalCli();
+      const { stdout } = await run(
+        temporal,
+        [
+          'workflow',
+          'show',
+          '--workflow-id',
+          'dev-private/a',
+          '--address',
+          devEnv.TEMPORAL_ADDRESS,
+          '--output',
+          'json',
+        ],
+        { maxBuffer: 16 * 1024 * 1024 },
+      );
+      assert.match(stdout, /YmluYXJ5L2VuY3J5cHRlZA==/, 'payloads are binary/encrypted in history');
+    } finally {
+      dev.kill('SIGINT');
+      await new Promise((resolve) => dev.once('exit', resolve));
     }
   });
 });
