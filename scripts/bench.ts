@@ -23,7 +23,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { GenerateContentConfig, GoogleGenAI } from '@google/genai';
-import { Client, Connection } from '@temporalio/client';
+import { type Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { answerOf } from '../src/providers/gemini/answers';
 import { judgeAnswer } from '../src/providers/judge';
@@ -113,7 +113,7 @@ async function startServer(shape: ServerShape): Promise<Server> {
     const pid = devServerPid();
     return {
       shape,
-      client: env.client,
+      client: createTemporalClient(env.connection, 'default'),
       nativeConnection: env.nativeConnection,
       cpuMs: () => cpuMsOf(pid),
       describe: 'the Temporal CLI dev server (one history shard, SQLite in memory)',
@@ -139,7 +139,7 @@ async function startServer(shape: ServerShape): Promise<Server> {
   const postgresPid = stack.postgresPid();
   return {
     shape,
-    client: new Client({ connection, namespace: 'default' }),
+    client: createTemporalClient(connection, 'default'),
     nativeConnection,
     cpuMs: () => {
       const temporal = cpuMsOf(temporalPid);

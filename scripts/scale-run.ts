@@ -18,7 +18,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
+import { type Client, Connection } from '@temporalio/client';
+import { createTemporalClient } from '../src/temporal/connection';
 import { BatchClient } from '../src/client/batch-client';
 import { GeminiEmulator } from '@durable-batch-llm/gemini-emulator';
 import { startDevServer } from '../src/temporal/dev-server';
@@ -92,7 +93,7 @@ async function startScaleServer(shape: string, work: string, inMemory: boolean):
     return {
       label: `Temporal server v${stack.version} on PostgreSQL (${stack.shards} shards)`,
       address: stack.address,
-      client: new Client({ connection, namespace: 'default' }),
+      client: createTemporalClient(connection, 'default'),
       cpuMs: () => {
         const temporal = cpuMsOf(temporalPid);
         const postgres = treeCpuMs(postgresPid);
@@ -115,7 +116,7 @@ async function startScaleServer(shape: string, work: string, inMemory: boolean):
   return {
     label: 'dev server',
     address: env.connection.options.address,
-    client: env.client,
+    client: createTemporalClient(env.connection, 'default'),
     cpuMs: () => cpuMsOf(server),
     peakRssMiB: () => peakRssMiB(server),
     databaseBytes: () => (dbFilename ? sqliteBytes(dbFilename) : undefined),

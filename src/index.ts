@@ -25,6 +25,15 @@ export { createTaskRegistry, TaskRegistry } from './tasks/registry';
 export { temporalConfigFromEnv, type TemporalConfig } from './temporal/config';
 export { connectTemporalClient, connectWorkerConnection, createTemporalClient } from './temporal/connection';
 export {
+  clientDataConverter,
+  payloadPrivacyOf,
+  workerDataConverter,
+  type PayloadPrivacy,
+} from './privacy/data-converter';
+export { DirectoryBlobDriver } from './privacy/blob-store';
+export { startCodecServer, type CodecServerOptions } from './privacy/codec-server';
+export { PayloadDecryptionError } from './privacy/keys';
+export {
   createGeminiProvider,
   createGeminiClient,
   classifyGemini,
