@@ -135,6 +135,16 @@ function shown(name: string, value: string | undefined): string | undefined {
   return value !== undefined && SECRET_URL_SETTINGS.has(name) ? withoutPassword(value) : value;
 }
 
+/**
+ * `dev --encrypt` without BATCH_LLM_ENCRYPTION_KEYS: the keys it keeps in its state directory
+ * become this process's setting (its worker and clients read it like any other). A wrong value
+ * fails here, naming the entry, never the key.
+ */
+export function adoptEncryptionKeys(value: string): void {
+  environment()['BATCH_LLM_ENCRYPTION_KEYS'] = value;
+  batchLlmSettings();
+}
+
 /** Where local state lives (dev-server database, results): BATCH_LLM_STATE_DIR, else .batch-llm. */
 export function stateDirectoryOf(settings: BatchLlmSettings): string {
   return settings.BATCH_LLM_STATE_DIR ?? DEFAULT_STATE_DIR;

@@ -8,7 +8,7 @@ import {
   type FaultRule,
   type EmulatorOptions,
 } from '@durable-batch-llm/gemini-emulator';
-import { batchLlmSettings, geminiOptionsFromEnv } from '../config';
+import { adoptEncryptionKeys, batchLlmSettings, geminiOptionsFromEnv } from '../config';
 import { startCodecServer } from '../privacy/codec-server';
 import { describePrivacy, payloadPrivacyOf } from '../privacy/data-converter';
 import { newEncryptionKey } from '../privacy/keys';
@@ -110,8 +110,7 @@ async function startDevCodecServer(stateDirectory: string, port: number, uiPort:
       writeFileSync(file, `${newEncryptionKey('dev1')}\n`, { mode: 0o600 });
       err(`No BATCH_LLM_ENCRYPTION_KEYS: made a key, kept in ${file}`);
     } else err(`No BATCH_LLM_ENCRYPTION_KEYS: using the key kept in ${file}`);
-    process.env['BATCH_LLM_ENCRYPTION_KEYS'] = readFileSync(file, 'utf8').trim();
-    batchLlmSettings(); // a hand-edited file that is wrong fails here, naming the entry
+    adoptEncryptionKeys(readFileSync(file, 'utf8').trim());
     exportLine = `export BATCH_LLM_ENCRYPTION_KEYS=$(cat ${path.relative(process.cwd(), file) || file})`;
   }
   const privacy = payloadPrivacyOf();
