@@ -111,13 +111,16 @@ async function startDevCodecServer(stateDirectory: string, port: number, uiPort:
       err(`No BATCH_LLM_ENCRYPTION_KEYS: made a key, kept in ${file}`);
     } else err(`No BATCH_LLM_ENCRYPTION_KEYS: using the key kept in ${file}`);
     adoptEncryptionKeys(readFileSync(file, 'utf8').trim());
-    exportLine = `export BATCH_LLM_ENCRYPTION_KEYS=$(cat ${path.relative(process.cwd(), file) || file})`;
+    const shown = path.relative(process.cwd(), file);
+    exportLine = `export BATCH_LLM_ENCRYPTION_KEYS=$(cat ${shown.startsWith('..') ? file : shown})`;
   }
   const privacy = payloadPrivacyOf();
   const server = await startCodecServer({
     privacy,
     port,
     corsOrigins: [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`],
+    // A line per decode would flood the terminal the stack runs in (the UI decodes every payload it shows).
+    log: () => undefined,
   });
   err(describePrivacy(privacy));
   return { url: server.url, close: () => server.close(), exportLine };

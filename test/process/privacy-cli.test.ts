@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { EXIT_CODES } from '../../src/client/errors';
 import { locateTemporalCli } from '../../src/temporal/dev-server';
 import { itemWorkflowId } from '../../workflows/batch';
+import { chromiumPath } from '../helpers/chromium';
 import { runCli, spawnCli } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
@@ -219,6 +220,38 @@ describe('encryption through the bin', () => {
         { maxBuffer: 16 * 1024 * 1024 },
       );
       assert.match(stdout, /YmluYXJ5L2VuY3J5cHRlZA==/, 'payloads are binary/encrypted in history');
+
+      // As a person would see it: the Web UI's page of the item, rendered by Chromium, shows the
+      // record decrypted (its browser called the codec server).
+      const chromium = chromiumPath();
+      if (!chromium) {
+        console.log('# no chromium: the Web UI page of the decrypted item was not rendered');
+        return;
+      }
+      const runId = (
+        JSON.parse(
+          (
+            await run(temporal, [
+              'workflow',
+              'describe',
+              '--workflow-id',
+              'dev-private/a',
+              '--address',
+              devEnv.TEMPORAL_ADDRESS,
+              '-o',
+              'json',
+            ])
+          ).stdout,
+        ) as { workflowExecutionInfo: { execution: { runId: string } } }
+      ).workflowExecutionInfo.execution.runId;
+      const page = `http://localhost:${uiPort}/namespaces/default/workflows/${encodeURIComponent('dev-private/a')}/${runId}/history`;
+      const { stdout: dom } = await run(
+        chromium,
+        ['--headless', '--no-sandbox', '--disable-gpu', '--virtual-time-budget=20000', '--dump-dom', page],
+        { timeout: 90_000, maxBuffer: 64 * 1024 * 1024 },
+      );
+      assert.ok(dom.includes('Event History'), 'the Web UI rendered the workflow page');
+      assert.ok(dom.includes(MARKER), 'the Web UI shows the item decrypted');
     } finally {
       dev.kill('SIGINT');
       await new Promise((resolve) => dev.once('exit', resolve));
