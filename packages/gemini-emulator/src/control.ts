@@ -28,7 +28,7 @@ export interface ControlledEmulator {
  * `GET /_emulator/log` → `{entries, maxInFlight, inFlight, quota}` (quota: the stats plus
  * `admittedTimestamps`); `GET /_emulator/caches` → `{cachedContents}` (the unexpired ones);
  * `GET /_emulator/batches` → `{jobs}` (the batch job log);
- * `POST /_emulator/config` with `{latency?, faults?, seed?, safetyRatings?, quota?, batch?}`;
+ * `POST /_emulator/config` with `{latency?, faults?, seed?, safetyRatings?, quota?, batch?, openai?}`;
  * `POST /_emulator/reset`. A responder cannot be set over HTTP.
  */
 export function serveControl(

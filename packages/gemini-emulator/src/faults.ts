@@ -6,6 +6,8 @@ import type { SafetyRatingSpec } from './safety';
 import { seededUnit } from './seeded';
 import type { LatencyConfig } from './types';
 import type { BatchSettings } from './batches';
+import { openAISettingsSchema } from './openai-settings';
+import type { OpenAISettings } from './openai-settings';
 
 /**
  * Faults that bend a model answer, so they mean nothing on a cache route. `ratings` is a normal
@@ -241,6 +243,7 @@ export const controlConfigSchema = z
     seed: z.number().optional(),
     safetyRatings: safetyRatingsSchema.optional(),
     quota: quotaLimitsSchema.optional(),
+    openai: openAISettingsSchema.optional(),
   })
   .strict();
 
@@ -251,9 +254,10 @@ export interface ControlConfig {
   safetyRatings?: SafetyRatingSpec[];
   quota?: QuotaLimits;
   batch?: BatchSettings;
+  openai?: OpenAISettings;
 }
 
-/** Validates fault/latency/seed/safety-rating/quota settings; throws an Error naming each bad field. */
+/** Validates fault/latency/seed/safety-rating/quota/OpenAI settings; throws an Error naming each bad field. */
 export function parseControlConfig(input: unknown): ControlConfig {
   const result = controlConfigSchema.safeParse(input);
   if (!result.success) {

@@ -1,5 +1,6 @@
 /**
- * An offline Gemini API emulator for tests: point `@google/genai` at `GeminiEmulator.url`.
+ * An offline Gemini API emulator for tests: point `@google/genai` at `GeminiEmulator.url`, or the
+ * `openai` client at `${GeminiEmulator.url}/v1` (chat completions).
  */
 export { GeminiEmulator } from './server';
 export { ITEM_KEY_HEADER } from './item-header';
@@ -10,6 +11,7 @@ export type { CachedContentResource } from './caches';
 export { QuotaWindow } from './quota';
 export type { QuotaLimits, QuotaStats } from './quota';
 export type { EmulatedRequest, EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
+export type { OpenAISettings } from './openai-settings';
 export { HARM_CATEGORIES, HARM_PROBABILITIES, KNOWN_BLOCK_REASONS, KNOWN_FINISH_REASONS } from './safety';
 export type { HarmCategory, HarmProbability, SafetyRatingSpec } from './safety';
 export { countTextTokens } from './tokens';

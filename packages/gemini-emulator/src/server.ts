@@ -46,6 +46,10 @@ import { CONTROL_PREFIX, serveControl } from './control';
 import { parseJson, readBody, sendJson } from './wire';
 import type { EmulatorOptions, LatencyConfig, RequestLogEntry, Responder } from './types';
 import { ITEM_KEY_HEADER } from './item-header';
+import { isChatCompletionsPath, serveChatCompletion } from './openai';
+import { PromptCache } from './openai-prompt-cache';
+import type { ChatCompletionHost } from './openai';
+import type { OpenAISettings } from './openai-settings';
 
 const DEFAULT_MIN_CACHE_TOKENS = 1024;
 
@@ -74,6 +78,8 @@ export interface EmulatorPatch {
   quota?: QuotaLimits;
   /** Replaces the Batch Mode settings; jobs already created keep theirs. */
   batch?: BatchSettings;
+  /** Replaces the chat-completions settings (`{}`: the defaults). */
+  openai?: OpenAISettings;
 }
 
 /**
@@ -99,6 +105,8 @@ export class GeminiEmulator {
   private seed = 1;
   private responder: Responder = defaultResponder;
   private safetyRatings: readonly SafetyRatingSpec[] = DEFAULT_SAFETY_RATINGS;
+  private openai: OpenAISettings = {};
+  private readonly promptCache = new PromptCache();
   private current = 0;
   private peak = 0;
   private sequence = 0;
@@ -119,9 +127,10 @@ export class GeminiEmulator {
       unknownNames: options.unknownCachedContent ?? 'accept',
     });
     this.batchStore = new BatchStore(this.now, () => this.url);
-    const { latency, faults, responder, seed, safetyRatings, quota, batch } = options;
+    const { latency, faults, responder, seed, safetyRatings, quota, batch, openai } = options;
     this.configure({
       ...(batch === undefined ? {} : { batch }),
+      ...(openai === undefined ? {} : { openai }),
       ...(latency === undefined ? {} : { latency }),
       ...(faults === undefined ? {} : { faults }),
       ...(responder === undefined ? {} : { responder }),
@@ -165,12 +174,12 @@ export class GeminiEmulator {
     return this.entries;
   }
 
-  /** generateContent requests currently being served. */
+  /** Model calls (generateContent and chatCompletions) currently being served. */
   get inFlight(): number {
     return this.current;
   }
 
-  /** Most generateContent requests served at once since start or the last reset. */
+  /** Most model calls (generateContent and chatCompletions) served at once since start or the last reset. */
   get maxInFlight(): number {
     return this.peak;
   }
@@ -181,13 +190,14 @@ export class GeminiEmulator {
    * back with another `configure`.
    */
   configure(patch: EmulatorPatch): EmulatorPatch {
-    const { latency, faults, seed, safetyRatings, quota, batch } = parseControlConfig({
+    const { latency, faults, seed, safetyRatings, quota, batch, openai } = parseControlConfig({
       latency: patch.latency,
       faults: patch.faults,
       seed: patch.seed,
       safetyRatings: patch.safetyRatings,
       quota: patch.quota,
       batch: patch.batch,
+      openai: patch.openai,
     });
     const previous: EmulatorPatch = {
       ...(latency === undefined ? {} : { latency: { ...this.latency } }),
@@ -197,6 +207,7 @@ export class GeminiEmulator {
       ...(quota === undefined ? {} : { quota: this.quota.limits() }),
       ...(patch.responder === undefined ? {} : { responder: this.responder }),
       ...(batch === undefined ? {} : { batch: this.batchStore.settings }),
+      ...(openai === undefined ? {} : { openai: { ...this.openai } }),
     };
     if (batch !== undefined) this.batchStore.settings = batch;
     if (latency !== undefined) this.latency = latency;
@@ -205,12 +216,17 @@ export class GeminiEmulator {
     if (safetyRatings !== undefined) this.safetyRatings = safetyRatings;
     if (quota !== undefined) this.quota.setLimits(quota);
     if (patch.responder !== undefined) this.responder = patch.responder;
+    if (openai !== undefined) this.openai = openai;
     return previous;
   }
 
-  /** Clears the log, attempt counters, maxInFlight, caches and the quota window, and revives spent fault rules. */
+  /**
+   * Clears the log, attempt counters, maxInFlight, caches (OpenAI's prompt cache too) and the quota
+   * window, and revives spent fault rules.
+   */
   reset(): void {
     this.entries = [];
+    this.promptCache.clear();
     this.quota.clear();
     this.attempts.clear();
     this.routeAttempts.clear();
@@ -235,6 +251,16 @@ export class GeminiEmulator {
     return this.entries.filter(
       (entry) =>
         entry.route === 'generateContent' &&
+        (itemKeyPrefix === undefined || (entry.itemKey !== undefined && entry.itemKey.startsWith(itemKeyPrefix))),
+    );
+  }
+
+  /** The chatCompletions log entries (the OpenAI-compatible route), optionally only those whose item key has a prefix. */
+  chatCompletionCalls(filter: { itemKeyPrefix?: string } = {}): RequestLogEntry[] {
+    const { itemKeyPrefix } = filter;
+    return this.entries.filter(
+      (entry) =>
+        entry.route === 'chatCompletions' &&
         (itemKeyPrefix === undefined || (entry.itemKey !== undefined && entry.itemKey.startsWith(itemKeyPrefix))),
     );
   }
@@ -320,7 +346,9 @@ export class GeminiEmulator {
       const cacheCall = cacheCallOf(request.method ?? '', url.pathname);
       const uploadCommand = String(request.headers['x-goog-upload-command'] ?? '');
       const batchCall = batchCallOf(request.method ?? 'GET', url, uploadCommand);
-      if (batchCall !== undefined) {
+      if (isChatCompletionsPath(url.pathname)) {
+        await serveChatCompletion(this.chatHost(), exchange, { body, startedAtMs, path: url.pathname });
+      } else if (batchCall !== undefined) {
         await this.serveBatch(exchange, batchCall, { url, body, rejection, startedAtMs });
       } else if (cacheCall !== undefined) {
         await this.serveCache(exchange, { ...cacheCall, body, query: url.searchParams, rejection, startedAtMs });
@@ -340,6 +368,36 @@ export class GeminiEmulator {
     } finally {
       this.exchanges.delete(exchange);
     }
+  }
+
+  /** The machinery the chat-completions route shares with generateContent (src/openai.ts). */
+  private chatHost(): ChatCompletionHost {
+    return {
+      settings: this.openai,
+      responder: this.responder,
+      modelVersion: this.options.modelVersion,
+      requiredApiKey: this.options.requiredApiKey,
+      promptCache: this.promptCache,
+      now: this.now,
+      nextAttempt: (itemKey) => {
+        const attempt = (this.attempts.get(itemKey ?? '') ?? 0) + 1;
+        this.attempts.set(itemKey ?? '', attempt);
+        return attempt;
+      },
+      openEntry: (model, itemKey, attempt, startedAtMs) =>
+        this.openEntry('chatCompletions', model, itemKey, attempt, startedAtMs),
+      selectFault: (query) => this.faults.select({ route: 'generateContent', ...query, seed: this.seed }),
+      admit: (tokens) => this.quota.admit(this.now(), tokens),
+      latencyMs: (itemKey, attempt) =>
+        this.latency.baseMs + seededUnit('latency', this.seed, itemKey ?? '', attempt) * this.latency.jitterMs,
+      enter: () => {
+        this.current += 1;
+        this.peak = Math.max(this.peak, this.current);
+        return () => {
+          this.current -= 1;
+        };
+      },
+    };
   }
 
   private authError(apiKey: string | undefined): GoogleError | undefined {

@@ -1,5 +1,6 @@
 import type { BatchSettings } from './batches';
 import type { BatchRoute, CacheRoute, FaultKind, FaultRule } from './faults';
+import type { OpenAISettings } from './openai-settings';
 import type { QuotaLimits } from './quota';
 import type { SafetyRatingSpec } from './safety';
 
@@ -68,6 +69,8 @@ export interface EmulatorOptions {
   quota?: QuotaLimits;
   /** Batch Mode: turnaround, whole-job outcomes, per-request faults; see `BatchSettings`. */
   batch?: BatchSettings;
+  /** The chat-completions route: refusing json_schema, a context window, reasoning tokens, prompt caching. */
+  openai?: OpenAISettings;
 }
 
 /** One request as the emulator saw it; pushed on arrival, completed when the exchange ends. */
@@ -75,14 +78,15 @@ export interface RequestLogEntry {
   seq: number;
   /**
    * `other`: file get and delete, the upload's data steps (after `fileUpload`, its start) and
-   * paths no route serves.
+   * paths no route serves. `chatCompletions`: the OpenAI-compatible `POST /v1/chat/completions`.
    */
-  route: 'generateContent' | 'countTokens' | CacheRoute | BatchRoute | 'other';
+  route: 'generateContent' | 'chatCompletions' | 'countTokens' | CacheRoute | BatchRoute | 'other';
   model: string;
   itemKey: string | undefined;
   /**
-   * generateContent: nth request for this item key; cache, batch and file routes: nth request of
-   * that route for this item key ("" when no header); all 1-based. 0 for other routes.
+   * generateContent and chatCompletions: nth model call for this item key (the two routes share
+   * the count); cache, batch and file routes: nth request of that route for this item key (""
+   * when no header); all 1-based. 0 for other routes.
    */
   attempt: number;
   temperature: number | undefined;
@@ -98,6 +102,7 @@ export interface RequestLogEntry {
   batchName?: string;
   /** File routes: the file addressed (`files/…`), or for an upload the one it created. */
   fileName?: string;
+  /** generateContent: a response schema was given; chatCompletions: `response_format` was json_schema. */
   hasResponseSchema: boolean;
   /**
    * The fault rule that decided the request. `reply_lost` also marks the data step of an upload
@@ -112,13 +117,15 @@ export interface RequestLogEntry {
   status: number | 'reset' | 'hang' | 'aborted';
   startedAtMs: number;
   endedAtMs: number | undefined;
-  /** generateContent requests in flight when this one started, itself included. */
+  /** Model calls (generateContent and chatCompletions) in flight when this one started, itself included. */
   inFlightAtStart: number;
   outputText: string | undefined;
-  /** generateContent answered 200 with a candidate: its `finishReason`. */
+  /** generateContent answered 200 with a candidate: its `finishReason`; chatCompletions: `finish_reason`. */
   finishReason?: string;
+  /** chatCompletions: the request's `response_format` type (`text` when it had none). */
+  responseFormat?: 'json_schema' | 'json_object' | 'text';
   /** generateContent answered 200 with a blocked prompt: `promptFeedback.blockReason`. */
   blockReason?: string;
-  /** generateContent answered 429 by the emulator's per-minute quota (not by a fault rule). */
+  /** generateContent or chatCompletions answered 429 by the emulator's per-minute quota (not by a fault rule). */
   quotaRejected?: boolean;
 }

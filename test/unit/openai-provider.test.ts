@@ -1,0 +1,408 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { APIError } from 'openai';
+import { z } from 'zod';
+import { countTextTokens, defaultResponder, GeminiEmulator, type FaultRule } from '@durable-batch-llm/gemini-emulator';
+import type { ErrorCategory } from '../../src/errors/categories';
+import { createOpenAIProvider, estimateTokens } from '../../src/providers/openai';
+import { parseResetDuration, refusesJsonSchema, retryDelayOf } from '../../src/providers/openai/errors';
+import { maxTokensParameterFor } from '../../src/providers/openai/request';
+import { toStrictSchema } from '../../src/providers/openai/strict-schema';
+import type { GenerateRequest, ModelProvider } from '../../src/providers/types';
+import { outputJsonSchema } from '../../src/tasks/task';
+
+// The provider is always given its key and URL; nothing may come from the environment.
+for (const name of ['OPENAI_API_KEY', 'OPENAI_BASE_URL']) delete process.env[name];
+
+const Label = z.object({
+  label: z.string().min(1),
+  score: z.int().min(0).max(10),
+  note: z.string().optional(),
+  tags: z.array(z.object({ name: z.string(), weight: z.number().optional() })),
+});
+const labelSchema = outputJsonSchema({ outputSchema: Label });
+
+let emulator: GeminiEmulator;
+let provider: ModelProvider;
+const logged: string[] = [];
+
+before(async () => {
+  emulator = await GeminiEmulator.start();
+  provider = createOpenAIProvider({
+    apiKey: 'test-key',
+    baseUrl: `${emulator.url}/v1`,
+    log: (line) => logged.push(line),
+  });
+});
+after(async () => {
+  await emulator?.stop();
+});
+
+function request(itemKey: string, overrides: Partial<GenerateRequest> = {}): GenerateRequest {
+  return {
+    model: 'gpt-test',
+    prompt: `Label record ${itemKey} as JSON.`,
+    systemInstruction: 'You label records.',
+    responseJsonSchema: labelSchema,
+    generation: { temperature: 0.3 },
+    timeoutMs: 5000,
+    signal: new AbortController().signal,
+    itemKey,
+    ...overrides,
+  };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  return assert.fail('expected the call to fail');
+}
+
+/** Runs `run` with `faults` installed, then puts the previous rules back. */
+async function withFaults<T>(faults: FaultRule[], run: () => Promise<T>): Promise<T> {
+  const previous = emulator.configure({ faults });
+  try {
+    return await run();
+  } finally {
+    emulator.configure(previous);
+  }
+}
+
+describe('OpenAI-compatible provider: answers', () => {
+  test('a structured answer follows the task schema, with its usage and metadata, sent strict with the item header', async () => {
+    const sent: unknown[] = [];
+    const previous = emulator.configure({
+      responder: (call) => {
+        sent.push(call.body);
+        return defaultResponder(call);
+      },
+    });
+    try {
+      const answer = await provider.generate(
+        request('b1/ok', { generation: { temperature: 0.3, topP: 0.9, seed: 7 } }),
+      );
+      assert.equal(answer.stopped, undefined);
+      const parsed = Label.safeParse(JSON.parse(answer.text ?? ''));
+      assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
+
+      const calls = emulator.chatCompletionCalls({ itemKeyPrefix: 'b1/ok' });
+      assert.equal(calls.length, 1);
+      const [call] = calls;
+      assert.deepEqual([call?.status, call?.temperature, call?.responseFormat], [200, 0.3, 'json_schema']);
+      const output = call?.outputText ?? '';
+      const inputTokens = countTextTokens('Label record b1/ok as JSON.') + countTextTokens('You label records.');
+      assert.deepEqual(answer.usage, {
+        inputTokens,
+        outputTokens: countTextTokens(output),
+        cachedTokens: 0,
+        thoughtsTokens: 0,
+      });
+      assert.equal(answer.metadata.finishReason, 'stop');
+      assert.equal(answer.metadata.modelVersion, 'gpt-test');
+      assert.match(answer.metadata.responseId ?? '', /^chatcmpl-/);
+      assert.deepEqual([answer.metadata.safetyRatings, answer.metadata.blockedCategories], [{}, []]);
+      assert.deepEqual(answer.metadata.usage, answer.usage);
+      const raw = answer.raw() as { object: string; choices: unknown[] };
+      assert.equal(raw.object, 'chat.completion');
+
+      assert.equal(sent.length, 1);
+      const body = sent[0] as {
+        messages: Array<{ role: string; content: string }>;
+        top_p: number;
+        seed: number;
+        response_format: { type: string; json_schema: { strict: boolean; schema: { required: string[] } } };
+      };
+      assert.deepEqual(
+        body.messages.map((message) => message.role),
+        ['system', 'user'],
+      );
+      assert.deepEqual([body.top_p, body.seed], [0.9, 7]);
+      assert.equal(body.response_format.type, 'json_schema');
+      assert.equal(body.response_format.json_schema.strict, true);
+      assert.deepEqual(body.response_format.json_schema.schema.required, ['label', 'score', 'note', 'tags']);
+    } finally {
+      emulator.configure(previous);
+    }
+  });
+
+  test('optional properties are sent required-but-nullable and come back absent, so the answer validates', async () => {
+    const previous = emulator.configure({
+      responder: () => JSON.stringify({ label: 'cat', score: 3, note: null, tags: [{ name: 'a', weight: null }] }),
+    });
+    try {
+      const answer = await provider.generate(request('b1/nulls'));
+      assert.deepEqual(JSON.parse(answer.text ?? ''), { label: 'cat', score: 3, tags: [{ name: 'a' }] });
+      assert.ok(Label.safeParse(JSON.parse(answer.text ?? '')).success);
+    } finally {
+      emulator.configure(previous);
+    }
+  });
+
+  test('a schema strict mode cannot take (a record) is sent with strict: false, and still answered', async () => {
+    const Tally = z.object({ counts: z.record(z.string(), z.int()) });
+    const answer = await provider.generate(
+      request('b1/record', { responseJsonSchema: outputJsonSchema({ outputSchema: Tally }) }),
+    );
+    assert.ok(Tally.safeParse(JSON.parse(answer.text ?? '')).success, answer.text);
+    assert.deepEqual(toStrictSchema(outputJsonSchema({ outputSchema: Tally })), {
+      notStrict: '/properties/counts allows additional properties (a record)',
+    });
+    const calls = emulator.chatCompletionCalls({ itemKeyPrefix: 'b1/record' });
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]?.status, 200);
+  });
+
+  test('unions and recursive definitions convert to a strict schema the endpoint accepts; tuples do not', async () => {
+    interface Node {
+      name: string;
+      children?: Node[] | undefined;
+    }
+    const TreeNode: z.ZodType<Node> = z.lazy(() =>
+      z.object({ name: z.string(), children: z.array(TreeNode).optional() }),
+    );
+    const Shape = z.object({
+      tree: TreeNode,
+      pick: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('a'), size: z.int().optional() }),
+        z.object({ kind: z.literal('b') }),
+      ]),
+    });
+    const schema = outputJsonSchema({ outputSchema: Shape });
+    const strict = toStrictSchema(schema);
+    assert.ok('schema' in strict, JSON.stringify(strict));
+    assert.doesNotMatch(JSON.stringify(strict.schema), /oneOf/);
+    assert.deepEqual(
+      strict.restore({
+        tree: { name: 'r', children: [{ name: 'c', children: null }] },
+        pick: { kind: 'a', size: null },
+      }),
+      { tree: { name: 'r', children: [{ name: 'c' }] }, pick: { kind: 'a' } },
+    );
+    const answer = await provider.generate(request('b1/tree', { responseJsonSchema: schema }));
+    assert.ok(Shape.safeParse(JSON.parse(answer.text ?? '')).success, answer.text);
+    assert.deepEqual(toStrictSchema(outputJsonSchema({ outputSchema: z.object({ pair: z.tuple([z.string()]) }) })), {
+      notStrict: '/properties/pair uses prefixItems',
+    });
+  });
+
+  test('reasoning tokens are thoughts, not output; a repeated long prefix reports cached tokens', async () => {
+    const previous = emulator.configure({ openai: { reasoningTokens: 30 } });
+    try {
+      const guide = 'Rule: label with care and never invent facts. '.repeat(120); // about 1,400 tokens
+      const first = await provider.generate(request('b1/reason-1', { systemInstruction: guide }));
+      const second = await provider.generate(request('b1/reason-2', { systemInstruction: guide }));
+      const calls = emulator.chatCompletionCalls({ itemKeyPrefix: 'b1/reason-' });
+      assert.equal(calls.length, 2);
+      assert.equal(first.usage.thoughtsTokens, 30);
+      assert.equal(first.usage.outputTokens, countTextTokens(calls[0]?.outputText ?? ''));
+      assert.equal(first.usage.cachedTokens, 0);
+      assert.ok(second.usage.cachedTokens >= 1024, `cached ${second.usage.cachedTokens}`);
+      assert.ok(second.usage.cachedTokens <= second.usage.inputTokens);
+    } finally {
+      emulator.configure(previous);
+    }
+  });
+
+  test('an endpoint refusing json_schema gets json_object with the schema in the system prompt, remembered and logged once', async () => {
+    const previous = emulator.configure({ openai: { rejectJsonSchema: true } });
+    try {
+      const model = 'gpt-no-structured-outputs';
+      const answers = await Promise.all(
+        ['b2/a', 'b2/b'].map((itemKey) => provider.generate(request(itemKey, { model }))),
+      );
+      const third = await provider.generate(request('b2/c', { model }));
+      for (const answer of [...answers, third]) {
+        assert.equal(answer.stopped, undefined);
+        assert.ok(Label.safeParse(JSON.parse(answer.text ?? '')).success, answer.text);
+      }
+      const fallbackLines = logged.filter((line) => line.includes(model));
+      assert.equal(fallbackLines.length, 1, fallbackLines.join('\n'));
+      assert.match(fallbackLines[0] ?? '', /refused response_format json_schema .*json_object/);
+      assert.doesNotMatch(fallbackLines[0] ?? '', /test-key/);
+      const calls = emulator.chatCompletionCalls({ itemKeyPrefix: 'b2/' });
+      assert.deepEqual(
+        calls.filter((call) => call.itemKey === 'b2/c').map((call) => [call.responseFormat, call.status]),
+        [['json_object', 200]],
+        'the third call asks for json_object straight away',
+      );
+      assert.equal(
+        calls.filter((call) => call.status === 400).length,
+        2,
+        'each concurrent first call was refused once',
+      );
+    } finally {
+      emulator.configure(previous);
+    }
+    // The memory is per base URL and model: another model on the same endpoint still asks for json_schema.
+    await provider.generate(request('b2/other', { model: 'gpt-other' }));
+    assert.deepEqual(
+      emulator.chatCompletionCalls({ itemKeyPrefix: 'b2/other' }).map((call) => [call.responseFormat, call.status]),
+      [['json_schema', 200]],
+    );
+  });
+});
+
+describe('OpenAI-compatible provider: unusable answers', () => {
+  const cases: Array<[string, FaultRule['fault'], ErrorCategory, RegExp]> = [
+    ['a refusal', 'blocked_prompt', 'safety_blocked', /^the model refused: /],
+    ['content_filter', 'safety', 'safety_blocked', /content_filter/],
+    ['length', 'max_tokens', 'truncated', /truncated/],
+    ['empty content', 'empty_response', 'empty_response', /no text/],
+  ];
+  for (const [name, fault, category, message] of cases) {
+    test(`${name} is stopped as ${category}`, async () => {
+      const itemKey = `b3/${fault}`;
+      const answer = await withFaults([{ fault, itemKey }], () => provider.generate(request(itemKey)));
+      assert.equal(answer.stopped?.category, category);
+      assert.match(answer.stopped?.message ?? '', message);
+    });
+  }
+
+  test('maxOutputTokens is sent as max_tokens to a non-OpenAI host, and an answer cut by it is truncated', async () => {
+    const answer = await provider.generate(request('b3/cap', { generation: { maxOutputTokens: 4 } }));
+    assert.equal(answer.stopped?.category, 'truncated');
+    assert.equal(answer.metadata.finishReason, 'length');
+    assert.equal(maxTokensParameterFor(`${emulator.url}/v1`), 'max_tokens');
+    assert.equal(maxTokensParameterFor('https://api.openai.com/v1'), 'max_completion_tokens');
+  });
+});
+
+describe('OpenAI-compatible provider: classify', () => {
+  const cases: Array<[string, Omit<FaultRule, 'itemKey'>, ErrorCategory, number | undefined]> = [
+    ['429 rate limit', { fault: 'rate_limit', retryDelaySeconds: 2.5 }, 'rate_limit', 429],
+    ['429 insufficient_quota', { fault: 'quota_exhausted' }, 'quota_exhausted', 429],
+    ['401', { fault: 'unauthenticated' }, 'authentication', 401],
+    ['403', { fault: 'permission_denied' }, 'permission_denied', 403],
+    ['404 model', { fault: 'not_found' }, 'not_found', 404],
+    ['400', { fault: 'invalid_request' }, 'invalid_request', 400],
+    ['500', { fault: 'server_error' }, 'server_error', 500],
+    ['503', { fault: 'overloaded' }, 'server_overload', 503],
+    ['504', { fault: 'deadline' }, 'server_timeout', 504],
+    ['connection reset', { fault: 'reset' }, 'network_error', undefined],
+    ['a 200 that is not JSON', { fault: 'malformed_json' }, 'server_error', undefined],
+  ];
+  for (const [name, rule, category, httpStatus] of cases) {
+    test(`${name} → ${category}`, async () => {
+      const itemKey = `b4/${rule.fault}`;
+      const error = await withFaults([{ ...rule, itemKey }], () => failureOf(provider.generate(request(itemKey))));
+      const info = provider.classify(error);
+      assert.deepEqual([info.category, info.httpStatus], [category, httpStatus], info.message);
+      assert.equal(emulator.chatCompletionCalls({ itemKeyPrefix: itemKey }).length, 1, 'no retry inside the client');
+      if (category === 'rate_limit') {
+        assert.equal(info.suggestedWaitMs, 2500, 'the wait of retry-after-ms');
+        assert.equal(info.isRateLimit, true);
+      }
+    });
+  }
+
+  test('a hang past the call timeout → timeout; an aborted call → timeout too', async () => {
+    const hung = await withFaults([{ fault: 'hang', itemKeyPrefix: 'b5/', hangMs: 10_000 }], async () => {
+      const timedOut = await failureOf(provider.generate(request('b5/slow', { timeoutMs: 200 })));
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const aborted = await failureOf(provider.generate(request('b5/cancelled', { signal: controller.signal })));
+      return [timedOut, aborted];
+    });
+    assert.equal(hung.length, 2);
+    assert.deepEqual(
+      hung.map((error) => provider.classify(error).category),
+      ['timeout', 'timeout'],
+    );
+    assert.match(provider.classify(hung[0]).message, /timed out/);
+    assert.match(provider.classify(hung[1]).message, /aborted/);
+  });
+
+  test('a prompt beyond the context window → invalid_request, named as a context length error', async () => {
+    const previous = emulator.configure({ openai: { contextWindowTokens: 20 } });
+    try {
+      const error = await failureOf(provider.generate(request('b6/long', { prompt: 'word '.repeat(100) })));
+      const info = provider.classify(error);
+      assert.equal(info.category, 'invalid_request');
+      assert.match(info.message, /^context length exceeded: 400 This model's maximum context length is 20 tokens/);
+      assert.equal(refusesJsonSchema(error), false, 'not taken for a json_schema refusal');
+    } finally {
+      emulator.configure(previous);
+    }
+  });
+
+  test("the emulator's per-minute quota → rate_limit with the wait its headers give", async () => {
+    const previous = emulator.configure({ quota: { requestsPerMinute: 1 } });
+    try {
+      emulator.reset();
+      await provider.generate(request('b7/first'));
+      const error = await failureOf(provider.generate(request('b7/second')));
+      const info = provider.classify(error);
+      assert.equal(info.category, 'rate_limit');
+      assert.ok(info.suggestedWaitMs !== undefined && info.suggestedWaitMs > 55_000 && info.suggestedWaitMs <= 60_000);
+    } finally {
+      emulator.configure(previous);
+      emulator.reset();
+    }
+  });
+
+  test('429 waits: retry-after-ms first, then retry-after, then the exhausted x-ratelimit window, then the message', () => {
+    const headers = (entries: Record<string, string>) => new Headers(entries);
+    assert.equal(retryDelayOf(headers({ 'retry-after-ms': '1200', 'retry-after': '9' }), ''), 1200);
+    assert.equal(retryDelayOf(headers({ 'retry-after': '3' }), ''), 3000);
+    assert.equal(
+      retryDelayOf(
+        headers({
+          'x-ratelimit-remaining-requests': '5',
+          'x-ratelimit-reset-requests': '1s',
+          'x-ratelimit-remaining-tokens': '0',
+          'x-ratelimit-reset-tokens': '6m0s',
+        }),
+        '',
+      ),
+      360_000,
+    );
+    assert.equal(retryDelayOf(headers({}), 'Rate limit reached. Please try again in 20ms. Visit …'), 20);
+    assert.equal(retryDelayOf(undefined, 'no hint'), undefined);
+    assert.deepEqual(['1s', '20ms', '6m0s', '1h2m3.5s', '2.5', 'soon'].map(parseResetDuration), [
+      1000,
+      20,
+      360_000,
+      3_723_500,
+      2500,
+      undefined,
+    ]);
+    const schemaError = APIError.generate(
+      400,
+      {
+        error: {
+          message: "Invalid schema for response_format 'output': …",
+          type: 'invalid_request_error',
+          param: 'response_format',
+          code: null,
+        },
+      },
+      undefined,
+      new Headers(),
+    );
+    assert.equal(refusesJsonSchema(schemaError), false, 'a bad schema is not an endpoint without json_schema');
+    assert.equal(provider.classify(schemaError).category, 'invalid_request');
+  });
+});
+
+describe('OpenAI-compatible provider: the rest of the seam', () => {
+  test('its target is the base URL without credentials or query; its name is openai-compatible unless given', () => {
+    const remote = createOpenAIProvider({ apiKey: 'sk-secret', baseUrl: 'https://user:pw@example.com/v1?api-key=zzz' });
+    assert.equal(remote.target, 'https://example.com/v1');
+    assert.equal(remote.name, 'openai-compatible');
+    assert.equal(createOpenAIProvider({ apiKey: 'sk-secret' }).target, 'https://api.openai.com/v1');
+    assert.equal(createOpenAIProvider({ baseUrl: emulator.url, name: 'local-vllm' }).name, 'local-vllm');
+    assert.equal(provider.caches, undefined);
+    assert.equal(provider.batchJobs, undefined);
+    assert.throws(() => createOpenAIProvider({}), /No OpenAI-compatible endpoint configured/);
+  });
+
+  test('countTokens estimates about four characters a token, without a request', async () => {
+    const before = emulator.log.length;
+    assert.equal(await provider.countTokens('gpt-test', 'x'.repeat(41)), 11);
+    assert.equal(estimateTokens(''), 0);
+    assert.equal(emulator.log.length, before);
+  });
+});
