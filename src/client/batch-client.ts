@@ -43,8 +43,13 @@ import {
   setConcurrencyUpdate,
 } from '../contract/messages';
 
-/** Inline items up to this size travel in the workflow input; larger inputs are read by workers. */
-const MAX_INLINE_BYTES = 256 * 1024;
+/**
+ * Inline items up to this size travel in the workflow input; larger input files are read by the
+ * workers at their path. Below the claim check's default threshold (128 KiB, src/privacy/), so an
+ * input file never lands in the blob directory: the two would ask different things of workers on
+ * several machines (the file's path, or the blob directory, shared).
+ */
+const MAX_INLINE_BYTES = 100 * 1024;
 
 export interface StartBatchOptions {
   taskName: string;

@@ -5,20 +5,23 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { BatchClient } from '../../src/client/batch-client';
-import { encryptionCodecOf, type PayloadPrivacy } from '../../src/privacy/data-converter';
+import { encryptionCodecOf, type PayloadPrivacy, workerDataConverter } from '../../src/privacy/data-converter';
+import { workflowBundle } from '../../src/worker';
+import { Worker } from '@temporalio/worker';
 import { createTemporalClient } from '../../src/temporal/connection';
 import { itemWorkflowId } from '../../workflows/batch';
-import { batchOutcome } from '../helpers/batch';
+import { batchOutcome, withEmulatorSettings } from '../helpers/batch';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
 
 const MARKER = 'PRIVATE-PATIENT-NOTE-7731';
+const ANSWER_CANARY = 'MODEL-SAID-CANARY-5510';
 const k1 = { id: 'k1', key: randomBytes(32) };
 const k2 = { id: 'k2', key: randomBytes(32) };
 
@@ -56,16 +59,42 @@ describe('private payloads', () => {
     try {
       const client = batchClientWith(taskQueue, privacy(k1));
       const good = uniqueName('private');
-      await client.start({
-        batchId: good,
-        taskName: 'test-echo',
-        records: [
-          { id: 'a', note: MARKER },
-          { id: 'b', note: MARKER },
-        ],
-      });
-      const summary = await client.summary(good);
-      assert.equal(summary.succeeded, 2, JSON.stringify(summary));
+      const cached = uniqueName('private-cached');
+      // The canary in every item and in every answer the model gives.
+      await withEmulatorSettings(
+        stack.emulator,
+        { responder: () => JSON.stringify({ label: ANSWER_CANARY, score: 3 }) },
+        async () => {
+          await client.start({
+            batchId: good,
+            taskName: 'test-echo',
+            records: [
+              { id: 'a', note: MARKER },
+              { id: 'b', note: MARKER },
+            ],
+          });
+          const summary = await client.summary(good);
+          assert.equal(summary.succeeded, 2, JSON.stringify(summary));
+          await client.start({
+            batchId: cached,
+            taskName: 'test-cached',
+            records: [
+              { id: 'c1', note: MARKER },
+              { id: 'c2', note: MARKER },
+            ],
+            options: { cache: { tags: { run: cached.replace(/[^A-Za-z0-9_.:-]/g, '') } } },
+          });
+          const cachedSummary = await client.summary(cached);
+          assert.equal(cachedSummary.succeeded, 2, JSON.stringify(cachedSummary));
+        },
+      );
+      // Queries answer through the codec: the progress a status command shows is readable.
+      const progress = await client.progress(good);
+      assert.equal(progress.succeeded, 2);
+      const owners: string[] = [];
+      for await (const owner of client.client.workflow.list({ query: 'WorkflowType="cacheOwnerWorkflow"' }))
+        owners.push(owner.workflowId);
+      assert.ok(owners.length >= 1, 'the cached batch has a cache owner');
       const bad = uniqueName('private-bug');
       await client.start({ batchId: bad, taskName: 'test-buggy', records: [{ id: 'x', note: MARKER }] });
       const badSummary = await client.summary(bad);
@@ -85,14 +114,29 @@ describe('private payloads', () => {
       assert.match(String(failure?.cause?.message ?? failure?.message), /cannot read "code" of undefined/);
 
       // …and in the server's bytes none of it is.
-      const workflowIds = [good, itemWorkflowId(good, 'a'), itemWorkflowId(good, 'b'), bad, itemWorkflowId(bad, 'x')];
+      const workflowIds = [
+        good,
+        itemWorkflowId(good, 'a'),
+        itemWorkflowId(good, 'b'),
+        cached,
+        itemWorkflowId(cached, 'c1'),
+        ...owners,
+        bad,
+        itemWorkflowId(bad, 'x'),
+      ];
       for (const workflowId of workflowIds) {
         const raw = await rawHistory(workflowId);
         assert.ok(raw.length > 0);
         assert.ok(!raw.includes(MARKER), `${workflowId}: the item's note is in plain text`);
+        assert.ok(!raw.includes(ANSWER_CANARY), `${workflowId}: the model's answer is in plain text`);
+        assert.ok(!raw.includes('Rule 17: when a record'), `${workflowId}: the cached prompt prefix is in plain text`);
         assert.ok(!raw.includes('cannot read'), `${workflowId}: an error message is in plain text`);
         assert.ok(!raw.includes('"label"'), `${workflowId}: model output is in plain text`);
-        assert.ok(raw.includes('binary/encrypted') && raw.includes('k1'), `${workflowId}: payloads encrypted with k1`);
+        if (!owners.includes(workflowId))
+          assert.ok(
+            raw.includes('binary/encrypted') && raw.includes('k1'),
+            `${workflowId}: payloads encrypted with k1`,
+          );
       }
     } finally {
       await worker.stop();
@@ -113,6 +157,23 @@ describe('private payloads', () => {
       const raw = await rawHistory(batchId);
       assert.ok(raw.includes('k1') && raw.includes('k2'), 'the batch history holds payloads of both keys');
       assert.ok(!raw.includes(MARKER));
+      // An old history still replays on a worker that holds both keys (and not on one without k1).
+      const history = await client.client.workflow.getHandle(batchId).fetchHistory();
+      const bundle = await workflowBundle(true);
+      await Worker.runReplayHistory(
+        { workflowBundle: bundle, dataConverter: workerDataConverter(privacy(k2, k1)) },
+        history,
+        batchId,
+      );
+      await assert.rejects(
+        Worker.runReplayHistory(
+          { workflowBundle: bundle, dataConverter: workerDataConverter(privacy(k2)) },
+          history,
+          batchId,
+        ),
+        // The worker's own failure is encoded too (it encrypts with k2): the replay fails, unreadable to the server.
+        /Replay failed/,
+      );
     } finally {
       await worker.stop();
     }
@@ -157,45 +218,58 @@ describe('private payloads', () => {
     }
   });
 
-  test('an item of 5 MB travels by reference: history stays small, the blob is encrypted, the item succeeds', async () => {
-    const taskQueue = uniqueName('tq-large');
-    const worker = await stack.startWorker(taskQueue, { privacy: privacy(k1) });
-    try {
-      const client = batchClientWith(taskQueue, privacy(k1));
-      const batchId = uniqueName('large');
-      const bigNote = `${MARKER} ${'lorem ipsum dolor sit amet '.repeat(200_000)}`.slice(0, 5 * 1024 * 1024);
-      await client.start({
-        batchId,
-        taskName: 'test-echo',
-        records: [
-          { id: 'big', note: bigNote },
-          { id: 'small', note: 'x' },
-        ],
-      });
-      const summary = await client.summary(batchId);
-      assert.equal(summary.succeeded, 2, JSON.stringify(summary));
-      const { results, calls } = await batchOutcome(stack, batchId);
-      assert.equal(results.length, 2);
-      const bigCalls = calls('big');
-      assert.equal(bigCalls.length, 1);
-      for (const workflowId of [batchId, itemWorkflowId(batchId, 'big')]) {
-        const raw = await rawHistory(workflowId);
-        assert.ok(raw.length < 256 * 1024, `${workflowId}: history is ${raw.length} bytes`);
-        assert.ok(!raw.includes(MARKER));
+  for (const encrypted of [true, false])
+    test(`an item of 5 MB and an answer of 3 MB travel by reference, encryption ${encrypted ? 'on' : 'off'}: histories stay small, the items succeed`, async () => {
+      const keys = encrypted ? privacy(k1) : privacy();
+      const taskQueue = uniqueName('tq-large');
+      const worker = await stack.startWorker(taskQueue, { privacy: keys });
+      try {
+        const client = batchClientWith(taskQueue, keys);
+        const batchId = uniqueName('large');
+        const bigNote = `${MARKER} ${'lorem ipsum dolor sit amet '.repeat(200_000)}`.slice(0, 5 * 1024 * 1024);
+        const bigLabel = `${ANSWER_CANARY} ${'y'.repeat(3 * 1024 * 1024)}`;
+        await withEmulatorSettings(
+          stack.emulator,
+          {
+            responder: (request) =>
+              JSON.stringify({ label: request.itemKey?.endsWith('/bigout') ? bigLabel : 'small', score: 3 }),
+          },
+          async () => {
+            await client.start({
+              batchId,
+              taskName: 'test-echo',
+              records: [
+                { id: 'big', note: bigNote },
+                { id: 'bigout', note: 'x' },
+                { id: 'small', note: 'x' },
+              ],
+            });
+            const summary = await client.summary(batchId);
+            assert.equal(summary.succeeded, 3, JSON.stringify(summary));
+          },
+        );
+        const { results, calls } = await batchOutcome(stack, batchId);
+        assert.equal(results.length, 3);
+        assert.equal(calls('big').length, 1);
+        const output = results.find((result) => result.itemId === 'bigout')?.output as { label?: string } | undefined;
+        assert.equal(output?.label?.length, bigLabel.length, 'the 3 MB answer reached the results whole');
+        for (const workflowId of [batchId, itemWorkflowId(batchId, 'big'), itemWorkflowId(batchId, 'bigout')]) {
+          const raw = await rawHistory(workflowId);
+          assert.ok(raw.length < 256 * 1024, `${workflowId}: history is ${raw.length} bytes`);
+          assert.ok(
+            !raw.includes(MARKER) && !raw.includes(ANSWER_CANARY),
+            `${workflowId}: large payloads are not inline`,
+          );
+        }
+        const blobs = readdirSync(blobDirectory, { recursive: true, withFileTypes: true })
+          .filter((entry) => entry.isFile())
+          .map((entry) => path.join(entry.parentPath, entry.name));
+        assert.ok(blobs.length > 0, 'large payloads are in the blob directory');
+        const withNote = blobs.filter((file) => readFileSync(file).includes(MARKER));
+        if (encrypted) assert.equal(withNote.length, 0, 'blobs are encrypted at rest');
+        else assert.ok(withNote.length > 0, 'without encryption the blob is the plain payload');
+      } finally {
+        await worker.stop();
       }
-      const blobs = readdirSync(blobDirectory, { recursive: true, withFileTypes: true }).filter((entry) =>
-        entry.isFile(),
-      );
-      assert.ok(blobs.length > 0, 'large payloads are in the blob directory');
-      const largest =
-        blobs
-          .map((entry) => path.join(entry.parentPath, entry.name))
-          .sort((a, b) => statSync(b).size - statSync(a).size)[0] ?? '';
-      assert.ok(statSync(largest).size > 5 * 1024 * 1024);
-      const { readFileSync } = await import('node:fs');
-      assert.ok(!readFileSync(largest).includes(MARKER), 'the blob is encrypted at rest');
-    } finally {
-      await worker.stop();
-    }
-  });
+    });
 });
