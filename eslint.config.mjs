@@ -113,6 +113,7 @@ export default tseslint.config(
               group: [
                 'zod',
                 '@google/genai',
+                'openai',
                 '@temporalio/client',
                 '@temporalio/worker',
                 '@temporalio/activity',
@@ -175,7 +176,7 @@ export default tseslint.config(
               group: ['**/workflows', '**/workflows/**', '**/activities', '**/activities/**'],
               message: 'Use src/contract (messages, states) and BatchClient, not workflow or activity code.',
             },
-            { group: ['@google/genai'], message: PROVIDER_ONLY },
+            { group: ['@google/genai', 'openai'], message: PROVIDER_ONLY },
           ],
         },
       ],
@@ -184,13 +185,22 @@ export default tseslint.config(
   {
     // Activities and the rest of src/ reach the model through the provider seam (types allowed).
     files: ['activities/**/*.ts', 'src/**/*.ts'],
-    ignores: ['src/providers/gemini/**', 'src/cli/**', 'src/client/**', ...WORKFLOW_SAFE],
+    ignores: ['src/providers/gemini/**', 'src/providers/openai/**', 'src/cli/**', 'src/client/**', ...WORKFLOW_SAFE],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@google/genai'], message: PROVIDER_ONLY, allowTypeImports: true }] },
+        { patterns: [{ group: ['@google/genai', 'openai'], message: PROVIDER_ONLY, allowTypeImports: true }] },
       ],
     },
+  },
+  // Each provider imports its own SDK only.
+  {
+    files: ['src/providers/gemini/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['openai'], message: PROVIDER_ONLY }] }] },
+  },
+  {
+    files: ['src/providers/openai/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['@google/genai'], message: PROVIDER_ONLY }] }] },
   },
   // Formatting is prettier's (npm run format); no lint rule argues with it.
   prettier,

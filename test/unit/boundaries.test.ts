@@ -157,6 +157,23 @@ describe('boundaries', () => {
     );
   });
 
+  test('only the OpenAI-compatible provider imports openai, and neither provider imports the other’s SDK', async () => {
+    const code = "import OpenAI from 'openai';\nexport const sdk = OpenAI;\n";
+    assert.deepEqual(await violations('activities/probe.ts', code), ['1:no-restricted-imports']);
+    assert.deepEqual(await violations('src/cli/probe.ts', code), ['1:no-restricted-imports']);
+    assert.deepEqual(await violations('src/probe.ts', code), ['1:no-restricted-imports']);
+    assert.deepEqual(await violations('workflows/probe.ts', code).then((found) => found.length > 0), true);
+    assert.deepEqual(await violations('src/providers/gemini/probe.ts', code), ['1:no-restricted-imports']);
+    assert.deepEqual(await violations('src/providers/openai/probe.ts', code), []);
+    assert.deepEqual(
+      await violations(
+        'src/providers/openai/probe.ts',
+        "import { GoogleGenAI } from '@google/genai';\nexport const sdk = GoogleGenAI;\n",
+      ),
+      ['1:no-restricted-imports'],
+    );
+  });
+
   test('the CLI and the client reach workflows through the contract only', async () => {
     assert.deepEqual(
       await violations(
