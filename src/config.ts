@@ -167,6 +167,29 @@ export function geminiOptionsFromEnv(env: NodeJS.ProcessEnv = environment()): Ge
   };
 }
 
+const OpenAIEnvSchema = z.object({
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z
+    .url({ error: 'must be a URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1' })
+    .optional(),
+});
+
+/**
+ * OPENAI_API_KEY and OPENAI_BASE_URL, for the OpenAI-compatible provider (src/providers/openai):
+ * OpenAI itself, OpenRouter, DeepSeek, vLLM, Ollama. The key is never logged; undefined when
+ * neither is set (the provider is then not configured).
+ */
+export function openAIOptionsFromEnv(
+  env: NodeJS.ProcessEnv = environment(),
+): { apiKey?: string; baseUrl?: string } | undefined {
+  const parsed = OpenAIEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  if (!parsed.success)
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+  const { OPENAI_API_KEY: apiKey, OPENAI_BASE_URL: baseUrl } = parsed.data;
+  if (apiKey === undefined && baseUrl === undefined) return undefined;
+  return { ...(apiKey !== undefined ? { apiKey } : {}), ...(baseUrl !== undefined ? { baseUrl } : {}) };
+}
+
 const TemporalEnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),

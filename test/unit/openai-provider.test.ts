@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ConfigError, openAIOptionsFromEnv } from '../../src/config';
 import { after, before, describe, test } from 'node:test';
 import { APIError } from 'openai';
 import { z } from 'zod';
@@ -100,7 +101,7 @@ describe('OpenAI-compatible provider: answers', () => {
         cachedTokens: 0,
         thoughtsTokens: 0,
       });
-      assert.equal(answer.metadata.finishReason, 'stop');
+      assert.equal(answer.metadata.finishReason, 'STOP', 'in the words Gemini uses');
       assert.equal(answer.metadata.modelVersion, 'gpt-test');
       assert.match(answer.metadata.responseId ?? '', /^chatcmpl-/);
       assert.deepEqual([answer.metadata.safetyRatings, answer.metadata.blockedCategories], [{}, []]);
@@ -264,7 +265,7 @@ describe('OpenAI-compatible provider: unusable answers', () => {
   test('maxOutputTokens is sent as max_tokens to a non-OpenAI host, and an answer cut by it is truncated', async () => {
     const answer = await provider.generate(request('b3/cap', { generation: { maxOutputTokens: 4 } }));
     assert.equal(answer.stopped?.category, 'truncated');
-    assert.equal(answer.metadata.finishReason, 'length');
+    assert.equal(answer.metadata.finishReason, 'MAX_TOKENS');
     assert.equal(maxTokensParameterFor(`${emulator.url}/v1`), 'max_tokens');
     assert.equal(maxTokensParameterFor('https://api.openai.com/v1'), 'max_completion_tokens');
   });
@@ -404,5 +405,22 @@ describe('OpenAI-compatible provider: the rest of the seam', () => {
     assert.equal(await provider.countTokens('gpt-test', 'x'.repeat(41)), 11);
     assert.equal(estimateTokens(''), 0);
     assert.equal(emulator.log.length, before);
+  });
+});
+
+describe('OPENAI_API_KEY and OPENAI_BASE_URL', () => {
+  test('read and checked in src/config.ts; unset means not configured; a bad URL is named, the key never shown', () => {
+    assert.equal(openAIOptionsFromEnv({}), undefined);
+    assert.deepEqual(openAIOptionsFromEnv({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: 'http://127.0.0.1:8000/v1' }), {
+      apiKey: 'sk-test',
+      baseUrl: 'http://127.0.0.1:8000/v1',
+    });
+    assert.throws(
+      () => openAIOptionsFromEnv({ OPENAI_API_KEY: 'sk-secret-value', OPENAI_BASE_URL: 'not a url' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /OPENAI_BASE_URL: must be a URL/.test(error.message) &&
+        !error.message.includes('sk-secret-value'),
+    );
   });
 });

@@ -75,9 +75,20 @@ function usageOf(completion: ChatCompletion): Usage {
   };
 }
 
+/**
+ * OpenAI's finish reasons in the words Gemini uses, so that a batch's summary, `status` and the
+ * report count them together whatever the provider: stop → STOP, length → MAX_TOKENS,
+ * content_filter → SAFETY; any other reason upper-cased (tool_calls → TOOL_CALLS).
+ */
+export function commonFinishReason(reason: string): string {
+  const words: Record<string, string> = { stop: 'STOP', length: 'MAX_TOKENS', content_filter: 'SAFETY' };
+  return words[reason] ?? reason.toUpperCase();
+}
+
 /** The compact record of one answer. OpenAI rates no safety categories: those stay empty. */
 function metadataOf(completion: ChatCompletion, usage: Usage): CallMetadata {
-  const finishReason = completion.choices[0]?.finish_reason;
+  const reason = completion.choices[0]?.finish_reason;
+  const finishReason = reason ? commonFinishReason(reason) : undefined;
   return {
     ...(finishReason ? { finishReason } : {}),
     safetyRatings: {},
