@@ -34,6 +34,9 @@ const PROVIDER_ONLY =
 const SHARED_MODULE_SCOPE =
   'Workflow modules are shared by every workflow of a worker thread: module scope holds constants only (keep state in the workflow function, or use a frozen array or object).';
 
+/** The `openai` package (a regex: the gitignore-style group 'openai' would match our own providers/openai folder too). */
+const OPENAI_SDK = '^openai(/.*)?$';
+
 const NOT_IN_WORKFLOWS =
   'Workflows are deterministic and run in a sandbox: no I/O, Node modules or activity code here (import types only, or move the work to an activity).';
 
@@ -113,7 +116,6 @@ export default tseslint.config(
               group: [
                 'zod',
                 '@google/genai',
-                'openai',
                 '@temporalio/client',
                 '@temporalio/worker',
                 '@temporalio/activity',
@@ -127,6 +129,7 @@ export default tseslint.config(
               message: NOT_IN_WORKFLOWS,
               allowTypeImports: true,
             },
+            { regex: OPENAI_SDK, message: NOT_IN_WORKFLOWS, allowTypeImports: true },
             // The emulator is an HTTP server; only its import-free header constant is shared with workflow code.
             {
               regex: '^@durable-batch-llm/gemini-emulator(?!/item-header$)',
@@ -176,7 +179,8 @@ export default tseslint.config(
               group: ['**/workflows', '**/workflows/**', '**/activities', '**/activities/**'],
               message: 'Use src/contract (messages, states) and BatchClient, not workflow or activity code.',
             },
-            { group: ['@google/genai', 'openai'], message: PROVIDER_ONLY },
+            { group: ['@google/genai'], message: PROVIDER_ONLY },
+            { regex: OPENAI_SDK, message: PROVIDER_ONLY },
           ],
         },
       ],
@@ -189,14 +193,19 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@google/genai', 'openai'], message: PROVIDER_ONLY, allowTypeImports: true }] },
+        {
+          patterns: [
+            { group: ['@google/genai'], message: PROVIDER_ONLY, allowTypeImports: true },
+            { regex: OPENAI_SDK, message: PROVIDER_ONLY, allowTypeImports: true },
+          ],
+        },
       ],
     },
   },
   // Each provider imports its own SDK only.
   {
     files: ['src/providers/gemini/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['openai'], message: PROVIDER_ONLY }] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: OPENAI_SDK, message: PROVIDER_ONLY }] }] },
   },
   {
     files: ['src/providers/openai/**/*.ts'],

@@ -22,6 +22,8 @@ export interface ActivityDependencies {
   tasks: TaskRegistry;
   /** The model provider (Gemini first): generate, count tokens, classify errors, context caches. */
   provider: ModelProvider;
+  /** Further providers, by name: a task's `provider` picks one (default: `provider`). */
+  providers?: readonly ModelProvider[];
   /** Where item results go (a JSONL file per batch by default), and the post-processing ledger. */
   results: WorkerStore;
   /** Model used when neither the batch nor the task names one. */
@@ -33,6 +35,26 @@ export interface ActivityDependencies {
   keyFingerprint?: string;
   /** RPM/TPM of each quota scope; without them only the 429 cooldown is coordinated. */
   limits?: AdmissionLimits;
+}
+
+/**
+ * The provider a task's calls go to: its `provider` by name, else the default. The worker refuses
+ * to start with a task whose provider it has not configured (src/worker.ts), so every worker that
+ * can run a task's call has its provider.
+ */
+export function providerOfTask(
+  deps: Pick<ActivityDependencies, 'tasks' | 'provider' | 'providers'>,
+  taskName: string,
+): ModelProvider {
+  const wanted = deps.tasks.get(taskName)?.provider;
+  if (wanted === undefined || wanted === deps.provider.name) return deps.provider;
+  const found = deps.providers?.find((provider) => provider.name === wanted);
+  if (!found)
+    throw ApplicationFailure.nonRetryable(
+      `task "${taskName}" calls provider "${wanted}", which this worker has not configured`,
+      'invalid_request',
+    );
+  return found;
 }
 
 /** All activities, closed over their clients so tests can inject their own. */
@@ -63,7 +85,7 @@ export function createActivities(deps: ActivityDependencies) {
       return readInputPage(input, results);
     },
     async callModel(input: CallModelInput) {
-      return callModel(input, deps.tasks, deps.provider, quota, deps.results);
+      return callModel(input, deps.tasks, providerOfTask(deps, input.taskName), quota, deps.results);
     },
     /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */
     async recordSkippedItems(input: {

@@ -11,7 +11,8 @@ import {
 /** Webpack's configuration, as the SDK's bundler hands it to `webpackConfigHook`. */
 type WebpackConfiguration = Parameters<NonNullable<Parameters<typeof bundleWorkflowCode>[0]['webpackConfigHook']>>[0];
 import { createActivities } from '../activities';
-import { batchLlmSettings, withoutPassword } from './config';
+import { batchLlmSettings, openAIOptionsFromEnv, withoutPassword } from './config';
+import { createOpenAIProvider, OPENAI_PROVIDER_NAME } from './providers/openai/index';
 import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
 import { createGeminiProvider, type GeminiClientOptions } from './providers/gemini/index';
 import type { ModelProvider } from './providers/types';
@@ -37,6 +38,8 @@ export interface BatchWorkerOptions {
   tasks: TaskRegistry;
   /** Where model calls go: a ModelProvider (createGeminiProvider), or a `@google/genai` client wrapped as one. */
   provider?: ModelProvider;
+  /** Further providers (e.g. createOpenAIProvider): a task's `provider` names the one its calls go to. */
+  providers?: ModelProvider[];
   /** Shorthand for `provider: createGeminiProvider({ client: gemini })`. */
   gemini?: GoogleGenAI;
   /**
@@ -167,6 +170,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
   const provider = options.provider ?? (options.gemini ? createGeminiProvider({ client: options.gemini }) : undefined);
   if (!provider)
     throw new Error('createBatchWorker: give a model provider (provider, or gemini: a @google/genai client)');
+  checkTaskProviders(options.tasks, [provider, ...(options.providers ?? [])]);
   const { results, release, ready } = resultsStoreOf(options);
   try {
     await ready();
@@ -174,6 +178,18 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
   } catch (error) {
     await release();
     throw error;
+  }
+}
+
+/** A worker with a task whose provider it has not configured does not start: it names the task and what to set. */
+function checkTaskProviders(tasks: TaskRegistry, providers: readonly ModelProvider[]): void {
+  const names = providers.map((provider) => provider.name);
+  for (const name of tasks.names()) {
+    const wanted = tasks.get(name)?.provider;
+    if (wanted !== undefined && !names.includes(wanted))
+      throw new Error(
+        `task "${name}" calls provider "${wanted}", which this worker has not configured (it has ${names.join(', ')})${wanted === OPENAI_PROVIDER_NAME ? ': set OPENAI_API_KEY and/or OPENAI_BASE_URL' : ''}`,
+      );
   }
 }
 
@@ -207,6 +223,7 @@ async function createWorkers(
   const activities = createActivities({
     tasks: options.tasks,
     provider,
+    ...(options.providers ? { providers: options.providers } : {}),
     results,
     defaultModel: options.defaultModel ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL,
     temporal: createTemporalClient(options.connection, options.namespace, privacy),
@@ -258,6 +275,8 @@ function admissionLimits(options: Pick<BatchWorkerOptions, 'requestsPerMinute' |
 export interface ConnectedWorkerOptions {
   config: TemporalConfig;
   gemini: GeminiClientOptions;
+  /** The OpenAI-compatible provider's endpoint (default: OPENAI_API_KEY / OPENAI_BASE_URL, when set). */
+  openai?: { apiKey?: string; baseUrl?: string };
   tasks: TaskRegistry;
   /** The results store (see resultStoreLocation: flags, else BATCH_LLM_RESULTS_URL / BATCH_LLM_RESULTS_DIR). */
   results: ResultStoreLocation;
@@ -273,12 +292,15 @@ export async function connectBatchWorker(
   const connection = await connectWorkerConnection(options.config);
   try {
     const provider = createGeminiProvider(options.gemini);
+    const openai = options.openai ?? openAIOptionsFromEnv();
+    const providers = openai ? [createOpenAIProvider(openai)] : [];
     const worker = await createBatchWorker({
       connection,
       namespace: options.config.namespace,
       taskQueue: options.config.taskQueue,
       tasks: options.tasks,
       provider,
+      providers,
       ...(options.results.kind === 'postgres'
         ? { resultsUrl: options.results.url }
         : { resultsDirectory: options.results.directory }),
@@ -289,7 +311,7 @@ export async function connectBatchWorker(
       ...(options.requestsPerMinute !== undefined ? { requestsPerMinute: options.requestsPerMinute } : {}),
       ...(options.tokensPerMinute !== undefined ? { tokensPerMinute: options.tokensPerMinute } : {}),
     });
-    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${provider.target}; results in ${resultsPlace(options.results)}; ${describePrivacy(payloadPrivacyOf())}; tasks: ${options.tasks.names().join(', ')}`;
+    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${[provider, ...providers].map((each) => `${each.name} at ${each.target}`).join(' and ')}; results in ${resultsPlace(options.results)}; ${describePrivacy(payloadPrivacyOf())}; tasks: ${options.tasks.names().join(', ')}`;
     return { worker, connection, banner };
   } catch (error) {
     await connection.close();

@@ -43,6 +43,11 @@ export interface TaskDefinition<TItem = Record<string, unknown>, TOutput = unkno
   cache?: CacheDeclaration;
   /** Default model for this task (a batch may override it). */
   model?: string;
+  /**
+   * Which configured provider its calls go to: `gemini` (the default) or `openai-compatible`
+   * (OPENAI_API_KEY / OPENAI_BASE_URL on the workers: OpenAI, OpenRouter, DeepSeek, vLLM, Ollama).
+   */
+  provider?: string;
   generation?: GenerationSettings;
   /** Custom error rules for this task's model calls (see ErrorClassifier). */
   classifier?: ErrorClassifier;
@@ -82,6 +87,8 @@ export function defineTask<TItem, TOutput>(task: TaskDefinition<TItem, TOutput>)
   if (task.generation) GenerationSettingsSchema.parse(task.generation);
   if (task.stagePlan) StagePlanSchema.parse(task.stagePlan);
   if (task.cache) CacheDeclarationSchema.parse(task.cache);
+  if (task.provider !== undefined && !/^[a-z][a-z0-9-]{0,40}$/.test(task.provider))
+    throw new Error(`task "${task.name}": provider must be a provider name such as gemini or openai-compatible`);
   for (const [category, threshold] of Object.entries(task.safetyFilter ?? {})) {
     if (!/^HARM_CATEGORY_[A-Z_]+$/.test(category))
       throw new Error(`task "${task.name}": safetyFilter key "${category}" is not a HARM_CATEGORY_…`);

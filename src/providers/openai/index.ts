@@ -14,6 +14,9 @@ import { chatRequestOf, maxTokensParameterFor, type OutputMode } from './request
 export { createOpenAIClient, describeOpenAITarget, OPENAI_API_BASE_URL, type OpenAIClientOptions } from './client';
 export { classifyOpenAI, classifyOpenAIError } from './errors';
 
+/** The provider's name: what a task's `provider` says to send its calls here. */
+export const OPENAI_PROVIDER_NAME = 'openai-compatible';
+
 export interface OpenAIProviderOptions {
   apiKey?: string | undefined;
   /** e.g. `https://openrouter.ai/api/v1`, `http://localhost:11434/v1`; OpenAI's when unset. */
@@ -39,7 +42,7 @@ export function estimateTokens(text: string): number {
 
 export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvider {
   const client = options.client ?? createOpenAIClient(options);
-  const name = options.name ?? 'openai-compatible';
+  const name = options.name ?? OPENAI_PROVIDER_NAME;
   const target = describeOpenAITarget(client.baseURL);
   const log = options.log ?? ((line: string) => console.warn(line));
   const maxTokens = maxTokensParameterFor(client.baseURL);
