@@ -19,6 +19,7 @@ import { startDevServer } from '../../src/temporal/dev-server';
 import type { WorkerStore } from '../../src/results';
 import { createBatchWorker, type BatchWorker } from '../../src/worker';
 import type { PayloadPrivacy } from '../../src/privacy/data-converter';
+import type { ModelProvider } from '../../src/providers/types';
 import { createTemporalClient } from '../../src/temporal/connection';
 import { spawnCli } from './cli';
 
@@ -47,6 +48,9 @@ export interface TestStack {
       requestsPerMinute?: number;
       results?: WorkerStore;
       privacy?: PayloadPrivacy;
+      /** Further providers (the OpenAI-compatible one), and the tasks that use them. */
+      providers?: ModelProvider[];
+      tasks?: TaskRegistry;
     },
   ): Promise<RunningWorker>;
   teardown(): Promise<void>;
