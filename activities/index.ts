@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { RecordedResult, WorkerStore } from '../src/results';
 import { BatchInputSchema, type ItemResult, type ParsedBatchInput } from '../src/schemas';
 import { parseWorkflowInput } from '../src/validation';
+import { missingProviderMessage, providerNamed } from '../src/providers/registry';
 import type { ModelProvider } from '../src/providers/types';
 import type { TaskRegistry } from '../src/tasks/registry';
 import { prepareBatchInput, readInputPage, type PrepareBatchInput, type ReadInputPageInput } from './batch-input';
@@ -31,30 +32,30 @@ export interface ActivityDependencies {
   /** For activities that talk to other workflows (the cache owner). */
   temporal: Client;
   taskQueue: string;
-  /** A short hash of the Gemini API key: part of the quota scope, never the key itself. */
+  /** A short hash of the default provider's API key: part of its quota scope, never the key itself (others: their quotaKey). */
   keyFingerprint?: string;
   /** RPM/TPM of each quota scope; without them only the 429 cooldown is coordinated. */
   limits?: AdmissionLimits;
 }
 
 /**
- * The provider a task's calls go to: its `provider` by name, else the default. The worker refuses
+ * The provider a task's calls go to (its `provider` by name, else the default) and the account
+ * they are charged to (the default provider's is the worker's keyFingerprint). The worker refuses
  * to start with a task whose provider it has not configured (src/worker.ts), so every worker that
  * can run a task's call has its provider.
  */
-export function providerOfTask(
-  deps: Pick<ActivityDependencies, 'tasks' | 'provider' | 'providers'>,
+export function routeOfTask(
+  deps: Pick<ActivityDependencies, 'tasks' | 'provider' | 'providers' | 'keyFingerprint'>,
   taskName: string,
-): ModelProvider {
+): { provider: ModelProvider; account: string } {
+  const providers = [deps.provider, ...(deps.providers ?? [])];
   const wanted = deps.tasks.get(taskName)?.provider;
-  if (wanted === undefined || wanted === deps.provider.name) return deps.provider;
-  const found = deps.providers?.find((provider) => provider.name === wanted);
-  if (!found)
-    throw ApplicationFailure.nonRetryable(
-      `task "${taskName}" calls provider "${wanted}", which this worker has not configured`,
-      'invalid_request',
-    );
-  return found;
+  const provider = providerNamed(providers, wanted);
+  if (!provider)
+    throw ApplicationFailure.nonRetryable(missingProviderMessage(taskName, wanted ?? '', providers), 'invalid_request');
+  const account =
+    provider === deps.provider ? (deps.keyFingerprint ?? 'default') : (provider.quotaKey ?? provider.name);
+  return { provider, account };
 }
 
 /** All activities, closed over their clients so tests can inject their own. */
@@ -85,7 +86,8 @@ export function createActivities(deps: ActivityDependencies) {
       return readInputPage(input, results);
     },
     async callModel(input: CallModelInput) {
-      return callModel(input, deps.tasks, providerOfTask(deps, input.taskName), quota, deps.results);
+      const { provider, account } = routeOfTask(deps, input.taskName);
+      return callModel(input, deps.tasks, provider, quota, deps.results, account);
     },
     /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */
     async recordSkippedItems(input: {

@@ -107,12 +107,14 @@ export async function callModel(
   provider: ModelProvider,
   quota?: QuotaGate,
   results?: ResultSink,
+  /** The account the provider charges (a key's fingerprint): with the model, the quota scope. */
+  account?: string,
 ): Promise<CallModelOutput | DeferredCall> {
   const task = tasks.get(input.taskName);
   if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${input.taskName}" on this worker`, 'unknown_task');
   const context = Context.current();
   const local = context.info.isLocal;
-  const scope = quota?.scopeOf(input.model);
+  const scope = quota?.scopeOf(input.model, account);
   if (local && quota && scope) {
     const reason = await deferralOf(quota, scope, context, input.adaptiveRate);
     if (reason)

@@ -85,9 +85,9 @@ export class QuotaGate {
     return this.limits.requestsPerMinute !== undefined || this.limits.tokensPerMinute !== undefined;
   }
 
-  /** One quota scope per task queue, model and API key. */
-  scopeOf(model: string): string {
-    return `quota/${this.taskQueue}/${model}/${this.keyFingerprint}`;
+  /** One quota scope per task queue, model and API key (`account`: another provider's key fingerprint). */
+  scopeOf(model: string, account: string = this.keyFingerprint): string {
+    return `quota/${this.taskQueue}/${model}/${account}`;
   }
 
   /** Input tokens a request will be charged, before it is sent. */

@@ -98,6 +98,8 @@ const BatchLlmEnvSchema = z
     BATCH_LLM_BLOB_DIR: z.string().min(1).optional(),
     /** Payloads at least this large travel by reference (default 128 KiB). */
     BATCH_LLM_BLOB_THRESHOLD: ByteSizeSchema.optional(),
+    /** Further OpenAI-compatible endpoints, `name=url,…`: each a provider of that name (see openAIEndpointsFromEnv). */
+    BATCH_LLM_OPENAI_ENDPOINTS: z.string().min(1).optional(),
     /** The bearer token `batch-llm codec-server` requires (instead of --auth-token). */
     BATCH_LLM_CODEC_AUTH_TOKEN: z.string().min(1).optional(),
     BATCH_LLM_METRICS_PORT: z.coerce
@@ -174,6 +176,25 @@ const OpenAIEnvSchema = z.object({
     .optional(),
 });
 
+/** One OpenAI-compatible endpoint a worker calls: a provider of this name (a task's `provider`). */
+export interface OpenAIEndpoint {
+  name: string;
+  baseUrl?: string;
+  apiKey?: string;
+  /** The variable its key comes from (named in messages, never its value). */
+  keyVariable: string;
+}
+
+/** The unnamed endpoint's provider name (OPENAI_API_KEY / OPENAI_BASE_URL). */
+const DEFAULT_OPENAI_ENDPOINT = 'openai-compatible';
+/** Names a named endpoint cannot take: the providers that exist without it. */
+const RESERVED_PROVIDER_NAMES = ['gemini', DEFAULT_OPENAI_ENDPOINT];
+
+/** The variable a named endpoint's key comes from: `openrouter` → OPENROUTER_API_KEY, `my-vllm` → MY_VLLM_API_KEY. */
+export function endpointKeyVariable(name: string): string {
+  return `${name.toUpperCase().replace(/-/g, '_')}_API_KEY`;
+}
+
 /**
  * OPENAI_API_KEY and OPENAI_BASE_URL, for the OpenAI-compatible provider (src/providers/openai):
  * OpenAI itself, OpenRouter, DeepSeek, vLLM, Ollama. The key is never logged; undefined when
@@ -188,6 +209,56 @@ export function openAIOptionsFromEnv(
   const { OPENAI_API_KEY: apiKey, OPENAI_BASE_URL: baseUrl } = parsed.data;
   if (apiKey === undefined && baseUrl === undefined) return undefined;
   return { ...(apiKey !== undefined ? { apiKey } : {}), ...(baseUrl !== undefined ? { baseUrl } : {}) };
+}
+
+/**
+ * Every OpenAI-compatible endpoint the environment configures, each a provider a task names:
+ * `openai-compatible` from OPENAI_API_KEY / OPENAI_BASE_URL, and the named ones of
+ * BATCH_LLM_OPENAI_ENDPOINTS=`name=url,…` (e.g. `openrouter=https://openrouter.ai/api/v1,
+ * local=http://127.0.0.1:11434/v1`), whose keys come from `<NAME>_API_KEY` (OPENROUTER_API_KEY;
+ * none for a local server). A bad entry is a ConfigError naming it; keys are never echoed.
+ */
+export function openAIEndpointsFromEnv(env: NodeJS.ProcessEnv = environment()): OpenAIEndpoint[] {
+  const endpoints: OpenAIEndpoint[] = [];
+  const unnamed = openAIOptionsFromEnv(env);
+  if (unnamed) endpoints.push({ name: DEFAULT_OPENAI_ENDPOINT, ...unnamed, keyVariable: 'OPENAI_API_KEY' });
+  const list = batchLlmSettings(env).BATCH_LLM_OPENAI_ENDPOINTS;
+  if (list === undefined) return endpoints;
+  const problems: string[] = [];
+  for (const [index, entry] of list.split(',').entries()) {
+    const text = entry.trim();
+    const equals = text.indexOf('=');
+    const name = equals > 0 ? text.slice(0, equals).trim() : '';
+    const url = equals > 0 ? text.slice(equals + 1).trim() : '';
+    const where = `BATCH_LLM_OPENAI_ENDPOINTS entry ${index + 1}${name ? ` ("${name}")` : ''}`;
+    if (!name || !url) {
+      problems.push(`${where}: must be name=url, e.g. openrouter=https://openrouter.ai/api/v1`);
+      continue;
+    }
+    if (!/^[a-z][a-z0-9-]{0,40}$/.test(name)) {
+      problems.push(`${where}: the name must be lower-case letters, digits and dashes, starting with a letter`);
+      continue;
+    }
+    if (RESERVED_PROVIDER_NAMES.includes(name)) {
+      problems.push(
+        `${where}: "${name}" is taken (${name === 'gemini' ? 'the Gemini provider' : 'the endpoint of OPENAI_API_KEY / OPENAI_BASE_URL'}); choose another name`,
+      );
+      continue;
+    }
+    if (endpoints.some((endpoint) => endpoint.name === name)) {
+      problems.push(`${where}: "${name}" is named twice`);
+      continue;
+    }
+    if (!z.url({ protocol: /^https?$/ }).safeParse(url).success) {
+      problems.push(`${where}: ${JSON.stringify(withoutPassword(url))} is not an http(s) URL`);
+      continue;
+    }
+    const keyVariable = endpointKeyVariable(name);
+    const apiKey = env[keyVariable];
+    endpoints.push({ name, baseUrl: url, ...(apiKey ? { apiKey } : {}), keyVariable });
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join('; '));
+  return endpoints;
 }
 
 const TemporalEnvSchema = z.object({

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { GoogleGenAI } from '@google/genai';
 import {
@@ -11,10 +10,17 @@ import {
 /** Webpack's configuration, as the SDK's bundler hands it to `webpackConfigHook`. */
 type WebpackConfiguration = Parameters<NonNullable<Parameters<typeof bundleWorkflowCode>[0]['webpackConfigHook']>>[0];
 import { createActivities } from '../activities';
-import { batchLlmSettings, openAIOptionsFromEnv, withoutPassword } from './config';
+import {
+  batchLlmSettings,
+  endpointKeyVariable,
+  openAIEndpointsFromEnv,
+  type OpenAIEndpoint,
+  withoutPassword,
+} from './config';
 import { createOpenAIProvider, OPENAI_PROVIDER_NAME } from './providers/openai/index';
 import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
 import { createGeminiProvider, type GeminiClientOptions } from './providers/gemini/index';
+import { fingerprintOf, GEMINI_PROVIDER_NAME, missingProviderMessage, providerNamed } from './providers/registry';
 import type { ModelProvider } from './providers/types';
 import type { TemporalConfig } from './temporal/config';
 import { connectWorkerConnection, createTemporalClient } from './temporal/connection';
@@ -67,12 +73,9 @@ export interface BatchWorkerOptions {
   privacy?: PayloadPrivacy;
 }
 
-/** A short, one-way name for an API key (or endpoint), safe for workflow ids and logs. */
+/** A short, one-way name for the Gemini API key (or endpoint), safe for workflow ids and logs. */
 export function keyFingerprintOf(gemini: GeminiClientOptions): string {
-  return createHash('sha256')
-    .update(gemini.apiKey ?? gemini.baseUrl ?? 'none')
-    .digest('hex')
-    .slice(0, 10);
+  return fingerprintOf(gemini.apiKey ?? gemini.baseUrl ?? 'none');
 }
 
 /** The two workers of a process: workflows and bookkeeping activities, and the rate-limited model calls. */
@@ -184,13 +187,21 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
 /** A worker with a task whose provider it has not configured does not start: it names the task and what to set. */
 function checkTaskProviders(tasks: TaskRegistry, providers: readonly ModelProvider[]): void {
   const names = providers.map((provider) => provider.name);
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (twice !== undefined)
+    throw new Error(`createBatchWorker: two providers are named "${twice}"; a task's provider must name one`);
   for (const name of tasks.names()) {
     const wanted = tasks.get(name)?.provider;
-    if (wanted !== undefined && !names.includes(wanted))
-      throw new Error(
-        `task "${name}" calls provider "${wanted}", which this worker has not configured (it has ${names.join(', ')})${wanted === OPENAI_PROVIDER_NAME ? ': set OPENAI_API_KEY and/or OPENAI_BASE_URL' : ''}`,
-      );
+    if (wanted !== undefined && !providerNamed(providers, wanted))
+      throw new Error(missingProviderMessage(name, wanted, providers, howToConfigure(wanted)));
   }
+}
+
+/** What to set for a provider a worker lacks. */
+function howToConfigure(wanted: string): string {
+  if (wanted === OPENAI_PROVIDER_NAME) return 'set OPENAI_API_KEY and/or OPENAI_BASE_URL';
+  if (wanted === GEMINI_PROVIDER_NAME) return 'give the worker a Gemini provider';
+  return `name it in BATCH_LLM_OPENAI_ENDPOINTS (${wanted}=<base URL>, its key in ${endpointKeyVariable(wanted)})`;
 }
 
 /** The store the options name (exactly one of three), and how to release it once the worker stops. */
@@ -275,8 +286,11 @@ function admissionLimits(options: Pick<BatchWorkerOptions, 'requestsPerMinute' |
 export interface ConnectedWorkerOptions {
   config: TemporalConfig;
   gemini: GeminiClientOptions;
-  /** The OpenAI-compatible provider's endpoint (default: OPENAI_API_KEY / OPENAI_BASE_URL, when set). */
-  openai?: { apiKey?: string; baseUrl?: string };
+  /**
+   * OpenAI-compatible endpoints, each a provider of its name (default: from the environment,
+   * openAIEndpointsFromEnv: OPENAI_API_KEY / OPENAI_BASE_URL and BATCH_LLM_OPENAI_ENDPOINTS).
+   */
+  openai?: OpenAIEndpoint[];
   tasks: TaskRegistry;
   /** The results store (see resultStoreLocation: flags, else BATCH_LLM_RESULTS_URL / BATCH_LLM_RESULTS_DIR). */
   results: ResultStoreLocation;
@@ -292,8 +306,7 @@ export async function connectBatchWorker(
   const connection = await connectWorkerConnection(options.config);
   try {
     const provider = createGeminiProvider(options.gemini);
-    const openai = options.openai ?? openAIOptionsFromEnv();
-    const providers = openai ? [createOpenAIProvider(openai)] : [];
+    const providers = (options.openai ?? openAIEndpointsFromEnv()).map((endpoint) => createOpenAIProvider(endpoint));
     const worker = await createBatchWorker({
       connection,
       namespace: options.config.namespace,

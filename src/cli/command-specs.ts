@@ -231,6 +231,7 @@ const startOptions = {
   'max-model-calls': { type: 'string' },
   'call-timeout-ms': { type: 'string' },
   'call-mode': { type: 'string' },
+  prices: { type: 'string' },
   tasks: { type: 'string', multiple: true },
   wait: { type: 'boolean', short: 'w' },
   'dry-run': { type: 'boolean' },
@@ -265,6 +266,10 @@ export const startSpec = {
     ['--max-concurrency N', 'with --concurrency auto: items in flight at most (default 200)'],
     ['--model NAME', "model for every item (default: the task's, else BATCH_LLM_MODEL on the worker)"],
     ['--max-model-calls N', 'cap on physical model calls per item, retries included (default 5)'],
+    [
+      '--prices FILE',
+      'JSON of USD per 1M tokens by model, over the built-in (Gemini) prices: {"gpt-4.1-mini": {"input": 0.4, "output": 1.6, "cachedInput": 0.1}}',
+    ],
     ['--call-timeout-ms N', 'timeout of one model call (default 120000)'],
     [
       '--call-mode MODE',
@@ -295,9 +300,12 @@ export const startSpec = {
     ],
     [
       '--dry-run',
-      'check the input, render every prompt, count tokens and estimate cost and time; start nothing (offline without GEMINI_API_KEY or GOOGLE_GEMINI_BASE_URL: ~chars/4)',
+      "check the input, render every prompt, count tokens and estimate cost and time; start nothing (a Gemini task offline without GEMINI_API_KEY or GOOGLE_GEMINI_BASE_URL: ~chars/4; an OpenAI-compatible task's prompts: OpenAI's tokenizer, locally)",
     ],
-    ['--sample N', 'dry run: prompts sent to countTokens when an endpoint is set (default 50, evenly spaced)'],
+    [
+      '--sample N',
+      "dry run: a Gemini task's prompts sent to countTokens when an endpoint is set (default 50, evenly spaced)",
+    ],
     [
       '--calibrate N',
       "dry run: send N sample items' first calls for real (needs an endpoint; they cost money) to measure answer length and latency",

@@ -14,6 +14,7 @@ import {
 } from '../constants';
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
+import { readPriceFile } from './prices';
 import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
 import { createTaskRegistry } from '../tasks/registry';
 import { batchFailedItemsUrl, workflowUrl, type TemporalConfig } from '../temporal/config';
@@ -61,6 +62,7 @@ export async function runStart(argv: string[]): Promise<number> {
       ? { callTimeoutMs: flagValue('call-timeout-ms', PositiveInt, values['call-timeout-ms']) }
       : {}),
     ...(values['call-mode'] ? { callMode: flagValue('call-mode', z.enum(CALL_MODES), values['call-mode']) } : {}),
+    ...(values.prices ? { prices: await readPriceFile(values.prices) } : {}),
   };
   if (values['fail-fast'] !== undefined && values['no-fail-fast'])
     throw new UsageError('start: give --fail-fast CATEGORY,… or --no-fail-fast, not both');
@@ -92,6 +94,7 @@ export async function runStart(argv: string[]): Promise<number> {
       task,
       inputFile: values.input,
       model: values.model,
+      prices: options.prices,
       concurrency: dryRunConcurrency(concurrency, maxConcurrency),
       requestsPerMinute: values.rpm ? flagValue('rpm', PositiveInt, values.rpm) : undefined,
       tokensPerMinute: values.tpm ? flagValue('tpm', PositiveInt, values.tpm) : undefined,

@@ -3,19 +3,24 @@
  * render every prompt, count tokens — then estimate cost and time at the configured limits. No
  * workflow starts and nothing is recorded as a batch.
  *
- * Prompt tokens: with an endpoint (GEMINI_API_KEY or GOOGLE_GEMINI_BASE_URL), countTokens on a
- * sample, a few requests at a time; without one, ~characters / 4 over every prompt, offline.
+ * Prompt tokens: a Gemini task's, with an endpoint (GEMINI_API_KEY or GOOGLE_GEMINI_BASE_URL),
+ * countTokens on a sample, a few requests at a time; without one, ~characters / 4 over every
+ * prompt, offline. An OpenAI-compatible task's (chat completions have no counting route): every
+ * prompt counted locally with OpenAI's tokenizer, messages and schema as the endpoint charges them;
+ * with `--calibrate N`, scaled by what the endpoint charged for the sample.
  * Answer tokens: assumed from the output schema (a typical JSON answer), or measured with
  * `--calibrate N`: N sample items' stage-1 calls sent for real through the provider.
  */
 import { readFile } from 'node:fs/promises';
 import { estimateTokens, typicalAnswerTokens } from '../answer-size';
-import { batchLlmSettings, geminiOptionsFromEnv } from '../config';
+import { batchLlmSettings, endpointKeyVariable, geminiOptionsFromEnv, openAIEndpointsFromEnv } from '../config';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MODEL } from '../constants';
 import { checkItemsAgainstTask, InputError, parseJsonlItems } from '../input';
-import { BATCH_PRICE_FACTOR, batchPriceOf, priceFor, usageCost, type Price } from '../pricing';
+import { BATCH_PRICE_FACTOR, batchPriceOf, priceFor, usageCost, type Price, type PriceTable } from '../pricing';
 import { judgeAnswer } from '../providers/judge';
 import { fullPrompt, type PromptRequest } from '../providers/prompts';
+import { countPromptTokens, encodingOf } from '../providers/openai/tokens';
+import { GEMINI_PROVIDER_NAME } from '../providers/registry';
 import type { ModelProvider } from '../providers/types';
 import type { WorkItem } from '../schemas';
 import { DEFAULT_STAGE_PLAN } from '../stages';
@@ -27,6 +32,8 @@ export interface DryRunOptions {
   task: AnyTask;
   inputFile: string;
   model?: string | undefined;
+  /** `--prices`: over the built-in table (a model without a built-in price needs one for a cost). */
+  prices?: PriceTable | undefined;
   concurrency: number;
   requestsPerMinute?: number | undefined;
   tokensPerMinute?: number | undefined;
@@ -39,7 +46,7 @@ export interface DryRunOptions {
   /** Send this many sample items' stage-1 calls for real, to measure answer length and latency. */
   calibrate?: number | undefined;
   callTimeoutMs?: number | undefined;
-  /** Where calls go. Default: the endpoint the environment configures, if any; `null`: none (offline). */
+  /** Where calls go. Default: the endpoint the environment configures for the task's provider, if any; `null`: none (offline). */
   provider?: ModelProvider | null;
   /** `--batch-api`: also estimate stage 1 through provider batch jobs of at most `jobSize` items, at batch prices. */
   batchApi?: { jobSize: number } | undefined;
@@ -57,6 +64,10 @@ export interface Calibration {
   meanThoughtsTokens: number;
   meanLatencyMs: number;
   maxLatencyMs: number;
+  /** Prompt tokens the endpoint charged per answered call (what usage says). */
+  meanInputTokens: number;
+  /** OpenAI-compatible tasks: what the local tokenizer counted for the answered calls' prompts, together. */
+  countedInputTokens: number;
   usage: Usage;
   costUsd: number | undefined;
 }
@@ -64,8 +75,14 @@ export interface Calibration {
 export interface DryRunReport {
   items: number;
   model: string;
-  /** `countTokens`: the endpoint counted a sample; `local`: ~characters / 4 over every prompt, no endpoint. */
-  promptTokensBy: 'countTokens' | 'local';
+  /** The task's provider (`gemini`, `openai-compatible`, a named endpoint). */
+  provider: string;
+  /**
+   * `countTokens`: the endpoint counted a sample; `local`: ~characters / 4 over every prompt, no
+   * endpoint; `tokenizer`: every prompt counted with OpenAI's tokenizer (an OpenAI-compatible task),
+   * `calibration`: that count scaled by what the endpoint charged for the calibration's sample.
+   */
+  promptTokensBy: 'countTokens' | 'local' | 'tokenizer' | 'calibration';
   sampled: number;
   averagePromptTokens: number;
   /** Answer tokens per item the estimate uses (thinking included when measured), and where they come from. */
@@ -108,24 +125,43 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   const rendered = prompts.filter((prompt): prompt is PromptRequest => prompt !== undefined);
 
   const model = options.model ?? task.model ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL;
-  const provider = options.provider === undefined ? endpointProvider() : (options.provider ?? undefined);
+  const providerName = task.provider ?? GEMINI_PROVIDER_NAME;
+  const onGemini = providerName === GEMINI_PROVIDER_NAME;
+  const provider = options.provider === undefined ? endpointProvider(providerName) : (options.provider ?? undefined);
   if (options.calibrate !== undefined && !provider)
     throw new UsageError(
-      'start: --calibrate sends real model calls and needs an endpoint: set GEMINI_API_KEY, or GOOGLE_GEMINI_BASE_URL to an emulator',
+      `start: --calibrate sends real model calls and needs an endpoint: ${howToReach(task.name, providerName)}`,
     );
 
-  // Prompt tokens: counted by the endpoint on a sample, else estimated locally on every prompt.
-  const sampled = provider ? evenlySpaced(rendered, options.sample) : rendered;
-  const counts = provider
-    ? await mapBounded(sampled, COUNT_CONCURRENCY, (prompt) => provider.countTokens(model, promptText(prompt)))
-    : sampled.map((prompt) => estimateTokens(promptText(prompt)));
-  const averagePromptTokens = counts.length > 0 ? counts.reduce((sum, count) => sum + count, 0) / counts.length : 0;
+  // Prompt tokens: a Gemini endpoint counts a sample; OpenAI's tokenizer counts every prompt of an
+  // OpenAI-compatible task (its API cannot count); without either, ~chars / 4 over every prompt.
+  const sampled = onGemini && provider ? evenlySpaced(rendered, options.sample) : rendered;
+  const counts = !onGemini
+    ? sampled.map((prompt) => countPromptTokens({ ...prompt, model }))
+    : provider
+      ? await mapBounded(sampled, COUNT_CONCURRENCY, (prompt) => provider.countTokens(model, promptText(prompt)))
+      : sampled.map((prompt) => estimateTokens(promptText(prompt)));
+  const countedAverage = counts.length > 0 ? counts.reduce((sum, count) => sum + count, 0) / counts.length : 0;
 
-  const price = priceFor(model);
+  const price = priceFor(model, options.prices);
   const calibration =
     provider && options.calibrate !== undefined
-      ? await calibrate(provider, task, evenlySpaced(items, options.calibrate), model, price, options)
+      ? await calibrate(provider, task, evenlySpaced(items, options.calibrate), model, options)
       : undefined;
+  // The tokenizer is OpenAI's: another model's endpoint may charge more or fewer tokens. What it
+  // charged for the calibration's prompts, over what the tokenizer counted for them, corrects it.
+  const chargedRatio =
+    !onGemini && calibration && calibration.answered > 0 && calibration.countedInputTokens > 0
+      ? (calibration.meanInputTokens * calibration.answered) / calibration.countedInputTokens
+      : undefined;
+  const averagePromptTokens = countedAverage * (chargedRatio ?? 1);
+  const promptTokensBy: DryRunReport['promptTokensBy'] = onGemini
+    ? provider
+      ? 'countTokens'
+      : 'local'
+    : chargedRatio !== undefined
+      ? 'calibration'
+      : 'tokenizer';
   const schemaTokens = typicalAnswerTokens(rendered[0]?.responseJsonSchema ?? {});
   const measured = calibration && calibration.answered > 0;
   const outputTokensBy: DryRunReport['outputTokensBy'] =
@@ -163,9 +199,15 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   const callsPerSecond = Math.min(byConcurrency, byRequests, byTokens);
   const estimatedSeconds = items.length / callsPerSecond;
 
-  const promptLine = provider
-    ? `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (countTokens on ${sampled.length} of ${items.length} prompts, model ${model})`
-    : `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (estimated locally: ~chars/4, no endpoint; all ${items.length} prompts, model ${model})`;
+  const { encoding, exact } = encodingOf(model);
+  const promptLine =
+    promptTokensBy === 'countTokens'
+      ? `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (countTokens on ${sampled.length} of ${items.length} prompts, model ${model})`
+      : promptTokensBy === 'local'
+        ? `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (estimated locally: ~chars/4, no endpoint; all ${items.length} prompts, model ${model})`
+        : promptTokensBy === 'tokenizer'
+          ? `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (counted locally with ${encoding}, ${exact ? `the tokenizer of ${model}` : `OpenAI's tokenizer: ${model}'s own may count differently, measure with --calibrate N`}; messages and schema, all ${items.length} prompts; ${providerName} has no counting route)`
+          : `  prompt tokens: ${averagePromptTokens.toFixed(1)} on average (${countedAverage.toFixed(1)} counted locally with ${encoding} over all ${items.length} prompts, × ${(chargedRatio ?? 1).toFixed(3)}: what ${providerName} charged for the calibration's prompts over that count)`;
   const answerLine =
     outputTokensBy === 'flag'
       ? `  answer tokens: ${outputTokensPerAnswer} per answer (assumed: --output-tokens)`
@@ -175,7 +217,8 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   const report: DryRunReport = {
     items: items.length,
     model,
-    promptTokensBy: provider ? 'countTokens' : 'local',
+    provider: providerName,
+    promptTokensBy,
     sampled: sampled.length,
     averagePromptTokens,
     outputTokensPerAnswer,
@@ -189,7 +232,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
     lines: [],
   };
   report.lines = [
-    `Dry run of task ${task.name} on ${options.inputFile}: ${items.length} items valid, ${items.length} prompts rendered; nothing was started.`,
+    `Dry run of task ${task.name}${onGemini ? '' : ` (provider ${providerName})`} on ${options.inputFile}: ${items.length} items valid, ${items.length} prompts rendered; nothing was started.`,
     promptLine,
     ...(calibration ? calibrationLines(calibration) : []),
     answerLine,
@@ -217,7 +260,7 @@ function calibrationLines(calibration: Calibration): string[] {
   ];
   if (calibration.answered > 0)
     lines.push(
-      `  measured: ${calibration.meanOutputTokens.toFixed(1)} output + ${calibration.meanThoughtsTokens.toFixed(1)} thinking tokens per answer; latency ${Math.round(calibration.meanLatencyMs)} ms mean, ${Math.round(calibration.maxLatencyMs)} ms max`,
+      `  measured: ${calibration.meanInputTokens.toFixed(1)} prompt tokens charged per call; ${calibration.meanOutputTokens.toFixed(1)} output + ${calibration.meanThoughtsTokens.toFixed(1)} thinking tokens per answer; latency ${Math.round(calibration.meanLatencyMs)} ms mean, ${Math.round(calibration.maxLatencyMs)} ms max`,
     );
   const first = calibration.failed[0];
   if (first)
@@ -233,12 +276,12 @@ async function calibrate(
   task: AnyTask,
   sample: WorkItem[],
   batchModel: string,
-  price: Price | undefined,
-  options: Pick<DryRunOptions, 'callTimeoutMs'>,
+  options: Pick<DryRunOptions, 'callTimeoutMs' | 'prices'>,
 ): Promise<Calibration> {
   const stage = (task.stagePlan ?? DEFAULT_STAGE_PLAN)[0] ?? { mode: 'full' as const, temperature: 0 };
   const model = stage.model ?? batchModel;
-  const stagePrice = stage.model ? priceFor(model) : price;
+  const stagePrice: Price | undefined = priceFor(model, options.prices);
+  const onGemini = (task.provider ?? GEMINI_PROVIDER_NAME) === GEMINI_PROVIDER_NAME;
   const results = await mapBounded(sample, CALIBRATE_CONCURRENCY, async (item) => {
     const request = fullPrompt(task, item);
     const started = Date.now();
@@ -254,7 +297,8 @@ async function calibrate(
         itemKey: `dry-run/${item.id}`,
       });
       const valid = judgeAnswer(task, answer, undefined, item.data).kind === 'ok';
-      return { ok: true as const, usage: answer.usage, latencyMs: Date.now() - started, valid };
+      const counted = onGemini ? 0 : countPromptTokens({ ...request, model });
+      return { ok: true as const, usage: answer.usage, latencyMs: Date.now() - started, valid, counted };
     } catch (error) {
       const info = provider.classify(error);
       return { ok: false as const, itemId: item.id, category: info.category, message: info.message };
@@ -274,18 +318,34 @@ async function calibrate(
     meanThoughtsTokens: mean(answers.map((answer) => answer.usage.thoughtsTokens)),
     meanLatencyMs: mean(answers.map((answer) => answer.latencyMs)),
     maxLatencyMs: Math.max(0, ...answers.map((answer) => answer.latencyMs)),
+    meanInputTokens: mean(answers.map((answer) => answer.usage.inputTokens)),
+    countedInputTokens: answers.reduce((sum, answer) => sum + answer.counted, 0),
     usage,
     costUsd: stagePrice ? usageCost(usage, stagePrice) : undefined,
   };
 }
 
-/** The configured endpoint as a provider, or undefined when there is none (no key, no emulator URL). */
-function endpointProvider(): ModelProvider | undefined {
+/** The endpoint the environment configures for a provider, or undefined when there is none (no key, no URL). */
+function endpointProvider(providerName: string): ModelProvider | undefined {
+  if (providerName !== GEMINI_PROVIDER_NAME) {
+    const endpoint = openAIEndpointsFromEnv().find((each) => each.name === providerName);
+    if (!endpoint) return undefined;
+    // Loaded only when there is an endpoint: an offline dry run never loads an SDK.
+    const { createOpenAIProvider } = require('../providers/openai/index') as typeof import('../providers/openai/index');
+    return createOpenAIProvider({ ...endpoint, log: () => undefined });
+  }
   const gemini = geminiOptionsFromEnv();
   if (!gemini.apiKey && !gemini.baseUrl) return undefined;
-  // Loaded only when there is an endpoint: an offline dry run never loads the SDK.
   const { createGeminiProvider } = require('../providers/gemini/index') as typeof import('../providers/gemini/index');
   return createGeminiProvider(gemini);
+}
+
+/** What to set so that a task's provider has an endpoint. */
+function howToReach(taskName: string, providerName: string): string {
+  if (providerName === GEMINI_PROVIDER_NAME) return 'set GEMINI_API_KEY, or GOOGLE_GEMINI_BASE_URL to an emulator';
+  if (providerName === 'openai-compatible')
+    return `task ${taskName} calls the OpenAI-compatible provider: set OPENAI_API_KEY and/or OPENAI_BASE_URL`;
+  return `task ${taskName} calls provider "${providerName}": name it in BATCH_LLM_OPENAI_ENDPOINTS (${providerName}=<base URL>, its key in ${endpointKeyVariable(providerName)})`;
 }
 
 /** What countTokens is asked to count: the system instruction and the prompt. */

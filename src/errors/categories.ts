@@ -21,6 +21,7 @@ export const ERROR_CATEGORIES = [
   'authentication',
   'permission_denied',
   'invalid_request',
+  'context_too_long',
   'not_found',
   'server_error',
   'server_overload',
@@ -59,11 +60,18 @@ export const CATEGORY_TABLE: Readonly<Record<ErrorCategory, CategoryBehaviour>> 
     decision: 'fail',
     hint: 'Daily quota exhausted; retrying today will not help. Raise the quota or resume tomorrow.',
   },
-  authentication: { decision: 'fail', hint: 'API key missing or invalid: check GEMINI_API_KEY on the workers.' },
+  authentication: {
+    decision: 'fail',
+    hint: "API key missing or invalid: check the provider's key on the workers (GEMINI_API_KEY; OPENAI_API_KEY or a named endpoint's <NAME>_API_KEY).",
+  },
   permission_denied: { decision: 'fail', hint: 'The key has no access to this model or resource.' },
   invalid_request: {
     decision: 'fail',
     hint: 'The request was rejected as invalid; check the task settings (model, schema, generation config).',
+  },
+  context_too_long: {
+    decision: 'fail',
+    hint: "The prompt (with the answer's token allowance) is longer than the model's context window: shorten the item or its shared prefix, lower maxOutputTokens, or pick a model with a larger window.",
   },
   not_found: { decision: 'fail', hint: 'Model or resource not found; check the model name.' },
   server_error: { decision: 'retry', hint: 'Provider-side error (500 or a malformed response); retried.' },

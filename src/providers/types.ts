@@ -72,6 +72,13 @@ export interface ModelProvider {
   readonly name: string;
   /** Where calls go, for banners and logs; never a key. */
   readonly target: string;
+  /**
+   * A short one-way name (src/providers/registry.ts fingerprintOf) of the account its calls are
+   * charged to: with the task queue and the model it names the quota scope, so two endpoints with
+   * their own keys never share a cooldown or an RPM budget. The worker's keyFingerprint stands in
+   * for the default provider's.
+   */
+  readonly quotaKey?: string;
   generate(request: GenerateRequest): Promise<ModelAnswer>;
   countTokens(model: string, text: string): Promise<number>;
   /** The provider's built-in error rules (a task's classifier may wrap them): category, retry decision, suggested wait. */

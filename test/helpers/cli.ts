@@ -11,10 +11,17 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Environment for a CLI child: no inherited Gemini key or endpoint, quiet logs. */
+/** Environment for a CLI child: no inherited model key or endpoint (Gemini's or OpenAI's), quiet logs. */
 export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, BATCH_LLM_LOG_LEVEL: 'WARN', ...extra };
-  for (const name of ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GEMINI_BASE_URL'])
+  for (const name of [
+    'GEMINI_API_KEY',
+    'GOOGLE_API_KEY',
+    'GOOGLE_GEMINI_BASE_URL',
+    'OPENAI_API_KEY',
+    'OPENAI_BASE_URL',
+    'BATCH_LLM_OPENAI_ENDPOINTS',
+  ])
     if (!(name in extra)) delete env[name];
   delete env['NODE_TEST_CONTEXT']; // a child that inherits it talks the test runner's protocol
   return env;
@@ -47,5 +54,36 @@ export function runCli(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+  });
+}
+
+/**
+ * Resolves with everything the child has printed (stdout and stderr) once that output contains
+ * `text`; rejects when the child exits first or `timeoutMs` passes, with what it printed.
+ */
+export function waitForOutput(child: ChildProcess, text: string, timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let printed = '';
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve(printed);
+    };
+    const onData = (chunk: Buffer) => {
+      printed += chunk.toString();
+      if (printed.includes(text)) done();
+    };
+    const onExit = (code: number | null) =>
+      done(new Error(`the process exited (code ${code}) before printing "${text}":\n${printed}`));
+    const timer = setTimeout(
+      () => done(new Error(`no "${text}" within ${timeoutMs} ms; printed:\n${printed}`)),
+      timeoutMs,
+    );
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
   });
 }

@@ -27,7 +27,15 @@ import { spawnCli } from './cli';
 Runtime.install({ logger: new BatchLlmLogger('WARN') });
 
 // Tests must never inherit a real key or endpoint.
-for (const name of ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GEMINI_BASE_URL']) delete process.env[name];
+for (const name of [
+  'GEMINI_API_KEY',
+  'GOOGLE_API_KEY',
+  'GOOGLE_GEMINI_BASE_URL',
+  'OPENAI_API_KEY',
+  'OPENAI_BASE_URL',
+  'BATCH_LLM_OPENAI_ENDPOINTS',
+])
+  delete process.env[name];
 
 export interface TestStack {
   env: TestWorkflowEnvironment;

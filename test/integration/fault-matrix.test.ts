@@ -61,6 +61,14 @@ const SCENARIOS: Record<string, Scenario> = {
     calls: 1,
     plan: [t0],
   },
+  context_too_long: {
+    fault: { fault: 'context_too_long' },
+    category: 'context_too_long',
+    status: 'failed',
+    finalCategory: 'context_too_long',
+    calls: 1,
+    plan: [t0],
+  },
   not_found: {
     fault: { fault: 'not_found' },
     category: 'not_found',

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { runBatch } from '../helpers/batch';
+import { waitForOutput } from '../helpers/cli';
 import { uniqueName, useStackWithWorker, type TestStack } from '../helpers/stack';
 
 function records(count: number): Array<{ id: string }> {
@@ -29,9 +30,7 @@ describe('Gemini context caching across worker processes', () => {
   test('two batches started at the same moment on two workers: one cache', async () => {
     // A second worker process on the same task queue (one process may not run two).
     const second = stack.spawnWorkerProcess(taskQueue);
-    const ready = new Promise<void>((resolve) =>
-      second.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve()),
-    );
+    const ready = waitForOutput(second, 'Worker on');
     try {
       await ready;
       const before = creations();

@@ -14,7 +14,7 @@ import { EXIT_CODES } from '../../src/client/errors';
 import { locateTemporalCli } from '../../src/temporal/dev-server';
 import { itemWorkflowId } from '../../workflows/batch';
 import { chromiumPath } from '../helpers/chromium';
-import { runCli, spawnCli } from '../helpers/cli';
+import { runCli, spawnCli, waitForOutput } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
 
@@ -91,10 +91,7 @@ describe('encryption through the bin', () => {
       BATCH_LLM_CODEC_AUTH_TOKEN: 'secret-token',
     });
     try {
-      let banner = '';
-      server.stdout?.on('data', (chunk: Buffer) => (banner += chunk.toString()));
-      for (let waited = 0; !banner.includes('Codec server at') && waited < 30_000; waited += 100)
-        await new Promise((resolve) => setTimeout(resolve, 100));
+      const banner = await waitForOutput(server, 'Codec server at', 30_000);
       assert.match(banner, new RegExp(`Codec server at http://127\\.0\\.0\\.1:${port}`));
       assert.match(banner, /payloads encrypted with key "k1"/);
 

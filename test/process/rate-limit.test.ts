@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { quotaScopeQuery } from '../../src/contract';
 import { withEmulatorSettings, withFaults } from '../helpers/batch';
+import { waitForOutput } from '../helpers/cli';
 import { startTestStack, uniqueName, type TestStack } from '../helpers/stack';
 
 /**
@@ -28,11 +29,7 @@ describe('RPM and TPM admission across worker processes', () => {
    */
   async function onTwoWorkers(env: Record<string, string>, records: Array<Record<string, unknown>>) {
     const taskQueue = uniqueName('tq');
-    const ready = (child: ReturnType<TestStack['spawnWorkerProcess']>) =>
-      new Promise<void>((resolve, reject) => {
-        child.stderr?.on('data', (chunk: Buffer) => chunk.toString().includes('Worker on') && resolve());
-        child.once('exit', (code) => reject(new Error(`a worker process exited (code ${code}) before it was ready`)));
-      });
+    const ready = (child: ReturnType<TestStack['spawnWorkerProcess']>) => waitForOutput(child, 'Worker on');
     const workers = [stack.spawnWorkerProcess(taskQueue, env), stack.spawnWorkerProcess(taskQueue, env)];
     await Promise.all(workers.map(ready));
     try {

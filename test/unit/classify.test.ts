@@ -59,6 +59,15 @@ describe('error classification', () => {
     ['403', apiError(403, { status: 'PERMISSION_DENIED', message: 'denied' }), 'permission_denied', false],
     ['400', apiError(400, { status: 'INVALID_ARGUMENT', message: 'bad schema' }), 'invalid_request', false],
     [
+      '400 beyond the context window',
+      apiError(400, {
+        status: 'INVALID_ARGUMENT',
+        message: 'The input token count (1048577) exceeds the maximum number of tokens allowed (1048576).',
+      }),
+      'context_too_long',
+      false,
+    ],
+    [
       '404 model',
       apiError(404, { status: 'NOT_FOUND', message: 'models/x is not found for API version v1beta' }),
       'not_found',

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { ConfigError, openAIOptionsFromEnv } from '../../src/config';
+import { ConfigError, endpointKeyVariable, openAIEndpointsFromEnv, openAIOptionsFromEnv } from '../../src/config';
 import { after, before, describe, test } from 'node:test';
 import { APIError } from 'openai';
 import { z } from 'zod';
 import { countTextTokens, defaultResponder, GeminiEmulator, type FaultRule } from '@durable-batch-llm/gemini-emulator';
 import type { ErrorCategory } from '../../src/errors/categories';
 import { createOpenAIProvider, estimateTokens } from '../../src/providers/openai';
+import { countChatTokens, countTextTokens as countOpenAITokens, encodingOf } from '../../src/providers/openai/tokens';
 import { parseResetDuration, refusesJsonSchema, retryDelayOf } from '../../src/providers/openai/errors';
 import { maxTokensParameterFor } from '../../src/providers/openai/request';
 import { toStrictSchema } from '../../src/providers/openai/strict-schema';
@@ -279,6 +280,7 @@ describe('OpenAI-compatible provider: classify', () => {
     ['403', { fault: 'permission_denied' }, 'permission_denied', 403],
     ['404 model', { fault: 'not_found' }, 'not_found', 404],
     ['400', { fault: 'invalid_request' }, 'invalid_request', 400],
+    ['400 context_length_exceeded', { fault: 'context_too_long' }, 'context_too_long', 400],
     ['500', { fault: 'server_error' }, 'server_error', 500],
     ['503', { fault: 'overloaded' }, 'server_overload', 503],
     ['504', { fault: 'deadline' }, 'server_timeout', 504],
@@ -316,13 +318,14 @@ describe('OpenAI-compatible provider: classify', () => {
     assert.match(provider.classify(hung[1]).message, /aborted/);
   });
 
-  test('a prompt beyond the context window → invalid_request, named as a context length error', async () => {
+  test("a prompt beyond the context window → context_too_long (not retried), with the endpoint's words", async () => {
     const previous = emulator.configure({ openai: { contextWindowTokens: 20 } });
     try {
       const error = await failureOf(provider.generate(request('b6/long', { prompt: 'word '.repeat(100) })));
       const info = provider.classify(error);
-      assert.equal(info.category, 'invalid_request');
-      assert.match(info.message, /^context length exceeded: 400 This model's maximum context length is 20 tokens/);
+      assert.equal(info.category, 'context_too_long');
+      assert.equal(info.retryable, false);
+      assert.match(info.message, /^400 This model's maximum context length is 20 tokens/);
       assert.equal(refusesJsonSchema(error), false, 'not taken for a json_schema refusal');
     } finally {
       emulator.configure(previous);
@@ -400,15 +403,116 @@ describe('OpenAI-compatible provider: the rest of the seam', () => {
     assert.throws(() => createOpenAIProvider({}), /No OpenAI-compatible endpoint configured/);
   });
 
-  test('countTokens estimates about four characters a token, without a request', async () => {
+  test("each endpoint's account is its own: the quota key is a fingerprint of its key (else its URL), never the key", () => {
+    const a = createOpenAIProvider({ apiKey: 'sk-account-a', baseUrl: 'https://openrouter.ai/api/v1' });
+    const b = createOpenAIProvider({ apiKey: 'sk-account-b', baseUrl: 'https://openrouter.ai/api/v1' });
+    const local = createOpenAIProvider({ baseUrl: 'http://127.0.0.1:11434/v1' });
+    const other = createOpenAIProvider({ baseUrl: 'http://127.0.0.1:8000/v1' });
+    const keys = [a, b, local, other].map((each) => each.quotaKey ?? '');
+    assert.equal(keys.length, 4);
+    assert.equal(new Set(keys).size, 4, 'no two accounts share a quota scope');
+    for (const key of keys) assert.match(key, /^[0-9a-f]{10}$/);
+    assert.equal(
+      createOpenAIProvider({ apiKey: 'sk-account-a', baseUrl: 'https://example.com/v1' }).quotaKey,
+      a.quotaKey,
+    );
+  });
+
+  test('a refused key names the variable it came from', async () => {
+    const named = createOpenAIProvider({
+      apiKey: 'sk-wrong',
+      baseUrl: `${emulator.url}/v1`,
+      name: 'openrouter',
+      keyVariable: 'OPENROUTER_API_KEY',
+    });
+    const error = await withFaults([{ fault: 'unauthenticated', itemKey: 'b9/key' }], () =>
+      failureOf(named.generate(request('b9/key'))),
+    );
+    const info = named.classify(error);
+    assert.equal(info.category, 'authentication');
+    assert.match(info.hint, /check OPENROUTER_API_KEY on the workers/);
+    assert.doesNotMatch(info.hint, /GEMINI/);
+    assert.doesNotMatch(JSON.stringify(info), /sk-wrong/);
+  });
+
+  test("countTokens counts with OpenAI's tokenizer, locally (the API has no counting route)", async () => {
     const before = emulator.log.length;
-    assert.equal(await provider.countTokens('gpt-test', 'x'.repeat(41)), 11);
-    assert.equal(estimateTokens(''), 0);
-    assert.equal(emulator.log.length, before);
+    assert.equal(await provider.countTokens('gpt-4.1-mini', 'Hello world, this is a test.'), 8);
+    assert.equal(await provider.countTokens('gpt-4.1-mini', ''), 0);
+    assert.equal(estimateTokens('x'.repeat(41)), 11, 'admission still estimates ~4 characters a token');
+    assert.equal(emulator.log.length, before, 'no request');
+    assert.deepEqual(encodingOf('gpt-4.1-mini'), { encoding: 'o200k_base', exact: true });
+    assert.deepEqual(encodingOf('openai/gpt-5-mini'), { encoding: 'o200k_base', exact: true });
+    assert.deepEqual(encodingOf('gpt-4-turbo'), { encoding: 'cl100k_base', exact: true });
+    assert.deepEqual(encodingOf('deepseek-chat'), { encoding: 'o200k_base', exact: false });
+    assert.deepEqual(encodingOf('gpt-test-mini'), { encoding: 'o200k_base', exact: false });
+  });
+
+  test("a chat request's prompt tokens: each message framed, the json_schema counted too", () => {
+    const body = {
+      model: 'gpt-4.1-mini',
+      messages: [
+        { role: 'system' as const, content: 'Be brief.' },
+        { role: 'user' as const, content: 'Hello world, this is a test.' },
+      ],
+    };
+    const plain = countChatTokens(body);
+    // 3 to prime the reply; per message 3 + its role + its text.
+    const expected =
+      3 +
+      (3 + countOpenAITokens('gpt-4.1-mini', 'system') + countOpenAITokens('gpt-4.1-mini', 'Be brief.')) +
+      (3 + countOpenAITokens('gpt-4.1-mini', 'user') + 8);
+    assert.equal(plain, expected);
+    const schema = { type: 'object', properties: { label: { type: 'string' } } };
+    const withSchema = countChatTokens({
+      ...body,
+      response_format: { type: 'json_schema', json_schema: { name: 'output', schema } },
+    });
+    assert.equal(withSchema, plain + countOpenAITokens('gpt-4.1-mini', JSON.stringify(schema)));
   });
 });
 
-describe('OPENAI_API_KEY and OPENAI_BASE_URL', () => {
+describe('OPENAI_API_KEY and OPENAI_BASE_URL, and named endpoints', () => {
+  test('BATCH_LLM_OPENAI_ENDPOINTS: each entry a provider of its name, its key from <NAME>_API_KEY', () => {
+    const endpoints = openAIEndpointsFromEnv({
+      OPENAI_API_KEY: 'sk-openai',
+      BATCH_LLM_OPENAI_ENDPOINTS: 'openrouter=https://openrouter.ai/api/v1, my-vllm=http://127.0.0.1:8000/v1',
+      OPENROUTER_API_KEY: 'sk-or',
+    });
+    assert.deepEqual(endpoints, [
+      { name: 'openai-compatible', apiKey: 'sk-openai', keyVariable: 'OPENAI_API_KEY' },
+      {
+        name: 'openrouter',
+        baseUrl: 'https://openrouter.ai/api/v1',
+        apiKey: 'sk-or',
+        keyVariable: 'OPENROUTER_API_KEY',
+      },
+      { name: 'my-vllm', baseUrl: 'http://127.0.0.1:8000/v1', keyVariable: 'MY_VLLM_API_KEY' },
+    ]);
+    assert.deepEqual(openAIEndpointsFromEnv({}), []);
+    assert.equal(endpointKeyVariable('deep-seek'), 'DEEP_SEEK_API_KEY');
+  });
+
+  test('a bad BATCH_LLM_OPENAI_ENDPOINTS entry is named, with every problem at once, no key echoed', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['openrouter', /entry 1: must be name=url/],
+      ['Open_Router=https://x.example/v1', /entry 1 \("Open_Router"\): the name must be lower-case/],
+      ['gemini=https://x.example/v1', /entry 1 \("gemini"\): "gemini" is taken/],
+      ['openai-compatible=https://x.example/v1', /is taken \(the endpoint of OPENAI_API_KEY/],
+      ['a=https://x.example/v1,a=https://y.example/v1', /entry 2 \("a"\): "a" is named twice/],
+      ['a=ftp://x.example/v1', /entry 1 \("a"\): "ftp:\/\/x.example\/v1" is not an http\(s\) URL/],
+      ['a=not a url,b', /entry 1 \("a"\).*not an http\(s\) URL; BATCH_LLM_OPENAI_ENDPOINTS entry 2: must be name=url/],
+    ];
+    assert.equal(cases.length, 7);
+    for (const [value, expected] of cases)
+      assert.throws(
+        () => openAIEndpointsFromEnv({ BATCH_LLM_OPENAI_ENDPOINTS: value, A_API_KEY: 'sk-never-shown' }),
+        (error: unknown) =>
+          error instanceof ConfigError && expected.test(error.message) && !error.message.includes('sk-never-shown'),
+        value,
+      );
+  });
+
   test('read and checked in src/config.ts; unset means not configured; a bad URL is named, the key never shown', () => {
     assert.equal(openAIOptionsFromEnv({}), undefined);
     assert.deepEqual(openAIOptionsFromEnv({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: 'http://127.0.0.1:8000/v1' }), {

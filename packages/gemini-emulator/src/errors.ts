@@ -126,6 +126,7 @@ export type ErrorFaultKind = Extract<
   | 'unauthenticated'
   | 'permission_denied'
   | 'invalid_request'
+  | 'context_too_long'
   | 'not_found'
   | 'server_error'
   | 'overloaded'
@@ -152,6 +153,9 @@ export const errorForFault: Record<ErrorFaultKind, (context: ErrorFaultContext) 
   unauthenticated: () => invalidApiKey(),
   permission_denied: () => googleError(403, 'PERMISSION_DENIED', 'The caller does not have permission'),
   invalid_request: () => invalidArgument('Request contains an invalid argument.'),
+  // What a prompt beyond the model's context window gets (Gemini 2.x: 1,048,576 tokens).
+  context_too_long: () =>
+    invalidArgument('The input token count (1048577) exceeds the maximum number of tokens allowed (1048576).'),
   not_found: ({ model }) =>
     googleError(
       404,

@@ -32,6 +32,7 @@ export const FAULT_KINDS = [
   'unauthenticated',
   'permission_denied',
   'invalid_request',
+  'context_too_long',
   'not_found',
   'server_error',
   'overloaded',

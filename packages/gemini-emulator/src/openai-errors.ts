@@ -154,6 +154,7 @@ export const chatErrorForFault: Record<
     }),
   invalid_request: () =>
     invalidRequest("Invalid value for 'messages': the request is malformed.", 'messages', 'invalid_value'),
+  context_too_long: () => contextLengthExceeded(128_000, 128_001, undefined),
   not_found: ({ model }) =>
     openAIError(
       404,

@@ -77,6 +77,8 @@ function classifyApiError(status: number, rawMessage: string): ErrorInfo {
   }
   if (status === 403) return makeErrorInfo('permission_denied', message, extra);
   if (status === 404) return makeErrorInfo('not_found', message, extra);
+  if ((status === 400 || status === 422) && /input token count.*exceeds the maximum/i.test(message))
+    return makeErrorInfo('context_too_long', message, extra);
   if (status === 400 || status === 422) return makeErrorInfo('invalid_request', message, extra);
   if (status === 503) return makeErrorInfo('server_overload', message, extra);
   if (status === 504) return makeErrorInfo('server_timeout', message, extra);

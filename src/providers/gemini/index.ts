@@ -10,6 +10,7 @@ import { geminiBatchJobs } from './batch-jobs';
 import { geminiCaches } from './caches';
 import { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './client';
 import { classifyGemini } from './errors';
+import { fingerprintOf, GEMINI_PROVIDER_NAME } from '../registry';
 import { contentConfig, contentsOf } from './request';
 
 export { createGeminiClient, describeGeminiTarget, type GeminiClientOptions } from './client';
@@ -22,8 +23,9 @@ export function createGeminiProvider(
   const client = 'client' in from ? from.client : createGeminiClient(from);
   const target = 'client' in from ? (from.target ?? 'Gemini') : describeGeminiTarget(from);
   return {
-    name: 'gemini',
+    name: GEMINI_PROVIDER_NAME,
     target,
+    ...('client' in from ? {} : { quotaKey: fingerprintOf(from.apiKey ?? from.baseUrl ?? 'none') }),
     async generate(request) {
       const response = await client.models.generateContent({
         model: request.model,
@@ -36,7 +38,12 @@ export function createGeminiProvider(
       const counted = await client.models.countTokens({ model, contents: [{ role: 'user', parts: [{ text }] }] });
       return counted.totalTokens ?? 0;
     },
-    classify: classifyGemini,
+    classify(error) {
+      const info = classifyGemini(error);
+      return info.category === 'authentication'
+        ? { ...info, hint: 'API key missing or invalid: check GEMINI_API_KEY (or GOOGLE_API_KEY) on the workers.' }
+        : info;
+    },
     caches: geminiCaches(client),
     batchJobs: geminiBatchJobs(client),
   };

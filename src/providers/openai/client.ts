@@ -1,5 +1,8 @@
 import OpenAI from 'openai';
 
+/** What the client is given as its key when the endpoint needs none (it insists on one). */
+export const NO_KEY = 'no-key';
+
 /** Where the `openai` client goes when no base URL is given. */
 export const OPENAI_API_BASE_URL = 'https://api.openai.com/v1';
 
@@ -36,7 +39,7 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAI {
   }
   return new OpenAI({
     // Local servers (vLLM, Ollama, the emulator) need no key; the client insists on one.
-    apiKey: options.apiKey || 'no-key',
+    apiKey: options.apiKey || NO_KEY,
     baseURL: options.baseUrl ?? OPENAI_API_BASE_URL,
     maxRetries: 0,
   });

@@ -86,8 +86,7 @@ export function classifyOpenAIError(error: unknown): ErrorInfo | undefined {
   if (status === 403) return makeErrorInfo('permission_denied', message, extra);
   if (status === 404) return makeErrorInfo('not_found', message, extra);
   if (status === 400 || status === 413 || status === 422) {
-    const named = isContextLengthError(error) ? `context length exceeded: ${message}` : message;
-    return makeErrorInfo('invalid_request', named, extra);
+    return makeErrorInfo(isContextLengthError(error) ? 'context_too_long' : 'invalid_request', message, extra);
   }
   if (status === 408) return makeErrorInfo('timeout', message, extra);
   if (status === 503 || status === 529) return makeErrorInfo('server_overload', message, extra);

@@ -5,14 +5,17 @@
  */
 import type OpenAI from 'openai';
 import { ITEM_HEADER } from '../../constants';
+import { fingerprintOf } from '../registry';
 import type { GenerateRequest, ModelAnswer, ModelProvider } from '../types';
 import { answerOf } from './answers';
-import { createOpenAIClient, describeOpenAITarget } from './client';
+import { createOpenAIClient, describeOpenAITarget, NO_KEY } from './client';
 import { classifyOpenAI, refusesJsonSchema } from './errors';
 import { chatRequestOf, maxTokensParameterFor, type OutputMode } from './request';
+import { countTextTokens } from './tokens';
 
 export { createOpenAIClient, describeOpenAITarget, OPENAI_API_BASE_URL, type OpenAIClientOptions } from './client';
 export { classifyOpenAI, classifyOpenAIError } from './errors';
+export { countChatTokens, countPromptTokens, countTextTokens, encodingOf } from './tokens';
 
 /** The provider's name: what a task's `provider` says to send its calls here. */
 export const OPENAI_PROVIDER_NAME = 'openai-compatible';
@@ -25,6 +28,8 @@ export interface OpenAIProviderOptions {
   client?: OpenAI | undefined;
   /** What the provider calls itself (e.g. a named endpoint); default `openai-compatible`. */
   name?: string | undefined;
+  /** The variable its key comes from, named when the endpoint refuses the key; default OPENAI_API_KEY. */
+  keyVariable?: string | undefined;
   /** Where the one-time json_object fallback notice goes; default console.warn. */
   log?: ((line: string) => void) | undefined;
 }
@@ -35,7 +40,7 @@ export interface OpenAIProviderOptions {
  */
 const jsonObjectOnly = new Set<string>();
 
-/** Chat completions have no token-counting API: an estimate of about four characters a token. */
+/** About four characters a token: what admission estimates with before a call (src/answer-size.ts does the same). */
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
@@ -46,6 +51,10 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvi
   const target = describeOpenAITarget(client.baseURL);
   const log = options.log ?? ((line: string) => console.warn(line));
   const maxTokens = maxTokensParameterFor(client.baseURL);
+  const keyVariable = options.keyVariable ?? 'OPENAI_API_KEY';
+  // The account: its key when there is one, else the endpoint (a local server's quota is its own).
+  const key = options.client ? client.apiKey : options.apiKey;
+  const quotaKey = fingerprintOf(key && key !== NO_KEY ? key : client.baseURL);
 
   async function complete(request: GenerateRequest, mode: OutputMode): Promise<ModelAnswer> {
     const { body, restore } = chatRequestOf(request, mode, maxTokens);
@@ -62,6 +71,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvi
   return {
     name,
     target,
+    quotaKey,
     async generate(request) {
       const endpoint = `${client.baseURL}\u0000${request.model}`;
       if (jsonObjectOnly.has(endpoint)) return complete(request, 'json_object');
@@ -81,9 +91,15 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvi
         return complete(request, 'json_object');
       }
     },
-    async countTokens(_model, text) {
-      return estimateTokens(text);
+    // No counting route on this API: OpenAI's tokenizer, locally (an approximation for other models).
+    async countTokens(model, text) {
+      return countTextTokens(model, text);
     },
-    classify: classifyOpenAI,
+    classify(error) {
+      const info = classifyOpenAI(error);
+      return info.category === 'authentication'
+        ? { ...info, hint: `API key missing or invalid: check ${keyVariable} on the workers (the key of ${target}).` }
+        : info;
+    },
   };
 }
