@@ -28,6 +28,8 @@ export interface PrepareBatchInput {
   pageSize?: number | undefined;
   /** A rerun: only the origin batch's items its results select (inline ones come back, selected). */
   rerunOf?: RerunSelection | undefined;
+  /** The batch runs stage 1 through the provider's batch API (refused for a provider without one). */
+  batchApi?: boolean | undefined;
 }
 
 export interface PrepareBatchOutput {

@@ -15,7 +15,10 @@ import { acquireCacheUpdate, refreshCacheUpdate, releaseCacheSignal } from '../s
 
 export interface CacheActivityDependencies {
   tasks: TaskRegistry;
+  /** The provider whose caches these are (the default provider: the only one with caches today). */
   provider: ModelProvider;
+  /** The provider a task's calls go to: a task on another provider than `provider` runs uncached. */
+  providerOfTask?: (taskName: string) => ModelProvider;
   temporal: Client;
   taskQueue: string;
 }
@@ -44,8 +47,9 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
      */
     async findOrCreateCache(plan: CachePlan): Promise<EnsureCacheOutput> {
       const minimumLifetimeMs = plan.renewBeforeSeconds * 1000;
-      if (!provider.caches)
-        return { status: 'uncached', reason: `the ${provider.name} provider has no context caches`, created: false };
+      const calls = deps.tasks.get(plan.taskName) ? (deps.providerOfTask?.(plan.taskName) ?? provider) : provider;
+      if (calls !== provider || !provider.caches)
+        return { status: 'uncached', reason: `the ${calls.name} provider has no context caches`, created: false };
       try {
         for await (const cache of caches().list()) {
           const expires = Date.parse(cache.expireTime ?? '');

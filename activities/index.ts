@@ -36,6 +36,8 @@ export interface ActivityDependencies {
   keyFingerprint?: string;
   /** RPM/TPM of each quota scope; without them only the 429 cooldown is coordinated. */
   limits?: AdmissionLimits;
+  /** A provider's own RPM/TPM (e.g. a named endpoint's), by provider name, instead of `limits` for its scopes. */
+  providerLimits?: Readonly<Record<string, AdmissionLimits>>;
 }
 
 /**
@@ -45,9 +47,9 @@ export interface ActivityDependencies {
  * can run a task's call has its provider.
  */
 export function routeOfTask(
-  deps: Pick<ActivityDependencies, 'tasks' | 'provider' | 'providers' | 'keyFingerprint'>,
+  deps: Pick<ActivityDependencies, 'tasks' | 'provider' | 'providers' | 'keyFingerprint' | 'providerLimits'>,
   taskName: string,
-): { provider: ModelProvider; account: string } {
+): { provider: ModelProvider; account: string; limits?: AdmissionLimits } {
   const providers = [deps.provider, ...(deps.providers ?? [])];
   const wanted = deps.tasks.get(taskName)?.provider;
   const provider = providerNamed(providers, wanted);
@@ -55,7 +57,8 @@ export function routeOfTask(
     throw ApplicationFailure.nonRetryable(missingProviderMessage(taskName, wanted ?? '', providers), 'invalid_request');
   const account =
     provider === deps.provider ? (deps.keyFingerprint ?? 'default') : (provider.quotaKey ?? provider.name);
-  return { provider, account };
+  const limits = deps.providerLimits?.[provider.name];
+  return { provider, account, ...(limits ? { limits } : {}) };
 }
 
 /** All activities, closed over their clients so tests can inject their own. */
@@ -63,7 +66,7 @@ export function createActivities(deps: ActivityDependencies) {
   const results = deps.results;
   const quota = new QuotaGate(deps.temporal, deps.taskQueue, deps.keyFingerprint ?? 'default', deps.limits);
   return {
-    ...createCacheActivities(deps),
+    ...createCacheActivities({ ...deps, providerOfTask: (taskName) => routeOfTask(deps, taskName).provider }),
     ...createBatchJobActivities(deps),
     async postProcessItem(input: PostProcessItemInput) {
       return postProcessItem(input, deps.tasks, results);
@@ -80,14 +83,21 @@ export function createActivities(deps: ActivityDependencies) {
           'invalid_input',
         );
       }
-      return prepareBatchInput(input, deps.tasks, deps.defaultModel, quota.admits, results);
+      // Calls wait for admission when their provider's scopes have limits (its own, else the worker's).
+      const route = deps.tasks.get(input.taskName) ? routeOfTask(deps, input.taskName) : undefined;
+      if (route && input.batchApi && !route.provider.batchJobs)
+        throw ApplicationFailure.nonRetryable(
+          `task "${input.taskName}" calls the ${route.provider.name} provider, which has no batch API: start the batch without --batch-api`,
+          'invalid_input',
+        );
+      return prepareBatchInput(input, deps.tasks, deps.defaultModel, quota.admits(route?.limits), results);
     },
     async readInputPage(input: ReadInputPageInput) {
       return readInputPage(input, results);
     },
     async callModel(input: CallModelInput) {
-      const { provider, account } = routeOfTask(deps, input.taskName);
-      return callModel(input, deps.tasks, provider, quota, deps.results, account);
+      const { provider, ...route } = routeOfTask(deps, input.taskName);
+      return callModel(input, deps.tasks, provider, quota, deps.results, route);
     },
     /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */
     async recordSkippedItems(input: {

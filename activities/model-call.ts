@@ -10,6 +10,7 @@ import type { CallMetadata, FilterHit, GenerationSettings, ItemResult, Usage, Wo
 import type { PartialState } from '../src/stages';
 import type { AnyTask, TaskRegistry } from '../src/tasks/registry';
 import { deferralOf, reportRateLimit, waitForClearance } from './call-admission';
+import type { AdmissionLimits } from '../workflows/admission';
 import { budgetSpent, ledgerOf, toApplicationFailure, type CallLedger, type FailedCall } from './call-ledger';
 import type { QuotaGate } from './quota-gate';
 
@@ -107,14 +108,14 @@ export async function callModel(
   provider: ModelProvider,
   quota?: QuotaGate,
   results?: ResultSink,
-  /** The account the provider charges (a key's fingerprint): with the model, the quota scope. */
-  account?: string,
+  /** The account the provider charges (a key's fingerprint; with the model, the quota scope) and its own limits. */
+  route?: { account: string; limits?: AdmissionLimits },
 ): Promise<CallModelOutput | DeferredCall> {
   const task = tasks.get(input.taskName);
   if (!task) throw ApplicationFailure.nonRetryable(`unknown task "${input.taskName}" on this worker`, 'unknown_task');
   const context = Context.current();
   const local = context.info.isLocal;
-  const scope = quota?.scopeOf(input.model, account);
+  const scope = quota?.scopeOf(input.model, route?.account, route?.limits);
   if (local && quota && scope) {
     const reason = await deferralOf(quota, scope, context, input.adaptiveRate);
     if (reason)

@@ -72,6 +72,8 @@ export class QuotaGate {
   private readonly tokenRatio = new Map<string, number>();
   /** Tokens of each context cache, learned from usage: they count towards the input-token limit. */
   private readonly cacheTokens = new Map<string, number>();
+  /** Scopes whose account has limits of its own (a named endpoint's rpm/tpm), not this worker's. */
+  private readonly scopeLimits = new Map<string, AdmissionLimits>();
 
   constructor(
     private readonly client: Client,
@@ -81,13 +83,24 @@ export class QuotaGate {
     private readonly limits: AdmissionLimits = {},
   ) {}
 
-  get admits(): boolean {
-    return this.limits.requestsPerMinute !== undefined || this.limits.tokensPerMinute !== undefined;
+  /** Whether calls under these limits (default: this worker's) wait for admission. */
+  admits(limits: AdmissionLimits = this.limits): boolean {
+    return limits.requestsPerMinute !== undefined || limits.tokensPerMinute !== undefined;
   }
 
-  /** One quota scope per task queue, model and API key (`account`: another provider's key fingerprint). */
-  scopeOf(model: string, account: string = this.keyFingerprint): string {
-    return `quota/${this.taskQueue}/${model}/${account}`;
+  /**
+   * One quota scope per task queue, model and API key (`account`: another provider's key
+   * fingerprint); `limits`: the account's own RPM/TPM, where they are not this worker's.
+   */
+  scopeOf(model: string, account: string = this.keyFingerprint, limits?: AdmissionLimits): string {
+    const scope = `quota/${this.taskQueue}/${model}/${account}`;
+    if (limits && !this.scopeLimits.has(scope)) this.scopeLimits.set(scope, limits);
+    return scope;
+  }
+
+  /** The RPM/TPM a scope's calls are admitted under. */
+  private limitsOf(scope: string): AdmissionLimits {
+    return this.scopeLimits.get(scope) ?? this.limits;
   }
 
   /** Input tokens a request will be charged, before it is sent. */
@@ -123,7 +136,7 @@ export class QuotaGate {
       outcomes.latenciesMs.push(Math.round(call.adaptive.latencyMs));
       if (outcomes.latenciesMs.length > MAX_REPORTED_LATENCIES) outcomes.latenciesMs.shift();
     }
-    if (this.admits || call.adaptive)
+    if (this.admits(this.limitsOf(scope)) || call.adaptive)
       this.queueOf(scope, !!call.adaptive).tokenCorrection += call.inputTokens - call.estimatedTokens;
   }
 
@@ -140,7 +153,7 @@ export class QuotaGate {
     adaptive = false,
   ): Promise<Clearance> {
     const began = Date.now();
-    if (this.admits || adaptive) {
+    if (this.admits(this.limitsOf(scope)) || adaptive) {
       for (;;) {
         const local = this.known.get(scope);
         if (local?.state && Date.now() < local.state.cooldownUntil)
@@ -175,7 +188,7 @@ export class QuotaGate {
    * admits calls under limits, or the scope is cooling down after a 429. Undefined when it can.
    */
   async deferralOf(scope: string, adaptive = false): Promise<'admission' | 'cooldown' | undefined> {
-    if (this.admits || adaptive) return 'admission';
+    if (this.admits(this.limitsOf(scope)) || adaptive) return 'admission';
     const state = await this.stateOf(scope);
     return state && Date.now() < state.cooldownUntil ? 'cooldown' : undefined;
   }
@@ -285,7 +298,7 @@ export class QuotaGate {
     outcomes: CallOutcomes,
   ): Promise<AdmitCallsOutput> {
     const args = {
-      limits: this.limits,
+      limits: this.limitsOf(scope),
       calls: batch.map(({ tokens }) => ({ tokens })),
       ...(tokenCorrection ? { tokenCorrection } : {}),
       ...(adaptive ? { adaptive, outcomes } : {}),

@@ -183,6 +183,9 @@ export interface OpenAIEndpoint {
   apiKey?: string;
   /** The variable its key comes from (named in messages, never its value). */
   keyVariable: string;
+  /** Its own limits (`;rpm=N;tpm=N` after the URL), instead of BATCH_LLM_RPM / BATCH_LLM_TPM for its scopes. */
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
 }
 
 /** The unnamed endpoint's provider name (OPENAI_API_KEY / OPENAI_BASE_URL). */
@@ -216,7 +219,9 @@ export function openAIOptionsFromEnv(
  * `openai-compatible` from OPENAI_API_KEY / OPENAI_BASE_URL, and the named ones of
  * BATCH_LLM_OPENAI_ENDPOINTS=`name=url,…` (e.g. `openrouter=https://openrouter.ai/api/v1,
  * local=http://127.0.0.1:11434/v1`), whose keys come from `<NAME>_API_KEY` (OPENROUTER_API_KEY;
- * none for a local server). A bad entry is a ConfigError naming it; keys are never echoed.
+ * none for a local server). An entry may give the endpoint's own limits after its URL:
+ * `openrouter=https://openrouter.ai/api/v1;rpm=200;tpm=400000`. A bad entry is a ConfigError
+ * naming it; keys are never echoed.
  */
 export function openAIEndpointsFromEnv(env: NodeJS.ProcessEnv = environment()): OpenAIEndpoint[] {
   const endpoints: OpenAIEndpoint[] = [];
@@ -229,7 +234,7 @@ export function openAIEndpointsFromEnv(env: NodeJS.ProcessEnv = environment()): 
     const text = entry.trim();
     const equals = text.indexOf('=');
     const name = equals > 0 ? text.slice(0, equals).trim() : '';
-    const url = equals > 0 ? text.slice(equals + 1).trim() : '';
+    const [url = '', ...settings] = (equals > 0 ? text.slice(equals + 1) : '').split(';').map((part) => part.trim());
     const where = `BATCH_LLM_OPENAI_ENDPOINTS entry ${index + 1}${name ? ` ("${name}")` : ''}`;
     if (!name || !url) {
       problems.push(`${where}: must be name=url, e.g. openrouter=https://openrouter.ai/api/v1`);
@@ -253,9 +258,19 @@ export function openAIEndpointsFromEnv(env: NodeJS.ProcessEnv = environment()): 
       problems.push(`${where}: ${JSON.stringify(withoutPassword(url))} is not an http(s) URL`);
       continue;
     }
+    const limits: Pick<OpenAIEndpoint, 'requestsPerMinute' | 'tokensPerMinute'> = {};
+    for (const setting of settings) {
+      const [, key, value] = /^(rpm|tpm)=(.*)$/.exec(setting) ?? [];
+      const number = Number(value);
+      if (!key || !(Number.isFinite(number) && number > 0)) {
+        problems.push(`${where}: "${setting}" must be rpm=N or tpm=N (a positive number per minute)`);
+        continue;
+      }
+      limits[key === 'rpm' ? 'requestsPerMinute' : 'tokensPerMinute'] = number;
+    }
     const keyVariable = endpointKeyVariable(name);
     const apiKey = env[keyVariable];
-    endpoints.push({ name, baseUrl: url, ...(apiKey ? { apiKey } : {}), keyVariable });
+    endpoints.push({ name, baseUrl: url, ...(apiKey ? { apiKey } : {}), keyVariable, ...limits });
   }
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   return endpoints;

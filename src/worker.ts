@@ -67,6 +67,8 @@ export interface BatchWorkerOptions {
   requestsPerMinute?: number;
   /** Input tokens per minute for the whole quota scope, like requestsPerMinute. */
   tokensPerMinute?: number;
+  /** A provider's own RPM/TPM, by provider name (e.g. a named endpoint's), instead of the above for its scopes. */
+  providerLimits?: Record<string, AdmissionLimits>;
   /** A short hash of the API key (never the key): part of the 429-cooldown quota scope. */
   keyFingerprint?: string;
   /** Encryption keys and the claim check's store (default: from BATCH_LLM_ENCRYPTION_KEYS, BATCH_LLM_BLOB_*). */
@@ -241,6 +243,7 @@ async function createWorkers(
     taskQueue: options.taskQueue,
     ...(options.keyFingerprint ? { keyFingerprint: options.keyFingerprint } : {}),
     limits: admissionLimits(options),
+    ...(options.providerLimits ? { providerLimits: options.providerLimits } : {}),
   });
   const { callModel, ...bookkeeping } = activities;
   const maxConcurrentActivities = options.maxConcurrentActivities ?? 200;
@@ -306,7 +309,23 @@ export async function connectBatchWorker(
   const connection = await connectWorkerConnection(options.config);
   try {
     const provider = createGeminiProvider(options.gemini);
-    const providers = (options.openai ?? openAIEndpointsFromEnv()).map((endpoint) => createOpenAIProvider(endpoint));
+    const endpoints = options.openai ?? openAIEndpointsFromEnv();
+    const providers = endpoints.map((endpoint) => createOpenAIProvider(endpoint));
+    const providerLimits = Object.fromEntries(
+      endpoints.flatMap(({ name, requestsPerMinute, tokensPerMinute }) =>
+        requestsPerMinute !== undefined || tokensPerMinute !== undefined
+          ? [
+              [
+                name,
+                {
+                  ...(requestsPerMinute !== undefined ? { requestsPerMinute } : {}),
+                  ...(tokensPerMinute !== undefined ? { tokensPerMinute } : {}),
+                },
+              ],
+            ]
+          : [],
+      ),
+    );
     const worker = await createBatchWorker({
       connection,
       namespace: options.config.namespace,
@@ -314,6 +333,7 @@ export async function connectBatchWorker(
       tasks: options.tasks,
       provider,
       providers,
+      providerLimits,
       ...(options.results.kind === 'postgres'
         ? { resultsUrl: options.results.url }
         : { resultsDirectory: options.results.directory }),
@@ -324,12 +344,22 @@ export async function connectBatchWorker(
       ...(options.requestsPerMinute !== undefined ? { requestsPerMinute: options.requestsPerMinute } : {}),
       ...(options.tokensPerMinute !== undefined ? { tokensPerMinute: options.tokensPerMinute } : {}),
     });
-    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${[provider, ...providers].map((each) => `${each.name} at ${each.target}`).join(' and ')}; results in ${resultsPlace(options.results)}; ${describePrivacy(payloadPrivacyOf())}; tasks: ${options.tasks.names().join(', ')}`;
+    const banner = `Worker on ${options.config.address} namespace "${options.config.namespace}" task queue "${options.config.taskQueue}", calling ${[provider, ...providers].map((each) => `${each.name} at ${each.target}${limitsNote(providerLimits[each.name])}`).join(' and ')}; results in ${resultsPlace(options.results)}; ${describePrivacy(payloadPrivacyOf())}; tasks: ${options.tasks.names().join(', ')}`;
     return { worker, connection, banner };
   } catch (error) {
     await connection.close();
     throw error;
   }
+}
+
+/** ` (its own 200 rpm, 100000 tpm)`, for the banner. */
+function limitsNote(limits: AdmissionLimits | undefined): string {
+  if (!limits) return '';
+  const parts = [
+    ...(limits.requestsPerMinute !== undefined ? [`${limits.requestsPerMinute} rpm`] : []),
+    ...(limits.tokensPerMinute !== undefined ? [`${limits.tokensPerMinute} tpm`] : []),
+  ];
+  return ` (its own ${parts.join(', ')})`;
 }
 
 /** Where results go, for the banner: a directory, or the database URL without its password. */

@@ -205,6 +205,7 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
       cacheOverride: input.options.cache,
       pageSize: input.inputPageSize,
       rerunOf: input.rerunOf,
+      ...(input.batchApi ? { batchApi: true } : {}),
     }));
   const inMemory = prepared.items ?? input.items;
   const items = new ItemSource(

@@ -15,6 +15,7 @@ import {
 import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
 import { readPriceFile } from './prices';
+import { GEMINI_PROVIDER_NAME } from '../providers/registry';
 import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
 import { createTaskRegistry } from '../tasks/registry';
 import { batchFailedItemsUrl, workflowUrl, type TemporalConfig } from '../temporal/config';
@@ -84,6 +85,11 @@ export async function runStart(argv: string[]): Promise<number> {
   const warning = batchApi ? batchDeadlineWarning(deadline, Date.now()) : undefined;
   if (warning) process.stderr.write(`batch-llm start: warning: ${warning}\n`);
   const tasks = await createTaskRegistry(asStrings(values.tasks));
+  const provider = tasks.get(values.task)?.provider;
+  if (batchApi && provider !== undefined && provider !== GEMINI_PROVIDER_NAME)
+    throw new UsageError(
+      `start: --batch-api is Gemini's Batch Mode; task ${values.task} calls provider "${provider}", which has none: run it online`,
+    );
   if (values['dry-run']) {
     const task = tasks.get(values.task);
     if (!task)

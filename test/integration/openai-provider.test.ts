@@ -126,6 +126,25 @@ describe('the OpenAI-compatible provider', () => {
     assert.equal(logged.filter((line) => /json_object/.test(line)).length, 1, logged.join('\n'));
   });
 
+  test('a cache declared on a task of a provider without caches: the items run uncached, no Gemini cache made', async () => {
+    const before = stack.emulator.cacheOperations('cacheCreate').length;
+    const run = await runBatch(stack, taskQueue, { taskName: 'test-openai-cached', records: records(2) });
+    assert.equal(run.summary.succeeded, 2, JSON.stringify(run.summary));
+    assert.equal(stack.emulator.cacheOperations('cacheCreate').length, before, 'no cachedContents created');
+    assert.equal(stack.emulator.chatCompletionCalls({ itemKeyPrefix: `${run.batchId}/` }).length, 2);
+    assert.equal(run.summary.cache?.status, 'uncached', JSON.stringify(run.summary.cache));
+    assert.match(run.summary.cache?.reason ?? '', /the openai-compatible provider has no context caches/);
+  });
+
+  test('--batch-api on a task of a provider without a batch API is refused before any item starts', async () => {
+    const batchId = uniqueName('openai-batch-api');
+    await assert.rejects(
+      runBatch(stack, taskQueue, { batchId, taskName: 'test-openai-echo', records: records(2), batchApi: {} }),
+      /task "test-openai-echo" calls the openai-compatible provider, which has no batch API: start the batch without --batch-api/,
+    );
+    assert.equal(stack.emulator.chatCompletionCalls({ itemKeyPrefix: `${batchId}/` }).length, 0);
+  });
+
   test('a worker without the provider a task names does not start, and says what to set', async () => {
     await assert.rejects(
       createBatchWorker({

@@ -94,6 +94,13 @@ describe('start --dry-run estimates', () => {
     );
     assert.match(other.stdout, /estimated cost: unknown \(no price for gpt-test-mini\)/);
 
+    const batchApi = await runCli([...ON_OPENAI, '--batch-api'], env, 60_000);
+    assert.equal(batchApi.code, 2);
+    assert.match(
+      batchApi.stderr,
+      /--batch-api is Gemini's Batch Mode; task test-openai-echo calls provider "openai-compatible", which has none/,
+    );
+
     const calibrate = await runCli([...ON_OPENAI, '--calibrate', '2'], env, 60_000);
     assert.equal(calibrate.code, 2);
     assert.match(

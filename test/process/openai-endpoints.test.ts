@@ -3,7 +3,8 @@
  * BATCH_LLM_OPENAI_ENDPOINTS=local-a=<emulator A>/v1,local-b=<emulator B>/v1 and each key in
  * LOCAL_A_API_KEY / LOCAL_B_API_KEY. Two tasks on the same model name, one per endpoint: each
  * task's calls reach its own endpoint, under a quota scope of its own account (admission counts
- * them apart), and the banner names both endpoints without their keys.
+ * them apart, each under its limits: the endpoint's own rpm/tpm, else the worker's), and the
+ * banner names both endpoints without their keys.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -32,7 +33,8 @@ describe('named OpenAI-compatible endpoints through the bin', () => {
       TEMPORAL_ADDRESS: stack.address,
       TEMPORAL_TASK_QUEUE: taskQueue,
       GOOGLE_GEMINI_BASE_URL: stack.emulator.url,
-      BATCH_LLM_OPENAI_ENDPOINTS: `local-a=${stack.emulator.url}/v1, local-b=${second.url}/v1`,
+      // local-b has limits of its own; local-a's scopes take the worker's.
+      BATCH_LLM_OPENAI_ENDPOINTS: `local-a=${stack.emulator.url}/v1, local-b=${second.url}/v1;rpm=3000;tpm=900000`,
       LOCAL_A_API_KEY: 'sk-endpoint-a',
       LOCAL_B_API_KEY: 'sk-endpoint-b',
       // Admission on: every call asks its scope's workflow, which counts what it granted.
@@ -43,7 +45,7 @@ describe('named OpenAI-compatible endpoints through the bin', () => {
     try {
       const banner = await waitForOutput(worker, 'Worker on');
       assert.match(banner, new RegExp(`local-a at ${stack.emulator.url}/v1`));
-      assert.match(banner, new RegExp(`local-b at ${second.url}/v1`));
+      assert.match(banner, new RegExp(`local-b at ${second.url}/v1 \\(its own 3000 rpm, 900000 tpm\\)`));
       assert.doesNotMatch(banner, /sk-endpoint/);
 
       const batchClient = stack.batchClient(taskQueue);
@@ -70,6 +72,8 @@ describe('named OpenAI-compatible endpoints through the bin', () => {
       const [scopeA, scopeB] = await Promise.all([scopeOf('sk-endpoint-a'), scopeOf('sk-endpoint-b')]);
       assert.equal(scopeA.admission?.granted, 3);
       assert.equal(scopeB.admission?.granted, 5);
+      assert.deepEqual(scopeA.limits, { requestsPerMinute: 6000 }, "the worker's BATCH_LLM_RPM");
+      assert.deepEqual(scopeB.limits, { requestsPerMinute: 3000, tokensPerMinute: 900000 }, "the endpoint's own");
     } finally {
       worker.kill('SIGTERM');
       await once(worker, 'exit');

@@ -490,6 +490,18 @@ describe('OPENAI_API_KEY and OPENAI_BASE_URL, and named endpoints', () => {
       { name: 'my-vllm', baseUrl: 'http://127.0.0.1:8000/v1', keyVariable: 'MY_VLLM_API_KEY' },
     ]);
     assert.deepEqual(openAIEndpointsFromEnv({}), []);
+    assert.deepEqual(
+      openAIEndpointsFromEnv({ BATCH_LLM_OPENAI_ENDPOINTS: 'deepseek=https://api.deepseek.com ; rpm=200 ;tpm=400000' }),
+      [
+        {
+          name: 'deepseek',
+          baseUrl: 'https://api.deepseek.com',
+          keyVariable: 'DEEPSEEK_API_KEY',
+          requestsPerMinute: 200,
+          tokensPerMinute: 400000,
+        },
+      ],
+    );
     assert.equal(endpointKeyVariable('deep-seek'), 'DEEP_SEEK_API_KEY');
   });
 
@@ -501,9 +513,11 @@ describe('OPENAI_API_KEY and OPENAI_BASE_URL, and named endpoints', () => {
       ['openai-compatible=https://x.example/v1', /is taken \(the endpoint of OPENAI_API_KEY/],
       ['a=https://x.example/v1,a=https://y.example/v1', /entry 2 \("a"\): "a" is named twice/],
       ['a=ftp://x.example/v1', /entry 1 \("a"\): "ftp:\/\/x.example\/v1" is not an http\(s\) URL/],
+      ['a=https://x.example/v1;rpm=lots', /entry 1 \("a"\): "rpm=lots" must be rpm=N or tpm=N/],
+      ['a=https://x.example/v1;burst=3', /entry 1 \("a"\): "burst=3" must be rpm=N or tpm=N/],
       ['a=not a url,b', /entry 1 \("a"\).*not an http\(s\) URL; BATCH_LLM_OPENAI_ENDPOINTS entry 2: must be name=url/],
     ];
-    assert.equal(cases.length, 7);
+    assert.equal(cases.length, 9);
     for (const [value, expected] of cases)
       assert.throws(
         () => openAIEndpointsFromEnv({ BATCH_LLM_OPENAI_ENDPOINTS: value, A_API_KEY: 'sk-never-shown' }),
