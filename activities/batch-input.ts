@@ -30,6 +30,8 @@ export interface PrepareBatchInput {
   rerunOf?: RerunSelection | undefined;
   /** The batch runs stage 1 through the provider's batch API (refused for a provider without one). */
   batchApi?: boolean | undefined;
+  /** The batch's provider override (options.provider). */
+  providerOverride?: string | undefined;
 }
 
 export interface PrepareBatchOutput {
@@ -102,6 +104,8 @@ export async function prepareBatchInput(
           contents: task.cache.contents,
         })
       : undefined;
+    // The cache's owner asks the provider the batch's calls go to (one without caches: uncached).
+    if (cachePlan && input.providerOverride) cachePlan = { ...cachePlan, provider: input.providerOverride };
   } catch (error) {
     throw ApplicationFailure.nonRetryable(`task "${task.name}": ${(error as Error).message}`, 'invalid_input');
   }

@@ -18,7 +18,7 @@ export interface CacheActivityDependencies {
   /** The provider whose caches these are (the default provider: the only one with caches today). */
   provider: ModelProvider;
   /** The provider a task's calls go to: a task on another provider than `provider` runs uncached. */
-  providerOfTask?: (taskName: string) => ModelProvider;
+  providerOfTask?: (taskName: string, override?: string) => ModelProvider;
   temporal: Client;
   taskQueue: string;
 }
@@ -47,7 +47,9 @@ export function createCacheActivities(deps: CacheActivityDependencies) {
      */
     async findOrCreateCache(plan: CachePlan): Promise<EnsureCacheOutput> {
       const minimumLifetimeMs = plan.renewBeforeSeconds * 1000;
-      const calls = deps.tasks.get(plan.taskName) ? (deps.providerOfTask?.(plan.taskName) ?? provider) : provider;
+      const calls = deps.tasks.get(plan.taskName)
+        ? (deps.providerOfTask?.(plan.taskName, plan.provider) ?? provider)
+        : provider;
       if (calls !== provider || !provider.caches)
         return { status: 'uncached', reason: `the ${calls.name} provider has no context caches`, created: false };
       try {

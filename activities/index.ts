@@ -49,9 +49,11 @@ export interface ActivityDependencies {
 export function routeOfTask(
   deps: Pick<ActivityDependencies, 'tasks' | 'provider' | 'providers' | 'keyFingerprint' | 'providerLimits'>,
   taskName: string,
+  /** The batch's provider override (options.provider). */
+  override?: string,
 ): { provider: ModelProvider; account: string; limits?: AdmissionLimits } {
   const providers = [deps.provider, ...(deps.providers ?? [])];
-  const wanted = deps.tasks.get(taskName)?.provider;
+  const wanted = override ?? deps.tasks.get(taskName)?.provider;
   const provider = providerNamed(providers, wanted);
   if (!provider)
     throw ApplicationFailure.nonRetryable(missingProviderMessage(taskName, wanted ?? '', providers), 'invalid_request');
@@ -66,7 +68,10 @@ export function createActivities(deps: ActivityDependencies) {
   const results = deps.results;
   const quota = new QuotaGate(deps.temporal, deps.taskQueue, deps.keyFingerprint ?? 'default', deps.limits);
   return {
-    ...createCacheActivities({ ...deps, providerOfTask: (taskName) => routeOfTask(deps, taskName).provider }),
+    ...createCacheActivities({
+      ...deps,
+      providerOfTask: (taskName, override) => routeOfTask(deps, taskName, override).provider,
+    }),
     ...createBatchJobActivities(deps),
     async postProcessItem(input: PostProcessItemInput) {
       return postProcessItem(input, deps.tasks, results);
@@ -84,7 +89,14 @@ export function createActivities(deps: ActivityDependencies) {
         );
       }
       // Calls wait for admission when their provider's scopes have limits (its own, else the worker's).
-      const route = deps.tasks.get(input.taskName) ? routeOfTask(deps, input.taskName) : undefined;
+      const known = deps.tasks.get(input.taskName) !== undefined;
+      const providers = [deps.provider, ...(deps.providers ?? [])];
+      if (known && input.providerOverride !== undefined && !providerNamed(providers, input.providerOverride))
+        throw ApplicationFailure.nonRetryable(
+          `the batch asks for provider "${input.providerOverride}", which the workers have not configured (they have ${providers.map((each) => each.name).join(', ')}); nothing was started`,
+          'invalid_input',
+        );
+      const route = known ? routeOfTask(deps, input.taskName, input.providerOverride) : undefined;
       if (route && input.batchApi && !route.provider.batchJobs)
         throw ApplicationFailure.nonRetryable(
           `task "${input.taskName}" calls the ${route.provider.name} provider, which has no batch API: start the batch without --batch-api`,
@@ -96,7 +108,7 @@ export function createActivities(deps: ActivityDependencies) {
       return readInputPage(input, results);
     },
     async callModel(input: CallModelInput) {
-      const { provider, ...route } = routeOfTask(deps, input.taskName);
+      const { provider, ...route } = routeOfTask(deps, input.taskName, input.provider);
       return callModel(input, deps.tasks, provider, quota, deps.results, route);
     },
     /** Records items the batch never started (cancelled, deadline) so each has one terminal status. */

@@ -43,6 +43,8 @@ export interface CallModelInput {
   maxCalls?: number;
   /** The batch runs with `--concurrency auto`: the call is admitted under the scope's adaptive rate. */
   adaptiveRate?: boolean;
+  /** The batch's provider override (else the task's provider). */
+  provider?: string;
   /**
    * A valid answer to this call ends the item (its first call, no post-processing hook): the call
    * then writes the item's record (src/item-record.ts) before it returns, and the item needs no

@@ -127,6 +127,16 @@ export const ItemOptionsSchema = z
   .object({
     /** Model override for the whole batch; the task's model otherwise. */
     model: z.string().min(1).optional(),
+    /**
+     * Provider override for the whole batch (`gemini`, `openai-compatible`, a named endpoint); the
+     * task's otherwise. Give a model of that provider with it.
+     */
+    provider: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,40}$/, {
+        error: 'must be a provider name such as gemini, openai-compatible or a named endpoint',
+      })
+      .optional(),
     generation: GenerationSettingsSchema.optional(),
     /** Hard cap on physical model calls per item, transient retries included. */
     maxModelCalls: z.number().int().min(1).max(100).default(DEFAULT_MAX_MODEL_CALLS),

@@ -192,11 +192,16 @@ function checkTaskProviders(tasks: TaskRegistry, providers: readonly ModelProvid
   const twice = names.find((name, index) => names.indexOf(name) !== index);
   if (twice !== undefined)
     throw new Error(`createBatchWorker: two providers are named "${twice}"; a task's provider must name one`);
+  const lacking = new Map<string, string[]>();
   for (const name of tasks.names()) {
     const wanted = tasks.get(name)?.provider;
     if (wanted !== undefined && !providerNamed(providers, wanted))
-      throw new Error(missingProviderMessage(name, wanted, providers, howToConfigure(wanted)));
+      lacking.set(wanted, [...(lacking.get(wanted) ?? []), name]);
   }
+  const problems = [...lacking].map(([wanted, names]) =>
+    missingProviderMessage(names.join('", "'), wanted, providers, howToConfigure(wanted)),
+  );
+  if (problems.length > 0) throw new Error(problems.join('; '));
 }
 
 /** What to set for a provider a worker lacks. */

@@ -206,6 +206,7 @@ export async function batchWorkflow(rawInput: BatchInput, carried?: BatchCarry):
       pageSize: input.inputPageSize,
       rerunOf: input.rerunOf,
       ...(input.batchApi ? { batchApi: true } : {}),
+      ...(input.options.provider ? { providerOverride: input.options.provider } : {}),
     }));
   const inMemory = prepared.items ?? input.items;
   const items = new ItemSource(

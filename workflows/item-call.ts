@@ -70,6 +70,7 @@ export async function callOnce(
     ...(cachedContent ? { cachedContent } : {}),
     maxCalls: remainingCalls,
     ...(input.adaptiveRate ? { adaptiveRate: true } : {}),
+    ...(input.options.provider ? { provider: input.options.provider } : {}),
   };
   const summary = `stage ${state.stage} ${mode} t=${stage.temperature} ${model}`;
 

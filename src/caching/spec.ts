@@ -78,6 +78,8 @@ export interface CachePlan {
   ttlSeconds: number;
   renewBeforeSeconds: number;
   onEnd: 'keep' | 'delete';
+  /** The batch's provider override, when it has one (else the task's provider). */
+  provider?: string;
 }
 
 /** What a batch learns from the owner. */

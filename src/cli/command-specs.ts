@@ -228,6 +228,7 @@ const startOptions = {
   concurrency: { type: 'string', short: 'c' },
   'max-concurrency': { type: 'string' },
   model: { type: 'string' },
+  provider: { type: 'string' },
   'max-model-calls': { type: 'string' },
   'call-timeout-ms': { type: 'string' },
   'call-mode': { type: 'string' },
@@ -265,6 +266,10 @@ export const startSpec = {
     ],
     ['--max-concurrency N', 'with --concurrency auto: items in flight at most (default 200)'],
     ['--model NAME', "model for every item (default: the task's, else BATCH_LLM_MODEL on the worker)"],
+    [
+      '--provider NAME',
+      "the provider for every item, over the task's: gemini, openai-compatible or a named endpoint of BATCH_LLM_OPENAI_ENDPOINTS (give --model with it)",
+    ],
     ['--max-model-calls N', 'cap on physical model calls per item, retries included (default 5)'],
     [
       '--prices FILE',
@@ -363,6 +368,7 @@ const rerunOptions = {
   'batch-id': { type: 'string' },
   concurrency: { type: 'string', short: 'c' },
   model: { type: 'string' },
+  provider: { type: 'string' },
   'batch-api': { type: 'boolean' },
   'job-size': { type: 'string' },
   online: { type: 'boolean' },
@@ -384,6 +390,7 @@ export const rerunSpec = {
     ['--online', 'run the rerun online even if the origin used Batch Mode'],
     ['-c, --concurrency N|auto', "items in flight at once, or auto (default: the origin's)"],
     ['--model NAME', "model for every item (default: the origin's)"],
+    ['--provider NAME', "provider for every item (default: the origin's); give --model with it"],
     [
       '-w, --wait',
       `show live progress and print the summary when the rerun ends (exit ${EXIT_CODES.itemsUnsuccessful} when items did not succeed)`,

@@ -29,6 +29,7 @@ import {
   FutureTime,
   parseCommandArgs,
   PositiveInt,
+  ProviderName,
   UsageError,
 } from './args';
 import {
@@ -56,6 +57,7 @@ export async function runStart(argv: string[]): Promise<number> {
   if (!values.task) throw new UsageError('start: --task NAME is required');
   const options: Partial<ItemOptions> = {
     ...(values.model ? { model: values.model } : {}),
+    ...(values.provider ? { provider: flagValue('provider', ProviderName, values.provider) } : {}),
     ...(values['max-model-calls']
       ? { maxModelCalls: flagValue('max-model-calls', PositiveInt, values['max-model-calls']) }
       : {}),
@@ -85,10 +87,10 @@ export async function runStart(argv: string[]): Promise<number> {
   const warning = batchApi ? batchDeadlineWarning(deadline, Date.now()) : undefined;
   if (warning) process.stderr.write(`batch-llm start: warning: ${warning}\n`);
   const tasks = await createTaskRegistry(asStrings(values.tasks));
-  const provider = tasks.get(values.task)?.provider;
+  const provider = options.provider ?? tasks.get(values.task)?.provider;
   if (batchApi && provider !== undefined && provider !== GEMINI_PROVIDER_NAME)
     throw new UsageError(
-      `start: --batch-api is Gemini's Batch Mode; task ${values.task} calls provider "${provider}", which has none: run it online`,
+      `start: --batch-api is Gemini's Batch Mode; ${options.provider ? 'the batch' : `task ${values.task}`} calls provider "${provider}", which has none: run it online`,
     );
   if (values['dry-run']) {
     const task = tasks.get(values.task);
@@ -100,6 +102,7 @@ export async function runStart(argv: string[]): Promise<number> {
       task,
       inputFile: values.input,
       model: values.model,
+      providerName: options.provider,
       prices: options.prices,
       concurrency: dryRunConcurrency(concurrency, maxConcurrency),
       requestsPerMinute: values.rpm ? flagValue('rpm', PositiveInt, values.rpm) : undefined,

@@ -11,6 +11,7 @@ import {
   flagValue,
   parseCommandArgs,
   PositiveInt,
+  ProviderName,
   spanMs,
   UsageError,
 } from './args';
@@ -40,7 +41,14 @@ export async function runRerun(argv: string[]): Promise<number> {
     ...(categories ? { categories } : {}),
     ...(values['batch-id'] ? { batchId: values['batch-id'] } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
-    ...(values.model ? { options: { model: values.model } } : {}),
+    ...(values.model || values.provider
+      ? {
+          options: {
+            ...(values.model ? { model: values.model } : {}),
+            ...(values.provider ? { provider: flagValue('provider', ProviderName, values.provider) } : {}),
+          },
+        }
+      : {}),
     ...(batchApi !== undefined ? { batchApi } : {}),
   });
   if (format === 'json') {

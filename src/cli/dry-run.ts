@@ -32,6 +32,8 @@ export interface DryRunOptions {
   task: AnyTask;
   inputFile: string;
   model?: string | undefined;
+  /** `--provider`: the batch's provider over the task's. */
+  providerName?: string | undefined;
   /** `--prices`: over the built-in table (a model without a built-in price needs one for a cost). */
   prices?: PriceTable | undefined;
   concurrency: number;
@@ -125,7 +127,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   const rendered = prompts.filter((prompt): prompt is PromptRequest => prompt !== undefined);
 
   const model = options.model ?? task.model ?? batchLlmSettings().BATCH_LLM_MODEL ?? DEFAULT_MODEL;
-  const providerName = task.provider ?? GEMINI_PROVIDER_NAME;
+  const providerName = options.providerName ?? task.provider ?? GEMINI_PROVIDER_NAME;
   const onGemini = providerName === GEMINI_PROVIDER_NAME;
   const provider = options.provider === undefined ? endpointProvider(providerName) : (options.provider ?? undefined);
   if (options.calibrate !== undefined && !provider)
@@ -146,7 +148,7 @@ export async function dryRun(options: DryRunOptions): Promise<DryRunReport> {
   const price = priceFor(model, options.prices);
   const calibration =
     provider && options.calibrate !== undefined
-      ? await calibrate(provider, task, evenlySpaced(items, options.calibrate), model, options)
+      ? await calibrate(provider, task, evenlySpaced(items, options.calibrate), model, onGemini, options)
       : undefined;
   // The tokenizer is OpenAI's: another model's endpoint may charge more or fewer tokens. What it
   // charged for the calibration's prompts, over what the tokenizer counted for them, corrects it.
@@ -276,12 +278,12 @@ async function calibrate(
   task: AnyTask,
   sample: WorkItem[],
   batchModel: string,
+  onGemini: boolean,
   options: Pick<DryRunOptions, 'callTimeoutMs' | 'prices'>,
 ): Promise<Calibration> {
   const stage = (task.stagePlan ?? DEFAULT_STAGE_PLAN)[0] ?? { mode: 'full' as const, temperature: 0 };
   const model = stage.model ?? batchModel;
   const stagePrice: Price | undefined = priceFor(model, options.prices);
-  const onGemini = (task.provider ?? GEMINI_PROVIDER_NAME) === GEMINI_PROVIDER_NAME;
   const results = await mapBounded(sample, CALIBRATE_CONCURRENCY, async (item) => {
     const request = fullPrompt(task, item);
     const started = Date.now();

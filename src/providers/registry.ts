@@ -29,7 +29,7 @@ export function providerNamed(
   return providers.find((provider) => provider.name === wanted);
 }
 
-/** Why a task's provider is not there, naming what to set when it is a known kind. */
+/** Why a task's provider is not there (`taskName`: one, or several joined by `", "`), naming what to set. */
 export function missingProviderMessage(
   taskName: string,
   wanted: string,
@@ -37,5 +37,6 @@ export function missingProviderMessage(
   setHint?: string,
 ): string {
   const have = providers.map((provider) => provider.name).join(', ');
-  return `task "${taskName}" calls provider "${wanted}", which this worker has not configured (it has ${have})${setHint ? `: ${setHint}` : ''}`;
+  const tasks = taskName.includes('", "') ? `tasks "${taskName}" call` : `task "${taskName}" calls`;
+  return `${tasks} provider "${wanted}", which this worker has not configured (it has ${have})${setHint ? `: ${setHint}` : ''}`;
 }

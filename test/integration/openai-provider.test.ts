@@ -145,6 +145,37 @@ describe('the OpenAI-compatible provider', () => {
     assert.equal(stack.emulator.chatCompletionCalls({ itemKeyPrefix: `${batchId}/` }).length, 0);
   });
 
+  test("a batch's provider override sends a Gemini task's calls to the OpenAI-compatible endpoint, uncached", async () => {
+    const caches = stack.emulator.cacheOperations('cacheCreate').length;
+    const run = await runBatch(stack, taskQueue, {
+      taskName: 'test-cached',
+      records: records(3),
+      options: { provider: 'openai-compatible', model: 'gpt-test-mini' },
+    });
+    assert.equal(run.summary.succeeded, 3, JSON.stringify(run.summary));
+    assert.equal(stack.emulator.chatCompletionCalls({ itemKeyPrefix: `${run.batchId}/` }).length, 3);
+    assert.equal(run.calls().length, 0, 'no generateContent call');
+    assert.equal(stack.emulator.cacheOperations('cacheCreate').length, caches, 'no Gemini cache made');
+    assert.match(run.summary.cache?.reason ?? '', /the openai-compatible provider has no context caches/);
+    assert.equal(run.results.length, 3);
+    for (const result of run.results) assert.equal(result.model, 'gpt-test-mini');
+  });
+
+  test('a provider override the workers lack is refused before any item starts, naming what they have', async () => {
+    const batchId = uniqueName('no-such-provider');
+    await assert.rejects(
+      runBatch(stack, taskQueue, {
+        batchId,
+        taskName: 'test-echo',
+        records: records(2),
+        options: { provider: 'openrouter', model: 'x' },
+      }),
+      /the batch asks for provider "openrouter", which the workers have not configured \(they have gemini, openai-compatible\); nothing was started/,
+    );
+    assert.equal(stack.emulator.chatCompletionCalls({ itemKeyPrefix: `${batchId}/` }).length, 0);
+    assert.equal(stack.emulator.generateCalls({ itemKeyPrefix: `${batchId}/` }).length, 0);
+  });
+
   test('a worker without the provider a task names does not start, and says what to set', async () => {
     await assert.rejects(
       createBatchWorker({
@@ -155,7 +186,7 @@ describe('the OpenAI-compatible provider', () => {
         gemini: createGeminiClient({ apiKey: 'test-key', baseUrl: stack.emulator.url }),
         resultsDirectory: stack.resultsDirectory,
       }),
-      /task "test-openai-echo" calls provider "openai-compatible", which this worker has not configured .*set OPENAI_API_KEY and\/or OPENAI_BASE_URL/,
+      /tasks "test-openai-cached", "test-openai-echo", "test-openai-fallback" call provider "openai-compatible", which this worker has not configured \(it has gemini\): set OPENAI_API_KEY and\/or OPENAI_BASE_URL/,
     );
   });
 });

@@ -94,6 +94,19 @@ describe('start --dry-run estimates', () => {
     );
     assert.match(other.stdout, /estimated cost: unknown \(no price for gpt-test-mini\)/);
 
+    // A Gemini task sent to the OpenAI-compatible provider for this batch: counted the same way.
+    const overridden = await runCli(
+      [...DEMO, '--provider', 'openai-compatible', '--model', 'gpt-4.1-mini'],
+      env,
+      60_000,
+    );
+    assert.equal(overridden.code, 0, overridden.stderr);
+    assert.match(overridden.stdout, /Dry run of task demo-enrichment \(provider openai-compatible\)/);
+    assert.match(overridden.stdout, /counted locally with o200k_base, the tokenizer of gpt-4\.1-mini/);
+    const badName = await runCli([...DEMO, '--provider', 'Open AI'], env, 60_000);
+    assert.equal(badName.code, 2);
+    assert.match(badName.stderr, /--provider.*must be a provider name/);
+
     const batchApi = await runCli([...ON_OPENAI, '--batch-api'], env, 60_000);
     assert.equal(batchApi.code, 2);
     assert.match(
