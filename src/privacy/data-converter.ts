@@ -9,6 +9,7 @@
  * - the claim check: payloads of BATCH_LLM_BLOB_THRESHOLD or more (default 128 KiB) are kept in
  *   BATCH_LLM_BLOB_DIR (default <state dir>/blobs) and travel by reference.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import {
   DefaultFailureConverter,
@@ -47,11 +48,10 @@ export function payloadPrivacyOf(settings: BatchLlmSettings = batchLlmSettings()
 const converters = new Map<string, { codec: EncryptionCodec; externalStorage: ExternalStorage }>();
 
 function partsOf(privacy: PayloadPrivacy) {
-  const cacheKey = JSON.stringify([
-    privacy.keys.map((key) => [key.id, key.key.toString('base64')]),
-    privacy.blobDirectory,
-    privacy.blobThreshold,
-  ]);
+  // Keyed by a digest of the settings: the keys themselves never become a lookup string.
+  const digest = createHash('sha256');
+  for (const key of privacy.keys) digest.update(key.id).update('\u0000').update(key.key).update('\u0000');
+  const cacheKey = `${digest.digest('hex')} ${privacy.blobThreshold} ${privacy.blobDirectory}`;
   let parts = converters.get(cacheKey);
   if (!parts) {
     parts = {
