@@ -55,8 +55,14 @@ export function routeOfTask(
   const providers = [deps.provider, ...(deps.providers ?? [])];
   const wanted = override ?? deps.tasks.get(taskName)?.provider;
   const provider = providerNamed(providers, wanted);
+  // Only a batch's override can get here (a worker lacking a task's own provider does not start),
+  // and the batch checked it on a worker when it started: this worker is configured apart from the
+  // rest. Our plumbing, not the item's outcome: retried, so a worker that has the provider takes it.
   if (!provider)
-    throw ApplicationFailure.nonRetryable(missingProviderMessage(taskName, wanted ?? '', providers), 'invalid_request');
+    throw ApplicationFailure.retryable(
+      `${missingProviderMessage(taskName, wanted ?? '', providers)}; retried until a worker that has it takes the call`,
+      'provider_not_configured',
+    );
   const account =
     provider === deps.provider ? (deps.keyFingerprint ?? 'default') : (provider.quotaKey ?? provider.name);
   const limits = deps.providerLimits?.[provider.name];
