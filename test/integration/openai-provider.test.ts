@@ -56,7 +56,13 @@ describe('the OpenAI-compatible provider', () => {
 
   test('one worker runs a Gemini task and an OpenAI-compatible one, each through its own API', async () => {
     const gemini = await runBatch(stack, taskQueue, { taskName: 'test-echo', records: records(4) });
-    const openai = await runBatch(stack, taskQueue, { taskName: 'test-openai-echo', records: records(6) });
+    // No built-in price for this provider's models: the batch gives one (start --prices).
+    const price = { input: 0.4, output: 1.6, cachedInput: 0.1, cacheStoragePerHour: 0 };
+    const openai = await runBatch(stack, taskQueue, {
+      taskName: 'test-openai-echo',
+      records: records(6),
+      options: { prices: { 'gpt-test-mini': price } },
+    });
     assert.equal(gemini.summary.succeeded, 4, JSON.stringify(gemini.summary));
     assert.equal(openai.summary.succeeded, 6, JSON.stringify(openai.summary));
     const chat = stack.emulator.chatCompletionCalls({ itemKeyPrefix: `${openai.batchId}/` });
@@ -71,6 +77,13 @@ describe('the OpenAI-compatible provider', () => {
       assert.ok(result.usage.inputTokens > 0 && result.usage.outputTokens > 0);
     }
     assert.equal(openai.summary.byFinishReason['STOP'], 6);
+    const expected = openai.results.reduce(
+      (sum, result) => sum + (result.usage.inputTokens * price.input + result.usage.outputTokens * price.output) / 1e6,
+      0,
+    );
+    assert.ok(expected > 0);
+    assert.ok(Math.abs(openai.summary.costUsd - expected) < 1e-9, `${openai.summary.costUsd} vs ${expected}`);
+    assert.deepEqual(openai.summary.unpricedModels, []);
   });
 
   test('a 429 with retry-after-ms: the item waits that long, then succeeds on the same stage', async () => {
