@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { BatchWorker } from '../worker';
 import { GeminiEmulator, type EmulatorOptions } from '@durable-batch-llm/gemini-emulator';
-import { geminiOptionsFromEnv } from '../config';
+import { geminiOptionsFromEnv, openAIEndpointsFromEnv } from '../config';
+import { OPENAI_PROVIDER_NAME } from '../providers/registry';
 import type { GeminiClientOptions } from '../providers/gemini/client';
 import { createTaskRegistry, type TaskRegistry } from '../tasks/registry';
 import type { TemporalConfig } from '../temporal/config';
@@ -67,17 +68,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
 
     let gemini: GeminiClientOptions = geminiOptionsFromEnv();
+    let openai = openAIEndpointsFromEnv();
     if (!gemini.apiKey && !gemini.baseUrl) {
       const emulator = await GeminiEmulator.start(options.emulator);
       stops.push(() => emulator.stop());
       gemini = { baseUrl: emulator.url };
       log(`No GEMINI_API_KEY: started the Gemini emulator at ${emulator.url}`);
+      // The emulator speaks chat completions too: tasks on the OpenAI-compatible provider try out offline.
+      if (!openai.some((endpoint) => endpoint.name === OPENAI_PROVIDER_NAME)) {
+        openai = [
+          { name: OPENAI_PROVIDER_NAME, baseUrl: `${emulator.url}/v1`, keyVariable: 'OPENAI_API_KEY' },
+          ...openai,
+        ];
+        log(
+          `No OPENAI_API_KEY or OPENAI_BASE_URL: the openai-compatible provider calls the emulator at ${emulator.url}/v1`,
+        );
+      }
     }
 
     const tasks = await createTaskRegistry(options.taskModules);
     const { worker, connection, banner } = await connectBatchWorker({
       config,
       gemini,
+      openai,
       tasks,
       results: { kind: 'directory', directory: path.join(options.stateDirectory, 'results') },
     });

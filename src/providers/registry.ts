@@ -9,6 +9,9 @@ import type { ModelProvider } from './types';
 /** The default provider's name (a task without `provider` calls it). */
 export const GEMINI_PROVIDER_NAME = 'gemini';
 
+/** The OpenAI-compatible provider's name (OPENAI_API_KEY / OPENAI_BASE_URL): what a task's `provider` says to send its calls there. */
+export const OPENAI_PROVIDER_NAME = 'openai-compatible';
+
 /** What a provider name may look like: a task's `provider`, a named endpoint. */
 export const PROVIDER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,40}$/;
 

@@ -128,12 +128,16 @@ describe('the batch-llm command line', () => {
         '10',
         '--retention',
         '36h',
+        // A task on the OpenAI-compatible provider: dev points it at the emulator's /v1 too.
+        '--tasks',
+        'test/fixtures/openai-tasks.ts',
       ],
       {},
     );
     let devOut = '';
+    let devErr = '';
     dev.stdout?.on('data', (chunk: Buffer) => (devOut += chunk.toString()));
-    dev.stderr?.resume();
+    dev.stderr?.on('data', (chunk: Buffer) => (devErr += chunk.toString()));
     try {
       for (let waited = 0; !devOut.includes('Web UI:'); waited += 100) {
         assert.ok(waited < 60_000, `dev did not come up: ${devOut}`);
@@ -200,6 +204,24 @@ describe('the batch-llm command line', () => {
       const status = await runCli(['status', 'dev-batch'], env);
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /Batch dev-batch: succeeded/);
+      assert.match(devErr, /the openai-compatible provider calls the emulator at http:\/\/127\.0\.0\.1:\d+\/v1/);
+      const onOpenAI = await runCli(
+        [
+          'start',
+          '--input',
+          input,
+          '--task',
+          'test-openai-echo',
+          '--tasks',
+          'test/fixtures/openai-tasks.ts',
+          '--batch-id',
+          'dev-openai',
+          '--wait',
+        ],
+        env,
+      );
+      assert.equal(onOpenAI.code, 0, onOpenAI.stderr);
+      assert.match(onOpenAI.stdout, /items: +2 total: 2 succeeded/);
     } finally {
       dev.kill('SIGINT');
       const [code] = (await once(dev, 'exit')) as [number | null];

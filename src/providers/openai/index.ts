@@ -5,7 +5,7 @@
  */
 import type OpenAI from 'openai';
 import { ITEM_HEADER } from '../../constants';
-import { fingerprintOf } from '../registry';
+import { fingerprintOf, OPENAI_PROVIDER_NAME } from '../registry';
 import type { GenerateRequest, ModelAnswer, ModelProvider } from '../types';
 import { answerOf } from './answers';
 import { createOpenAIClient, describeOpenAITarget, NO_KEY } from './client';
@@ -17,8 +17,7 @@ export { createOpenAIClient, describeOpenAITarget, OPENAI_API_BASE_URL, type Ope
 export { classifyOpenAI, classifyOpenAIError } from './errors';
 export { countChatTokens, countPromptTokens, countTextTokens, encodingOf } from './tokens';
 
-/** The provider's name: what a task's `provider` says to send its calls here. */
-export const OPENAI_PROVIDER_NAME = 'openai-compatible';
+export { OPENAI_PROVIDER_NAME } from '../registry';
 
 export interface OpenAIProviderOptions {
   apiKey?: string | undefined;
