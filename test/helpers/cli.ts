@@ -11,18 +11,20 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Environment for a CLI child: no inherited model key or endpoint (Gemini's or OpenAI's), quiet logs. */
+/** Where a model is and its key (Gemini's, OpenAI's, named endpoints'): tests never inherit them. */
+export const MODEL_ENDPOINT_VARIABLES = [
+  'GEMINI_API_KEY',
+  'GOOGLE_API_KEY',
+  'GOOGLE_GEMINI_BASE_URL',
+  'OPENAI_API_KEY',
+  'OPENAI_BASE_URL',
+  'BATCH_LLM_OPENAI_ENDPOINTS',
+] as const;
+
+/** Environment for a CLI child: no inherited model key or endpoint, quiet logs. */
 export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, BATCH_LLM_LOG_LEVEL: 'WARN', ...extra };
-  for (const name of [
-    'GEMINI_API_KEY',
-    'GOOGLE_API_KEY',
-    'GOOGLE_GEMINI_BASE_URL',
-    'OPENAI_API_KEY',
-    'OPENAI_BASE_URL',
-    'BATCH_LLM_OPENAI_ENDPOINTS',
-  ])
-    if (!(name in extra)) delete env[name];
+  for (const name of MODEL_ENDPOINT_VARIABLES) if (!(name in extra)) delete env[name];
   delete env['NODE_TEST_CONTEXT']; // a child that inherits it talks the test runner's protocol
   return env;
 }

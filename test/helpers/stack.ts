@@ -21,21 +21,13 @@ import { createBatchWorker, type BatchWorker } from '../../src/worker';
 import type { PayloadPrivacy } from '../../src/privacy/data-converter';
 import type { ModelProvider } from '../../src/providers/types';
 import { createTemporalClient } from '../../src/temporal/connection';
-import { spawnCli } from './cli';
+import { MODEL_ENDPOINT_VARIABLES, spawnCli } from './cli';
 
 // Worker chatter hides test output; warnings and errors still show.
 Runtime.install({ logger: new BatchLlmLogger('WARN') });
 
 // Tests must never inherit a real key or endpoint.
-for (const name of [
-  'GEMINI_API_KEY',
-  'GOOGLE_API_KEY',
-  'GOOGLE_GEMINI_BASE_URL',
-  'OPENAI_API_KEY',
-  'OPENAI_BASE_URL',
-  'BATCH_LLM_OPENAI_ENDPOINTS',
-])
-  delete process.env[name];
+for (const name of MODEL_ENDPOINT_VARIABLES) delete process.env[name];
 
 export interface TestStack {
   env: TestWorkflowEnvironment;
