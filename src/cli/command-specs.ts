@@ -53,7 +53,7 @@ const devOptions = { ...stackOptions, encrypt: { type: 'boolean' }, 'codec-port'
 export const devSpec = {
   name: 'dev',
   summary:
-    'run a local stack in the foreground: Temporal dev server with Web UI, the Gemini emulator (when GEMINI_API_KEY is unset) and a worker',
+    'run a local stack in the foreground: Temporal dev server with Web UI, the Gemini emulator (when GEMINI_API_KEY is unset; it also serves the openai-compatible provider unless OPENAI_* is set) and a worker',
   usage: 'batch-llm dev [--encrypt] [options]',
   options: devOptions,
   optionHelp: [
@@ -157,7 +157,7 @@ export const workerSpec = {
     ['--tpm N', 'input tokens per minute per quota scope, across all workers (or BATCH_LLM_TPM)'],
     [
       'env',
-      'TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_TLS_CERT/KEY/CA, TEMPORAL_API_KEY, GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL',
+      'TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_TLS_CERT/KEY/CA, TEMPORAL_API_KEY, GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL; OPENAI_API_KEY, OPENAI_BASE_URL and BATCH_LLM_OPENAI_ENDPOINTS (name=url[;rpm=N][;tpm=N],…, keys in <NAME>_API_KEY) for tasks on OpenAI-compatible endpoints',
     ],
   ],
 } satisfies CommandSpec<typeof workerOptions>;
