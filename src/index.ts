@@ -39,6 +39,13 @@ export {
   classifyGemini,
   type GeminiClientOptions,
 } from './providers/gemini/index';
+export {
+  createOpenAIProvider,
+  classifyOpenAI,
+  OPENAI_PROVIDER_NAME,
+  type OpenAIProviderOptions,
+} from './providers/openai/index';
+export { openAIEndpointsFromEnv, type OpenAIEndpoint } from './config';
 export type {
   CacheCreation,
   CacheEntry,
