@@ -1,6 +1,7 @@
 /**
  * Every setting the environment gives, read in this one module and checked with zod: TEMPORAL_*
- * (where Temporal is), GEMINI_API_KEY / GOOGLE_* (where the model is) and BATCH_LLM_* (ours). A bad
+ * (where Temporal is), GEMINI_API_KEY / GOOGLE_*, OPENAI_* and the named endpoints' <NAME>_API_KEY
+ * (where the models are) and BATCH_LLM_* (ours). A bad
  * value, or a BATCH_LLM_* name we do not know (a typo), is a ConfigError naming the variable, never
  * a silent default.
  */
