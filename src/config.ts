@@ -7,9 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DEFAULT_STATE_DIR, DEFAULT_TASK_QUEUE } from './constants';
+import { DEFAULT_STATE_DIR, DEFAULT_TASK_QUEUE, PROVIDER_NAME_PATTERN } from './constants';
 import { type EncryptionKey, parseEncryptionKeys } from './privacy/keys';
 import type { GeminiClientOptions } from './providers/gemini/client';
+import { GEMINI_PROVIDER_NAME, OPENAI_PROVIDER_NAME } from './providers/registry';
 import type { TemporalConfig } from './temporal/config';
 
 /** A setting in the environment is wrong: the message names the variable and what it must be. */
@@ -189,10 +190,8 @@ export interface OpenAIEndpoint {
   tokensPerMinute?: number;
 }
 
-/** The unnamed endpoint's provider name (OPENAI_API_KEY / OPENAI_BASE_URL). */
-const DEFAULT_OPENAI_ENDPOINT = 'openai-compatible';
 /** Names a named endpoint cannot take: the providers that exist without it. */
-const RESERVED_PROVIDER_NAMES = ['gemini', DEFAULT_OPENAI_ENDPOINT];
+const RESERVED_PROVIDER_NAMES = [GEMINI_PROVIDER_NAME, OPENAI_PROVIDER_NAME];
 
 /** The variable a named endpoint's key comes from: `openrouter` → OPENROUTER_API_KEY, `my-vllm` → MY_VLLM_API_KEY. */
 export function endpointKeyVariable(name: string): string {
@@ -227,7 +226,7 @@ export function openAIOptionsFromEnv(
 export function openAIEndpointsFromEnv(env: NodeJS.ProcessEnv = environment()): OpenAIEndpoint[] {
   const endpoints: OpenAIEndpoint[] = [];
   const unnamed = openAIOptionsFromEnv(env);
-  if (unnamed) endpoints.push({ name: DEFAULT_OPENAI_ENDPOINT, ...unnamed, keyVariable: 'OPENAI_API_KEY' });
+  if (unnamed) endpoints.push({ name: OPENAI_PROVIDER_NAME, ...unnamed, keyVariable: 'OPENAI_API_KEY' });
   const list = batchLlmSettings(env).BATCH_LLM_OPENAI_ENDPOINTS;
   if (list === undefined) return endpoints;
   const problems: string[] = [];
@@ -241,13 +240,13 @@ export function openAIEndpointsFromEnv(env: NodeJS.ProcessEnv = environment()): 
       problems.push(`${where}: must be name=url, e.g. openrouter=https://openrouter.ai/api/v1`);
       continue;
     }
-    if (!/^[a-z][a-z0-9-]{0,40}$/.test(name)) {
+    if (!PROVIDER_NAME_PATTERN.test(name)) {
       problems.push(`${where}: the name must be lower-case letters, digits and dashes, starting with a letter`);
       continue;
     }
     if (RESERVED_PROVIDER_NAMES.includes(name)) {
       problems.push(
-        `${where}: "${name}" is taken (${name === 'gemini' ? 'the Gemini provider' : 'the endpoint of OPENAI_API_KEY / OPENAI_BASE_URL'}); choose another name`,
+        `${where}: "${name}" is taken (${name === GEMINI_PROVIDER_NAME ? 'the Gemini provider' : 'the endpoint of OPENAI_API_KEY / OPENAI_BASE_URL'}); choose another name`,
       );
       continue;
     }

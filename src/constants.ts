@@ -15,6 +15,9 @@ export const DEFAULT_MODEL = 'gemini-3.5-flash';
  */
 export { ITEM_KEY_HEADER as ITEM_HEADER } from '@durable-batch-llm/gemini-emulator/item-header';
 
+/** What a provider's name looks like: a task's or a batch's `provider`, a named endpoint. */
+export const PROVIDER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,40}$/;
+
 /** Where local state lives by default (dev-server database, results). */
 export const DEFAULT_STATE_DIR = '.batch-llm';
 

@@ -16,6 +16,7 @@ import {
   DEFAULT_BATCH_MAX_POLL_MS,
   DEFAULT_BATCH_POLL_MS,
   INPUT_PAGE_SIZE,
+  PROVIDER_NAME_PATTERN,
 } from './constants';
 import { CacheOverrideSchema } from './caching/spec';
 import type { Price } from './pricing';
@@ -123,6 +124,11 @@ export const StagePlanSchema = z
   });
 export type StagePlan = z.infer<typeof StagePlanSchema>;
 
+/** A provider's name: gemini, openai-compatible, or a named endpoint (a batch's override, `--provider`). */
+export const ProviderNameSchema = z.string().regex(PROVIDER_NAME_PATTERN, {
+  error: 'must be a provider name such as gemini, openai-compatible or a named endpoint',
+});
+
 export const ItemOptionsSchema = z
   .object({
     /** Model override for the whole batch; the task's model otherwise. */
@@ -131,12 +137,7 @@ export const ItemOptionsSchema = z
      * Provider override for the whole batch (`gemini`, `openai-compatible`, a named endpoint); the
      * task's otherwise. Give a model of that provider with it.
      */
-    provider: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{0,40}$/, {
-        error: 'must be a provider name such as gemini, openai-compatible or a named endpoint',
-      })
-      .optional(),
+    provider: ProviderNameSchema.optional(),
     generation: GenerationSettingsSchema.optional(),
     /** Hard cap on physical model calls per item, transient retries included. */
     maxModelCalls: z.number().int().min(1).max(100).default(DEFAULT_MAX_MODEL_CALLS),

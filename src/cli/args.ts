@@ -52,10 +52,6 @@ export function flagValue<T extends z.ZodType>(flag: string, schema: T, value: u
 const WholeNumber = z.coerce.number({ error: 'must be a number' }).int('must be a whole number');
 export const PositiveInt = WholeNumber.min(1, 'must be at least 1');
 
-/** A provider's name: gemini, openai-compatible, or a named endpoint. */
-export const ProviderName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,40}$/, 'must be a provider name: gemini, openai-compatible or a named endpoint');
 /** `--concurrency`: items in flight at once, or `auto` (a request rate learned from the provider's answers). */
 export const ConcurrencyValue = z.string().transform((value, context): number | 'auto' => {
   if (value === 'auto') return 'auto';

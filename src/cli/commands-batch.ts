@@ -16,7 +16,13 @@ import { ERROR_CATEGORIES } from '../errors/categories';
 import { dryRun } from './dry-run';
 import { readPriceFile } from './prices';
 import { GEMINI_PROVIDER_NAME } from '../providers/registry';
-import { BatchIdSchema, type BatchControlState, type BatchProgress, type ItemOptions } from '../schemas';
+import {
+  BatchIdSchema,
+  ProviderNameSchema,
+  type BatchControlState,
+  type BatchProgress,
+  type ItemOptions,
+} from '../schemas';
 import { createTaskRegistry } from '../tasks/registry';
 import { batchFailedItemsUrl, workflowUrl, type TemporalConfig } from '../temporal/config';
 import {
@@ -29,7 +35,6 @@ import {
   FutureTime,
   parseCommandArgs,
   PositiveInt,
-  ProviderName,
   UsageError,
 } from './args';
 import {
@@ -57,7 +62,7 @@ export async function runStart(argv: string[]): Promise<number> {
   if (!values.task) throw new UsageError('start: --task NAME is required');
   const options: Partial<ItemOptions> = {
     ...(values.model ? { model: values.model } : {}),
-    ...(values.provider ? { provider: flagValue('provider', ProviderName, values.provider) } : {}),
+    ...(values.provider ? { provider: flagValue('provider', ProviderNameSchema, values.provider) } : {}),
     ...(values['max-model-calls']
       ? { maxModelCalls: flagValue('max-model-calls', PositiveInt, values['max-model-calls']) }
       : {}),

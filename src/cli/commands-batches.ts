@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { BatchClient, type ListedBatch } from '../client/batch-client';
 import { ERROR_CATEGORIES } from '../errors/categories';
-import { ITEM_STATUSES, type ItemStatus } from '../schemas';
+import { ITEM_STATUSES, ProviderNameSchema, type ItemStatus } from '../schemas';
 import { batchFailedItemsUrl } from '../temporal/config';
 import {
   batchIdArgument,
@@ -11,7 +11,6 @@ import {
   flagValue,
   parseCommandArgs,
   PositiveInt,
-  ProviderName,
   spanMs,
   UsageError,
 } from './args';
@@ -45,7 +44,7 @@ export async function runRerun(argv: string[]): Promise<number> {
       ? {
           options: {
             ...(values.model ? { model: values.model } : {}),
-            ...(values.provider ? { provider: flagValue('provider', ProviderName, values.provider) } : {}),
+            ...(values.provider ? { provider: flagValue('provider', ProviderNameSchema, values.provider) } : {}),
           },
         }
       : {}),

@@ -12,9 +12,6 @@ export const GEMINI_PROVIDER_NAME = 'gemini';
 /** The OpenAI-compatible provider's name (OPENAI_API_KEY / OPENAI_BASE_URL): what a task's `provider` says to send its calls there. */
 export const OPENAI_PROVIDER_NAME = 'openai-compatible';
 
-/** What a provider name may look like: a task's `provider`, a named endpoint. */
-export const PROVIDER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,40}$/;
-
 /** A short, one-way name for an API key (or, without one, an endpoint's URL): safe for workflow ids and logs. */
 export function fingerprintOf(secretOrUrl: string): string {
   return createHash('sha256').update(secretOrUrl).digest('hex').slice(0, 10);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CacheDeclaration } from '../caching/spec';
 import { CacheDeclarationSchema } from '../caching/spec';
 import type { ErrorClassifier } from '../errors/classifier';
+import { PROVIDER_NAME_PATTERN } from '../constants';
 import {
   GenerationSettingsSchema,
   HARM_PROBABILITIES,
@@ -87,7 +88,7 @@ export function defineTask<TItem, TOutput>(task: TaskDefinition<TItem, TOutput>)
   if (task.generation) GenerationSettingsSchema.parse(task.generation);
   if (task.stagePlan) StagePlanSchema.parse(task.stagePlan);
   if (task.cache) CacheDeclarationSchema.parse(task.cache);
-  if (task.provider !== undefined && !/^[a-z][a-z0-9-]{0,40}$/.test(task.provider))
+  if (task.provider !== undefined && !PROVIDER_NAME_PATTERN.test(task.provider))
     throw new Error(`task "${task.name}": provider must be a provider name such as gemini or openai-compatible`);
   for (const [category, threshold] of Object.entries(task.safetyFilter ?? {})) {
     if (!/^HARM_CATEGORY_[A-Z_]+$/.test(category))
