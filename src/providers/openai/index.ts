@@ -39,11 +39,6 @@ export interface OpenAIProviderOptions {
  */
 const jsonObjectOnly = new Set<string>();
 
-/** About four characters a token: what admission estimates with before a call (src/answer-size.ts does the same). */
-export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4);
-}
-
 export function createOpenAIProvider(options: OpenAIProviderOptions): ModelProvider {
   const client = options.client ?? createOpenAIClient(options);
   const name = options.name ?? OPENAI_PROVIDER_NAME;
