@@ -55,7 +55,17 @@ export function jsonObjectInstruction(systemInstruction: string | undefined, sch
  * `thinkingBudget` have no chat-completions parameter and are not sent; a context cache never
  * applies (this provider has none).
  */
-export function chatRequestOf(request: GenerateRequest, mode: OutputMode, maxTokens: MaxTokensParameter): ChatRequest {
+/** What a chat request is built from: the prompt and its settings, not the transport (timeout, signal, item header). */
+export type ChatRequestSource = Pick<
+  GenerateRequest,
+  'model' | 'prompt' | 'systemInstruction' | 'responseJsonSchema' | 'generation'
+>;
+
+export function chatRequestOf(
+  request: ChatRequestSource,
+  mode: OutputMode,
+  maxTokens: MaxTokensParameter,
+): ChatRequest {
   const settings = request.generation;
   let system = request.systemInstruction;
   let restore: ChatRequest['restore'] = (value) => value;

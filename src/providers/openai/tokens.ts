@@ -78,10 +78,6 @@ export function countChatTokens(body: ChatCompletionCreateParamsNonStreaming): n
 export function countPromptTokens(
   request: Pick<GenerateRequest, 'model' | 'prompt' | 'systemInstruction' | 'responseJsonSchema'>,
 ): number {
-  const { body } = chatRequestOf(
-    { ...request, generation: {}, timeoutMs: 0, signal: new AbortController().signal, itemKey: '' },
-    'json_schema',
-    'max_tokens',
-  );
+  const { body } = chatRequestOf({ ...request, generation: {} }, 'json_schema', 'max_tokens');
   return countChatTokens(body);
 }
