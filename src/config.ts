@@ -198,6 +198,13 @@ export function endpointKeyVariable(name: string): string {
   return `${name.toUpperCase().replace(/-/g, '_')}_API_KEY`;
 }
 
+/** What to set so that an OpenAI-compatible provider of this name exists (the unnamed one, or a named endpoint). */
+export function openAIEndpointSetting(providerName: string): string {
+  return providerName === OPENAI_PROVIDER_NAME
+    ? 'set OPENAI_API_KEY and/or OPENAI_BASE_URL'
+    : `name it in BATCH_LLM_OPENAI_ENDPOINTS (${providerName}=<base URL>, its key in ${endpointKeyVariable(providerName)})`;
+}
+
 /**
  * OPENAI_API_KEY and OPENAI_BASE_URL, for the OpenAI-compatible provider (src/providers/openai):
  * OpenAI itself, OpenRouter, DeepSeek, vLLM, Ollama. The key is never logged; undefined when

@@ -12,12 +12,12 @@ type WebpackConfiguration = Parameters<NonNullable<Parameters<typeof bundleWorkf
 import { createActivities } from '../activities';
 import {
   batchLlmSettings,
-  endpointKeyVariable,
+  openAIEndpointSetting,
   openAIEndpointsFromEnv,
   type OpenAIEndpoint,
   withoutPassword,
 } from './config';
-import { createOpenAIProvider, OPENAI_PROVIDER_NAME } from './providers/openai/index';
+import { createOpenAIProvider } from './providers/openai/index';
 import { DEFAULT_MODEL, modelCallsTaskQueue } from './constants';
 import { createGeminiProvider, type GeminiClientOptions } from './providers/gemini/index';
 import { fingerprintOf, GEMINI_PROVIDER_NAME, missingProviderMessage, providerNamed } from './providers/registry';
@@ -206,9 +206,7 @@ function checkTaskProviders(tasks: TaskRegistry, providers: readonly ModelProvid
 
 /** What to set for a provider a worker lacks. */
 function howToConfigure(wanted: string): string {
-  if (wanted === OPENAI_PROVIDER_NAME) return 'set OPENAI_API_KEY and/or OPENAI_BASE_URL';
-  if (wanted === GEMINI_PROVIDER_NAME) return 'give the worker a Gemini provider';
-  return `name it in BATCH_LLM_OPENAI_ENDPOINTS (${wanted}=<base URL>, its key in ${endpointKeyVariable(wanted)})`;
+  return wanted === GEMINI_PROVIDER_NAME ? 'give the worker a Gemini provider' : openAIEndpointSetting(wanted);
 }
 
 /** The store the options name (exactly one of three), and how to release it once the worker stops. */

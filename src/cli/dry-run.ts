@@ -13,14 +13,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { estimateTokens, typicalAnswerTokens } from '../answer-size';
-import { batchLlmSettings, endpointKeyVariable, geminiOptionsFromEnv, openAIEndpointsFromEnv } from '../config';
+import { batchLlmSettings, geminiOptionsFromEnv, openAIEndpointSetting, openAIEndpointsFromEnv } from '../config';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MODEL } from '../constants';
 import { checkItemsAgainstTask, InputError, parseJsonlItems } from '../input';
 import { BATCH_PRICE_FACTOR, batchPriceOf, priceFor, usageCost, type Price, type PriceTable } from '../pricing';
 import { judgeAnswer } from '../providers/judge';
 import { fullPrompt, type PromptRequest } from '../providers/prompts';
 import { countPromptTokens, encodingOf } from '../providers/openai/tokens';
-import { GEMINI_PROVIDER_NAME } from '../providers/registry';
+import { GEMINI_PROVIDER_NAME, OPENAI_PROVIDER_NAME } from '../providers/registry';
 import type { ModelProvider } from '../providers/types';
 import type { WorkItem } from '../schemas';
 import { DEFAULT_STAGE_PLAN } from '../stages';
@@ -345,9 +345,8 @@ function endpointProvider(providerName: string): ModelProvider | undefined {
 /** What to set so that a task's provider has an endpoint. */
 function howToReach(taskName: string, providerName: string): string {
   if (providerName === GEMINI_PROVIDER_NAME) return 'set GEMINI_API_KEY, or GOOGLE_GEMINI_BASE_URL to an emulator';
-  if (providerName === 'openai-compatible')
-    return `task ${taskName} calls the OpenAI-compatible provider: set OPENAI_API_KEY and/or OPENAI_BASE_URL`;
-  return `task ${taskName} calls provider "${providerName}": name it in BATCH_LLM_OPENAI_ENDPOINTS (${providerName}=<base URL>, its key in ${endpointKeyVariable(providerName)})`;
+  const calls = providerName === OPENAI_PROVIDER_NAME ? 'the OpenAI-compatible provider' : `provider "${providerName}"`;
+  return `task ${taskName} calls ${calls}: ${openAIEndpointSetting(providerName)}`;
 }
 
 /** What countTokens is asked to count: the system instruction and the prompt. */
