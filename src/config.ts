@@ -186,8 +186,7 @@ export interface OpenAIEndpoint {
   /** The variable its key comes from (named in messages, never its value). */
   keyVariable: string;
   /** Its own limits (`;rpm=N;tpm=N` after the URL), instead of BATCH_LLM_RPM / BATCH_LLM_TPM for its scopes. */
-  requestsPerMinute?: number;
-  tokensPerMinute?: number;
+  limits?: { requestsPerMinute?: number; tokensPerMinute?: number };
 }
 
 /** Names a named endpoint cannot take: the providers that exist without it. */
@@ -265,7 +264,7 @@ export function openAIEndpointsFromEnv(env: NodeJS.ProcessEnv = environment()): 
       problems.push(`${where}: ${JSON.stringify(withoutPassword(url))} is not an http(s) URL`);
       continue;
     }
-    const limits: Pick<OpenAIEndpoint, 'requestsPerMinute' | 'tokensPerMinute'> = {};
+    const limits: NonNullable<OpenAIEndpoint['limits']> = {};
     for (const setting of settings) {
       const [, key, value] = /^(rpm|tpm)=(.*)$/.exec(setting) ?? [];
       const number = Number(value);
@@ -277,7 +276,13 @@ export function openAIEndpointsFromEnv(env: NodeJS.ProcessEnv = environment()): 
     }
     const keyVariable = endpointKeyVariable(name);
     const apiKey = env[keyVariable];
-    endpoints.push({ name, baseUrl: url, ...(apiKey ? { apiKey } : {}), keyVariable, ...limits });
+    endpoints.push({
+      name,
+      baseUrl: url,
+      ...(apiKey ? { apiKey } : {}),
+      keyVariable,
+      ...(Object.keys(limits).length > 0 ? { limits } : {}),
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   return endpoints;

@@ -315,19 +315,7 @@ export async function connectBatchWorker(
     const endpoints = options.openai ?? openAIEndpointsFromEnv();
     const providers = endpoints.map((endpoint) => createOpenAIProvider(endpoint));
     const providerLimits = Object.fromEntries(
-      endpoints.flatMap(({ name, requestsPerMinute, tokensPerMinute }) =>
-        requestsPerMinute !== undefined || tokensPerMinute !== undefined
-          ? [
-              [
-                name,
-                {
-                  ...(requestsPerMinute !== undefined ? { requestsPerMinute } : {}),
-                  ...(tokensPerMinute !== undefined ? { tokensPerMinute } : {}),
-                },
-              ],
-            ]
-          : [],
-      ),
+      endpoints.flatMap(({ name, limits }) => (limits ? [[name, limits]] : [])),
     );
     const worker = await createBatchWorker({
       connection,

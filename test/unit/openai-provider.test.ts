@@ -498,8 +498,7 @@ describe('OPENAI_API_KEY and OPENAI_BASE_URL, and named endpoints', () => {
           name: 'deepseek',
           baseUrl: 'https://api.deepseek.com',
           keyVariable: 'DEEPSEEK_API_KEY',
-          requestsPerMinute: 200,
-          tokensPerMinute: 400000,
+          limits: { requestsPerMinute: 200, tokensPerMinute: 400000 },
         },
       ],
     );
