@@ -24,6 +24,7 @@ import {
 import { FileResultStore } from '../../src/results';
 import { TaskRegistry, type AnyTask } from '../../src/tasks/registry';
 import { defineTask } from '../../src/tasks/task';
+import { failureOf as rejectionOf } from '../helpers/failures';
 
 const task = defineTask({
   name: 'labels',
@@ -65,13 +66,9 @@ function activities(jobs: Partial<BatchJobs> | undefined) {
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ApplicationFailure, `an ApplicationFailure, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the activity to fail');
+  const error = await rejectionOf(promise);
+  assert.ok(error instanceof ApplicationFailure, `an ApplicationFailure, got ${String(error)}`);
+  return error;
 }
 
 const items = [

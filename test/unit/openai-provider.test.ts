@@ -13,6 +13,7 @@ import { maxTokensParameterFor } from '../../src/providers/openai/request';
 import { toStrictSchema } from '../../src/providers/openai/strict-schema';
 import type { GenerateRequest, ModelProvider } from '../../src/providers/types';
 import { outputJsonSchema } from '../../src/tasks/task';
+import { failureOf } from '../helpers/failures';
 
 // The provider is always given its key and URL; nothing may come from the environment.
 for (const name of ['OPENAI_API_KEY', 'OPENAI_BASE_URL']) delete process.env[name];
@@ -53,15 +54,6 @@ function request(itemKey: string, overrides: Partial<GenerateRequest> = {}): Gen
     itemKey,
     ...overrides,
   };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return assert.fail('expected the call to fail');
 }
 
 /** Runs `run` with `faults` installed, then puts the previous rules back. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ApiError, JobState, type GoogleGenAI, type InlinedRequest } from '@google/genai';
 import { GeminiEmulator, parseFaultFlag, type FaultRule } from '../src';
-import { withEmulator } from './helpers/emulator';
+import { failureOf, withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
 delete process.env.GOOGLE_API_KEY;
@@ -386,16 +386,6 @@ describe('Batch Mode through the real SDK', () => {
     });
   });
 });
-
-/** The error a call rejects with; fails the test when it resolves. */
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return assert.fail('the call succeeded');
-}
 
 /** A lost reply looks like a cut connection: fetch's TypeError, not an ApiError. */
 function assertConnectionCut(error: unknown): void {

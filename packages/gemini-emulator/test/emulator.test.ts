@@ -5,7 +5,7 @@ import type { GenerateContentParameters } from '@google/genai';
 import { z } from 'zod';
 import { countTextTokens, GeminiEmulator, ITEM_KEY_HEADER, synthesizeFromSchema } from '../src';
 import type { FaultKind } from '../src';
-import { clientFor, withEmulator } from './helpers/emulator';
+import { clientFor, failureOf, withEmulator } from './helpers/emulator';
 
 delete process.env.GEMINI_API_KEY;
 delete process.env.GOOGLE_API_KEY;
@@ -47,15 +47,6 @@ function itemCall(
       ...extra,
     },
   };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return assert.fail('expected the call to fail');
 }
 
 interface GoogleErrorBody {

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { GoogleGenAI } from '@google/genai';
 import { GeminiEmulator, type EmulatorOptions } from '../../src';
 
@@ -24,4 +25,14 @@ export async function withEmulator(
   } finally {
     await emulator.stop();
   }
+}
+
+/** The error a call rejects with; fails the test when it resolves. */
+export async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  return assert.fail('expected the call to fail');
 }
