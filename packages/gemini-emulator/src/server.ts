@@ -247,20 +247,18 @@ export class GeminiEmulator {
 
   /** The generateContent log entries, optionally only those whose item key has a prefix. */
   generateCalls(filter: { itemKeyPrefix?: string } = {}): RequestLogEntry[] {
-    const { itemKeyPrefix } = filter;
-    return this.entries.filter(
-      (entry) =>
-        entry.route === 'generateContent' &&
-        (itemKeyPrefix === undefined || (entry.itemKey !== undefined && entry.itemKey.startsWith(itemKeyPrefix))),
-    );
+    return this.callsOf('generateContent', filter.itemKeyPrefix);
   }
 
   /** The chatCompletions log entries (the OpenAI-compatible route), optionally only those whose item key has a prefix. */
   chatCompletionCalls(filter: { itemKeyPrefix?: string } = {}): RequestLogEntry[] {
-    const { itemKeyPrefix } = filter;
+    return this.callsOf('chatCompletions', filter.itemKeyPrefix);
+  }
+
+  private callsOf(route: 'generateContent' | 'chatCompletions', itemKeyPrefix: string | undefined): RequestLogEntry[] {
     return this.entries.filter(
       (entry) =>
-        entry.route === 'chatCompletions' &&
+        entry.route === route &&
         (itemKeyPrefix === undefined || (entry.itemKey !== undefined && entry.itemKey.startsWith(itemKeyPrefix))),
     );
   }
@@ -379,24 +377,34 @@ export class GeminiEmulator {
       requiredApiKey: this.options.requiredApiKey,
       promptCache: this.promptCache,
       now: this.now,
-      nextAttempt: (itemKey) => {
-        const attempt = (this.attempts.get(itemKey ?? '') ?? 0) + 1;
-        this.attempts.set(itemKey ?? '', attempt);
-        return attempt;
-      },
+      nextAttempt: (itemKey) => this.nextAttempt(itemKey),
       openEntry: (model, itemKey, attempt, startedAtMs) =>
         this.openEntry('chatCompletions', model, itemKey, attempt, startedAtMs),
       selectFault: (query) => this.faults.select({ route: 'generateContent', ...query, seed: this.seed }),
       admit: (tokens) => this.quota.admit(this.now(), tokens),
-      latencyMs: (itemKey, attempt) =>
-        this.latency.baseMs + seededUnit('latency', this.seed, itemKey ?? '', attempt) * this.latency.jitterMs,
-      enter: () => {
-        this.current += 1;
-        this.peak = Math.max(this.peak, this.current);
-        return () => {
-          this.current -= 1;
-        };
-      },
+      latencyMs: (itemKey, attempt) => this.modelCallLatencyMs(itemKey, attempt),
+      enter: () => this.enterModelCall(),
+    };
+  }
+
+  /** The next model call number of an item key (generateContent and chatCompletions count together). */
+  private nextAttempt(itemKey: string | undefined): number {
+    const attempt = (this.attempts.get(itemKey ?? '') ?? 0) + 1;
+    this.attempts.set(itemKey ?? '', attempt);
+    return attempt;
+  }
+
+  /** A model call's latency: the base plus its seeded share of the jitter. */
+  private modelCallLatencyMs(itemKey: string | undefined, attempt: number): number {
+    return this.latency.baseMs + seededUnit('latency', this.seed, itemKey ?? '', attempt) * this.latency.jitterMs;
+  }
+
+  /** Counts a model call in flight (and the peak) until the returned function is called. */
+  private enterModelCall(): () => void {
+    this.current += 1;
+    this.peak = Math.max(this.peak, this.current);
+    return () => {
+      this.current -= 1;
     };
   }
 
@@ -438,12 +446,10 @@ export class GeminiEmulator {
     call: { model: string; stream: boolean; body: string; rejection: GoogleError | undefined; startedAtMs: number },
   ): Promise<void> {
     const itemKey = this.itemKeyOf(exchange.request);
-    const attempt = (this.attempts.get(itemKey ?? '') ?? 0) + 1;
-    this.attempts.set(itemKey ?? '', attempt);
+    const attempt = this.nextAttempt(itemKey);
     const body = parseJson(call.body);
     const view = readGenerateRequest(body);
-    this.current += 1;
-    this.peak = Math.max(this.peak, this.current);
+    const leave = this.enterModelCall();
     const entry = this.openEntry('generateContent', call.model, itemKey, attempt, call.startedAtMs);
     try {
       if (typeof view !== 'string') describeRequest(entry, view);
@@ -467,8 +473,7 @@ export class GeminiEmulator {
       const refusal = rejection ?? (overQuota === undefined ? undefined : quotaExceeded(call.model, overQuota));
       if (overQuota !== undefined) entry.quotaRejected = true;
       entry.status = plannedStatus(refusal, rule?.fault);
-      const jitter = seededUnit('latency', this.seed, itemKey ?? '', attempt);
-      if (!(await pause(exchange, this.latency.baseMs + jitter * this.latency.jitterMs))) {
+      if (!(await pause(exchange, this.modelCallLatencyMs(itemKey, attempt)))) {
         markCancelled(exchange, entry);
       } else if (refusal !== undefined || typeof view === 'string') {
         finish(exchange, entry, refusal ?? invalidArgument(String(view)));
@@ -488,7 +493,7 @@ export class GeminiEmulator {
         });
       }
     } finally {
-      this.current -= 1;
+      leave();
       entry.endedAtMs ??= Date.now();
     }
   }
